@@ -1,0 +1,257 @@
+// Command portaldesk runs the Portaldesk service and its ops subcommands.
+// It only wires: the work is done in provisioner, portal and quota.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"portaldesk/portal"
+	"portaldesk/portal/web"
+	"portaldesk/provisioner"
+)
+
+const usage = `Portaldesk — a helpdesk portal for every business.
+
+Usage:
+  portaldesk [serve] [--addr 127.0.0.1:8080] [--data ./data]   run the service (default)
+  portaldesk portals create --slug S --company C --admin-email E --admin-password P [--admin-name N]
+  portaldesk portals list
+  portaldesk portals suspend|resume|delete SLUG
+  portaldesk portals domain add|remove SLUG HOST
+
+Every subcommand takes --data DIR (env PORTALDESK_DATA, default ./data).
+`
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args)
+	case "portals":
+		err = portals(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portaldesk:", err)
+		os.Exit(1)
+	}
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+// configFlags registers the configuration table (see README) on fs.
+func configFlags(fs *flag.FlagSet) *provisioner.Config {
+	c := &provisioner.Config{}
+	fs.StringVar(&c.DataDir, "data", env("PORTALDESK_DATA", "./data"), "data directory (PORTALDESK_DATA)")
+	fs.StringVar(&c.Addr, "addr", env("PORTALDESK_ADDR", "127.0.0.1:8080"), "listen address (PORTALDESK_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PORTALDESK_PUBLIC_URL", ""), "address users reach the service at (PORTALDESK_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.Secret, "secret", env("PORTALDESK_SECRET", ""), "service secret (PORTALDESK_SECRET; default generated into DATA/secret)")
+	fs.IntVar(&c.OpenLimit, "open-portals", envInt("PORTALDESK_OPEN_PORTALS", 256), "portals kept open at once (PORTALDESK_OPEN_PORTALS)")
+	return c
+}
+
+// parse parses flags that may come before, between or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func openService(cfg *provisioner.Config) (*provisioner.Service, error) {
+	return provisioner.Open(context.Background(), *cfg)
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	cfg := configFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	cfg.OpenLimit, _ = provisioner.FitOpenLimit(cfg.OpenLimit)
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	app, err := provisioner.NewApp(svc)
+	if err != nil {
+		svc.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		svc.Close()
+		return err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
+	select {
+	case err := <-errc:
+		svc.Close()
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		slog.Warn("shutdown", "err", err)
+	}
+	return svc.Close()
+}
+
+func portals(args []string) error {
+	if len(args) == 0 {
+		return errors.New("portals: which action? create, list, suspend, resume, delete, domain")
+	}
+	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("portals "+action, flag.ExitOnError)
+	cfg := configFlags(fs)
+	var in provisioner.SignupInput
+	fs.StringVar(&in.Slug, "slug", "", "portal address")
+	fs.StringVar(&in.Company, "company", "", "company name")
+	fs.StringVar(&in.AdminName, "admin-name", "", "admin's name (default: the part of the email before @)")
+	fs.StringVar(&in.AdminEmail, "admin-email", "", "admin's email")
+	fs.StringVar(&in.AdminPassword, "admin-password", "", "admin's password")
+	fs.StringVar(&in.Tariff, "tariff", "free", "tariff id")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	need := func(n int, what string) error {
+		if len(pos) < n {
+			return fmt.Errorf("portals %s: need %s", action, what)
+		}
+		return nil
+	}
+	switch action {
+	case "create":
+		if in.AdminName == "" {
+			in.AdminName, _, _ = cutAt(in.AdminEmail)
+		}
+		res, err := svc.Provision(ctx, in)
+		if err != nil {
+			return describe(err)
+		}
+		res.Handle.Release()
+		fmt.Printf("created %s: %s/%s/\n", res.Record.Slug, svc.Config().PublicURL, res.Record.Slug)
+	case "list":
+		list, err := svc.Catalog().Portals(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLUG\tCOMPANY\tSTATE\tTARIFF\tOPERATORS\tCREATED")
+		for _, p := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Slug, p.Company, p.State, p.TariffID, p.Operators, p.CreatedAt.Format(time.DateOnly))
+		}
+		return tw.Flush()
+	case "suspend", "resume", "delete":
+		if err := need(1, "SLUG"); err != nil {
+			return err
+		}
+		switch action {
+		case "suspend":
+			err = svc.Suspend(ctx, pos[0])
+		case "resume":
+			err = svc.Resume(ctx, pos[0])
+		case "delete":
+			var dst string
+			if dst, err = svc.Delete(ctx, pos[0]); err == nil {
+				fmt.Printf("moved %s to %s\n", pos[0], dst)
+			}
+		}
+		if errors.Is(err, portal.ErrNotFound) {
+			return fmt.Errorf("no portal %q", pos[0])
+		}
+		return err
+	case "domain":
+		if err := need(3, "add|remove SLUG HOST"); err != nil {
+			return err
+		}
+		switch pos[0] {
+		case "add":
+			return svc.Catalog().AddDomain(ctx, pos[1], pos[2])
+		case "remove":
+			return svc.Catalog().RemoveDomain(ctx, pos[2])
+		}
+		return fmt.Errorf("portals domain: add or remove, not %q", pos[0])
+	default:
+		return fmt.Errorf("portals: unknown action %q", action)
+	}
+	return nil
+}
+
+func cutAt(email string) (string, string, bool) {
+	for i := 0; i < len(email); i++ {
+		if email[i] == '@' {
+			return email[:i], email[i+1:], true
+		}
+	}
+	return email, "", false
+}
+
+// describe turns field errors into lines for the terminal, named as the flags are.
+func describe(err error) error {
+	var we *web.Error
+	if !errors.As(err, &we) || len(we.Fields) == 0 {
+		return err
+	}
+	msg := we.Message
+	for k, v := range we.Fields {
+		msg += fmt.Sprintf("\n  --%s: %s", strings.ReplaceAll(k, "_", "-"), v)
+	}
+	return errors.New(msg)
+}

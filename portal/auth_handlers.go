@@ -1,0 +1,122 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"portaldesk/portal/web"
+)
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.tpl.Render(w, http.StatusOK, "home", s.page(r, rq, "Home", nil))
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if rq.User != nil {
+		http.Redirect(w, r, rq.Base+"/", http.StatusSeeOther)
+		return nil
+	}
+	pg := s.page(r, rq, "Sign in", nil)
+	pg.Form = url.Values{"next": {r.URL.Query().Get("next")}}
+	return s.tpl.Render(w, http.StatusOK, "login", pg)
+}
+
+// login checks credentials with the per-address limit of this portal.
+func (s *Server) login(r *http.Request, rq *Request, email, password string) (*User, error) {
+	ip, now := ClientIP(r), rq.P.Now()
+	if rq.P.limiter.Blocked(ip, now) {
+		return nil, web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts. Please wait a minute and try again.")
+	}
+	fields := map[string]string{}
+	if strings.TrimSpace(email) == "" {
+		fields["email"] = "Enter your email."
+	}
+	if password == "" {
+		fields["password"] = "Enter your password."
+	}
+	if len(fields) > 0 {
+		return nil, web.Invalid(fields)
+	}
+	u, err := rq.P.Authenticate(r.Context(), email, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		rq.P.limiter.Failed(ip, now)
+		return nil, &web.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "Wrong email or password.", Fields: map[string]string{"password": "Wrong email or password."}}
+	case errors.Is(err, ErrInactive):
+		return nil, web.Errorf(http.StatusForbidden, "inactive", "%s", strings.ToUpper(err.Error()[:1])+err.Error()[1:]+".")
+	case err != nil:
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	u, err := s.login(r, rq, r.PostForm.Get("email"), r.PostForm.Get("password"))
+	if err != nil {
+		var e *web.Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		pg := s.page(r, rq, "Sign in", nil)
+		pg.Form = url.Values{"email": {r.PostForm.Get("email")}, "next": {r.PostForm.Get("next")}}
+		pg.Errors, pg.Error = e.Fields, e.Message
+		return s.tpl.Render(w, e.Status, "login", pg)
+	}
+	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
+		return err
+	}
+	next := r.PostForm.Get("next")
+	if !strings.HasPrefix(next, rq.Base+"/") || strings.HasPrefix(next, "//") {
+		next = rq.Base + "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	sess, _ := rq.P.Sessions.New(r, sessionName)
+	sess.Options.Path = rq.Base + "/"
+	sess.Options.MaxAge = -1
+	_ = sess.Save(r, w)
+	http.Redirect(w, r, rq.Base+"/login", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ Email, Password string }
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	u, err := s.login(r, rq, in.Email, in.Password)
+	if err != nil {
+		return err
+	}
+	tok, err := rq.P.IssueToken(r.Context(), u.ID, TokenLogin, "login", LoginTokenTTL)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"token": tok, "user": u})
+	return nil
+}
+
+func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if err := rq.P.RevokeToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, rq.User)
+	return nil
+}

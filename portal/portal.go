@@ -1,0 +1,142 @@
+// Package portal is one helpdesk: its database, its files, its users and
+// tickets, and the handlers that serve them. Code here is handed one
+// *Portal by the router and has no way to name another.
+package portal
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/spf13/afero"
+)
+
+// ErrNotFound is returned by the store when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Plan is what the catalog says about a portal: who it is, its state, and
+// what its tariff allows.
+type Plan struct {
+	ID             int64
+	Slug           string
+	Company        string
+	State          string // active, suspended, readonly
+	TariffID       string
+	TariffName     string
+	MaxOperators   int
+	DBQuotaBytes   int64
+	DiskQuotaBytes int64
+	Designer       bool
+	Timing         bool
+	APITokens      bool
+	CustomDomain   bool
+	OwnSMTP        bool
+}
+
+// States of a portal in the catalog.
+const (
+	StateActive    = "active"
+	StateSuspended = "suspended"
+	StateReadOnly  = "readonly"
+	StateDeleted   = "deleted"
+)
+
+// Portal is one open helpdesk.
+type Portal struct {
+	Slug     string
+	Dir      string
+	DB       *DB
+	Fs       afero.Fs // rooted at the portal's files/ directory
+	Sessions *sessions.CookieStore
+	Now      func() time.Time
+
+	plan    atomic.Pointer[Plan]
+	limiter *loginLimiter
+}
+
+// Plan is the catalog's current word on this portal.
+func (p *Portal) Plan() *Plan { return p.plan.Load() }
+
+// SetPlan replaces the catalog information, as the registry refreshes it.
+func (p *Portal) SetPlan(pl *Plan) { p.plan.Store(pl) }
+
+// Paths of a portal's files inside its directory.
+const (
+	DBFile   = "portal.db"
+	FilesDir = "files"
+)
+
+// SessionKey derives the key that signs this portal's cookies from the
+// service secret, the slug and the catalog id, so a cookie is worthless on any
+// other portal, and on a portal later created again under the same slug.
+func SessionKey(secret []byte, slug string, id int64) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("portaldesk session\x00" + slug + "\x00" + strconv.FormatInt(id, 10)))
+	return m.Sum(nil)
+}
+
+// OpenOptions are the service-wide settings for opening a portal.
+type OpenOptions struct {
+	Secret   []byte
+	Readers  int
+	CacheKiB int
+	Now      func() time.Time
+}
+
+// PageSize is SQLite's default page size, used to turn a byte quota into max_page_count.
+const PageSize = 4096
+
+// Open opens the portal in dir, migrating its schema when it is behind.
+func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, error) {
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
+		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
+	}
+	var maxPages int64
+	if plan.DBQuotaBytes > 0 {
+		maxPages = plan.DBQuotaBytes / PageSize
+	}
+	db, err := OpenDB(filepath.Join(dir, DBFile), DBOptions{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB})
+	if err != nil {
+		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
+	}
+	// Read the schema version on a reader: a cold open that only reads then
+	// costs one connection, and the writer is opened when the first write comes.
+	var version int
+	if err := db.R.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
+	}
+	if version != SchemaVersion {
+		if err := MigratePortal(ctx, db.W); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
+		}
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	p := &Portal{
+		Slug:    plan.Slug,
+		Dir:     dir,
+		DB:      db,
+		Fs:      afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
+		Now:     now,
+		limiter: newLoginLimiter(),
+	}
+	p.Sessions = sessions.NewCookieStore(SessionKey(o.Secret, plan.Slug, plan.ID))
+	p.Sessions.MaxAge(30 * 24 * 3600)
+	p.SetPlan(plan)
+	return p, nil
+}
+
+// Close closes the portal's database, checkpointing its WAL.
+func (p *Portal) Close() error { return p.DB.Close() }

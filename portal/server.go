@@ -1,0 +1,246 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/gorilla/sessions"
+
+	"portaldesk/portal/web"
+	"portaldesk/templates"
+)
+
+type ctxKey struct{}
+
+// Request is what a portal handler knows about the request it serves: the
+// portal the router resolved, the path prefix it lives under, and the user.
+type Request struct {
+	P    *Portal
+	Base string // "/acme", or "" when served on a custom domain
+	User *User  // nil when anonymous
+	// ViaToken is true when the user was authenticated by a bearer token.
+	ViaToken bool
+}
+
+// WithPortal is how the router hands a request to a portal. base is the path
+// prefix the router stripped.
+func WithPortal(ctx context.Context, p *Portal, base string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &Request{P: p, Base: base})
+}
+
+func requestOf(r *http.Request) *Request {
+	rq, _ := r.Context().Value(ctxKey{}).(*Request)
+	return rq
+}
+
+// ServerConfig is the service-wide configuration portal handlers need.
+type ServerConfig struct {
+	// PublicURL is the service's address as users reach it, e.g. http://127.0.0.1:8080.
+	PublicURL string
+	Templates *templates.Set
+}
+
+// Server serves every portal's pages and API; the portal itself comes with
+// each request from the router.
+type Server struct {
+	cfg ServerConfig
+	tpl *templates.Set
+	mux *mux.Router
+}
+
+// HandlerFunc is a portal handler that returns an error for the adapter to render.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, rq *Request) error
+
+// NewServer builds the routes shared by every portal.
+func NewServer(cfg ServerConfig) *Server {
+	s := &Server{cfg: cfg, tpl: cfg.Templates, mux: mux.NewRouter()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves a request that the router has given a portal.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.NotFoundHandler = s.h(func(w http.ResponseWriter, r *http.Request, rq *Request) error { return web.ErrNotFound })
+	m.MethodNotAllowedHandler = s.h(func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		return web.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method %s is not allowed here.", r.Method)
+	})
+
+	// HTML
+	m.Handle("/", s.user(s.home)).Methods("GET")
+	m.Handle("/login", s.h(s.loginPage)).Methods("GET")
+	m.Handle("/login", s.h(s.loginSubmit)).Methods("POST")
+	m.Handle("/logout", s.h(s.logout)).Methods("POST")
+
+	// JSON API
+	api := m.PathPrefix("/api/v1").Subrouter()
+	api.Handle("/login", s.h(s.apiLogin)).Methods("POST")
+	api.Handle("/logout", s.user(s.apiLogout)).Methods("POST")
+	api.Handle("/me", s.user(s.apiMe)).Methods("GET")
+}
+
+// h adapts a HandlerFunc: it resolves the user (session cookie or bearer
+// token) and renders any returned error as a page or a JSON body.
+func (s *Server) h(fn HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rq := requestOf(r)
+		if rq == nil {
+			http.Error(w, "no portal", http.StatusInternalServerError)
+			return
+		}
+		if err := s.identify(r, rq); err != nil {
+			s.renderError(w, r, rq, err)
+			return
+		}
+		if err := fn(w, r, rq); err != nil {
+			s.renderError(w, r, rq, err)
+		}
+	})
+}
+
+// user is h for handlers that need someone signed in, of one of roles when given.
+func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
+	return s.h(func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		if rq.User == nil {
+			if !web.IsAPI(r) && r.Method == http.MethodGet {
+				http.Redirect(w, r, rq.Base+"/login?next="+urlQueryEscape(rq.Base+r.URL.RequestURI()), http.StatusSeeOther)
+				return nil
+			}
+			return web.ErrUnauthorized
+		}
+		if len(roles) > 0 {
+			ok := false
+			for _, role := range roles {
+				ok = ok || rq.User.Role == role
+			}
+			if !ok {
+				return web.ErrForbidden
+			}
+		}
+		return fn(w, r, rq)
+	})
+}
+
+const sessionName = "pd_session"
+
+// identify finds the user of a request: a bearer token on the API, else the
+// portal's session cookie. A token of another portal is simply unknown here.
+func (s *Server) identify(r *http.Request, rq *Request) error {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return web.ErrUnauthorized
+		}
+		u, err := rq.P.UserByToken(ctx, strings.TrimSpace(tok))
+		if errors.Is(err, ErrNotFound) {
+			return web.ErrUnauthorized
+		}
+		if err != nil {
+			return err
+		}
+		if err := rq.P.CanSignIn(ctx, u); err != nil {
+			return web.ErrUnauthorized
+		}
+		rq.User, rq.ViaToken = u, true
+		return nil
+	}
+	c, err := r.Cookie(sessionName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	sess, err := rq.P.Sessions.Get(r, sessionName)
+	if err != nil {
+		return nil // a cookie signed for another portal, or tampered with: anonymous
+	}
+	uid, _ := sess.Values["uid"].(int64)
+	sv, _ := sess.Values["sv"].(int64)
+	if uid == 0 {
+		return nil
+	}
+	u, err := rq.P.UserByID(ctx, uid)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.sessionVersion != sv || rq.P.CanSignIn(ctx, u) != nil {
+		return nil
+	}
+	rq.User = u
+	return nil
+}
+
+// StartSession signs u in on this response with the portal's cookie.
+func StartSession(w http.ResponseWriter, r *http.Request, p *Portal, base string, u *User) error {
+	sess, _ := p.Sessions.New(r, sessionName)
+	sess.Values["uid"] = u.ID
+	sess.Values["sv"] = u.sessionVersion
+	sess.Options = &sessions.Options{Path: base + "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+	return sess.Save(r, w)
+}
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request, err error) {
+	e := web.AsError(r, err)
+	if web.IsAPI(r) {
+		web.JSONError(w, e)
+		return
+	}
+	title := http.StatusText(e.Status)
+	if e.Status == http.StatusNotFound {
+		title = "Page not found"
+	}
+	_ = s.tpl.Render(w, e.Status, "error", s.page(r, rq, title, e.Message))
+}
+
+// page builds the common part of every portal page.
+func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web.Page {
+	pl := rq.P.Plan()
+	pg := &web.Page{
+		Title: title,
+		Portal: &web.PortalView{
+			Name: pl.Company,
+			Slug: pl.Slug,
+			Base: rq.Base,
+			URL:  s.portalURL(r, rq),
+		},
+		Data: data,
+	}
+	if rq.User != nil {
+		pg.User = &web.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role}
+	}
+	if pl.State == StateReadOnly {
+		pg.Banner = "This portal is read-only for now: you can read and export, but not add anything."
+	}
+	return pg
+}
+
+// portalURL is the portal's absolute address for sharing.
+func (s *Server) portalURL(r *http.Request, rq *Request) string {
+	if rq.Base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		return scheme + "://" + r.Host + "/"
+	}
+	return strings.TrimRight(s.cfg.PublicURL, "/") + rq.Base + "/"
+}
+
+// ClientIP is the remote address without the port.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

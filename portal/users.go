@@ -1,0 +1,243 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Roles of the people of a portal.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleClient   = "client"
+)
+
+// User is a person of one portal.
+type User struct {
+	ID             int64  `json:"id"`
+	Email          string `json:"email"`
+	Name           string `json:"name"`
+	Surname        string `json:"surname"`
+	Role           string `json:"role"`
+	Active         bool   `json:"active"`
+	Lang           string `json:"lang,omitempty"`
+	CreatedAt      int64  `json:"created_at"`
+	passwordHash   string
+	sessionVersion int64
+}
+
+// FullName is the name and surname together.
+func (u *User) FullName() string { return strings.TrimSpace(u.Name + " " + u.Surname) }
+
+// IsStaff reports whether the user works tickets (operator or admin).
+func (u *User) IsStaff() bool { return u.Role == RoleOperator || u.Role == RoleAdmin }
+
+// BcryptCost is the cost of password hashes (about 58 ms on the reference machine).
+var BcryptCost = bcrypt.DefaultCost
+
+// HashPassword hashes a password for storage.
+func HashPassword(pw string) (string, error) {
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), BcryptCost)
+	return string(b), err
+}
+
+// NewPassword generates a readable random password for invitations and registrations.
+func NewPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 12)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, session_version"
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	u := &User{}
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.sessionVersion)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return u, err
+}
+
+// Execer is a *sql.DB or *sql.Tx.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ErrEmailTaken is returned when a user with that email already exists.
+var ErrEmailTaken = errors.New("a user with this email already exists")
+
+// InsertUser adds a user with an already hashed password.
+func InsertUser(ctx context.Context, db Execer, u *User, hash string, now time.Time) error {
+	res, err := db.ExecContext(ctx,
+		`INSERT INTO users (email, name, surname, role, password_hash, active, lang, created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
+		strings.TrimSpace(u.Email), u.Name, u.Surname, u.Role, hash, u.Lang, now.Unix())
+	if err != nil {
+		if IsUniqueViolation(err) {
+			return ErrEmailTaken
+		}
+		return fmt.Errorf("store: insert user: %w", err)
+	}
+	u.ID, _ = res.LastInsertId()
+	u.Active = true
+	u.CreatedAt = now.Unix()
+	u.passwordHash = hash
+	u.sessionVersion = 1
+	return nil
+}
+
+// UserByID loads one user.
+func (p *Portal) UserByID(ctx context.Context, id int64) (*User, error) {
+	u, err := scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("store: user %d: %w", id, err)
+	}
+	return u, err
+}
+
+// UserByEmail loads one user by email, ignoring case.
+func (p *Portal) UserByEmail(ctx context.Context, email string) (*User, error) {
+	u, err := scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", strings.TrimSpace(email)))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("store: user %q: %w", email, err)
+	}
+	return u, err
+}
+
+// ErrBadCredentials is returned for a wrong email or password; it does not say which.
+var ErrBadCredentials = errors.New("wrong email or password")
+
+// ErrInactive is returned when a deactivated user, or an operator beyond the
+// tariff's limit, tries to sign in.
+var ErrInactive = errors.New("this account is not active")
+
+// dummyHash keeps the time of a login for an unknown email like that of a known one.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("portaldesk-dummy"), bcrypt.MinCost)
+
+// Authenticate checks an email and password.
+func (p *Portal) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	u, err := p.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.passwordHash), []byte(password)) != nil {
+		return nil, ErrBadCredentials
+	}
+	if err := p.CanSignIn(ctx, u); err != nil {
+		return nil, err
+	}
+	_, _ = p.DB.Exec(ctx, "UPDATE users SET last_login_at = ? WHERE id = ?", p.Now().Unix(), u.ID)
+	return u, nil
+}
+
+// CanSignIn says whether u may use the portal now: active, and for staff,
+// within the tariff's number of operators (the earliest ones keep access).
+func (p *Portal) CanSignIn(ctx context.Context, u *User) error {
+	if !u.Active {
+		return ErrInactive
+	}
+	if !u.IsStaff() {
+		return nil
+	}
+	limit := p.Plan().MaxOperators
+	if limit <= 0 {
+		return nil
+	}
+	var rank int
+	err := p.DB.QueryRow(ctx,
+		`SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin','operator')
+		 AND (CASE role WHEN 'admin' THEN 0 ELSE 1 END, id) < (?, ?)`,
+		map[bool]int{true: 0, false: 1}[u.Role == RoleAdmin], u.ID).Scan(&rank)
+	if err != nil {
+		return fmt.Errorf("store: operator rank: %w", err)
+	}
+	if rank >= limit {
+		return fmt.Errorf("%w: the portal's tariff allows %d operator(s)", ErrInactive, limit)
+	}
+	return nil
+}
+
+// Token kinds.
+const (
+	TokenLogin    = "login"
+	TokenPersonal = "personal"
+)
+
+// LoginTokenTTL is how long a token from the login endpoint lives.
+const LoginTokenTTL = 30 * 24 * time.Hour
+
+func tokenHash(tok string) []byte {
+	s := sha256.Sum256([]byte(tok))
+	return s[:]
+}
+
+// IssueToken creates a bearer token for a user; only its hash is stored.
+func (p *Portal) IssueToken(ctx context.Context, userID int64, kind, name string, ttl time.Duration) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := "pd_" + base64.RawURLEncoding.EncodeToString(b)
+	now := p.Now()
+	var exp any
+	if ttl > 0 {
+		exp = now.Add(ttl).Unix()
+	}
+	if _, err := p.DB.Exec(ctx, "INSERT INTO tokens (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+		tokenHash(tok), userID, kind, name, now.Unix(), exp); err != nil {
+		return "", fmt.Errorf("store: issue token: %w", mapDBError(p.DB, err))
+	}
+	return tok, nil
+}
+
+// UserByToken resolves a bearer token of this portal.
+func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
+	u, err := scanUser(p.DB.QueryRow(ctx,
+		"SELECT u."+strings.ReplaceAll(userCols, ", ", ", u.")+` FROM tokens t JOIN users u ON u.id = t.user_id
+		 WHERE t.hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`, tokenHash(tok), p.Now().Unix()))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("store: token: %w", err)
+	}
+	return u, err
+}
+
+// RevokeToken deletes a bearer token.
+func (p *Portal) RevokeToken(ctx context.Context, tok string) error {
+	_, err := p.DB.Exec(ctx, "DELETE FROM tokens WHERE hash = ?", tokenHash(tok))
+	return err
+}
+
+// Setting reads one key of the portal's settings, or def when unset.
+func (p *Portal) Setting(ctx context.Context, key, def string) string {
+	var v string
+	if err := p.DB.QueryRow(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v); err != nil {
+		return def
+	}
+	return v
+}
+
+// SetSetting writes one key of the portal's settings.
+func SetSetting(ctx context.Context, db Execer, key, value string) error {
+	_, err := db.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	if err != nil {
+		return fmt.Errorf("store: setting %s: %w", key, err)
+	}
+	return nil
+}

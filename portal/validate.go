@@ -1,0 +1,34 @@
+package portal
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// ValidateEmail says what is wrong with an email address, or "".
+func ValidateEmail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "Enter an email address."
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") && !strings.HasSuffix(s, "@localhost") {
+		return "Enter a valid email address, like name@example.com."
+	}
+	if len(s) > 254 {
+		return "The email address is too long."
+	}
+	return ""
+}
+
+// ValidatePassword says what is wrong with a new password, or "".
+func ValidatePassword(s string) string {
+	switch n := utf8.RuneCountInString(s); {
+	case n < 8:
+		return "The password must be at least 8 characters long."
+	case len(s) > 72:
+		return "The password must be at most 72 bytes long."
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+package web
+
+import "net/url"
+
+// Page is what every HTML template receives.
+type Page struct {
+	Title  string
+	Portal *PortalView // nil on the service's own pages
+	User   *UserView   // nil when nobody is signed in
+	Nav    string      // which menu entry is active
+	Flash  string      // a one-line confirmation
+	Banner string      // a page-wide warning (over quota, read-only)
+	Form   url.Values  // what the user typed, so an error never loses it
+	Errors map[string]string
+	Error  string // a form-wide error message
+	Data   any
+}
+
+// PortalView is the portal as its pages show it.
+type PortalView struct {
+	Name string
+	Slug string
+	Base string // path prefix: "/acme" or "" on a custom domain
+	URL  string // absolute address to share
+}
+
+// UserView is the signed-in person as pages show them.
+type UserView struct {
+	ID    int64
+	Name  string
+	Email string
+	Role  string
+}
+
+// IsStaff reports whether the user is an operator or an admin.
+func (u *UserView) IsStaff() bool { return u != nil && (u.Role == "operator" || u.Role == "admin") }
+
+// IsAdmin reports whether the user is an admin.
+func (u *UserView) IsAdmin() bool { return u != nil && u.Role == "admin" }
+
+// Value is what the user typed into field name.
+func (p *Page) Value(name string) string {
+	if p.Form == nil {
+		return ""
+	}
+	return p.Form.Get(name)
+}
+
+// FieldError is the error shown at field name.
+func (p *Page) FieldError(name string) string {
+	if p.Errors == nil {
+		return ""
+	}
+	return p.Errors[name]
+}

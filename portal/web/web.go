@@ -1,0 +1,89 @@
+// Package web holds what every HTTP handler of the service shares: handlers
+// that return errors, one adapter that renders an error as an HTML page or a
+// JSON body, and small JSON and form helpers.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// Error is an error a user should see: an HTTP status, a stable code, a
+// sentence, and the fields it concerns.
+type Error struct {
+	Status  int               `json:"-"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an Error with the given status and code.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid is the 422 answer for a form or body with field errors.
+func Invalid(fields map[string]string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "Please correct the highlighted fields.", Fields: fields}
+}
+
+// Common errors.
+var (
+	ErrNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Not found."}
+	ErrUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "Please sign in."}
+	ErrForbidden    = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do this."}
+)
+
+// BadRequest is a 400 with a message.
+func BadRequest(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, "bad_request", format, args...)
+}
+
+// IsAPI reports whether a request expects JSON: everything under /api/.
+func IsAPI(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") || strings.Contains(p, "/api/v1/")
+}
+
+// WriteJSON writes v as a JSON body with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// DecodeJSON reads a JSON body of at most 1 MiB into v.
+func DecodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil {
+		return BadRequest("The request body is not valid JSON: %v", err)
+	}
+	return nil
+}
+
+// AsError turns any error into an *Error; unknown errors become a 500 and are logged.
+func AsError(r *http.Request, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on our side. Please try again."}
+}
+
+// JSONError writes err as {"error": {...}}.
+func JSONError(w http.ResponseWriter, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="portaldesk"`)
+	}
+	WriteJSON(w, e.Status, map[string]*Error{"error": e})
+}
+

@@ -1,0 +1,213 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"portaldesk/portal"
+)
+
+// report adds the median and p99 of the samples to the benchmark's output.
+func report(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkProvision is the storage work of a signup: catalog row, database
+// from the template, files directory and admin, without password hashing.
+func BenchmarkProvision(b *testing.B) {
+	e := newEnv(b, Config{OpenLimit: 64})
+	hash, _ := portal.HashPassword("password1")
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		res, err := e.svc.provisionHashed(ctx, SignupInput{Company: "Bench", Slug: fmt.Sprintf("bench-%d", i), AdminName: "A", AdminEmail: "a@b.test"}, hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Handle.Release()
+		samples = append(samples, time.Since(t0))
+	}
+	report(b, samples)
+}
+
+// BenchmarkSignupRequest is the whole signup over HTTP, with the real bcrypt cost.
+func BenchmarkSignupRequest(b *testing.B) {
+	portal.BcryptCost = bcrypt.DefaultCost
+	defer func() { portal.BcryptCost = bcrypt.MinCost }()
+	e := newEnv(b, Config{OpenLimit: 64})
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		r := do(b, nil, "POST", e.base+"/api/v1/portals", map[string]string{"company": "Bench", "slug": fmt.Sprintf("signup-%d", i),
+			"admin_name": "A", "admin_email": "a@b.test", "admin_password": "password1"})
+		if r.status != 201 {
+			b.Fatal(r.status, r.body)
+		}
+		samples = append(samples, time.Since(t0))
+	}
+	report(b, samples)
+}
+
+// BenchmarkResolveOpenPortal is the registry's lookup of an open portal.
+func BenchmarkResolveOpenPortal(b *testing.B) {
+	e := newEnv(b, Config{})
+	e.create(b, "acme")
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := e.svc.registry.Acquire(ctx, "acme")
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Release()
+	}
+}
+
+// BenchmarkRouteToOpenPortal is the router's whole share of a request to an
+// open portal: resolve, hand over, and a 404 from the portal's routes.
+func BenchmarkRouteToOpenPortal(b *testing.B) {
+	e := newEnv(b, Config{})
+	e.create(b, "acme")
+	req := httptest.NewRequest("GET", "/acme/api/v1/nothing-here", nil)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := httptest.NewRecorder()
+		e.app.Router.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkColdOpen is the first request (a token lookup) to a portal the LRU had closed.
+func BenchmarkColdOpen(b *testing.B) {
+	e := newEnv(b, Config{})
+	const n = 64
+	toks := make([]string, n)
+	for i := range toks {
+		slug := fmt.Sprintf("cold-%d", i)
+		e.create(b, slug)
+		toks[i] = e.login(b, slug, "admin@"+slug+".test", "password1")
+	}
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % n
+		slug := fmt.Sprintf("cold-%d", k)
+		b.StopTimer()
+		e.svc.registry.Invalidate(slug)
+		e.svc.registry.WaitClosed()
+		req := httptest.NewRequest("GET", "/"+slug+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+toks[k])
+		w := httptest.NewRecorder()
+		b.StartTimer()
+		t0 := time.Now()
+		e.app.ServeHTTP(w, req)
+		samples = append(samples, time.Since(t0))
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+	report(b, samples)
+}
+
+// BenchmarkZipf compares a Zipf-distributed load over many portals on disk
+// with a small LRU against the same load with every portal open. Sizes come
+// from PORTALDESK_BENCH_PORTALS (default 5000) and PORTALDESK_BENCH_LRU (256).
+func BenchmarkZipf(b *testing.B) {
+	total := envInt("PORTALDESK_BENCH_PORTALS", 5000)
+	lru := envInt("PORTALDESK_BENCH_LRU", 256)
+	dir := b.TempDir()
+	e := newEnv(b, Config{DataDir: dir, OpenLimit: 64})
+	hash, _ := portal.HashPassword("password1")
+	toks := make([]string, total)
+	ctx := context.Background()
+	for i := 0; i < total; i++ {
+		res, err := e.svc.provisionHashed(ctx, SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i], err = res.Handle.Portal.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "bench", time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Handle.Release()
+	}
+	e.close()
+	run := func(b *testing.B, limit int) {
+		e := newEnv(b, Config{DataDir: dir, OpenLimit: limit})
+		// Warm up: in the all-open run every portal is open before timing;
+		// in the LRU run the cache holds its most recent 256.
+		for k := 0; k < min(total, limit); k++ {
+			h, err := e.svc.registry.Acquire(ctx, "z-"+strconv.Itoa(k))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.Release()
+		}
+		e.svc.registry.ColdOpens.Store(0)
+		var seed atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			rnd := rand.New(rand.NewSource(seed.Add(1)))
+			z := rand.NewZipf(rnd, 1.1, 1, uint64(total-1))
+			for pb.Next() {
+				k := int(z.Uint64())
+				req := httptest.NewRequest("GET", "/z-"+strconv.Itoa(k)+"/api/v1/me", nil)
+				req.Header.Set("Authorization", "Bearer "+toks[k])
+				w := httptest.NewRecorder()
+				e.app.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
+		b.StopTimer()
+		b.ReportMetric(float64(e.svc.registry.ColdOpens.Load())/float64(b.N)*100, "cold-%")
+		e.close()
+	}
+	b.Run("all-open", func(b *testing.B) { run(b, total+1) })
+	b.Run(fmt.Sprintf("lru-%d", lru), func(b *testing.B) { run(b, lru) })
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return n
+	}
+	return def
+}
+
+// BenchmarkHotMe is an authenticated API request to an open portal.
+func BenchmarkHotMe(b *testing.B) {
+	e := newEnv(b, Config{})
+	e.create(b, "acme")
+	tok := e.login(b, "acme", "admin@acme.test", "password1")
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/acme/api/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			e.app.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+}

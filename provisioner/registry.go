@@ -1,0 +1,261 @@
+package provisioner
+
+import (
+	"container/list"
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portaldesk/portal"
+)
+
+// planTTL is how long a portal's catalog information is trusted before it is
+// read again, so that changes made by ops from the shell reach a running service.
+const planTTL = time.Second
+
+// Registry keeps recently used portals open: an LRU, bounded, and
+// reference-counted, so an evicted portal is closed only after the last
+// request using it has released it.
+type Registry struct {
+	limit    int
+	loadPlan func(ctx context.Context, slug string) (*portal.Plan, error)
+	open     func(ctx context.Context, plan *portal.Plan) (*portal.Portal, error)
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	lru     *list.List // of *entry, most recent first
+	closed  bool
+	wg      sync.WaitGroup // closes in flight
+
+	ColdOpens atomic.Int64 // portals opened because a request needed them
+	Evictions atomic.Int64
+}
+
+type entry struct {
+	slug     string
+	p        *portal.Portal
+	err      error
+	ready    chan struct{}
+	refs     int
+	evicted  bool
+	elem     *list.Element
+	planAt   atomic.Int64 // unix nanos of the last catalog read
+	checking atomic.Bool
+}
+
+// Handle is a portal lent to one request. Release it when the request ends.
+type Handle struct {
+	Portal *portal.Portal
+	r      *Registry
+	e      *entry
+}
+
+// NewRegistry makes a registry that keeps at most limit portals open.
+func NewRegistry(limit int, loadPlan func(context.Context, string) (*portal.Plan, error), open func(context.Context, *portal.Plan) (*portal.Portal, error)) *Registry {
+	return &Registry{limit: limit, loadPlan: loadPlan, open: open, entries: map[string]*entry{}, lru: list.New()}
+}
+
+// Acquire returns the open portal for slug, opening it when needed.
+// portal.ErrNotFound means there is no such live portal.
+func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, context.Canceled
+	}
+	e := r.entries[slug]
+	if e != nil {
+		e.refs++
+		r.lru.MoveToFront(e.elem)
+		r.mu.Unlock()
+		<-e.ready
+		if e.err != nil {
+			r.release(e)
+			return nil, e.err
+		}
+		r.refreshPlan(ctx, e)
+		return &Handle{Portal: e.p, r: r, e: e}, nil
+	}
+	e = &entry{slug: slug, ready: make(chan struct{}), refs: 1}
+	e.elem = r.lru.PushFront(e)
+	r.entries[slug] = e
+	victims := r.evictLocked()
+	r.mu.Unlock()
+	r.closeAll(victims)
+
+	plan, err := r.loadPlan(ctx, slug)
+	if err == nil {
+		e.p, err = r.open(ctx, plan)
+		r.ColdOpens.Add(1)
+	}
+	e.err = err
+	e.planAt.Store(time.Now().UnixNano())
+	close(e.ready)
+	if err != nil {
+		r.mu.Lock()
+		if r.entries[slug] == e {
+			delete(r.entries, slug)
+			r.lru.Remove(e.elem)
+		}
+		r.mu.Unlock()
+		r.release(e)
+		return nil, err
+	}
+	return &Handle{Portal: e.p, r: r, e: e}, nil
+}
+
+// Adopt puts an already open portal (just provisioned) into the registry and
+// returns a handle on it.
+func (r *Registry) Adopt(p *portal.Portal) *Handle {
+	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1}
+	close(e.ready)
+	e.planAt.Store(time.Now().UnixNano())
+	r.mu.Lock()
+	var victims []*entry
+	if old := r.entries[p.Slug]; old != nil {
+		r.lru.Remove(old.elem)
+		if v := r.evictEntryLocked(old); v != nil {
+			victims = append(victims, v)
+		}
+	}
+	e.elem = r.lru.PushFront(e)
+	r.entries[p.Slug] = e
+	victims = append(victims, r.evictLocked()...)
+	r.mu.Unlock()
+	r.closeAll(victims)
+	return &Handle{Portal: p, r: r, e: e}
+}
+
+// refreshPlan re-reads the catalog row at most once per planTTL.
+func (r *Registry) refreshPlan(ctx context.Context, e *entry) {
+	if time.Now().UnixNano()-e.planAt.Load() < int64(planTTL) || !e.checking.CompareAndSwap(false, true) {
+		return
+	}
+	defer e.checking.Store(false)
+	plan, err := r.loadPlan(ctx, e.slug)
+	if err != nil {
+		if err == portal.ErrNotFound {
+			gone := *e.p.Plan()
+			gone.State = portal.StateDeleted
+			e.p.SetPlan(&gone)
+			r.Invalidate(e.slug)
+		}
+		return
+	}
+	e.planAt.Store(time.Now().UnixNano())
+	old := e.p.Plan()
+	e.p.SetPlan(plan)
+	if old.DBQuotaBytes != plan.DBQuotaBytes || old.ID != plan.ID {
+		// max_page_count is per connection, and the session key depends on the id: reopen.
+		r.Invalidate(e.slug)
+	}
+}
+
+// Release gives the portal back; the last release of an evicted portal closes it.
+func (h *Handle) Release() {
+	if h.e != nil {
+		h.r.release(h.e)
+		h.e = nil
+	}
+}
+
+func (r *Registry) release(e *entry) {
+	r.mu.Lock()
+	e.refs--
+	closeNow := e.refs == 0 && e.evicted
+	r.mu.Unlock()
+	if closeNow {
+		r.closeEntry(e)
+	}
+}
+
+// evictLocked removes least recently used entries beyond the limit and
+// returns those that nobody holds, to be closed outside the lock.
+func (r *Registry) evictLocked() []*entry {
+	var victims []*entry
+	for el := r.lru.Back(); el != nil && r.lru.Len() > r.limit; {
+		prev := el.Prev()
+		e := el.Value.(*entry)
+		r.lru.Remove(el)
+		delete(r.entries, e.slug)
+		r.Evictions.Add(1)
+		if v := r.evictEntryLocked(e); v != nil {
+			victims = append(victims, v)
+		}
+		el = prev
+	}
+	return victims
+}
+
+func (r *Registry) evictEntryLocked(e *entry) *entry {
+	e.evicted = true
+	if e.refs == 0 {
+		return e
+	}
+	return nil
+}
+
+func (r *Registry) closeAll(es []*entry) {
+	for _, e := range es {
+		r.closeEntry(e)
+	}
+}
+
+func (r *Registry) closeEntry(e *entry) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		<-e.ready
+		if e.p != nil {
+			if err := e.p.Close(); err != nil {
+				slog.Warn("closing portal", "portal", e.slug, "err", err)
+			}
+		}
+	}()
+}
+
+// Invalidate drops slug from the registry; it is closed once released and
+// reopened, with fresh catalog information, by the next request.
+func (r *Registry) Invalidate(slug string) {
+	r.mu.Lock()
+	e := r.entries[slug]
+	var victim *entry
+	if e != nil {
+		delete(r.entries, slug)
+		r.lru.Remove(e.elem)
+		victim = r.evictEntryLocked(e)
+	}
+	r.mu.Unlock()
+	if victim != nil {
+		r.closeEntry(victim)
+	}
+}
+
+// Open is the number of portals currently open.
+func (r *Registry) Open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries)
+}
+
+// Close closes every portal, waiting for the ones in use to be released.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	r.closed = true
+	var victims []*entry
+	for slug, e := range r.entries {
+		delete(r.entries, slug)
+		r.lru.Remove(e.elem)
+		if v := r.evictEntryLocked(e); v != nil {
+			victims = append(victims, v)
+		}
+	}
+	r.mu.Unlock()
+	r.closeAll(victims)
+	r.wg.Wait()
+}
+
+// WaitClosed waits until every portal evicted so far has been closed.
+func (r *Registry) WaitClosed() { r.wg.Wait() }

@@ -1,0 +1,229 @@
+// Package provisioner is the control plane: the catalog of portals, signup
+// and the portal lifecycle, the registry of open portals, and the tenant
+// router that hands each request to exactly one portal.
+package provisioner
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"portaldesk/portal"
+)
+
+// Config is the service's configuration; every field has a default that
+// works with no setup.
+type Config struct {
+	Addr      string // listen address
+	DataDir   string // the state directory
+	PublicURL string // how users reach the service; default http://<Addr>
+	Secret    string // signs sessions; generated into DATA/secret when empty
+	OpenLimit int    // how many portals the registry keeps open (LRU)
+	Readers   int    // reader connections per open portal
+	CacheKiB  int    // SQLite page cache per connection
+}
+
+// Defaults fills what is unset.
+func (c *Config) Defaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.OpenLimit <= 0 {
+		c.OpenLimit = 256
+	}
+	if c.Readers <= 0 {
+		c.Readers = 2
+	}
+	if c.CacheKiB <= 0 {
+		c.CacheKiB = 512
+	}
+}
+
+// Service is the control plane over one data directory.
+type Service struct {
+	cfg          Config
+	secret       []byte
+	catalog      *Catalog
+	registry     *Registry
+	templatePath string
+	now          func() time.Time
+
+	failAt func(step string) error // tests inject failures into provisioning
+
+	provisioned    atomic.Int64
+	provisionNanos atomic.Int64
+}
+
+// Open opens (creating when needed) the data directory: catalog, secret,
+// the prebuilt portal template, and the registry of open portals.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	cfg.Defaults()
+	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "portals"), filepath.Join(cfg.DataDir, "template")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := OpenCatalog(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now}
+	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
+		cat.Close()
+		return nil, err
+	}
+	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
+	s.cleanStaging()
+	return s, nil
+}
+
+// Close closes every open portal and the catalog.
+func (s *Service) Close() error {
+	s.registry.Close()
+	return s.catalog.Close()
+}
+
+// Config is the configuration the service runs with.
+func (s *Service) Config() Config { return s.cfg }
+
+// Catalog is the control plane's database.
+func (s *Service) Catalog() *Catalog { return s.catalog }
+
+// Registry is the LRU of open portals.
+func (s *Service) Registry() *Registry { return s.registry }
+
+// Secret is the service secret, for keys derived from it.
+func (s *Service) Secret() []byte { return s.secret }
+
+// SetClock replaces the service's clock (tests and `--now`).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+func (s *Service) openOptions() portal.OpenOptions {
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now}
+}
+
+func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, error) {
+	rec, err := s.catalog.PortalBySlug(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Plan(), nil
+}
+
+func (s *Service) openPortal(ctx context.Context, plan *portal.Plan) (*portal.Portal, error) {
+	return portal.Open(ctx, s.PortalDir(plan.Slug), plan, s.openOptions())
+}
+
+func (s *Service) observeProvision(d time.Duration) {
+	s.provisioned.Add(1)
+	s.provisionNanos.Add(int64(d))
+}
+
+// loadSecret reads the configured secret, or DATA/secret, generating it on first start.
+func loadSecret(cfg Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		return []byte(cfg.Secret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return b, nil
+}
+
+// buildTemplate makes DATA/template/portal-vN.db, an empty, migrated portal
+// database that signup copies instead of running the schema each time.
+func buildTemplate(ctx context.Context, dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "template", fmt.Sprintf("portal-v%d.db", portal.SchemaVersion))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	tmp := path + "." + randomHex(4) + ".tmp"
+	db, err := portal.OpenDB(tmp, portal.DBOptions{})
+	if err != nil {
+		return "", fmt.Errorf("template: %w", err)
+	}
+	if err := portal.MigratePortal(ctx, db.W); err != nil {
+		db.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("template: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return "", fmt.Errorf("template: %w", err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("template: %w", err)
+	}
+	return path, nil
+}
+
+// cleanStaging removes half-built portals left by a crash during signup:
+// they never had a committed catalog row, so they hold no one's data.
+func (s *Service) cleanStaging() {
+	entries, _ := os.ReadDir(filepath.Join(s.cfg.DataDir, "portals"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".new-") {
+			os.RemoveAll(filepath.Join(s.cfg.DataDir, "portals", e.Name()))
+		}
+	}
+}
+
+// FDsPerPortal is the file descriptors one open portal may hold: the writer
+// and a reader, each with the database and its WAL, and the shared memory index.
+const FDsPerPortal = 5
+
+// FitOpenLimit raises the soft limit of open files to the hard one and
+// lowers the registry's size when even that cannot hold it.
+func FitOpenLimit(want int) (int, uint64) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return want, 0
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	const reserve = 256 // sockets, the catalog, logs
+	fit := (int(rl.Cur) - reserve) / FDsPerPortal
+	if fit < want {
+		slog.Warn("open-files limit too low for the portal cache; lowering it", "limit", rl.Cur, "wanted", want, "using", max(fit, 8))
+		return max(fit, 8), rl.Cur
+	}
+	return want, rl.Cur
+}

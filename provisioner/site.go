@@ -1,0 +1,133 @@
+package provisioner
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal"
+	"portaldesk/portal/web"
+	"portaldesk/templates"
+)
+
+// Site serves the service's own pages: the landing page with the signup
+// form, the signup API, health checks and static files.
+type Site struct {
+	svc    *Service
+	tpl    *templates.Set
+	mux    *mux.Router
+	static http.Handler
+}
+
+// NewSite builds the service's routes.
+func NewSite(svc *Service, tpl *templates.Set, static http.Handler) *Site {
+	s := &Site{svc: svc, tpl: tpl, mux: mux.NewRouter(), static: static}
+	m := s.mux
+	m.PathPrefix("/static/").Handler(static)
+	m.HandleFunc("/", s.h(s.landing)).Methods("GET")
+	m.HandleFunc("/signup", s.h(s.landing)).Methods("GET")
+	m.HandleFunc("/signup", s.h(s.signupForm)).Methods("POST")
+	m.HandleFunc("/api/v1/portals", s.h(s.signupAPI)).Methods("POST")
+	m.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	m.HandleFunc("/readyz", s.h(s.ready))
+	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.RenderError(w, r, web.ErrNotFound) })
+	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.RenderError(w, r, web.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method %s is not allowed here.", r.Method))
+	})
+	return s
+}
+
+// Handle adds a route to the service's pages (the ops console, metrics).
+func (s *Site) Handle(path string, h http.Handler) *mux.Route { return s.mux.PathPrefix(path).Handler(h) }
+
+func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Site) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.RenderError(w, r, web.AsError(r, err))
+		}
+	}
+}
+
+// RenderError answers with an error page, or JSON under /api/.
+func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error) {
+	if web.IsAPI(r) {
+		web.JSONError(w, e)
+		return
+	}
+	title := http.StatusText(e.Status)
+	switch e.Code {
+	case "not_found", "no_such_portal":
+		title = "Page not found"
+	case "portal_suspended":
+		title = "Portal suspended"
+	}
+	_ = s.tpl.Render(w, e.Status, "error", &web.Page{Title: title, Data: e.Message})
+}
+
+func (s *Site) landing(w http.ResponseWriter, r *http.Request) error {
+	return s.tpl.Render(w, http.StatusOK, "landing", &web.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL})
+}
+
+func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	in := SignupInput{
+		Company: r.PostForm.Get("company"), Slug: r.PostForm.Get("slug"), AdminName: r.PostForm.Get("admin_name"),
+		AdminEmail: r.PostForm.Get("admin_email"), AdminPassword: r.PostForm.Get("admin_password"),
+	}
+	res, err := s.svc.Provision(r.Context(), in)
+	if err != nil {
+		var e *web.Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		form := url.Values{}
+		for k, v := range r.PostForm {
+			if k != "admin_password" {
+				form[k] = v
+			}
+		}
+		return s.tpl.Render(w, e.Status, "landing", &web.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL})
+	}
+	defer res.Handle.Release()
+	base := "/" + res.Record.Slug
+	if err := portal.StartSession(w, r, res.Handle.Portal, base, res.Admin); err != nil {
+		return err
+	}
+	http.Redirect(w, r, base+"/", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Site) signupAPI(w http.ResponseWriter, r *http.Request) error {
+	var in SignupInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.Provision(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	res.Handle.Release()
+	web.WriteJSON(w, http.StatusCreated, map[string]string{"slug": res.Record.Slug, "url": s.svc.cfg.PublicURL + "/" + res.Record.Slug + "/"})
+	return nil
+}
+
+func (s *Site) ready(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.catalog.db.R.PingContext(r.Context()); err != nil {
+		return web.Errorf(http.StatusServiceUnavailable, "not_ready", "catalog unreachable: %v", err)
+	}
+	probe := filepath.Join(s.svc.cfg.DataDir, ".ready-probe")
+	if err := os.WriteFile(probe, []byte("ok"), 0o600); err != nil {
+		return web.Errorf(http.StatusServiceUnavailable, "not_ready", "data directory not writable: %v", err)
+	}
+	os.Remove(probe)
+	w.Write([]byte("ready\n"))
+	return nil
+}
