@@ -11,10 +11,6 @@ import (
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-func (s *Server) home(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	return s.tpl.Render(w, http.StatusOK, "home", s.page(r, rq, "Home", nil))
-}
-
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if rq.User != nil {
 		http.Redirect(w, r, rq.Base+"/", http.StatusSeeOther)

@@ -32,6 +32,7 @@ type DB struct {
 	R *sql.DB // readers, query_only
 
 	rstmts, wstmts sync.Map // query -> *sql.Stmt, prepared on first use
+	wanted         sync.Map // writer queries first run inside a transaction, prepared after it
 }
 
 // stmt returns the prepared statement for query on pool, preparing it once;
@@ -82,13 +83,24 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	return res, nil
 }
 
-// TxExec runs a cached writer statement inside tx.
+// TxExec runs a writer statement inside tx, prepared when it has been
+// before. The single writer connection is the transaction's, so a statement
+// seen for the first time runs unprepared and is prepared after the commit.
 func (d *DB) TxExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	s, err := stmt(ctx, &d.wstmts, d.W, query)
-	if err != nil {
-		return nil, err
+	if s, ok := d.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt)).ExecContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	d.wanted.Store(query, true)
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// prepareWanted prepares the statements TxExec met for the first time.
+func (d *DB) prepareWanted(ctx context.Context) {
+	d.wanted.Range(func(k, _ any) bool {
+		d.wanted.Delete(k)
+		_, _ = stmt(ctx, &d.wstmts, d.W, k.(string))
+		return true
+	})
 }
 
 func dsn(path string, o DBOptions, writer bool) string {
@@ -196,6 +208,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return mapDBError(d, err)
 	}
+	d.prepareWanted(ctx)
 	return nil
 }
 

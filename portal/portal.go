@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,8 +59,14 @@ type Portal struct {
 	Sessions *sessions.CookieStore
 	Now      func() time.Time
 
-	plan    atomic.Pointer[Plan]
-	limiter *loginLimiter
+	// URL is the portal's address for links in mail, e.g. http://host/acme/.
+	URL string
+	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
+	OnOutbox func()
+
+	plan      atomic.Pointer[Plan]
+	limiter   *loginLimiter
+	deliverMu sync.Mutex
 }
 
 // Plan is the catalog's current word on this portal.
@@ -86,9 +93,10 @@ func SessionKey(secret []byte, slug string, id int64) []byte {
 // OpenOptions are the service-wide settings for opening a portal.
 type OpenOptions struct {
 	Secret   []byte
-	Readers  int
-	CacheKiB int
-	Now      func() time.Time
+	Readers   int
+	CacheKiB  int
+	Now       func() time.Time
+	PublicURL string
 }
 
 // PageSize is SQLite's default page size, used to turn a byte quota into max_page_count.
@@ -130,6 +138,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		DB:      db,
 		Fs:      afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
 		Now:     now,
+		URL:     o.PublicURL + "/" + plan.Slug + "/",
 		limiter: newLoginLimiter(),
 	}
 	p.Sessions = sessions.NewCookieStore(SessionKey(o.Secret, plan.Slug, plan.ID))

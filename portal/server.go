@@ -85,6 +85,8 @@ func (s *Server) routes() {
 	api.Handle("/login", s.h(s.apiLogin)).Methods("POST")
 	api.Handle("/logout", s.user(s.apiLogout)).Methods("POST")
 	api.Handle("/me", s.user(s.apiMe)).Methods("GET")
+	s.apiRoutes(api)
+	s.pageRoutes(m)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
@@ -190,7 +192,7 @@ func StartSession(w http.ResponseWriter, r *http.Request, p *Portal, base string
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request, err error) {
-	e := web.AsError(r, err)
+	e := web.AsError(r, webError(err))
 	if web.IsAPI(r) {
 		web.JSONError(w, e)
 		return

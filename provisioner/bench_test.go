@@ -1,4 +1,4 @@
-package provisioner
+package provisioner_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/pdtest"
 )
 
 // report adds the median and p99 of the samples to the benchmark's output.
@@ -31,14 +33,14 @@ func report(b *testing.B, samples []time.Duration) {
 // BenchmarkProvision is the storage work of a signup: catalog row, database
 // from the template, files directory and admin, without password hashing.
 func BenchmarkProvision(b *testing.B) {
-	e := newEnv(b, Config{OpenLimit: 64})
+	e := pdtest.New(b, provisioner.Config{OpenLimit: 64})
 	hash, _ := portal.HashPassword("password1")
 	ctx := context.Background()
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		res, err := e.svc.provisionHashed(ctx, SignupInput{Company: "Bench", Slug: fmt.Sprintf("bench-%d", i), AdminName: "A", AdminEmail: "a@b.test"}, hash)
+		res, err := provisioner.ProvisionHashed(e.Svc, ctx, provisioner.SignupInput{Company: "Bench", Slug: fmt.Sprintf("bench-%d", i), AdminName: "A", AdminEmail: "a@b.test"}, hash)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -52,15 +54,15 @@ func BenchmarkProvision(b *testing.B) {
 func BenchmarkSignupRequest(b *testing.B) {
 	portal.BcryptCost = bcrypt.DefaultCost
 	defer func() { portal.BcryptCost = bcrypt.MinCost }()
-	e := newEnv(b, Config{OpenLimit: 64})
+	e := pdtest.New(b, provisioner.Config{OpenLimit: 64})
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		r := do(b, nil, "POST", e.base+"/api/v1/portals", map[string]string{"company": "Bench", "slug": fmt.Sprintf("signup-%d", i),
+		r := pdtest.Do(b, nil, "POST", e.URL+"/api/v1/portals", map[string]string{"company": "Bench", "slug": fmt.Sprintf("signup-%d", i),
 			"admin_name": "A", "admin_email": "a@b.test", "admin_password": "password1"})
-		if r.status != 201 {
-			b.Fatal(r.status, r.body)
+		if r.Status != 201 {
+			b.Fatal(r.Status, r.Body)
 		}
 		samples = append(samples, time.Since(t0))
 	}
@@ -69,12 +71,12 @@ func BenchmarkSignupRequest(b *testing.B) {
 
 // BenchmarkResolveOpenPortal is the registry's lookup of an open portal.
 func BenchmarkResolveOpenPortal(b *testing.B) {
-	e := newEnv(b, Config{})
-	e.create(b, "acme")
+	e := pdtest.New(b, provisioner.Config{})
+	e.Create(b, "acme")
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		h, err := e.svc.registry.Acquire(ctx, "acme")
+		h, err := e.Svc.Registry().Acquire(ctx, "acme")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,25 +87,25 @@ func BenchmarkResolveOpenPortal(b *testing.B) {
 // BenchmarkRouteToOpenPortal is the router's whole share of a request to an
 // open portal: resolve, hand over, and a 404 from the portal's routes.
 func BenchmarkRouteToOpenPortal(b *testing.B) {
-	e := newEnv(b, Config{})
-	e.create(b, "acme")
+	e := pdtest.New(b, provisioner.Config{})
+	e.Create(b, "acme")
 	req := httptest.NewRequest("GET", "/acme/api/v1/nothing-here", nil)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w := httptest.NewRecorder()
-		e.app.Router.ServeHTTP(w, req)
+		e.App.Router.ServeHTTP(w, req)
 	}
 }
 
 // BenchmarkColdOpen is the first request (a token lookup) to a portal the LRU had closed.
 func BenchmarkColdOpen(b *testing.B) {
-	e := newEnv(b, Config{})
+	e := pdtest.New(b, provisioner.Config{})
 	const n = 64
 	toks := make([]string, n)
 	for i := range toks {
 		slug := fmt.Sprintf("cold-%d", i)
-		e.create(b, slug)
-		toks[i] = e.login(b, slug, "admin@"+slug+".test", "password1")
+		e.Create(b, slug)
+		toks[i] = e.Login(b, slug, "admin@"+slug+".test")
 	}
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -111,14 +113,14 @@ func BenchmarkColdOpen(b *testing.B) {
 		k := i % n
 		slug := fmt.Sprintf("cold-%d", k)
 		b.StopTimer()
-		e.svc.registry.Invalidate(slug)
-		e.svc.registry.WaitClosed()
+		e.Svc.Registry().Invalidate(slug)
+		e.Svc.Registry().WaitClosed()
 		req := httptest.NewRequest("GET", "/"+slug+"/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+toks[k])
 		w := httptest.NewRecorder()
 		b.StartTimer()
 		t0 := time.Now()
-		e.app.ServeHTTP(w, req)
+		e.App.ServeHTTP(w, req)
 		samples = append(samples, time.Since(t0))
 		if w.Code != 200 {
 			b.Fatal(w.Code, w.Body.String())
@@ -134,12 +136,12 @@ func BenchmarkZipf(b *testing.B) {
 	total := envInt("PORTALDESK_BENCH_PORTALS", 5000)
 	lru := envInt("PORTALDESK_BENCH_LRU", 256)
 	dir := b.TempDir()
-	e := newEnv(b, Config{DataDir: dir, OpenLimit: 64})
+	e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: 64})
 	hash, _ := portal.HashPassword("password1")
 	toks := make([]string, total)
 	ctx := context.Background()
 	for i := 0; i < total; i++ {
-		res, err := e.svc.provisionHashed(ctx, SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
+		res, err := provisioner.ProvisionHashed(e.Svc, ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -149,19 +151,19 @@ func BenchmarkZipf(b *testing.B) {
 		}
 		res.Handle.Release()
 	}
-	e.close()
+	e.Close()
 	run := func(b *testing.B, limit int) {
-		e := newEnv(b, Config{DataDir: dir, OpenLimit: limit})
+		e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: limit})
 		// Warm up: in the all-open run every portal is open before timing;
 		// in the LRU run the cache holds its most recent 256.
 		for k := 0; k < min(total, limit); k++ {
-			h, err := e.svc.registry.Acquire(ctx, "z-"+strconv.Itoa(k))
+			h, err := e.Svc.Registry().Acquire(ctx, "z-"+strconv.Itoa(k))
 			if err != nil {
 				b.Fatal(err)
 			}
 			h.Release()
 		}
-		e.svc.registry.ColdOpens.Store(0)
+		e.Svc.Registry().ColdOpens.Store(0)
 		var seed atomic.Int64
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
@@ -172,15 +174,15 @@ func BenchmarkZipf(b *testing.B) {
 				req := httptest.NewRequest("GET", "/z-"+strconv.Itoa(k)+"/api/v1/me", nil)
 				req.Header.Set("Authorization", "Bearer "+toks[k])
 				w := httptest.NewRecorder()
-				e.app.ServeHTTP(w, req)
+				e.App.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
 					b.Fatal(w.Code, w.Body.String())
 				}
 			}
 		})
 		b.StopTimer()
-		b.ReportMetric(float64(e.svc.registry.ColdOpens.Load())/float64(b.N)*100, "cold-%")
-		e.close()
+		b.ReportMetric(float64(e.Svc.Registry().ColdOpens.Load())/float64(b.N)*100, "cold-%")
+		e.Close()
 	}
 	b.Run("all-open", func(b *testing.B) { run(b, total+1) })
 	b.Run(fmt.Sprintf("lru-%d", lru), func(b *testing.B) { run(b, lru) })
@@ -195,16 +197,16 @@ func envInt(k string, def int) int {
 
 // BenchmarkHotMe is an authenticated API request to an open portal.
 func BenchmarkHotMe(b *testing.B) {
-	e := newEnv(b, Config{})
-	e.create(b, "acme")
-	tok := e.login(b, "acme", "admin@acme.test", "password1")
+	e := pdtest.New(b, provisioner.Config{})
+	e.Create(b, "acme")
+	tok := e.Login(b, "acme", "admin@acme.test")
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest("GET", "/acme/api/v1/me", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			w := httptest.NewRecorder()
-			e.app.ServeHTTP(w, req)
+			e.App.ServeHTTP(w, req)
 			if w.Code != 200 {
 				b.Fatal(w.Code)
 			}

@@ -206,6 +206,7 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 		p.Close()
 		return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
 	}
+	s.wire(p)
 	h := s.registry.Adopt(p)
 	s.observeProvision(time.Since(start))
 	return &Provisioned{Record: rec, Admin: admin, Handle: h}, nil

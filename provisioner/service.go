@@ -29,6 +29,7 @@ type Config struct {
 	OpenLimit int    // how many portals the registry keeps open (LRU)
 	Readers   int    // reader connections per open portal
 	CacheKiB  int    // SQLite page cache per connection
+	MailFrom  string // sender address of the service's mail
 }
 
 // Defaults fills what is unset.
@@ -60,6 +61,7 @@ type Service struct {
 	secret       []byte
 	catalog      *Catalog
 	registry     *Registry
+	mailer       *Mailer
 	templatePath string
 	now          func() time.Time
 
@@ -92,12 +94,15 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
+	s.mailer = NewMailer(s, nil)
+	s.mailer.Start()
 	s.cleanStaging()
 	return s, nil
 }
 
 // Close closes every open portal and the catalog.
 func (s *Service) Close() error {
+	s.mailer.Stop()
 	s.registry.Close()
 	return s.catalog.Close()
 }
@@ -118,8 +123,11 @@ func (s *Service) Secret() []byte { return s.secret }
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL}
 }
+
+// Mailer is the outbox deliverer.
+func (s *Service) Mailer() *Mailer { return s.mailer }
 
 func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, error) {
 	rec, err := s.catalog.PortalBySlug(ctx, slug)
@@ -130,7 +138,18 @@ func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, erro
 }
 
 func (s *Service) openPortal(ctx context.Context, plan *portal.Plan) (*portal.Portal, error) {
-	return portal.Open(ctx, s.PortalDir(plan.Slug), plan, s.openOptions())
+	p, err := portal.Open(ctx, s.PortalDir(plan.Slug), plan, s.openOptions())
+	if err != nil {
+		return nil, err
+	}
+	s.wire(p)
+	return p, nil
+}
+
+// wire connects an open portal to the service's workers.
+func (s *Service) wire(p *portal.Portal) {
+	slug := p.Slug
+	p.OnOutbox = func() { s.mailer.Kick(slug) }
 }
 
 func (s *Service) observeProvision(d time.Duration) {

@@ -47,6 +47,25 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 			return m
 		},
 		"lower": strings.ToLower,
+		"list":  func(v ...string) []string { return v },
+		"humanBytes": func(n int64) string {
+			switch {
+			case n >= 1<<30:
+				return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+			case n >= 1<<20:
+				return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+			case n >= 1<<10:
+				return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+			}
+			return fmt.Sprintf("%d bytes", n)
+		},
+		"pct": func(a, b int64) int64 {
+			if b <= 0 {
+				return 0
+			}
+			return min(100, a*100/b)
+		},
+		"checked": func(v string) bool { return v == "on" || v == "yes" || v == "1" || v == "true" },
 	}
 	for k, v := range extra {
 		fm[k] = v
@@ -128,7 +147,7 @@ func (s *Set) Render(w http.ResponseWriter, status int, page string, data any) e
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
 		w.WriteHeader(status)
 		_, err := w.Write(b)
 		return err

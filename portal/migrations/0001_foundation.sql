@@ -1,3 +1,6 @@
+-- Deleted tickets give their pages back with PRAGMA incremental_vacuum.
+PRAGMA auto_vacuum = INCREMENTAL;
+
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

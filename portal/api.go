@@ -1,0 +1,548 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal/web"
+)
+
+func (s *Server) apiRoutes(api *mux.Router) {
+	api.Handle("/register", s.h(s.apiRegister)).Methods("POST")
+	api.Handle("/users", s.user(s.apiUsers, RoleAdmin, RoleOperator)).Methods("GET")
+	api.Handle("/users", s.user(s.apiInvite, RoleAdmin, RoleOperator)).Methods("POST")
+	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, RoleAdmin)).Methods("PATCH")
+	api.Handle("/form", s.user(s.apiForm)).Methods("GET")
+	api.Handle("/form", s.user(s.apiPutForm, RoleAdmin)).Methods("PUT")
+	api.Handle("/statuses", s.user(s.apiStatuses)).Methods("GET")
+	api.Handle("/tickets", s.user(s.apiTickets)).Methods("GET")
+	api.Handle("/tickets", s.user(s.apiCreateTicket)).Methods("POST")
+	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiTicket)).Methods("GET")
+	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiPatchTicket)).Methods("PATCH")
+	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiDeleteTicket)).Methods("DELETE")
+	api.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.apiMessages)).Methods("GET")
+	api.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.apiPostMessage)).Methods("POST")
+	api.Handle("/tickets/{n:[0-9]+}/attachments", s.user(s.apiUpload)).Methods("POST")
+	api.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
+	api.Handle("/settings", s.user(s.apiSettings, RoleAdmin)).Methods("GET")
+	api.Handle("/settings", s.user(s.apiPutSettings, RoleAdmin)).Methods("PUT", "PATCH")
+	api.Handle("/profile", s.user(s.apiProfile)).Methods("GET")
+	api.Handle("/profile", s.user(s.apiPutProfile)).Methods("PUT")
+	api.Handle("/password", s.user(s.apiPassword)).Methods("POST")
+	api.Handle("/tokens", s.user(s.apiTokens, RoleAdmin, RoleOperator)).Methods("GET")
+	api.Handle("/tokens", s.user(s.apiCreateToken, RoleAdmin, RoleOperator)).Methods("POST")
+	api.Handle("/tokens/{id}", s.user(s.apiRevokeToken, RoleAdmin, RoleOperator)).Methods("DELETE")
+	api.Handle("/outbox", s.user(s.apiOutbox, RoleAdmin)).Methods("GET")
+	api.Handle("/openapi.json", s.h(s.openAPI)).Methods("GET")
+}
+
+func number(r *http.Request) int64 {
+	n, _ := strconv.ParseInt(mux.Vars(r)["n"], 10, 64)
+	return n
+}
+
+func pathID(r *http.Request) int64 {
+	n, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	return n
+}
+
+func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in NewPerson
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	u, err := rq.P.Register(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	users, err := rq.P.Users(r.Context(), r.URL.Query().Get("role"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"users": nonNil(users)})
+	return nil
+}
+
+func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in NewPerson
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	u, err := rq.P.Invite(r.Context(), rq.User, in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Server) apiChangeUser(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var ch UserChange
+	if err := web.DecodeJSON(r, &ch); err != nil {
+		return err
+	}
+	u, err := rq.P.ChangeUser(r.Context(), rq.User, pathID(r), ch)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// FormView is the questionnaire as the API shows it.
+type FormView struct {
+	Preamble string   `json:"preamble"`
+	Designer bool     `json:"designer"`
+	Fields   []*Field `json:"fields"`
+}
+
+func (s *Server) apiForm(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	all := rq.User.Role == RoleAdmin && r.URL.Query().Get("all") == "1"
+	fields, err := rq.P.Fields(r.Context(), all)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, FormView{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Designer: rq.P.Plan().Designer, Fields: fields})
+	return nil
+}
+
+// apiPutForm replaces the questionnaire: fields with an id are changed (and
+// put in the order given), fields without one are added, custom fields left
+// out are retired — never deleted, so old tickets keep their answers.
+func (s *Server) apiPutForm(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Preamble *string `json:"preamble"`
+		Fields   []struct {
+			ID int64 `json:"id"`
+			FieldInput
+		} `json:"fields"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if in.Preamble != nil {
+		if err := rq.P.SetPreamble(ctx, *in.Preamble); err != nil {
+			return err
+		}
+	}
+	if in.Fields != nil {
+		existing, err := rq.P.Fields(ctx, true)
+		if err != nil {
+			return err
+		}
+		kept := map[int64]bool{}
+		errs := map[string]string{}
+		for i, f := range in.Fields {
+			pos := i + 1
+			f.Position = &pos
+			var err error
+			if f.ID != 0 {
+				_, err = rq.P.UpdateField(ctx, f.ID, f.FieldInput)
+				kept[f.ID] = true
+			} else {
+				var nf *Field
+				if nf, err = rq.P.AddField(ctx, f.FieldInput); err == nil {
+					kept[nf.ID] = true
+					_, err = rq.P.UpdateField(ctx, nf.ID, FieldInput{Position: &pos})
+				}
+			}
+			var fe *FieldErrors
+			if errors.As(err, &fe) {
+				for k, v := range fe.Fields {
+					errs[fmt.Sprintf("fields.%d.%s", i, k)] = v
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(errs) > 0 {
+			return &FieldErrors{Fields: errs}
+		}
+		retire := false
+		for _, f := range existing {
+			if !kept[f.ID] && !f.Builtin && f.Active {
+				if _, err := rq.P.UpdateField(ctx, f.ID, FieldInput{Active: &retire}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return s.apiForm(w, r, rq)
+}
+
+func (s *Server) apiStatuses(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	sts, err := rq.P.Statuses(r.Context())
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"statuses": sts})
+	return nil
+}
+
+// filterOf reads the tickets table's filters from a query string.
+func filterOf(q url.Values) TicketFilter {
+	page, _ := strconv.Atoi(q.Get("page"))
+	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
+	return TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Priority: q.Get("priority"),
+		Query: q.Get("q"), Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
+}
+
+func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	list, err := rq.P.ListTickets(r.Context(), rq.User, filterOf(r.URL.Query()))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func stringify(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "yes"
+		}
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number:
+		return x.String()
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Fields   map[string]any `json:"fields"`
+		Priority string         `json:"priority"`
+		Client   int64          `json:"client"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.UseNumber()
+	if err := dec.Decode(&in); err != nil {
+		return web.BadRequest("The request body is not valid JSON: %v", err)
+	}
+	vals := map[string]string{}
+	for k, v := range in.Fields {
+		vals[k] = stringify(v)
+	}
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/api/v1/tickets/%d", rq.Base, t.Number))
+	web.WriteJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// TicketView is a ticket with its files, as GET /tickets/{n} answers.
+type TicketView struct {
+	*Ticket
+	Attachments []*Attachment `json:"attachments"`
+}
+
+func (s *Server) apiTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	t, err := rq.P.Ticket(r.Context(), rq.User, number(r))
+	if err != nil {
+		return err
+	}
+	atts, err := rq.P.Attachments(r.Context(), rq.User, t.Number)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, TicketView{Ticket: t, Attachments: nonNil(atts)})
+	return nil
+}
+
+func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in map[string]json.RawMessage
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	var ch TicketChange
+	str := func(key string) (*string, error) {
+		raw, ok := in[key]
+		if !ok {
+			return nil, nil
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, err
+		}
+		s := stringify(v)
+		return &s, nil
+	}
+	var err error
+	if ch.Status, err = str("status"); err != nil {
+		return web.BadRequest("status: %v", err)
+	}
+	if ch.Priority, err = str("priority"); err != nil {
+		return web.BadRequest("priority: %v", err)
+	}
+	if a, err := str("assignee"); err != nil {
+		return web.BadRequest("assignee: %v", err)
+	} else if a != nil {
+		id, err := assigneeID(rq, *a)
+		if err != nil {
+			return err
+		}
+		ch.Assignee = &id
+	}
+	t, err := rq.P.UpdateTicket(r.Context(), rq.User, number(r), ch)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// assigneeID reads "me", "" / "none" (unassign) or an operator's id.
+func assigneeID(rq *Request, a string) (int64, error) {
+	switch a = strings.TrimSpace(a); a {
+	case "me":
+		return rq.User.ID, nil
+	case "", "none", "0":
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(a, 10, 64)
+	if err != nil {
+		return 0, &FieldErrors{Fields: map[string]string{"assignee": "Use me, none or an operator's id."}}
+	}
+	return id, nil
+}
+
+func (s *Server) apiDeleteTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.DeleteTicket(r.Context(), rq.User, number(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	n := number(r)
+	t, err := rq.P.Ticket(r.Context(), rq.User, n)
+	if err != nil {
+		return err
+	}
+	tl, err := rq.P.Timeline(r.Context(), rq.User, n)
+	if err != nil {
+		return err
+	}
+	_ = rq.P.MarkRead(r.Context(), rq.User, t)
+	web.WriteJSON(w, http.StatusOK, map[string]any{"messages": nonNil(tl)})
+	return nil
+}
+
+func (s *Server) apiPostMessage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Body     string `json:"body"`
+		Internal bool   `json:"internal"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	e, err := rq.P.PostMessage(r.Context(), rq.User, number(r), in.Body, in.Internal)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+// apiUpload streams multipart "file" parts into the ticket; a "message" part
+// (or ?message=) before them attaches the files to that message.
+func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	lim := rq.P.FileLimits(r.Context())
+	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxFileBytes*int64(max(lim.MaxFiles, 1))+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return web.BadRequest("Send the file as multipart/form-data in a part named \"file\".")
+	}
+	msgID, _ := strconv.ParseInt(r.URL.Query().Get("message"), 10, 64)
+	var out []*Attachment
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return &ErrQuota{"file_too_large", fmt.Sprintf("The upload is larger than the limit of %s.", HumanBytes(lim.MaxFileBytes))}
+			}
+			return web.BadRequest("Broken multipart body: %v", err)
+		}
+		switch part.FormName() {
+		case "message":
+			b, _ := io.ReadAll(io.LimitReader(part, 32))
+			msgID, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		case "file":
+			a, err := rq.P.AddAttachment(r.Context(), rq.User, number(r), msgID, part.FileName(), part)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		part.Close()
+	}
+	if len(out) == 0 {
+		return &FieldErrors{Fields: map[string]string{"file": "Choose a file to upload."}}
+	}
+	if len(out) == 1 {
+		web.WriteJSON(w, http.StatusCreated, out[0])
+	} else {
+		web.WriteJSON(w, http.StatusCreated, map[string]any{"attachments": out})
+	}
+	return nil
+}
+
+// download serves a file only to those who may see it, never as a page of the portal's origin.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	a, f, err := rq.P.OpenAttachment(r.Context(), rq.User, pathID(r))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	disp := "attachment"
+	if a.IsImage() && r.URL.Query().Get("inline") == "1" {
+		disp = "inline"
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.ContentType)
+	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": a.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, max-age=3600")
+	http.ServeContent(w, r, "", timeOf(a.CreatedAt), f)
+	return nil
+}
+
+// Settings are the admin's knobs for the portal.
+type Settings struct {
+	MaxFiles        int     `json:"max_files"`
+	MaxFileMB       float64 `json:"max_file_mb"`
+	Preamble        string  `json:"preamble"`
+	NotifyNewTicket string  `json:"notify_new_ticket"`
+}
+
+func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, rq.P.Settings(r.Context()))
+	return nil
+}
+
+func (s *Server) apiPutSettings(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	in := rq.P.Settings(r.Context())
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.SaveSettings(r.Context(), in); err != nil {
+		return err
+	}
+	return s.apiSettings(w, r, rq)
+}
+
+func (s *Server) apiProfile(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, map[string]any{"user": rq.User, "notify": rq.P.NotifyPrefs(r.Context(), rq.User)})
+	return nil
+}
+
+func (s *Server) apiPutProfile(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	in := Profile{Name: rq.User.Name, Surname: rq.User.Surname, Lang: rq.User.Lang, Notify: rq.P.NotifyPrefs(r.Context(), rq.User)}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.UpdateProfile(r.Context(), rq.User, in); err != nil {
+		return err
+	}
+	u, err := rq.P.UserByID(r.Context(), rq.User.ID)
+	if err != nil {
+		return err
+	}
+	rq.User = u
+	return s.apiProfile(w, r, rq)
+}
+
+func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if _, err := rq.P.ChangePassword(r.Context(), rq.User, in.Current, in.New); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	toks, err := rq.P.PersonalTokens(r.Context(), rq.User)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"tokens": nonNil(toks)})
+	return nil
+}
+
+func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ Name string }
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, in.Name)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, map[string]string{"token": tok, "name": strings.TrimSpace(in.Name)})
+	return nil
+}
+
+func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.RevokePersonalToken(r.Context(), rq.User, mux.Vars(r)["id"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	mails, err := rq.P.Outbox(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"mail": nonNil(mails)})
+	return nil
+}
+
+// nonNil keeps empty lists as [] rather than null in JSON.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,296 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Attachment is a file on a ticket or a message.
+type Attachment struct {
+	ID          int64  `json:"id"`
+	TicketID    int64  `json:"ticket"`
+	MessageID   int64  `json:"message,omitempty"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Internal    bool   `json:"-"`
+	CreatedAt   int64  `json:"created_at"`
+	path        string
+}
+
+// IsImage reports whether the file can be previewed as a picture.
+func (a *Attachment) IsImage() bool {
+	switch a.ContentType {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+		return true
+	}
+	return false
+}
+
+// Limits is what the admin's settings and the tariff allow for files.
+type Limits struct {
+	MaxFiles     int   `json:"max_files"`      // per ticket
+	MaxFileBytes int64 `json:"max_file_bytes"` // per file
+	DiskQuota    int64 `json:"disk_quota"`     // all attachments of the portal
+}
+
+// FileLimits reads the limits in force.
+func (p *Portal) FileLimits(ctx context.Context) Limits {
+	files, _ := strconv.Atoi(p.Setting(ctx, "max_files", "10"))
+	mb, _ := strconv.ParseFloat(p.Setting(ctx, "max_file_mb", "20"), 64)
+	return Limits{MaxFiles: files, MaxFileBytes: int64(mb * (1 << 20)), DiskQuota: p.Plan().DiskQuotaBytes}
+}
+
+// ErrQuota is a limit on files that an upload would pass.
+type ErrQuota struct {
+	Code    string // too_many_files, file_too_large, quota_exceeded
+	Message string
+}
+
+func (e *ErrQuota) Error() string { return e.Message }
+
+// DiskUsage is the bytes of all attachments of the portal.
+func (p *Portal) DiskUsage(ctx context.Context) (int64, error) {
+	var n int64
+	err := p.DB.QueryRow(ctx, "SELECT COALESCE(SUM(size), 0) FROM attachments").Scan(&n)
+	return n, err
+}
+
+func newFilePath() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	h := hex.EncodeToString(b)
+	return path.Join(h[:2], h[2:])
+}
+
+// cleanName keeps a file name presentable: no directories, no control characters.
+func cleanName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 32 || r == 127 || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if name == "." || name == "/" || name == "" {
+		name = "file"
+	}
+	for utf8.RuneCountInString(name) > 120 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return name
+}
+
+// AddAttachment stores a file on a ticket (messageID 0) or on one of its
+// messages. It is checked against every limit before a byte is kept; on any
+// failure nothing is left behind.
+func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, messageID int64, name string, r io.Reader) (*Attachment, error) {
+	if err := p.writable(); err != nil {
+		return nil, err
+	}
+	if _, err := p.Ticket(ctx, actor, number); err != nil {
+		return nil, err
+	}
+	internal := false
+	if messageID != 0 {
+		var kind string
+		var author int64
+		err := p.DB.QueryRow(ctx, "SELECT kind, COALESCE(author_id, 0) FROM messages WHERE id = ? AND ticket_id = ?", messageID, number).Scan(&kind, &author)
+		if errors.Is(err, sql.ErrNoRows) || (kind == KindNote && !actor.IsStaff()) {
+			return nil, &FieldErrors{Fields: map[string]string{"message": "No such message on this ticket."}}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if author != actor.ID && !actor.IsStaff() {
+			return nil, ErrForbidden
+		}
+		internal = kind == KindNote
+	}
+	lim := p.FileLimits(ctx)
+	var count int
+	if err := p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM attachments WHERE ticket_id = ?", number).Scan(&count); err != nil {
+		return nil, err
+	}
+	if lim.MaxFiles > 0 && count >= lim.MaxFiles {
+		return nil, &ErrQuota{"too_many_files", fmt.Sprintf("A ticket can have at most %d files.", lim.MaxFiles)}
+	}
+	used, err := p.DiskUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	room := lim.MaxFileBytes
+	if lim.DiskQuota > 0 && lim.DiskQuota-used < room {
+		room = lim.DiskQuota - used
+		if room <= 0 {
+			return nil, &ErrQuota{"quota_exceeded", "The portal's disk space is used up: no more files can be added."}
+		}
+	}
+	// Write to a temporary file first, reading at most one byte past the limit.
+	tmp := path.Join("tmp", newFilePath())
+	if err := p.Fs.MkdirAll(path.Dir(tmp), 0o750); err != nil {
+		return nil, err
+	}
+	f, err := p.Fs.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(r, head)
+	head = head[:n]
+	written, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), r), room+1))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		p.Fs.Remove(tmp)
+		return nil, fmt.Errorf("store: attachment: %w", err)
+	}
+	if written > room {
+		p.Fs.Remove(tmp)
+		if room < lim.MaxFileBytes {
+			return nil, &ErrQuota{"quota_exceeded", "This file does not fit into the portal's remaining disk space."}
+		}
+		return nil, &ErrQuota{"file_too_large", fmt.Sprintf("The file is larger than the limit of %s.", HumanBytes(lim.MaxFileBytes))}
+	}
+	if written == 0 {
+		p.Fs.Remove(tmp)
+		return nil, &FieldErrors{Fields: map[string]string{"file": "The file is empty."}}
+	}
+	a := &Attachment{TicketID: number, MessageID: messageID, Name: cleanName(name), ContentType: sniff(head, name), Size: written,
+		Internal: internal, CreatedAt: p.Now().Unix(), path: newFilePath()}
+	var msgID any
+	if messageID != 0 {
+		msgID = messageID
+	}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		// Checked again inside the write lock: two uploads at once cannot both take the last slot.
+		var count int
+		var used int64
+		if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
+			return err
+		}
+		if lim.MaxFiles > 0 && count >= lim.MaxFiles {
+			return &ErrQuota{"too_many_files", fmt.Sprintf("A ticket can have at most %d files.", lim.MaxFiles)}
+		}
+		if lim.DiskQuota > 0 && used+written > lim.DiskQuota {
+			return &ErrQuota{"quota_exceeded", "This file does not fit into the portal's remaining disk space."}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO attachments (ticket_id, message_id, uploader_id, name, content_type, size, path, internal, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, msgID, actor.ID, a.Name, a.ContentType, a.Size, a.path, internal, a.CreatedAt)
+		if err != nil {
+			return err
+		}
+		a.ID, _ = res.LastInsertId()
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET files = files + 1, file_bytes = file_bytes + ?, updated_at = ? WHERE id = ?", written, a.CreatedAt, number); err != nil {
+			return err
+		}
+		if err := p.Fs.MkdirAll(path.Dir(a.path), 0o750); err != nil {
+			return err
+		}
+		return p.Fs.Rename(tmp, a.path)
+	})
+	if err != nil {
+		p.Fs.Remove(tmp)
+		p.Fs.Remove(a.path)
+		return nil, err
+	}
+	return a, nil
+}
+
+// sniff decides the type a file is served with from its bytes, never trusting
+// the uploader; anything that could run in a browser is served as a download.
+func sniff(head []byte, name string) string {
+	ct := http.DetectContentType(head)
+	if i := strings.IndexByte(ct, ';'); i >= 0 && !strings.HasPrefix(ct, "text/plain") {
+		ct = ct[:i]
+	}
+	switch {
+	case strings.HasPrefix(ct, "text/html"), strings.HasPrefix(ct, "text/xml"), ct == "image/svg+xml":
+		return "application/octet-stream"
+	case ct == "application/octet-stream" && strings.HasSuffix(strings.ToLower(name), ".pdf"):
+		return "application/pdf"
+	}
+	return ct
+}
+
+// HumanBytes formats a size for people.
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+const attCols = "id, ticket_id, COALESCE(message_id, 0), name, content_type, size, internal, created_at, path"
+
+func scanAttachment(row interface{ Scan(...any) error }) (*Attachment, error) {
+	a := &Attachment{}
+	err := row.Scan(&a.ID, &a.TicketID, &a.MessageID, &a.Name, &a.ContentType, &a.Size, &a.Internal, &a.CreatedAt, &a.path)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return a, err
+}
+
+// Attachments lists the files of a ticket that actor may see.
+func (p *Portal) Attachments(ctx context.Context, actor *User, number int64) ([]*Attachment, error) {
+	q := "SELECT " + attCols + " FROM attachments WHERE ticket_id = ?"
+	if !actor.IsStaff() {
+		q += " AND internal = 0"
+	}
+	rows, err := p.DB.Query(ctx, q+" ORDER BY id", number)
+	if err != nil {
+		return nil, fmt.Errorf("store: attachments of %d: %w", number, err)
+	}
+	defer rows.Close()
+	var out []*Attachment
+	for rows.Next() {
+		a, err := scanAttachment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// OpenAttachment returns a file actor may see, with its bytes.
+func (p *Portal) OpenAttachment(ctx context.Context, actor *User, id int64) (*Attachment, io.ReadSeekCloser, error) {
+	a, err := scanAttachment(p.DB.QueryRow(ctx, "SELECT "+attCols+" FROM attachments WHERE id = ?", id))
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Internal && !actor.IsStaff() {
+		return nil, nil, ErrNotFound
+	}
+	if _, err := p.Ticket(ctx, actor, a.TicketID); err != nil {
+		return nil, nil, err
+	}
+	f, err := p.Fs.Open(a.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: attachment %d: %w", id, err)
+	}
+	return a, f, nil
+}

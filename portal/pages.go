@@ -1,0 +1,401 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal/web"
+)
+
+func (s *Server) pageRoutes(m *mux.Router) {
+	m.Handle("/register", s.h(s.registerPage)).Methods("GET")
+	m.Handle("/register", s.h(s.registerSubmit)).Methods("POST")
+	m.Handle("/tickets", s.user(s.ticketsPage)).Methods("GET")
+	m.Handle("/tickets/new", s.user(s.newTicketPage)).Methods("GET")
+	m.Handle("/tickets", s.user(s.newTicketSubmit)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}", s.user(s.ticketPage)).Methods("GET")
+	m.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.replySubmit)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, RoleAdmin, RoleOperator)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/delete", s.user(s.ticketDeleteSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
+	m.Handle("/profile", s.user(s.profilePage)).Methods("GET")
+	m.Handle("/profile", s.user(s.profileSubmit)).Methods("POST")
+	m.Handle("/profile/password", s.user(s.passwordSubmit)).Methods("POST")
+	m.Handle("/profile/tokens", s.user(s.tokenSubmit, RoleAdmin, RoleOperator)).Methods("POST")
+	m.Handle("/profile/tokens/{id}/revoke", s.user(s.tokenRevokeSubmit, RoleAdmin, RoleOperator)).Methods("POST")
+	m.Handle("/people", s.user(s.peoplePage, RoleAdmin, RoleOperator)).Methods("GET")
+	m.Handle("/people", s.user(s.inviteSubmit, RoleAdmin, RoleOperator)).Methods("POST")
+	m.Handle("/people/{id:[0-9]+}", s.user(s.personSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form", s.user(s.formPage, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/form/fields", s.user(s.fieldAddSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form/fields/{id:[0-9]+}", s.user(s.fieldEditSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form/preamble", s.user(s.preambleSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/settings", s.user(s.settingsPage, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/settings", s.user(s.settingsSubmit, RoleAdmin)).Methods("POST")
+}
+
+// formFail re-renders a form with what was typed and the errors at their
+// fields, or returns err when it is not a validation failure.
+func (s *Server) formFail(w http.ResponseWriter, pg *web.Page, page string, form url.Values, err error) error {
+	var we *web.Error
+	if !errors.As(webError(err), &we) || we.Status >= 500 && we.Code != "quota_exceeded" {
+		return err
+	}
+	pg.Form, pg.Errors, pg.Error = form, we.Fields, we.Message
+	if pg.Error == "" || len(we.Fields) > 0 && we.Code == "invalid" {
+		pg.Error = "Please correct the highlighted fields."
+	}
+	return s.tpl.Render(w, we.Status, page, pg)
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, to string) error {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// flash passes a one-line confirmation to the next page through the URL.
+func flashURL(to, msg string) string {
+	sep := "?"
+	if strings.Contains(to, "?") {
+		sep = "&"
+	}
+	return to + sep + "done=" + url.QueryEscape(msg)
+}
+
+func (s *Server) withFlash(r *http.Request, pg *web.Page) *web.Page {
+	if d := r.URL.Query().Get("done"); d != "" && len(d) < 200 {
+		pg.Flash = d
+	}
+	return pg
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return redirect(w, r, rq.Base+"/tickets")
+}
+
+func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if rq.User != nil {
+		return redirect(w, r, rq.Base+"/")
+	}
+	return s.tpl.Render(w, http.StatusOK, "register", s.page(r, rq, "Register", nil))
+}
+
+func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	in := NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email")}
+	if _, err := rq.P.Register(r.Context(), in); err != nil {
+		return s.formFail(w, s.page(r, rq, "Register", nil), "register", r.PostForm, err)
+	}
+	pg := s.page(r, rq, "Check your mail", nil)
+	pg.Form = url.Values{"email": {in.Email}}
+	pg.Flash = "Thank you! We have sent your login and password to " + strings.TrimSpace(in.Email) + "."
+	return s.tpl.Render(w, http.StatusOK, "login", pg)
+}
+
+// TicketsData is what the tickets page shows.
+type TicketsData struct {
+	List     *TicketList
+	Filter   TicketFilter
+	Statuses []Status
+	Staff    []*User
+	Query    url.Values
+	Prev     string
+	Next     string
+}
+
+func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	f := filterOf(q)
+	d := &TicketsData{Filter: f, Query: q}
+	var err error
+	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
+		var fe *FieldErrors
+		if !errors.As(err, &fe) {
+			return err
+		}
+		d.Filter, d.List = TicketFilter{}, &TicketList{Page: 1}
+	}
+	if d.Statuses, err = rq.P.Statuses(ctx); err != nil {
+		return err
+	}
+	if rq.User.IsStaff() {
+		if d.Staff, err = rq.P.Staff(ctx); err != nil {
+			return err
+		}
+	}
+	pageURL := func(n int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("page", strconv.Itoa(n))
+		v.Del("done")
+		return rq.Base + "/tickets?" + v.Encode()
+	}
+	if d.List.Page > 1 {
+		d.Prev = pageURL(d.List.Page - 1)
+	}
+	if d.List.HasMore {
+		d.Next = pageURL(d.List.Page + 1)
+	}
+	title := "My tickets"
+	if rq.User.IsStaff() {
+		title = "Tickets"
+	}
+	pg := s.withFlash(r, s.page(r, rq, title, d))
+	pg.Nav = "tickets"
+	return s.tpl.Render(w, http.StatusOK, "tickets", pg)
+}
+
+// NewTicketData is the questionnaire as the form shows it.
+type NewTicketData struct {
+	Preamble string
+	Fields   []*Field
+	Limits   Limits
+	Clients  []*User
+}
+
+func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, error) {
+	fields, err := rq.P.Fields(r.Context(), false)
+	if err != nil {
+		return nil, err
+	}
+	d := &NewTicketData{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Fields: fields, Limits: rq.P.FileLimits(r.Context())}
+	if rq.User.IsStaff() {
+		if d.Clients, err = rq.P.Users(r.Context(), RoleClient); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (s *Server) newTicketPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	d, err := s.newTicketData(r, rq)
+	if err != nil {
+		return err
+	}
+	pg := s.page(r, rq, "New ticket", d)
+	pg.Nav = "new"
+	return s.tpl.Render(w, http.StatusOK, "ticket_new", pg)
+}
+
+// uploadedFiles checks the chosen files against the limits before anything is saved.
+func uploadedFiles(form *multipart.Form, lim Limits) ([]*multipart.FileHeader, string) {
+	if form == nil {
+		return nil, ""
+	}
+	var files []*multipart.FileHeader
+	for _, fh := range form.File["files"] {
+		if fh.Size == 0 && fh.Filename == "" {
+			continue
+		}
+		if fh.Size > lim.MaxFileBytes {
+			return nil, fmt.Sprintf("%s is larger than the limit of %s.", cleanName(fh.Filename), HumanBytes(lim.MaxFileBytes))
+		}
+		files = append(files, fh)
+	}
+	if lim.MaxFiles > 0 && len(files) > lim.MaxFiles {
+		return nil, fmt.Sprintf("At most %d files per ticket.", lim.MaxFiles)
+	}
+	return files, ""
+}
+
+// parseUpload reads a form that may carry files, bounded by the portal's limits.
+func parseUpload(w http.ResponseWriter, r *http.Request, lim Limits) error {
+	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxFileBytes*int64(max(lim.MaxFiles, 1))+1<<20)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return &ErrQuota{"file_too_large", fmt.Sprintf("The files are larger than the limit of %s each.", HumanBytes(lim.MaxFileBytes))}
+			}
+			return web.BadRequest("Bad form.")
+		}
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	return nil
+}
+
+// attachAll stores the chosen files; a file that fails is named in the message.
+func (s *Server) attachAll(r *http.Request, rq *Request, number, msgID int64, files []*multipart.FileHeader) string {
+	var failed []string
+	for _, fh := range files {
+		f, err := fh.Open()
+		if err == nil {
+			_, err = rq.P.AddAttachment(r.Context(), rq.User, number, msgID, fh.Filename, f)
+			f.Close()
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s was not attached: %s", cleanName(fh.Filename), sentence(webError(err))))
+		}
+	}
+	return strings.Join(failed, " ")
+}
+
+func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	lim := rq.P.FileLimits(r.Context())
+	d, err := s.newTicketData(r, rq)
+	if err != nil {
+		return err
+	}
+	pg := s.page(r, rq, "New ticket", d)
+	pg.Nav = "new"
+	if err := parseUpload(w, r, lim); err != nil {
+		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
+	}
+	files, msg := uploadedFiles(r.MultipartForm, lim)
+	vals := map[string]string{}
+	for _, f := range d.Fields {
+		vals[f.Name] = r.PostForm.Get(f.Name)
+	}
+	client, _ := strconv.ParseInt(r.PostForm.Get("client"), 10, 64)
+	if msg != "" {
+		return s.formFail(w, pg, "ticket_new", r.PostForm, &ErrQuota{"file_too_large", msg})
+	}
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client})
+	if err != nil {
+		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
+	}
+	done := fmt.Sprintf("Ticket #%d is open. We will answer here and by email.", t.Number)
+	if failed := s.attachAll(r, rq, t.Number, 0, files); failed != "" {
+		done = fmt.Sprintf("Ticket #%d is open. %s", t.Number, failed)
+	}
+	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, t.Number), done))
+}
+
+// TicketData is what the ticket page shows.
+type TicketData struct {
+	T           *Ticket
+	Timeline    []*Entry
+	TicketFiles []*Attachment
+	Statuses    []Status
+	Staff       []*User
+	Priorities  []string
+	Limits      Limits
+}
+
+func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
+	ctx := r.Context()
+	t, err := rq.P.Ticket(ctx, rq.User, n)
+	if err != nil {
+		return nil, err
+	}
+	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx)}
+	if d.Timeline, err = rq.P.Timeline(ctx, rq.User, n); err != nil {
+		return nil, err
+	}
+	atts, err := rq.P.Attachments(ctx, rq.User, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if a.MessageID == 0 {
+			d.TicketFiles = append(d.TicketFiles, a)
+		}
+	}
+	if rq.User.IsStaff() {
+		if d.Statuses, err = rq.P.Statuses(ctx); err != nil {
+			return nil, err
+		}
+		if d.Staff, err = rq.P.Staff(ctx); err != nil {
+			return nil, err
+		}
+		_ = rq.P.MarkRead(ctx, rq.User, t)
+	}
+	return d, nil
+}
+
+func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	d, err := s.ticketData(r, rq, number(r))
+	if err != nil {
+		return err
+	}
+	pg := s.withFlash(r, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d))
+	pg.Nav = "tickets"
+	return s.tpl.Render(w, http.StatusOK, "ticket", pg)
+}
+
+func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	n := number(r)
+	lim := rq.P.FileLimits(r.Context())
+	perr := parseUpload(w, r, lim)
+	d, err := s.ticketData(r, rq, n)
+	if err != nil {
+		return err
+	}
+	pg := s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d)
+	if perr != nil {
+		return s.formFail(w, pg, "ticket", r.PostForm, perr)
+	}
+	files, msg := uploadedFiles(r.MultipartForm, lim)
+	if msg != "" {
+		return s.formFail(w, pg, "ticket", r.PostForm, &ErrQuota{"file_too_large", msg})
+	}
+	internal := r.PostForm.Get("internal") != ""
+	body := r.PostForm.Get("body")
+	if strings.TrimSpace(body) == "" && len(files) > 0 {
+		body = "(files attached)"
+	}
+	e, err := rq.P.PostMessage(r.Context(), rq.User, n, body, internal)
+	if err != nil {
+		return s.formFail(w, pg, "ticket", r.PostForm, err)
+	}
+	done := "Your message is sent."
+	if internal {
+		done = "The internal note is saved. Clients do not see it."
+	}
+	if failed := s.attachAll(r, rq, n, e.ID, files); failed != "" {
+		done += " " + failed
+	}
+	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
+}
+
+func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	n := number(r)
+	var ch TicketChange
+	if v, ok := r.PostForm["status"]; ok {
+		ch.Status = &v[0]
+	}
+	if v, ok := r.PostForm["priority"]; ok {
+		ch.Priority = &v[0]
+	}
+	if v, ok := r.PostForm["assignee"]; ok {
+		id, err := assigneeID(rq, v[0])
+		if err != nil {
+			return err
+		}
+		ch.Assignee = &id
+	}
+	if _, err := rq.P.UpdateTicket(r.Context(), rq.User, n, ch); err != nil {
+		d, derr := s.ticketData(r, rq, n)
+		if derr != nil {
+			return err
+		}
+		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+	}
+	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The ticket is updated."))
+}
+
+func (s *Server) ticketDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	n := number(r)
+	if err := rq.P.DeleteTicket(r.Context(), rq.User, n); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/tickets", fmt.Sprintf("Ticket #%d is deleted.", n)))
+}

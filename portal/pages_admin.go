@@ -1,0 +1,374 @@
+package portal
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal/web"
+)
+
+// ProfileData is the personal cabinet.
+type ProfileData struct {
+	Prefs      map[string]bool
+	Kinds      []struct{ ID, Label string }
+	Tokens     []Token
+	NewToken   string
+	APITokens  bool
+	NotifyDefs bool
+}
+
+func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error) {
+	d := &ProfileData{Prefs: rq.P.NotifyPrefs(r.Context(), rq.User), Kinds: NotifyKinds, APITokens: rq.P.Plan().APITokens}
+	if rq.User.IsStaff() {
+		var err error
+		if d.Tokens, err = rq.P.PersonalTokens(r.Context(), rq.User); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*web.Page)) error {
+	d, err := s.profileData(r, rq)
+	if err != nil {
+		return err
+	}
+	pg := s.withFlash(r, s.page(r, rq, "My profile", d))
+	pg.Nav = "profile"
+	pg.Form = form
+	if pg.Form == nil {
+		pg.Form = url.Values{"name": {rq.User.Name}, "surname": {rq.User.Surname}, "lang": {rq.User.Lang}}
+	}
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "profile", pg)
+}
+
+func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderProfile(w, r, rq, http.StatusOK, nil, nil)
+}
+
+func (s *Server) profileFail(w http.ResponseWriter, r *http.Request, rq *Request, err error) error {
+	we, ok := webError(err).(*web.Error)
+	if !ok {
+		return err
+	}
+	return s.renderProfile(w, r, rq, we.Status, r.PostForm, func(pg *web.Page) {
+		pg.Errors, pg.Error = we.Fields, we.Message
+	})
+}
+
+func (s *Server) profileSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	in := Profile{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Lang: r.PostForm.Get("lang"), Notify: map[string]bool{}}
+	for _, k := range NotifyKinds {
+		in.Notify[k.ID] = r.PostForm.Get("notify_"+k.ID) != ""
+	}
+	if err := rq.P.UpdateProfile(r.Context(), rq.User, in); err != nil {
+		return s.profileFail(w, r, rq, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/profile", "Your profile is saved."))
+}
+
+func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if r.PostForm.Get("new_password") != r.PostForm.Get("new_password2") {
+		return s.profileFail(w, r, rq, &FieldErrors{Fields: map[string]string{"new_password2": "The two new passwords differ."}})
+	}
+	u, err := rq.P.ChangePassword(r.Context(), rq.User, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+	if err != nil {
+		return s.profileFail(w, r, rq, err)
+	}
+	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/profile", "Your password is changed. Other sessions are signed out."))
+}
+
+func (s *Server) tokenSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, r.PostForm.Get("token_name"))
+	if err != nil {
+		return s.profileFail(w, r, rq, err)
+	}
+	return s.renderProfile(w, r, rq, http.StatusOK, nil, func(pg *web.Page) {
+		pg.Data.(*ProfileData).NewToken = tok
+		pg.Flash = "The token is created. Copy it now: it is shown only once."
+	})
+}
+
+func (s *Server) tokenRevokeSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.RevokePersonalToken(r.Context(), rq.User, mux.Vars(r)["id"]); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/profile", "The token is revoked."))
+}
+
+// PeopleData is the people page.
+type PeopleData struct {
+	Users        []*User
+	MaxOperators int
+	ActiveStaff  int
+}
+
+func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+	role := ""
+	if rq.User.Role != RoleAdmin {
+		role = RoleClient
+	}
+	users, err := rq.P.Users(r.Context(), role)
+	if err != nil {
+		return err
+	}
+	d := &PeopleData{Users: users, MaxOperators: rq.P.Plan().MaxOperators}
+	for _, u := range users {
+		if u.Active && u.IsStaff() {
+			d.ActiveStaff++
+		}
+	}
+	pg := s.withFlash(r, s.page(r, rq, "People", d))
+	pg.Nav = "people"
+	if pg.Form == nil {
+		pg.Form = url.Values{"role": {RoleClient}}
+	}
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "people", pg)
+}
+
+func (s *Server) peoplePage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderPeople(w, r, rq, http.StatusOK, nil)
+}
+
+func (s *Server) inviteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	in := NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}
+	u, err := rq.P.Invite(r.Context(), rq.User, in)
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status == http.StatusForbidden {
+			return err
+		}
+		return s.renderPeople(w, r, rq, we.Status, func(pg *web.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
+	}
+	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("%s is invited: the login and password are on their way to %s.", u.FullName(), u.Email)))
+}
+
+func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	var ch UserChange
+	if v := r.PostForm.Get("active"); v != "" {
+		b := v == "1"
+		ch.Active = &b
+	}
+	if v := r.PostForm.Get("role"); v != "" {
+		ch.Role = &v
+	}
+	u, err := rq.P.ChangeUser(r.Context(), rq.User, pathID(r), ch)
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status == http.StatusForbidden || we.Status == http.StatusNotFound {
+			return err
+		}
+		return s.renderPeople(w, r, rq, we.Status, func(pg *web.Page) { pg.Error = we.Message })
+	}
+	return redirect(w, r, flashURL(rq.Base+"/people", u.FullName()+" is updated."))
+}
+
+// FormData is the questionnaire designer.
+type FormData struct {
+	Fields   []*Field
+	Types    []struct{ ID, Label string }
+	Designer bool
+	Preamble string
+	EditID   int64
+}
+
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+	fields, err := rq.P.Fields(r.Context(), true)
+	if err != nil {
+		return err
+	}
+	d := &FormData{Fields: fields, Types: FieldTypes, Designer: rq.P.Plan().Designer, Preamble: rq.P.Setting(r.Context(), "preamble", "")}
+	pg := s.withFlash(r, s.page(r, rq, "Questionnaire", d))
+	pg.Nav = "form"
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "admin_form", pg)
+}
+
+func (s *Server) formPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderForm(w, r, rq, http.StatusOK, nil)
+}
+
+func fieldInputOf(form url.Values) FieldInput {
+	label, help, typ := form.Get("label"), form.Get("help"), form.Get("type")
+	req := form.Get("required") != ""
+	var opts []string
+	for _, line := range strings.Split(form.Get("options"), "\n") {
+		opts = append(opts, strings.TrimSpace(line))
+	}
+	in := FieldInput{Label: &label, Help: &help, Required: &req, Options: opts}
+	if typ != "" {
+		in.Type = &typ
+	}
+	return in
+}
+
+func (s *Server) formFailDesigner(w http.ResponseWriter, r *http.Request, rq *Request, editID int64, err error) error {
+	we, ok := webError(err).(*web.Error)
+	if !ok || we.Status == http.StatusNotFound {
+		return err
+	}
+	return s.renderForm(w, r, rq, we.Status, func(pg *web.Page) {
+		pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message
+		pg.Data.(*FormData).EditID = editID
+	})
+}
+
+func (s *Server) fieldAddSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	f, err := rq.P.AddField(r.Context(), fieldInputOf(r.PostForm))
+	if err != nil {
+		return s.formFailDesigner(w, r, rq, 0, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/form", fmt.Sprintf("The field %q is added.", f.Label)))
+}
+
+func (s *Server) fieldEditSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	id := pathID(r)
+	var in FieldInput
+	switch r.PostForm.Get("action") {
+	case "up", "down":
+		f, err := rq.P.Field(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		fields, err := rq.P.Fields(r.Context(), true)
+		if err != nil {
+			return err
+		}
+		pos := 1
+		for i, x := range fields {
+			if x.ID == f.ID {
+				pos = i + 1
+			}
+		}
+		if r.PostForm.Get("action") == "up" {
+			pos--
+		} else {
+			pos++
+		}
+		in.Position = &pos
+	case "retire", "restore":
+		active := r.PostForm.Get("action") == "restore"
+		in.Active = &active
+	default:
+		in = fieldInputOf(r.PostForm)
+	}
+	f, err := rq.P.UpdateField(r.Context(), id, in)
+	if err != nil {
+		return s.formFailDesigner(w, r, rq, id, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/form", fmt.Sprintf("The field %q is saved.", f.Label))+"#field-"+strconv.FormatInt(id, 10))
+}
+
+func (s *Server) preambleSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if err := rq.P.SetPreamble(r.Context(), r.PostForm.Get("preamble")); err != nil {
+		return s.formFailDesigner(w, r, rq, 0, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/form", "The preamble is saved."))
+}
+
+// SettingsData is the admin's settings page.
+type SettingsData struct {
+	Usage     int64
+	Quota     int64
+	Plan      *Plan
+	Mail      []*Mail
+	Embed     string
+	CeilingMB int
+}
+
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+	ctx := r.Context()
+	used, err := rq.P.DiskUsage(ctx)
+	if err != nil {
+		return err
+	}
+	mails, err := rq.P.Outbox(ctx, 50)
+	if err != nil {
+		return err
+	}
+	pg := s.page(r, rq, "Settings", nil)
+	d := &SettingsData{Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), Mail: mails, CeilingMB: MaxFileMBCeiling,
+		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">Support</a>`, pg.Portal.URL)}
+	pg.Data = d
+	s.withFlash(r, pg)
+	pg.Nav = "settings"
+	st := rq.P.Settings(ctx)
+	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}}
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "admin_settings", pg)
+}
+
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderSettings(w, r, rq, http.StatusOK, nil)
+}
+
+func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	st := rq.P.Settings(r.Context())
+	errs := map[string]string{}
+	var err error
+	if st.MaxFiles, err = strconv.Atoi(strings.TrimSpace(r.PostForm.Get("max_files"))); err != nil {
+		errs["max_files"] = "Enter a whole number."
+	}
+	if st.MaxFileMB, err = strconv.ParseFloat(strings.Replace(strings.TrimSpace(r.PostForm.Get("max_file_mb")), ",", ".", 1), 64); err != nil {
+		errs["max_file_mb"] = "Enter a number of megabytes."
+	}
+	st.NotifyNewTicket = r.PostForm.Get("notify_new_ticket")
+	if len(errs) == 0 {
+		err = rq.P.SaveSettings(r.Context(), st)
+	} else {
+		err = &FieldErrors{Fields: errs}
+	}
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok {
+			return err
+		}
+		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The settings are saved."))
+}

@@ -1,0 +1,320 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// NewPerson is a registration or an invitation.
+type NewPerson struct {
+	Name    string `json:"name"`
+	Surname string `json:"surname"`
+	Email   string `json:"email"`
+	Role    string `json:"role"`
+}
+
+func (in *NewPerson) validate() map[string]string {
+	in.Name, in.Surname, in.Email = strings.TrimSpace(in.Name), strings.TrimSpace(in.Surname), strings.TrimSpace(in.Email)
+	errs := map[string]string{}
+	switch n := utf8.RuneCountInString(in.Name); {
+	case n == 0:
+		errs["name"] = "Enter a name."
+	case n > 100:
+		errs["name"] = "At most 100 characters."
+	}
+	if utf8.RuneCountInString(in.Surname) > 100 {
+		errs["surname"] = "At most 100 characters."
+	}
+	if msg := ValidateEmail(in.Email); msg != "" {
+		errs["email"] = msg
+	}
+	return errs
+}
+
+// ErrOperatorLimit is returned when the tariff has no room for another operator.
+var ErrOperatorLimit = errors.New("the portal's tariff has no room for another operator")
+
+// Register creates a client account from the three fields of the
+// registration form and mails the login and a generated password.
+func (p *Portal) Register(ctx context.Context, in NewPerson) (*User, error) {
+	if err := p.writable(); err != nil {
+		return nil, err
+	}
+	errs := in.validate()
+	if strings.TrimSpace(in.Surname) == "" {
+		errs["surname"] = "Enter a surname."
+	}
+	if len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	in.Role = RoleClient
+	return p.addPerson(ctx, nil, in, "registration")
+}
+
+// Invite adds an operator (admins only) or a client (any staff) and mails them
+// their login and a generated password.
+func (p *Portal) Invite(ctx context.Context, actor *User, in NewPerson) (*User, error) {
+	if err := p.writable(); err != nil {
+		return nil, err
+	}
+	switch {
+	case !actor.IsStaff():
+		return nil, ErrForbidden
+	case in.Role == RoleClient:
+	case in.Role == RoleOperator || in.Role == RoleAdmin:
+		if actor.Role != RoleAdmin {
+			return nil, ErrForbidden
+		}
+	default:
+		return nil, &FieldErrors{Fields: map[string]string{"role": "Choose operator or client."}}
+	}
+	if errs := in.validate(); len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	if in.Role != RoleClient {
+		if err := p.roomForOperator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p.addPerson(ctx, actor, in, "invitation")
+}
+
+func (p *Portal) roomForOperator(ctx context.Context) error {
+	limit := p.Plan().MaxOperators
+	if limit <= 0 {
+		return nil
+	}
+	var n int
+	if err := p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin', 'operator')").Scan(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		return fmt.Errorf("%w (%d of %d in use)", ErrOperatorLimit, n, limit)
+	}
+	return nil
+}
+
+func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind string) (*User, error) {
+	password := NewPassword()
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{Email: in.Email, Name: in.Name, Surname: in.Surname, Role: in.Role}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := InsertUser(ctx, tx, u, hash, p.Now()); err != nil {
+			return err
+		}
+		var text, subject string
+		if kind == "registration" {
+			subject = fmt.Sprintf("Your account at %s", p.company())
+			text = fmt.Sprintf("Hello, %s!\n\nThank you for registering at %s.\n\nSign in: %slogin\nLogin: %s\nPassword: %s\n\nYou can change the password in your profile after signing in.\n",
+				u.Name, p.company(), p.URL, u.Email, password)
+		} else {
+			role := "a client"
+			if u.IsStaff() {
+				role = "an operator"
+			}
+			subject = fmt.Sprintf("You are invited to %s", p.company())
+			text = fmt.Sprintf("Hello, %s!\n\n%s invited you to %s as %s.\n\nSign in: %slogin\nLogin: %s\nPassword: %s\n\nYou can change the password in your profile after signing in.\n",
+				u.Name, actor.FullName(), p.company(), role, p.URL, u.Email, password)
+		}
+		return p.enqueue(ctx, tx, kind, u, subject, text, 0)
+	})
+	if errors.Is(err, ErrEmailTaken) {
+		msg := "This email is already registered here. Sign in, or ask for a new password."
+		if actor != nil {
+			msg = "A user with this email already exists."
+		}
+		return nil, &FieldErrors{Fields: map[string]string{"email": msg}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: add user: %w", err)
+	}
+	p.kickOutbox()
+	return u, nil
+}
+
+// Users lists the portal's people, staff first; role filters when not empty.
+func (p *Portal) Users(ctx context.Context, role string) ([]*User, error) {
+	q := "SELECT " + userCols + " FROM users"
+	var args []any
+	if role != "" {
+		q += " WHERE role = ?"
+		args = append(args, role)
+	}
+	rows, err := p.DB.Query(ctx, q+" ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Staff lists active operators and admins, for assignment.
+func (p *Portal) Staff(ctx context.Context) ([]*User, error) { return p.staff(ctx) }
+
+// UserChange is what an admin may change about a user.
+type UserChange struct {
+	Active *bool   `json:"active"`
+	Role   *string `json:"role"`
+}
+
+// ChangeUser activates, deactivates or promotes a user (admins only).
+func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserChange) (*User, error) {
+	if actor.Role != RoleAdmin {
+		return nil, ErrForbidden
+	}
+	u, err := p.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID == actor.ID {
+		return nil, &FieldErrors{Message: "You cannot change your own account here."}
+	}
+	role, active := u.Role, u.Active
+	if ch.Role != nil {
+		if *ch.Role != RoleAdmin && *ch.Role != RoleOperator && *ch.Role != RoleClient {
+			return nil, &FieldErrors{Fields: map[string]string{"role": "Choose admin, operator or client."}}
+		}
+		role = *ch.Role
+	}
+	if ch.Active != nil {
+		active = *ch.Active
+	}
+	becomesStaff := active && role != RoleClient && (!u.Active || !u.IsStaff())
+	if becomesStaff {
+		if err := p.roomForOperator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := p.DB.Exec(ctx, "UPDATE users SET role = ?, active = ?, session_version = session_version + CASE WHEN ? THEN 0 ELSE 1 END WHERE id = ?",
+		role, active, active, id); err != nil {
+		return nil, err
+	}
+	if !active {
+		_, _ = p.DB.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", id)
+	}
+	return p.UserByID(ctx, id)
+}
+
+// Profile is what a person may change about themselves.
+type Profile struct {
+	Name    string          `json:"name"`
+	Surname string          `json:"surname"`
+	Lang    string          `json:"lang"`
+	Notify  map[string]bool `json:"notify"`
+}
+
+// UpdateProfile saves the cabinet: name and notification preferences.
+func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
+	in.Name, in.Surname = strings.TrimSpace(in.Name), strings.TrimSpace(in.Surname)
+	errs := map[string]string{}
+	switch n := utf8.RuneCountInString(in.Name); {
+	case n == 0:
+		errs["name"] = "Enter your name."
+	case n > 100:
+		errs["name"] = "At most 100 characters."
+	}
+	if utf8.RuneCountInString(in.Surname) > 100 {
+		errs["surname"] = "At most 100 characters."
+	}
+	if in.Lang != "" && in.Lang != "en" && in.Lang != "ru" {
+		errs["lang"] = "Choose English or Russian."
+	}
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	prefs := map[string]bool{}
+	for _, k := range NotifyKinds {
+		prefs[k.ID] = in.Notify[k.ID]
+	}
+	b, _ := json.Marshal(prefs)
+	_, err := p.DB.Exec(ctx, "UPDATE users SET name = ?, surname = ?, lang = ?, notify = ? WHERE id = ?", in.Name, in.Surname, in.Lang, string(b), u.ID)
+	return err
+}
+
+// ChangePassword checks the current password and sets a new one; every other
+// session and login token of the user stops working.
+func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next string) (*User, error) {
+	if _, err := p.Authenticate(ctx, u.Email, current); err != nil {
+		return nil, &FieldErrors{Fields: map[string]string{"current_password": "The current password is not right."}}
+	}
+	if msg := ValidatePassword(next); msg != "" {
+		return nil, &FieldErrors{Fields: map[string]string{"new_password": msg}}
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return nil, err
+	}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, u.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.UserByID(ctx, u.ID)
+}
+
+// Token is a personal API token as the cabinet lists it (never the secret).
+type Token struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+// PersonalTokens lists the user's API tokens.
+func (p *Portal) PersonalTokens(ctx context.Context, u *User) ([]Token, error) {
+	rows, err := p.DB.Query(ctx, "SELECT lower(hex(substr(hash, 1, 6))), name, created_at FROM tokens WHERE user_id = ? AND kind = 'personal' ORDER BY created_at", u.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		var t Token
+		if err := rows.Scan(&t.ID, &t.Name, &t.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// ErrNoAPITokens is returned when the tariff does not include API tokens.
+var ErrNoAPITokens = errors.New("personal API tokens are not included in this portal's tariff")
+
+// CreatePersonalToken issues a named API token for integrations.
+func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, name string) (string, error) {
+	if !p.Plan().APITokens {
+		return "", ErrNoAPITokens
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 80 {
+		return "", &FieldErrors{Fields: map[string]string{"name": "Name the token (at most 80 characters)."}}
+	}
+	return p.IssueToken(ctx, u.ID, TokenPersonal, name, 0)
+}
+
+// RevokePersonalToken deletes one of the user's API tokens by its listed id.
+func (p *Portal) RevokePersonalToken(ctx context.Context, u *User, id string) error {
+	_, err := p.DB.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'personal' AND lower(hex(substr(hash, 1, 6))) = ?", u.ID, strings.ToLower(id))
+	return err
+}

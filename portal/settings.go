@@ -1,0 +1,72 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxFileMBCeiling is the largest file size an admin may allow.
+const MaxFileMBCeiling = 100
+
+// Settings reads the admin's settings.
+func (p *Portal) Settings(ctx context.Context) Settings {
+	files, _ := strconv.Atoi(p.Setting(ctx, "max_files", "10"))
+	mb, _ := strconv.ParseFloat(p.Setting(ctx, "max_file_mb", "20"), 64)
+	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all")}
+}
+
+// SaveSettings validates and stores the admin's settings.
+func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
+	errs := map[string]string{}
+	if in.MaxFiles < 1 || in.MaxFiles > 50 {
+		errs["max_files"] = "Between 1 and 50 files per ticket."
+	}
+	if in.MaxFileMB < 0.1 || in.MaxFileMB > MaxFileMBCeiling {
+		errs["max_file_mb"] = "Between 0.1 and 100 MB."
+	}
+	if utf8.RuneCountInString(in.Preamble) > 5000 {
+		errs["preamble"] = "At most 5000 characters."
+	}
+	if in.NotifyNewTicket != "all" && in.NotifyNewTicket != "none" {
+		errs["notify_new_ticket"] = "Choose all operators or none."
+	}
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		for k, v := range map[string]string{
+			"max_files": strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
+			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
+		} {
+			if err := SetSetting(ctx, tx, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SetPreamble sets the text shown above the questionnaire.
+func (p *Portal) SetPreamble(ctx context.Context, text string) error {
+	if utf8.RuneCountInString(text) > 5000 {
+		return &FieldErrors{Fields: map[string]string{"preamble": "At most 5000 characters."}}
+	}
+	return SetSetting(ctx, p.DB.W, "preamble", strings.TrimSpace(text))
+}
+
+func timeOf(unix int64) time.Time { return time.Unix(unix, 0) }
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+	return nil
+}

@@ -1,0 +1,412 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Priorities of a ticket.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+// PriorityID parses a priority name or number.
+func PriorityID(s string) (int, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for i, p := range Priorities {
+		if s == p || s == strconv.Itoa(i) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// ErrForbidden is returned when the actor may not do what was asked.
+var ErrForbidden = errors.New("you are not allowed to do this")
+
+// ErrReadOnly is returned for writes that add data while the portal is read-only.
+var ErrReadOnly = errors.New("this portal is read-only for now")
+
+// Status is one step of a ticket's life, as the admin set them up.
+type Status struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Color    string `json:"color"`
+	Position int    `json:"position"`
+	Closed   bool   `json:"closed"`
+	Initial  bool   `json:"initial"`
+}
+
+// Person is a user as a ticket shows them.
+type Person struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// Ticket is a client's request.
+type Ticket struct {
+	Number          int64   `json:"number"`
+	Subject         string  `json:"subject"`
+	Description     string  `json:"description"`
+	Status          Status  `json:"status"`
+	Priority        string  `json:"priority"`
+	Client          Person  `json:"client"`
+	Assignee        *Person `json:"assignee"`
+	CreatedAt       int64   `json:"created_at"`
+	UpdatedAt       int64   `json:"updated_at"`
+	ClosedAt        int64   `json:"closed_at,omitempty"`
+	LastActivityAt  int64   `json:"last_activity_at"`
+	Messages        int     `json:"messages"`
+	Files           int     `json:"files"`
+	Unread          bool    `json:"unread,omitempty"`
+	Values          []Value `json:"fields,omitempty"`
+	firstResponseAt sql.NullInt64
+	fileBytes       int64
+}
+
+// Value is one answer of a ticket, labelled as the form was when it was asked.
+type Value struct {
+	FieldID int64  `json:"field_id,omitempty"`
+	Label   string `json:"label"`
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+}
+
+// Statuses lists the portal's statuses in order.
+func (p *Portal) Statuses(ctx context.Context) ([]Status, error) {
+	rows, err := p.DB.Query(ctx, "SELECT id, name, color, position, closed, initial FROM statuses ORDER BY position, id")
+	if err != nil {
+		return nil, fmt.Errorf("store: statuses: %w", err)
+	}
+	defer rows.Close()
+	var out []Status
+	for rows.Next() {
+		var s Status
+		if err := rows.Scan(&s.ID, &s.Name, &s.Color, &s.Position, &s.Closed, &s.Initial); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// FindStatus resolves a status by id or name.
+func (p *Portal) FindStatus(ctx context.Context, ref string) (*Status, error) {
+	sts, err := p.Statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ref = strings.TrimSpace(ref)
+	for i := range sts {
+		if strconv.FormatInt(sts[i].ID, 10) == ref || strings.EqualFold(sts[i].Name, ref) {
+			return &sts[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// writable refuses writes that add data while the portal is read-only.
+func (p *Portal) writable() error {
+	if p.Plan().State == StateReadOnly {
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// NewTicket is what a client (or an operator on a client's behalf) submits.
+type NewTicket struct {
+	Values   map[string]string // by field name or id
+	Priority string
+	ClientID int64 // staff may open a ticket for a client
+}
+
+// CreateTicket validates the answers against the questionnaire and stores the ticket.
+func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*Ticket, error) {
+	if err := p.writable(); err != nil {
+		return nil, err
+	}
+	fields, err := p.Fields(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	errs := map[string]string{}
+	var values []Value
+	var subject, description string
+	for _, f := range fields {
+		raw, ok := in.Values[f.Name]
+		if !ok {
+			raw = in.Values[strconv.FormatInt(f.ID, 10)]
+		}
+		v, msg := f.Normalize(raw)
+		if msg != "" {
+			errs[f.Name] = msg
+			continue
+		}
+		switch f.Name {
+		case "subject":
+			subject = v
+			if utf8.RuneCountInString(v) > 200 {
+				errs[f.Name] = "At most 200 characters."
+			}
+		case "description":
+			description = v
+		default:
+			if v != "" {
+				values = append(values, Value{FieldID: f.ID, Label: f.Label, Type: f.Type, Value: v})
+			}
+		}
+	}
+	prio := 1
+	if in.Priority != "" {
+		var ok bool
+		if prio, ok = PriorityID(in.Priority); !ok {
+			errs["priority"] = "Choose low, normal, high or urgent."
+		}
+	}
+	clientID := actor.ID
+	if in.ClientID != 0 && in.ClientID != actor.ID {
+		if !actor.IsStaff() {
+			return nil, ErrForbidden
+		}
+		c, err := p.UserByID(ctx, in.ClientID)
+		if err != nil || c.Role != RoleClient {
+			errs["client"] = "Choose one of the portal's clients."
+		}
+		clientID = in.ClientID
+	}
+	if len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	now := p.Now().Unix()
+	var number int64
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at)
+			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?)`,
+			subject, description, clientID, prio, now, now, now)
+		if err != nil {
+			return err
+		}
+		number, _ = res.LastInsertId()
+		for i, v := range values {
+			if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO ticket_values (ticket_id, position, field_id, label, type, value) VALUES (?, ?, ?, ?, ?, ?)",
+				number, i+1, v.FieldID, v.Label, v.Type, v.Value); err != nil {
+				return err
+			}
+		}
+		if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", actor.ID, number, now); err != nil {
+			return err
+		}
+		return p.notifyNewTicket(ctx, tx, number, subject, description, clientID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: create ticket: %w", err)
+	}
+	p.kickOutbox()
+	return p.Ticket(ctx, actor, number)
+}
+
+const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.created_at, t.updated_at, COALESCE(t.closed_at, 0), t.last_activity_at,
+	t.messages, t.files, t.file_bytes, t.first_response_at,
+	s.id, s.name, s.color, s.position, s.closed, s.initial,
+	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
+	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, '')`
+
+const ticketFrom = ` FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id LEFT JOIN users a ON a.id = t.assignee_id`
+
+func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, error) {
+	t := &Ticket{}
+	var prio int
+	var aID sql.NullInt64
+	var aName string
+	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
+		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt,
+		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
+		&t.Client.ID, &t.Client.Name, &aID, &aName}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	t.Priority = Priorities[prio]
+	if aID.Valid {
+		t.Assignee = &Person{ID: aID.Int64, Name: aName}
+	}
+	return t, nil
+}
+
+// Ticket loads one ticket with its answers, if actor may see it. A client
+// asking for someone else's ticket is told it does not exist.
+func (p *Portal) Ticket(ctx context.Context, actor *User, number int64) (*Ticket, error) {
+	t, err := scanTicket(p.DB.QueryRow(ctx, ticketSelect+ticketFrom+" WHERE t.id = ?", number))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("store: ticket %d: %w", number, err)
+	}
+	if !actor.IsStaff() && t.Client.ID != actor.ID {
+		return nil, ErrNotFound
+	}
+	rows, err := p.DB.Query(ctx, "SELECT COALESCE(field_id, 0), label, type, value FROM ticket_values WHERE ticket_id = ? ORDER BY position", number)
+	if err != nil {
+		return nil, fmt.Errorf("store: ticket %d values: %w", number, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v Value
+		if err := rows.Scan(&v.FieldID, &v.Label, &v.Type, &v.Value); err != nil {
+			return nil, err
+		}
+		t.Values = append(t.Values, v)
+	}
+	return t, rows.Err()
+}
+
+// TicketFilter selects the rows of the tickets table.
+type TicketFilter struct {
+	Status   string // a status id, "open", "closed" or "" for all
+	Assignee string // "me", "none", "" (anyone) or an operator's id
+	Client   int64
+	Priority string
+	Query    string // full-text search
+	Sort     string // activity (default), created, number, priority
+	Asc      bool
+	Page     int // from 1
+}
+
+// TicketPageSize is the number of rows of the tickets table per page.
+const TicketPageSize = 50
+
+// TicketList is one page of the tickets table.
+type TicketList struct {
+	Tickets []*Ticket `json:"tickets"`
+	Page    int       `json:"page"`
+	HasMore bool      `json:"has_more"`
+}
+
+// ListTickets is the operators' table (every ticket) or a client's list (their own).
+func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (*TicketList, error) {
+	var where []string
+	var args []any
+	readJoin := ""
+	unread := "0"
+	if actor.IsStaff() {
+		readJoin = " LEFT JOIN reads r ON r.user_id = ? AND r.ticket_id = t.id"
+		unread = "COALESCE(r.seen_at, 0) < t.last_activity_at"
+		args = append(args, actor.ID)
+	} else {
+		where = append(where, "t.client_id = ?")
+		args = append(args, actor.ID)
+	}
+	switch f.Status {
+	case "":
+	case "open":
+		where = append(where, "s.closed = 0")
+	case "closed":
+		where = append(where, "s.closed = 1")
+	default:
+		id, err := strconv.ParseInt(f.Status, 10, 64)
+		if err != nil {
+			st, err := p.FindStatus(ctx, f.Status)
+			if err != nil {
+				return nil, &FieldErrors{Fields: map[string]string{"status": "Unknown status."}}
+			}
+			id = st.ID
+		}
+		where = append(where, "t.status_id = ?")
+		args = append(args, id)
+	}
+	switch f.Assignee {
+	case "", "any":
+	case "me":
+		where = append(where, "t.assignee_id = ?")
+		args = append(args, actor.ID)
+	case "none":
+		where = append(where, "t.assignee_id IS NULL")
+	default:
+		id, err := strconv.ParseInt(f.Assignee, 10, 64)
+		if err != nil {
+			return nil, &FieldErrors{Fields: map[string]string{"assignee": "Use me, none, any or an operator's id."}}
+		}
+		where = append(where, "t.assignee_id = ?")
+		args = append(args, id)
+	}
+	if f.Client != 0 && actor.IsStaff() {
+		where = append(where, "t.client_id = ?")
+		args = append(args, f.Client)
+	}
+	if f.Priority != "" {
+		prio, ok := PriorityID(f.Priority)
+		if !ok {
+			return nil, &FieldErrors{Fields: map[string]string{"priority": "Use low, normal, high or urgent."}}
+		}
+		where = append(where, "t.priority = ?")
+		args = append(args, prio)
+	}
+	if q := ftsQuery(f.Query); q != "" {
+		cond := "t.id IN (SELECT ticket_id FROM search WHERE search MATCH ?"
+		if !actor.IsStaff() {
+			cond += " AND internal = 0"
+		}
+		where = append(where, cond+")")
+		args = append(args, q)
+	}
+	order := "t.last_activity_at"
+	switch f.Sort {
+	case "created", "number":
+		order = "t.id"
+	case "priority":
+		order = "t.priority"
+	}
+	dir := " DESC"
+	if f.Asc {
+		dir = " ASC"
+	}
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	q := ticketSelect + ", " + unread + ticketFrom + readJoin
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY " + order + dir + ", t.id" + dir + " LIMIT ? OFFSET ?"
+	args = append(args, TicketPageSize+1, (f.Page-1)*TicketPageSize)
+	rows, err := p.DB.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list tickets: %w", err)
+	}
+	defer rows.Close()
+	list := &TicketList{Page: f.Page, Tickets: make([]*Ticket, 0, TicketPageSize)}
+	for rows.Next() {
+		var un bool
+		t, err := scanTicket(rows, &un)
+		if err != nil {
+			return nil, fmt.Errorf("store: list tickets: %w", err)
+		}
+		t.Unread = un
+		list.Tickets = append(list.Tickets, t)
+	}
+	if len(list.Tickets) > TicketPageSize {
+		list.Tickets, list.HasMore = list.Tickets[:TicketPageSize], true
+	}
+	return list, rows.Err()
+}
+
+// ftsQuery turns what a user typed into an FTS5 query of prefix terms, so
+// that no input is an FTS syntax error.
+func ftsQuery(s string) string {
+	var terms []string
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+	}) {
+		terms = append(terms, `"`+w+`"*`)
+		if len(terms) == 8 {
+			break
+		}
+	}
+	return strings.Join(terms, " ")
+}

@@ -1,0 +1,288 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Entry kinds of a ticket's timeline.
+const (
+	KindMessage = "message"
+	KindNote    = "note"
+	KindEvent   = "event"
+)
+
+// Entry is one item of a ticket's timeline.
+type Entry struct {
+	ID          int64         `json:"id"`
+	Kind        string        `json:"kind"`
+	Author      *Person       `json:"author"`
+	AuthorRole  string        `json:"author_role,omitempty"`
+	Body        string        `json:"body"`
+	CreatedAt   int64         `json:"created_at"`
+	Attachments []*Attachment `json:"attachments,omitempty"`
+}
+
+// Internal reports whether the entry is an internal note.
+func (e *Entry) Internal() bool { return e.Kind == KindNote }
+
+// Timeline is a ticket's messages, events and — for staff only — internal notes.
+func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*Entry, error) {
+	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(u.id, 0), COALESCE(u.name || CASE WHEN u.surname <> '' THEN ' ' || u.surname ELSE '' END, ''), COALESCE(u.role, '')
+		FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.ticket_id = ?`
+	if !actor.IsStaff() {
+		q += " AND m.kind <> 'note'"
+	}
+	rows, err := p.DB.Query(ctx, q+" ORDER BY m.id", number)
+	if err != nil {
+		return nil, fmt.Errorf("store: timeline %d: %w", number, err)
+	}
+	defer rows.Close()
+	var out []*Entry
+	byID := map[int64]*Entry{}
+	for rows.Next() {
+		e := &Entry{}
+		var aID int64
+		var aName string
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID, &aName, &e.AuthorRole); err != nil {
+			return nil, err
+		}
+		if aID != 0 {
+			e.Author = &Person{ID: aID, Name: aName}
+		}
+		out = append(out, e)
+		byID[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	atts, err := p.Attachments(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if e := byID[a.MessageID]; e != nil {
+			e.Attachments = append(e.Attachments, a)
+		}
+	}
+	return out, nil
+}
+
+// PostMessage adds a message (or, for staff, an internal note) to a ticket.
+func (p *Portal) PostMessage(ctx context.Context, actor *User, number int64, body string, internal bool) (*Entry, error) {
+	if err := p.writable(); err != nil {
+		return nil, err
+	}
+	t, err := p.Ticket(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	if internal && !actor.IsStaff() {
+		return nil, ErrForbidden
+	}
+	body = strings.TrimRight(body, " \t\r\n")
+	switch n := utf8.RuneCountInString(strings.TrimSpace(body)); {
+	case n == 0:
+		return nil, &FieldErrors{Fields: map[string]string{"body": "Write a message."}}
+	case n > maxTextareaRunes:
+		return nil, &FieldErrors{Fields: map[string]string{"body": fmt.Sprintf("At most %d characters.", maxTextareaRunes)}}
+	}
+	kind := KindMessage
+	if internal {
+		kind = KindNote
+	}
+	now := p.Now().Unix()
+	e := &Entry{Kind: kind, Body: body, CreatedAt: now, Author: &Person{ID: actor.ID, Name: actor.FullName()}, AuthorRole: actor.Role}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := p.DB.TxExec(ctx, tx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, body, now)
+		if err != nil {
+			return err
+		}
+		e.ID, _ = res.LastInsertId()
+		firstResponse := actor.IsStaff() && !internal
+		if _, err := p.DB.TxExec(ctx, tx, `UPDATE tickets SET messages = messages + 1, updated_at = ?, last_activity_at = ?,
+			first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`,
+			now, now, firstResponse, now, number); err != nil {
+			return err
+		}
+		if err := markRead(ctx, p, tx, actor.ID, number, now); err != nil {
+			return err
+		}
+		return p.notifyMessage(ctx, tx, t, actor, e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: post message on %d: %w", number, err)
+	}
+	p.kickOutbox()
+	return e, nil
+}
+
+func markRead(ctx context.Context, p *Portal, tx *sql.Tx, userID, number, now int64) error {
+	_, err := p.DB.TxExec(ctx, tx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", userID, number, now)
+	return err
+}
+
+// MarkRead records that a staff member has seen the ticket as it is now.
+func (p *Portal) MarkRead(ctx context.Context, actor *User, t *Ticket) error {
+	if !actor.IsStaff() || p.Plan().State == StateReadOnly {
+		return nil
+	}
+	_, err := p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
+		actor.ID, t.Number, max(t.LastActivityAt, p.Now().Unix()))
+	return err
+}
+
+// TicketChange is what staff may change on a ticket; nil leaves a part as it is.
+type TicketChange struct {
+	Status   *string // id or name
+	Priority *string
+	Assignee *int64 // 0 unassigns
+}
+
+// UpdateTicket changes status, priority or assignee, recording each change
+// in the timeline. Only staff may; any operator may take or delegate.
+func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch TicketChange) (*Ticket, error) {
+	if !actor.IsStaff() {
+		if _, err := p.Ticket(ctx, actor, number); err != nil {
+			return nil, err
+		}
+		return nil, ErrForbidden
+	}
+	t, err := p.Ticket(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	errs := map[string]string{}
+	var events []string
+	sets := []string{}
+	var args []any
+	now := p.Now().Unix()
+	var newStatus *Status
+	if ch.Status != nil {
+		st, err := p.FindStatus(ctx, *ch.Status)
+		if err != nil {
+			errs["status"] = "Unknown status."
+		} else if st.ID != t.Status.ID {
+			newStatus = st
+			sets = append(sets, "status_id = ?", "closed_at = ?")
+			var closed any
+			if st.Closed {
+				closed = now
+			}
+			args = append(args, st.ID, closed)
+			events = append(events, fmt.Sprintf("%s changed the status from %s to %s", actor.FullName(), t.Status.Name, st.Name))
+		}
+	}
+	if ch.Priority != nil {
+		prio, ok := PriorityID(*ch.Priority)
+		if !ok {
+			errs["priority"] = "Choose low, normal, high or urgent."
+		} else if Priorities[prio] != t.Priority {
+			sets = append(sets, "priority = ?")
+			args = append(args, prio)
+			events = append(events, fmt.Sprintf("%s changed the priority from %s to %s", actor.FullName(), t.Priority, Priorities[prio]))
+		}
+	}
+	var newAssignee *User
+	if ch.Assignee != nil {
+		cur := int64(0)
+		if t.Assignee != nil {
+			cur = t.Assignee.ID
+		}
+		switch {
+		case *ch.Assignee == cur:
+		case *ch.Assignee == 0:
+			sets = append(sets, "assignee_id = NULL")
+			events = append(events, fmt.Sprintf("%s unassigned the ticket", actor.FullName()))
+		default:
+			u, err := p.UserByID(ctx, *ch.Assignee)
+			if err != nil || !u.IsStaff() || !u.Active {
+				errs["assignee"] = "Choose an active operator."
+				break
+			}
+			newAssignee = u
+			sets = append(sets, "assignee_id = ?")
+			args = append(args, u.ID)
+			switch {
+			case u.ID == actor.ID && cur == 0:
+				events = append(events, fmt.Sprintf("%s took the ticket", actor.FullName()))
+			case u.ID == actor.ID:
+				events = append(events, fmt.Sprintf("%s took the ticket over from %s", actor.FullName(), t.Assignee.Name))
+			case cur == 0:
+				events = append(events, fmt.Sprintf("%s assigned the ticket to %s", actor.FullName(), u.FullName()))
+			default:
+				events = append(events, fmt.Sprintf("%s delegated the ticket from %s to %s", actor.FullName(), t.Assignee.Name, u.FullName()))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	if len(sets) == 0 {
+		return t, nil
+	}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		sets = append(sets, "updated_at = ?", "last_activity_at = ?")
+		args = append(args, now, now, number)
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actor.ID, ev, now); err != nil {
+				return err
+			}
+		}
+		if err := markRead(ctx, p, tx, actor.ID, number, now); err != nil {
+			return err
+		}
+		return p.notifyChange(ctx, tx, t, actor, newStatus, newAssignee)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update ticket %d: %w", number, err)
+	}
+	p.kickOutbox()
+	return p.Ticket(ctx, actor, number)
+}
+
+// DeleteTicket removes a ticket with its messages and files (admins only).
+func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) error {
+	if actor.Role != RoleAdmin {
+		if _, err := p.Ticket(ctx, actor, number); err != nil {
+			return err
+		}
+		return ErrForbidden
+	}
+	var paths []string
+	err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT path FROM attachments WHERE ticket_id = ?", number)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			paths = append(paths, s)
+		}
+		rows.Close()
+		res, err := tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", number)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM reads WHERE ticket_id = ?", number)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, path := range paths {
+		_ = p.Fs.Remove(path)
+	}
+	_, _ = p.DB.W.ExecContext(ctx, "PRAGMA incremental_vacuum")
+	return nil
+}

@@ -1,0 +1,277 @@
+// Package pdtest runs a whole Portaldesk service for tests: a throwaway data
+// directory, real SQLite files, real HTTP on loopback, and helpers that act as
+// browsers and API clients.
+package pdtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+)
+
+// Env is one running service.
+type Env struct {
+	Dir  string
+	Svc  *provisioner.Service
+	App  *provisioner.App
+	URL  string // http://127.0.0.1:port
+	srv  *httptest.Server
+	t    testing.TB
+	done bool
+}
+
+// New starts a service on cfg (a temporary data directory when unset).
+func New(t testing.TB, cfg provisioner.Config) *Env {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	svc, err := provisioner.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := provisioner.NewApp(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: app}}
+	srv.Start()
+	e := &Env{Dir: cfg.DataDir, Svc: svc, App: app, URL: cfg.PublicURL, srv: srv, t: t}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Close stops the service.
+func (e *Env) Close() {
+	if !e.done {
+		e.done = true
+		e.srv.Close()
+		e.Svc.Close()
+	}
+}
+
+// Password is the password of every account the helpers create.
+const Password = "password1"
+
+// Create provisions a portal whose admin is admin@<slug>.test.
+func (e *Env) Create(t testing.TB, slug string, tariff ...string) {
+	t.Helper()
+	in := provisioner.SignupInput{Company: strings.ToUpper(slug[:1]) + slug[1:] + " Ltd", Slug: slug,
+		AdminName: "Admin", AdminEmail: "admin@" + slug + ".test", AdminPassword: Password}
+	if len(tariff) > 0 {
+		in.Tariff = tariff[0]
+	}
+	res, err := e.Svc.Provision(context.Background(), in)
+	if err != nil {
+		t.Fatalf("provision %s: %v", slug, err)
+	}
+	res.Handle.Release()
+}
+
+// Portal runs fn with the open portal slug.
+func (e *Env) Portal(t testing.TB, slug string, fn func(p *portal.Portal)) {
+	t.Helper()
+	h, err := e.Svc.Registry().Acquire(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	fn(h.Portal)
+}
+
+// AddUser puts a user straight into a portal's database with Password.
+func (e *Env) AddUser(t testing.TB, slug, email, name, role string) *portal.User {
+	t.Helper()
+	var u *portal.User
+	e.Portal(t, slug, func(p *portal.Portal) {
+		hash, _ := portal.HashPassword(Password)
+		u = &portal.User{Email: email, Name: name, Role: role}
+		if err := portal.InsertUser(context.Background(), p.DB.W, u, hash, p.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return u
+}
+
+// Browser is an HTTP client with a cookie jar that does not follow redirects.
+func Browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Resp is an answer, read whole.
+type Resp struct {
+	Status int
+	Body   string
+	Header http.Header
+}
+
+// JSON decodes the body as an object.
+func (r Resp) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil {
+		t.Fatalf("not JSON (%d): %s", r.Status, r.Body)
+	}
+	return m
+}
+
+// Multipart is a body of form fields and files.
+type Multipart struct {
+	Fields map[string]string
+	Files  map[string][]File
+}
+
+// File is one uploaded file.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Do sends a request: body is nil, url.Values (a form), Multipart, or
+// anything else as JSON. hdr is pairs of header names and values ("Host" sets the host).
+func Do(t testing.TB, c *http.Client, method, u string, body any, hdr ...string) Resp {
+	t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case Multipart:
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		keys := make([]string, 0, len(b.Fields))
+		for k := range b.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			mw.WriteField(k, b.Fields[k])
+		}
+		for field, files := range b.Files {
+			for _, f := range files {
+				w, _ := mw.CreateFormFile(field, f.Name)
+				w.Write(f.Data)
+			}
+		}
+		mw.Close()
+		rd, ctype = &buf, mw.FormDataContentType()
+	default:
+		js, _ := json.Marshal(b)
+		rd, ctype = bytes.NewReader(js), "application/json"
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	if c == nil {
+		c = Browser()
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return Resp{Status: res.StatusCode, Body: string(b), Header: res.Header}
+}
+
+// Login returns a bearer token for email on slug.
+func (e *Env) Login(t testing.TB, slug, email string) string {
+	t.Helper()
+	r := Do(t, nil, "POST", e.URL+"/"+slug+"/api/v1/login", map[string]string{"email": email, "password": Password})
+	if r.Status != 200 {
+		t.Fatalf("login %s on %s: %d %s", email, slug, r.Status, r.Body)
+	}
+	return r.JSON(t)["token"].(string)
+}
+
+// API calls slug's API with a bearer token.
+func (e *Env) API(t testing.TB, tok, method, slug, path string, body any) Resp {
+	t.Helper()
+	var hdr []string
+	if tok != "" {
+		hdr = []string{"Authorization", "Bearer " + tok}
+	}
+	return Do(t, nil, method, e.URL+"/"+slug+"/api/v1"+path, body, hdr...)
+}
+
+// SignIn returns a browser signed in to slug as email.
+func (e *Env) SignIn(t testing.TB, slug, email string) *http.Client {
+	t.Helper()
+	c := Browser()
+	r := Do(t, c, "POST", e.URL+"/"+slug+"/login", url.Values{"email": {email}, "password": {Password}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("sign in %s on %s: %d %s", email, slug, r.Status, r.Body)
+	}
+	return c
+}
+
+// Mails delivers slug's outbox and returns the .eml files written for it, oldest first.
+func (e *Env) Mails(t testing.TB, slug string) []string {
+	t.Helper()
+	if err := e.Svc.Mailer().Deliver(context.Background(), slug); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(e.Dir, "mail", slug, "*.eml"))
+	sort.Strings(files)
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// SetPlan puts slug on a tariff with a number of operators and optional
+// quota overrides in MB (0 keeps the tariff's), as ops would.
+func (e *Env) SetPlan(t testing.TB, slug, tariff string, operators int, dbMB, diskMB int64) {
+	t.Helper()
+	var db, disk any
+	if dbMB > 0 {
+		db = dbMB
+	}
+	if diskMB > 0 {
+		disk = diskMB
+	}
+	if _, err := e.Svc.Catalog().DB().W.Exec("UPDATE portals SET tariff_id = ?, operators = ?, db_mb = ?, disk_mb = ? WHERE slug = ? AND state <> 'deleted'",
+		tariff, operators, db, disk, slug); err != nil {
+		t.Fatal(err)
+	}
+	e.Svc.Registry().Invalidate(slug)
+	e.Svc.Registry().WaitClosed()
+}
