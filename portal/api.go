@@ -24,6 +24,8 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/form", s.user(s.apiForm)).Methods("GET")
 	api.Handle("/form", s.user(s.apiPutForm, RoleAdmin)).Methods("PUT")
 	api.Handle("/statuses", s.user(s.apiStatuses)).Methods("GET")
+	api.Handle("/statuses", s.user(s.apiSaveStatus, RoleAdmin)).Methods("POST")
+	api.Handle("/statuses/{id:[0-9]+}", s.user(s.apiSaveStatus, RoleAdmin)).Methods("PATCH")
 	api.Handle("/tickets", s.user(s.apiTickets)).Methods("GET")
 	api.Handle("/tickets", s.user(s.apiCreateTicket)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiTicket)).Methods("GET")
@@ -193,6 +195,23 @@ func (s *Server) apiStatuses(w http.ResponseWriter, r *http.Request, rq *Request
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"statuses": sts})
+	return nil
+}
+
+func (s *Server) apiSaveStatus(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in StatusInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	st, err := rq.P.SaveStatus(r.Context(), rq.User, pathID(r), in)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if pathID(r) == 0 {
+		code = http.StatusCreated
+	}
+	web.WriteJSON(w, code, st)
 	return nil
 }
 

@@ -321,7 +321,7 @@ func (p *Portal) UpdateField(ctx context.Context, id int64, in FieldInput) (*Fie
 			return err
 		}
 		if in.Position != nil {
-			return moveField(ctx, tx, id, *in.Position)
+			return reorder(ctx, tx, "fields", id, *in.Position)
 		}
 		return nil
 	})
@@ -329,31 +329,6 @@ func (p *Portal) UpdateField(ctx context.Context, id int64, in FieldInput) (*Fie
 		return nil, fmt.Errorf("store: update field %d: %w", id, err)
 	}
 	return p.Field(ctx, id)
-}
-
-// moveField puts field id at position pos (1-based) and renumbers the rest.
-func moveField(ctx context.Context, tx *sql.Tx, id int64, pos int) error {
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM fields ORDER BY position, id")
-	if err != nil {
-		return err
-	}
-	var ids []int64
-	for rows.Next() {
-		var x int64
-		rows.Scan(&x)
-		if x != id {
-			ids = append(ids, x)
-		}
-	}
-	rows.Close()
-	pos = min(max(pos, 1), len(ids)+1)
-	ids = append(ids[:pos-1], append([]int64{id}, ids[pos-1:]...)...)
-	for i, x := range ids {
-		if _, err := tx.ExecContext(ctx, "UPDATE fields SET position = ? WHERE id = ?", i+1, x); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // FieldErrors is a validation failure with messages per field.

@@ -528,3 +528,34 @@ func TestEveryPageRenders(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminConfiguresStatuses(t *testing.T) {
+	w := newWorld(t)
+	r := w.api(t, w.admin, "POST", "/statuses", map[string]any{"name": "On hold", "color": "#aa00aa"})
+	if r.Status != 201 {
+		t.Fatalf("add: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"]
+	if r := w.api(t, w.op, "POST", "/statuses", map[string]any{"name": "Mine", "color": "#aa00aa"}); r.Status != 403 {
+		t.Fatalf("operator adds a status: %d", r.Status)
+	}
+	if r := w.api(t, w.admin, "POST", "/statuses", map[string]any{"name": "on HOLD", "color": "red"}); r.Status != 422 ||
+		len(r.JSON(t)["error"].(map[string]any)["fields"].(map[string]any)) != 2 {
+		t.Fatalf("duplicate and bad colour: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.admin, "PATCH", fmt.Sprintf("/statuses/%v", id), map[string]any{"position": 1, "initial": true}); r.Status != 200 {
+		t.Fatalf("move: %d %s", r.Status, r.Body)
+	}
+	r = w.api(t, w.ca, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "S", "description": "D"}})
+	if st := r.JSON(t)["status"].(map[string]any)["name"]; st != "On hold" {
+		t.Fatalf("new tickets start in %v", st)
+	}
+	n := r.JSON(t)["number"]
+	r = w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%v", n), map[string]any{"status": "closed"})
+	if r.Status != 200 || r.JSON(t)["closed_at"] == nil {
+		t.Fatalf("close by name: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%v", n), map[string]any{"status": "Nonexistent"}); r.Status != 422 {
+		t.Fatalf("unknown status: %d", r.Status)
+	}
+}

@@ -39,6 +39,8 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/admin/form/preamble", s.user(s.preambleSubmit, RoleAdmin)).Methods("POST")
 	m.Handle("/admin/settings", s.user(s.settingsPage, RoleAdmin)).Methods("GET")
 	m.Handle("/admin/settings", s.user(s.settingsSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/statuses", s.user(s.statusSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/statuses/{id:[0-9]+}", s.user(s.statusSubmit, RoleAdmin)).Methods("POST")
 }
 
 // formFail re-renders a form with what was typed and the errors at their
@@ -110,13 +112,15 @@ type TicketsData struct {
 	Query    url.Values
 	Prev     string
 	Next     string
+	base     string
+	staff    bool
 }
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f := filterOf(q)
-	d := &TicketsData{Filter: f, Query: q}
+	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff()}
 	var err error
 	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
 		var fe *FieldErrors

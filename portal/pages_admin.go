@@ -314,6 +314,8 @@ type SettingsData struct {
 	Mail      []*Mail
 	Embed     string
 	CeilingMB int
+	Statuses  []Status
+	EditID    int64 // the status whose form failed
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
@@ -326,8 +328,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return err
 	}
+	sts, err := rq.P.Statuses(ctx)
+	if err != nil {
+		return err
+	}
 	pg := s.page(r, rq, "Settings", nil)
-	d := &SettingsData{Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), Mail: mails, CeilingMB: MaxFileMBCeiling,
+	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), Mail: mails, CeilingMB: MaxFileMBCeiling,
 		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">Support</a>`, pg.Portal.URL)}
 	pg.Data = d
 	s.withFlash(r, pg)
@@ -371,4 +377,41 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
 	}
 	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The settings are saved."))
+}
+
+func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	f := r.PostForm
+	name, color := f.Get("name"), f.Get("color")
+	closed, initial := f.Get("closed") != "", f.Get("initial") != ""
+	in := StatusInput{Name: &name, Color: &color, Closed: &closed, Initial: &initial}
+	switch f.Get("action") {
+	case "up", "down":
+		st, err := rq.P.statusByID(r.Context(), pathID(r))
+		if err != nil {
+			return err
+		}
+		pos := st.Position - 1
+		if f.Get("action") == "down" {
+			pos = st.Position + 1
+		}
+		in = StatusInput{Position: &pos}
+	}
+	st, err := rq.P.SaveStatus(r.Context(), rq.User, pathID(r), in)
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status == http.StatusNotFound || we.Status == http.StatusForbidden {
+			return err
+		}
+		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) {
+			for k, v := range r.PostForm {
+				pg.Form[k] = v
+			}
+			pg.Errors, pg.Error = we.Fields, we.Message
+			pg.Data.(*SettingsData).EditID = pathID(r)
+		})
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/settings", fmt.Sprintf("The status %q is saved.", st.Name))+"#statuses")
 }

@@ -51,6 +51,7 @@ CREATE INDEX tickets_activity ON tickets(last_activity_at DESC, id DESC);
 CREATE INDEX tickets_client ON tickets(client_id, last_activity_at DESC);
 CREATE INDEX tickets_assignee ON tickets(assignee_id, last_activity_at DESC);
 CREATE INDEX tickets_status ON tickets(status_id, last_activity_at DESC);
+CREATE INDEX tickets_priority ON tickets(priority, last_activity_at, id);
 
 -- A ticket's answers, labelled as the form was when it was created.
 CREATE TABLE ticket_values (
@@ -97,18 +98,27 @@ CREATE TABLE reads (
     PRIMARY KEY (user_id, ticket_id)
 ) WITHOUT ROWID;
 
--- Full-text search over subject, description and messages. internal marks
--- notes, which only staff may find.
-CREATE VIRTUAL TABLE search USING fts5(body, ticket_id UNINDEXED, internal UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+-- Full-text search, one document per ticket and audience: rowid 2*id holds
+-- what the client sees (subject, description, messages), rowid 2*id+1 the
+-- internal notes, which only staff may find. Contentless: the text lives in
+-- tickets and messages; a document is rebuilt when a message is added.
+CREATE VIRTUAL TABLE search USING fts5(body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
 
 CREATE TRIGGER tickets_search_ins AFTER INSERT ON tickets BEGIN
-    INSERT INTO search (rowid, body, ticket_id, internal) VALUES (-new.id, new.subject || ' ' || new.description, new.id, 0);
+    INSERT INTO search (rowid, body) VALUES (new.id * 2, new.subject || ' ' || new.description);
 END;
 CREATE TRIGGER tickets_search_del BEFORE DELETE ON tickets BEGIN
-    DELETE FROM search WHERE rowid = -old.id OR rowid IN (SELECT id FROM messages WHERE ticket_id = old.id);
+    DELETE FROM search WHERE rowid IN (old.id * 2, old.id * 2 + 1);
 END;
-CREATE TRIGGER messages_search_ins AFTER INSERT ON messages WHEN new.kind <> 'event' BEGIN
-    INSERT INTO search (rowid, body, ticket_id, internal) VALUES (new.id, new.body, new.ticket_id, new.kind = 'note');
+CREATE TRIGGER messages_search_ins AFTER INSERT ON messages WHEN new.kind = 'message' BEGIN
+    DELETE FROM search WHERE rowid = new.ticket_id * 2;
+    INSERT INTO search (rowid, body) SELECT new.ticket_id * 2, t.subject || ' ' || t.description || ' ' ||
+        (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = new.ticket_id AND kind = 'message')
+        FROM tickets t WHERE t.id = new.ticket_id;
+END;
+CREATE TRIGGER notes_search_ins AFTER INSERT ON messages WHEN new.kind = 'note' BEGIN
+    DELETE FROM search WHERE rowid = new.ticket_id * 2 + 1;
+    INSERT INTO search (rowid, body) SELECT new.ticket_id * 2 + 1, group_concat(body, ' ') FROM messages WHERE ticket_id = new.ticket_id AND kind = 'note';
 END;
 
 -- Mail waiting to be delivered; written in the transaction of the event.

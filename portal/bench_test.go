@@ -1,0 +1,135 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/pdtest"
+)
+
+// benchPortal is a portal with 10,000 tickets and 100,000 messages (sizes
+// from PORTALDESK_BENCH_TICKETS / _MESSAGES), kept in the temporary
+// directory between runs because seeding takes about ten seconds.
+func benchPortal(b *testing.B) (*pdtest.Env, string) {
+	tickets, messages := envInt("PORTALDESK_BENCH_TICKETS", 10000), envInt("PORTALDESK_BENCH_MESSAGES", 100000)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("portaldesk-bench-v%d-%d-%d", portal.SchemaVersion, tickets, messages))
+	_, err := os.Stat(filepath.Join(dir, "portals", "bench"))
+	fresh := err != nil
+	if fresh {
+		os.RemoveAll(dir)
+	}
+	e := pdtest.New(b, provisioner.Config{DataDir: dir})
+	if fresh {
+		e.Create(b, "bench")
+		e.SetPlan(b, "bench", "enterprise", 20, 0, 0)
+		e.Portal(b, "bench", func(p *portal.Portal) {
+			if err := portal.Seed(context.Background(), p, portal.SeedOptions{Tickets: tickets, Messages: messages, Clients: 500, Operators: 10}, pdtest.Password); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	return e, "bench"
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return n
+	}
+	return def
+}
+
+// cookie signs in over HTTP and returns the session cookie for in-process requests.
+func cookie(b *testing.B, e *pdtest.Env, slug, email string) string {
+	c := e.SignIn(b, slug, email)
+	u, _ := url.Parse(e.URL + "/" + slug + "/")
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "pd_session" {
+			return ck.Name + "=" + ck.Value
+		}
+	}
+	b.Fatal("no session cookie")
+	return ""
+}
+
+// serve runs requests in process (server time, without the network) and
+// reports the median and p99.
+func serve(b *testing.B, h http.Handler, mk func(i int) *http.Request, want int) {
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := mk(i)
+		w := httptest.NewRecorder()
+		t0 := time.Now()
+		h.ServeHTTP(w, req)
+		samples = append(samples, time.Since(t0))
+		if w.Code != want {
+			b.Fatalf("%s %s: %d %s", req.Method, req.URL, w.Code, w.Body.String())
+		}
+	}
+	b.StopTimer()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+func get(path, cookie string) *http.Request {
+	r := httptest.NewRequest("GET", path, nil)
+	r.Header.Set("Cookie", cookie)
+	return r
+}
+
+// BenchmarkTicketsTable is the operators' table, 50 rows, with one filter at a time.
+func BenchmarkTicketsTable(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	for _, q := range []string{"", "status=open", "status=2", "assignee=me", "assignee=none", "priority=urgent", "sort=priority", "page=50"} {
+		b.Run("q="+q, func(b *testing.B) {
+			serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/tickets?"+q, ck) }, 200)
+		})
+	}
+}
+
+// BenchmarkSearch is full-text search over subjects, descriptions and messages.
+func BenchmarkSearch(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	words := []string{"printer", "invoice+payment", "wifi", "срочно", "pass"}
+	serve(b, e.App, func(i int) *http.Request { return get("/"+slug+"/tickets?q="+words[i%len(words)], ck) }, 200)
+}
+
+// BenchmarkTicketPage is a ticket with 30 messages, as an operator sees it.
+func BenchmarkTicketPage(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	n := 777
+	msgs := e.API(b, tok, "GET", slug, fmt.Sprintf("/tickets/%d/messages", n), nil).JSON(b)["messages"].([]any)
+	for i := len(msgs); i < 30; i++ {
+		e.API(b, tok, "POST", slug, fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": "Padding the ticket to thirty messages for the benchmark."})
+	}
+	serve(b, e.App, func(int) *http.Request { return get(fmt.Sprintf("/%s/tickets/%d", slug, n), ck) }, 200)
+}
+
+// BenchmarkPostMessage is an operator's reply through the API.
+func BenchmarkPostMessage(b *testing.B) {
+	e, slug := benchPortal(b)
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	serve(b, e.App, func(i int) *http.Request {
+		r := httptest.NewRequest("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", slug, 1+i%9000), strings.NewReader(`{"body":"Thank you, we are looking into it."}`))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}, 201)
+}
