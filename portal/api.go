@@ -18,6 +18,8 @@ import (
 
 func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/register", s.h(s.apiRegister)).Methods("POST")
+	api.Handle("/password/forgot", s.h(s.apiForgot)).Methods("POST")
+	api.Handle("/password/reset", s.h(s.apiReset)).Methods("POST")
 	api.Handle("/users", s.user(s.apiUsers, RoleAdmin, RoleOperator)).Methods("GET")
 	api.Handle("/users", s.user(s.apiInvite, RoleAdmin, RoleOperator)).Methods("POST")
 	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, RoleAdmin)).Methods("PATCH")
@@ -465,6 +467,9 @@ type Settings struct {
 	MaxFileMB       float64 `json:"max_file_mb"`
 	Preamble        string  `json:"preamble"`
 	NotifyNewTicket string  `json:"notify_new_ticket"`
+	// NotifyDefaults is what each kind of notification starts as for a user
+	// who has not chosen.
+	NotifyDefaults map[string]bool `json:"notify_defaults"`
 }
 
 func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, rq *Request) error {

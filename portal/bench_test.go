@@ -133,3 +133,47 @@ func BenchmarkPostMessage(b *testing.B) {
 		return r
 	}, 201)
 }
+
+// BenchmarkMailWorker delivers b.N queued messages to a real SMTP server on
+// loopback (STARTTLS, AUTH), in batches over one connection each.
+func BenchmarkMailWorker(b *testing.B) {
+	srv := pdtest.StartSMTP(b)
+	e := pdtest.New(b, provisioner.Config{SMTPURL: srv.URL()})
+	e.Create(b, "postbox")
+	e.AddUser(b, "postbox", "client@postbox.test", "Carl", portal.RoleClient)
+	e.Svc.Mailer().Stop() // deliver only when timed
+	cli := e.Login(b, "postbox", "client@postbox.test")
+	admin := e.Login(b, "postbox", "admin@postbox.test")
+	n := int64(e.API(b, cli, "POST", "postbox", "/tickets", map[string]any{"fields": map[string]any{"subject": "S", "description": "D"}}).JSON(b)["number"].(float64))
+	e.Svc.Mailer().Deliver(context.Background(), "postbox")
+	before := len(srv.Received())
+	for i := 0; i < b.N; i++ {
+		if r := e.API(b, admin, "POST", "postbox", fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": "Reply number " + strconv.Itoa(i)}); r.Status != 201 {
+			b.Fatal(r.Status)
+		}
+	}
+	b.ResetTimer()
+	t0 := time.Now()
+	if err := e.Svc.Mailer().Deliver(context.Background(), "postbox"); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(t0)
+	b.StopTimer()
+	if got := len(srv.Received()) - before; got != b.N {
+		b.Fatalf("delivered %d of %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+}
+
+// BenchmarkPostNote is BenchmarkPostMessage without mail: the difference is
+// what queueing a notification adds to the request.
+func BenchmarkPostNote(b *testing.B) {
+	e, slug := benchPortal(b)
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	serve(b, e.App, func(i int) *http.Request {
+		r := httptest.NewRequest("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", slug, 1+i%9000), strings.NewReader(`{"body":"Internal: checking the logs.","internal":true}`))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}, 201)
+}

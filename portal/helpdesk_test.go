@@ -522,6 +522,10 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/profile", "profile")
 	get(admin, "/alpha/admin/form", "admin_form")
 	get(admin, "/alpha/admin/settings", "admin_settings")
+	get(admin, "/alpha/admin/mail", "admin_mail")
+	get(admin, "/alpha/admin/mail/templates/message/ru", "admin_template")
+	get(nil, "/alpha/forgot", "forgot")
+	get(nil, "/alpha/reset?token=x", "reset")
 	for _, name := range e.App.Tpl.Names() {
 		if !seen[name] {
 			t.Errorf("page template %q is not rendered by this test", name)

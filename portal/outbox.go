@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,6 +49,18 @@ func (p *Portal) kickOutbox() {
 	}
 }
 
+// mailTo renders kind for the recipient in their language and queues it
+// within the caller's transaction.
+func (p *Portal) mailTo(ctx context.Context, tx *sql.Tx, kind string, to *User, v MailVars, ticket int64) error {
+	lang := to.Lang
+	if lang == "" {
+		lang = p.Setting(ctx, "lang", "en")
+	}
+	v.Name, v.Email = to.FullName(), to.Email
+	subject, text := p.RenderMail(ctx, tx, kind, lang, v)
+	return p.enqueue(ctx, tx, kind, to, subject, text, ticket)
+}
+
 // enqueue writes a message into the outbox within the caller's transaction.
 func (p *Portal) enqueue(ctx context.Context, tx *sql.Tx, kind string, to *User, subject, text string, ticket int64) error {
 	now := p.Now()
@@ -72,8 +85,7 @@ func (p *Portal) wants(ctx context.Context, u *User, kind string) bool {
 
 // NotifyPrefs is the user's choices, over the portal's defaults.
 func (p *Portal) NotifyPrefs(ctx context.Context, u *User) map[string]bool {
-	prefs := map[string]bool{NotifyNewTicket: true, NotifyMessage: true, NotifyStatus: true, NotifyAssignment: true}
-	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &prefs)
+	prefs := p.Settings(ctx).NotifyDefaults
 	var own string
 	if err := p.DB.QueryRow(ctx, "SELECT notify FROM users WHERE id = ?", u.ID).Scan(&own); err == nil {
 		_ = json.Unmarshal([]byte(own), &prefs)
@@ -104,10 +116,6 @@ func (p *Portal) ticketLink(number int64) string {
 
 func (p *Portal) company() string { return p.Plan().Company }
 
-func ticketSubject(number int64, subject string) string {
-	return fmt.Sprintf("[#%d] %s", number, subject)
-}
-
 func (p *Portal) notifyNewTicket(ctx context.Context, tx *sql.Tx, number int64, subject, description string, clientID int64) error {
 	if p.Setting(ctx, "notify_new_ticket", "all") == "none" {
 		return nil
@@ -124,8 +132,8 @@ func (p *Portal) notifyNewTicket(ctx context.Context, tx *sql.Tx, number int64, 
 		if !p.wants(ctx, u, NotifyNewTicket) {
 			continue
 		}
-		text := fmt.Sprintf("%s opened ticket #%d on %s:\n\n%s\n\n%s\n\nOpen it: %s\n", client.FullName(), number, p.company(), subject, description, p.ticketLink(number))
-		if err := p.enqueue(ctx, tx, NotifyNewTicket, u, ticketSubject(number, subject), text, number); err != nil {
+		v := MailVars{Author: client.FullName(), Number: number, Subject: subject, Message: description, Link: p.ticketLink(number)}
+		if err := p.mailTo(ctx, tx, MailNewTicket, u, v, number); err != nil {
 			return err
 		}
 	}
@@ -160,8 +168,8 @@ func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, autho
 		if u.ID == author.ID || !p.wants(ctx, u, NotifyMessage) {
 			continue
 		}
-		text := fmt.Sprintf("%s wrote on ticket #%d (%s):\n\n%s\n\nReply: %s\n", author.FullName(), t.Number, t.Subject, e.Body, p.ticketLink(t.Number))
-		if err := p.enqueue(ctx, tx, NotifyMessage, u, ticketSubject(t.Number, t.Subject), text, t.Number); err != nil {
+		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
+		if err := p.mailTo(ctx, tx, MailMessage, u, v, t.Number); err != nil {
 			return err
 		}
 	}
@@ -175,64 +183,132 @@ func (p *Portal) notifyChange(ctx context.Context, tx *sql.Tx, t *Ticket, actor 
 			return err
 		}
 		if c.ID != actor.ID && p.wants(ctx, c, NotifyStatus) {
-			text := fmt.Sprintf("The status of your ticket #%d (%s) is now: %s.\n\n%s\n", t.Number, t.Subject, st.Name, p.ticketLink(t.Number))
-			if err := p.enqueue(ctx, tx, NotifyStatus, c, ticketSubject(t.Number, t.Subject), text, t.Number); err != nil {
+			v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Status: st.Name, Link: p.ticketLink(t.Number)}
+			if err := p.mailTo(ctx, tx, MailStatus, c, v, t.Number); err != nil {
 				return err
 			}
 		}
 	}
 	if assignee != nil && assignee.ID != actor.ID && p.wants(ctx, assignee, NotifyAssignment) {
-		text := fmt.Sprintf("%s assigned ticket #%d (%s) to you.\n\n%s\n", actor.FullName(), t.Number, t.Subject, p.ticketLink(t.Number))
-		if err := p.enqueue(ctx, tx, NotifyAssignment, assignee, ticketSubject(t.Number, t.Subject), text, t.Number); err != nil {
+		v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Link: p.ticketLink(t.Number)}
+		if err := p.mailTo(ctx, tx, MailAssignment, assignee, v, t.Number); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Sender delivers one message of a portal's outbox.
+// Sender delivers a batch of a portal's outbox; the answer has one error
+// (or nil) per message.
 type Sender interface {
-	Send(ctx context.Context, p *Portal, m *Mail) error
+	Send(ctx context.Context, p *Portal, mails []*Mail) []error
 }
 
-// DeliverOutbox sends what is due, marking each message sent or scheduling
-// a retry; it returns how many were sent.
-func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, error) {
+// Permanent marks a delivery error that retrying cannot fix (an SMTP 5xx).
+type Permanent interface{ Permanent() bool }
+
+// MaxAttempts is how often a message is tried before it is marked failed.
+const MaxAttempts = 10
+
+// RetryDelay is the wait after the n-th failed attempt: 2 s, 4 s, 8 s … up to 10 minutes.
+func RetryDelay(attempts int) time.Duration {
+	return min(time.Duration(1<<min(attempts, 12))*time.Second, 10*time.Minute)
+}
+
+// DeliverOutbox sends what is due, marking each message sent, failed, or to be
+// retried later. It returns how many were sent and when the next retry is due
+// (zero when nothing is waiting).
+func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, time.Time, error) {
 	p.deliverMu.Lock()
 	defer p.deliverMu.Unlock()
-	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), attempts, created_at
-		FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 100`, p.Now().Unix())
-	if err != nil {
-		return 0, err
+	sent := 0
+	for {
+		due, err := p.dueMail(ctx, 100)
+		if err != nil || len(due) == 0 {
+			next, nerr := p.nextDue(ctx)
+			return sent, next, errors.Join(err, nerr)
+		}
+		errs := s.Send(ctx, p, due)
+		now := p.Now()
+		err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+			for i, m := range due {
+				var err error
+				switch e := errs[i]; {
+				case e == nil:
+					_, err = p.DB.TxExec(ctx, tx, "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?", now.Unix(), m.ID)
+					sent++
+				default:
+					state := "pending"
+					var perm Permanent
+					if m.Attempts+1 >= MaxAttempts || errors.As(e, &perm) && perm.Permanent() {
+						state = "failed"
+					}
+					_, err = p.DB.TxExec(ctx, tx, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, state = ? WHERE id = ?",
+						now.Add(RetryDelay(m.Attempts+1)).Unix(), truncate(e.Error(), 500), state, m.ID)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return sent, time.Time{}, err
+		}
+		if len(due) < 100 {
+			next, err := p.nextDue(ctx)
+			return sent, next, err
+		}
 	}
+}
+
+func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
+	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), attempts, created_at
+		FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`, p.Now().Unix(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var due []*Mail
 	for rows.Next() {
 		m := &Mail{}
 		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.ToName, &m.Subject, &m.Text, &m.MessageID, &m.TicketID, &m.Attempts, &m.CreatedAt); err != nil {
-			rows.Close()
-			return 0, err
+			return nil, err
 		}
 		due = append(due, m)
 	}
-	rows.Close()
-	sent := 0
-	for _, m := range due {
-		if err := s.Send(ctx, p, m); err != nil {
-			wait := min(time.Duration(1<<min(m.Attempts, 10))*2*time.Second, 10*time.Minute)
-			state := "pending"
-			if m.Attempts+1 >= 12 {
-				state = "failed"
-			}
-			_, _ = p.DB.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, state = ? WHERE id = ?",
-				p.Now().Add(wait).Unix(), truncate(err.Error(), 500), state, m.ID)
-			continue
-		}
-		if _, err := p.DB.Exec(ctx, "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", p.Now().Unix(), m.ID); err != nil {
-			return sent, err
-		}
-		sent++
+	return due, rows.Err()
+}
+
+func (p *Portal) nextDue(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	if err := p.DB.QueryRow(ctx, "SELECT MIN(next_at) FROM outbox WHERE state = 'pending'").Scan(&next); err != nil {
+		return time.Time{}, err
 	}
-	return sent, nil
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return time.Unix(next.Int64, 0), nil
+}
+
+// RetryFailed puts failed mail back in the queue (admins).
+func (p *Portal) RetryFailed(ctx context.Context, actor *User, id int64) (int64, error) {
+	if actor.Role != RoleAdmin {
+		return 0, ErrForbidden
+	}
+	q := "UPDATE outbox SET state = 'pending', attempts = 0, next_at = ? WHERE state = 'failed'"
+	args := []any{p.Now().Unix()}
+	if id != 0 {
+		q += " AND id = ?"
+		args = append(args, id)
+	}
+	res, err := p.DB.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	p.kickOutbox()
+	return n, nil
 }
 
 // ThreadID is the Message-ID of the first mail about a ticket, for threading.

@@ -15,6 +15,10 @@ import (
 )
 
 func (s *Server) pageRoutes(m *mux.Router) {
+	m.Handle("/forgot", s.h(s.forgotPage)).Methods("GET")
+	m.Handle("/forgot", s.h(s.forgotSubmit)).Methods("POST")
+	m.Handle("/reset", s.h(s.resetPage)).Methods("GET")
+	m.Handle("/reset", s.h(s.resetSubmit)).Methods("POST")
 	m.Handle("/register", s.h(s.registerPage)).Methods("GET")
 	m.Handle("/register", s.h(s.registerSubmit)).Methods("POST")
 	m.Handle("/tickets", s.user(s.ticketsPage)).Methods("GET")

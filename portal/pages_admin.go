@@ -311,11 +311,12 @@ type SettingsData struct {
 	Usage     int64
 	Quota     int64
 	Plan      *Plan
-	Mail      []*Mail
 	Embed     string
 	CeilingMB int
 	Statuses  []Status
 	EditID    int64 // the status whose form failed
+	Defaults  map[string]bool
+	Kinds     []struct{ ID, Label string }
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
@@ -324,21 +325,18 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return err
 	}
-	mails, err := rq.P.Outbox(ctx, 50)
-	if err != nil {
-		return err
-	}
 	sts, err := rq.P.Statuses(ctx)
 	if err != nil {
 		return err
 	}
 	pg := s.page(r, rq, "Settings", nil)
-	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), Mail: mails, CeilingMB: MaxFileMBCeiling,
+	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: MaxFileMBCeiling,
 		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">Support</a>`, pg.Portal.URL)}
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
+	d.Defaults, d.Kinds = st.NotifyDefaults, NotifyKinds
 	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}}
 	if fix != nil {
 		fix(pg)
@@ -364,6 +362,9 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		errs["max_file_mb"] = "Enter a number of megabytes."
 	}
 	st.NotifyNewTicket = r.PostForm.Get("notify_new_ticket")
+	for _, k := range NotifyKinds {
+		st.NotifyDefaults[k.ID] = r.PostForm.Get("default_"+k.ID) != ""
+	}
 	if len(errs) == 0 {
 		err = rq.P.SaveSettings(r.Context(), st)
 	} else {

@@ -110,21 +110,11 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 		if err := InsertUser(ctx, tx, u, hash, p.Now()); err != nil {
 			return err
 		}
-		var text, subject string
-		if kind == "registration" {
-			subject = fmt.Sprintf("Your account at %s", p.company())
-			text = fmt.Sprintf("Hello, %s!\n\nThank you for registering at %s.\n\nSign in: %slogin\nLogin: %s\nPassword: %s\n\nYou can change the password in your profile after signing in.\n",
-				u.Name, p.company(), p.URL, u.Email, password)
-		} else {
-			role := "a client"
-			if u.IsStaff() {
-				role = "an operator"
-			}
-			subject = fmt.Sprintf("You are invited to %s", p.company())
-			text = fmt.Sprintf("Hello, %s!\n\n%s invited you to %s as %s.\n\nSign in: %slogin\nLogin: %s\nPassword: %s\n\nYou can change the password in your profile after signing in.\n",
-				u.Name, actor.FullName(), p.company(), role, p.URL, u.Email, password)
+		v := MailVars{Password: password, Link: p.URL + "login", Role: u.Role}
+		if actor != nil {
+			v.Author = actor.FullName()
 		}
-		return p.enqueue(ctx, tx, kind, u, subject, text, 0)
+		return p.mailTo(ctx, tx, kind, u, v, 0)
 	})
 	if errors.Is(err, ErrEmailTaken) {
 		msg := "This email is already registered here. Sign in, or ask for a new password."

@@ -67,6 +67,7 @@ type Portal struct {
 	plan      atomic.Pointer[Plan]
 	limiter   *loginLimiter
 	deliverMu sync.Mutex
+	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
 }
 
 // Plan is the catalog's current word on this portal.
@@ -142,6 +143,9 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		limiter: newLoginLimiter(),
 	}
 	p.Sessions = sessions.NewCookieStore(SessionKey(o.Secret, plan.Slug, plan.ID))
+	m := hmac.New(sha256.New, o.Secret)
+	m.Write([]byte("portaldesk seal\x00" + plan.Slug))
+	p.sealKey = m.Sum(nil)
 	p.Sessions.MaxAge(30 * 24 * 3600)
 	p.SetPlan(plan)
 	return p, nil

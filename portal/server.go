@@ -42,6 +42,7 @@ type ServerConfig struct {
 	// PublicURL is the service's address as users reach it, e.g. http://127.0.0.1:8080.
 	PublicURL string
 	Templates *templates.Set
+	Mailer    MailTester
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
@@ -87,6 +88,7 @@ func (s *Server) routes() {
 	api.Handle("/me", s.user(s.apiMe)).Methods("GET")
 	s.apiRoutes(api)
 	s.pageRoutes(m)
+	s.mailRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer

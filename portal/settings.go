@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	_ "embed"
 	"net/http"
 	"strconv"
@@ -18,7 +19,12 @@ const MaxFileMBCeiling = 100
 func (p *Portal) Settings(ctx context.Context) Settings {
 	files, _ := strconv.Atoi(p.Setting(ctx, "max_files", "10"))
 	mb, _ := strconv.ParseFloat(p.Setting(ctx, "max_file_mb", "20"), 64)
-	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all")}
+	defs := map[string]bool{}
+	for _, k := range NotifyKinds {
+		defs[k.ID] = true
+	}
+	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &defs)
+	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs}
 }
 
 // SaveSettings validates and stores the admin's settings.
@@ -39,8 +45,14 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
+	defs := map[string]bool{}
+	for _, k := range NotifyKinds {
+		defs[k.ID] = in.NotifyDefaults[k.ID]
+	}
+	defsJSON, _ := json.Marshal(defs)
 	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{
+			"notify_defaults": string(defsJSON),
 			"max_files": strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
 		} {

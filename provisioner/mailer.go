@@ -2,11 +2,16 @@ package provisioner
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,24 +23,37 @@ import (
 
 // Mailer delivers the portals' outboxes. A portal that queued mail kicks it;
 // it then takes the portal from the registry like any request and sends what
-// is due. Without an SMTP server mail is written as .eml files under
-// DATA/mail/<slug>/.
+// is due through the portal's own SMTP account, the service's, or — with
+// neither — into .eml files under DATA/mail/<slug>/. Failed attempts are
+// retried with backoff; at start it sweeps every portal for mail a crash or
+// an outage left behind.
 type Mailer struct {
-	svc    *Service
-	sender portal.Sender
-	mu     sync.Mutex
-	queued map[string]bool
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	svc      *Service
+	fallback portal.Sender // the service's SMTP, or files
+	mu       sync.Mutex
+	queued   map[string]bool
+	retryAt  map[string]time.Time
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // NewMailer makes the deliverer; Start runs it.
-func NewMailer(svc *Service, sender portal.Sender) *Mailer {
-	if sender == nil {
-		sender = &FileSender{Dir: filepath.Join(svc.cfg.DataDir, "mail"), From: svc.cfg.MailFrom}
+func NewMailer(svc *Service) (*Mailer, error) {
+	m := &Mailer{svc: svc, queued: map[string]bool{}, retryAt: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+	m.fallback = &FileSender{Dir: filepath.Join(svc.cfg.DataDir, "mail"), From: svc.cfg.MailFrom}
+	if svc.cfg.SMTPURL != "" {
+		cfg, err := ParseSMTPURL(svc.cfg.SMTPURL)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.From == "" {
+			cfg.From = svc.cfg.MailFrom
+		}
+		cfg.RootCAs = svc.cfg.SMTPRootCAs
+		m.fallback = &SMTPSender{Cfg: cfg}
 	}
-	return &Mailer{svc: svc, sender: sender, queued: map[string]bool{}, kick: make(chan struct{}, 1)}
+	return m, nil
 }
 
 // Kick asks for slug's outbox to be delivered soon.
@@ -49,17 +67,33 @@ func (m *Mailer) Kick(slug string) {
 	}
 }
 
-// Start runs the delivery loop until Stop.
-func (m *Mailer) Start() {
+// Start runs the delivery loop until Stop; sweep also delivers what every
+// portal had left in its outbox.
+func (m *Mailer) Start(sweep bool) {
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	if sweep {
+		go m.sweep()
+	}
 	go func() {
 		defer close(m.done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
 		for {
 			select {
 			case <-m.stop:
 				m.flush()
 				return
 			case <-m.kick:
+				m.flush()
+			case now := <-tick.C:
+				m.mu.Lock()
+				for slug, at := range m.retryAt {
+					if !now.Before(at) {
+						m.queued[slug] = true
+						delete(m.retryAt, slug)
+					}
+				}
+				m.mu.Unlock()
 				m.flush()
 			}
 		}
@@ -75,7 +109,25 @@ func (m *Mailer) Stop() {
 	}
 }
 
-// Flush delivers every queued portal's mail now (tests, shutdown).
+func (m *Mailer) sweep() {
+	list, err := m.svc.catalog.Portals(context.Background())
+	if err != nil {
+		slog.Warn("mail sweep", "err", err)
+		return
+	}
+	for _, rec := range list {
+		select {
+		case <-m.stop:
+			return
+		default:
+		}
+		if rec.State == portal.StateSuspended {
+			continue
+		}
+		m.Kick(rec.Slug)
+	}
+}
+
 func (m *Mailer) flush() {
 	m.mu.Lock()
 	slugs := make([]string, 0, len(m.queued))
@@ -91,25 +143,64 @@ func (m *Mailer) flush() {
 	}
 }
 
-// Deliver sends slug's due mail now.
+// Deliver sends slug's due mail now and schedules the next retry.
 func (m *Mailer) Deliver(ctx context.Context, slug string) error {
 	h, err := m.svc.registry.Acquire(ctx, slug)
 	if err != nil {
 		return err
 	}
 	defer h.Release()
-	_, err = h.Portal.DeliverOutbox(ctx, m.sender)
+	_, next, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
+	if !next.IsZero() {
+		m.mu.Lock()
+		if at, ok := m.retryAt[slug]; !ok || next.Before(at) {
+			m.retryAt[slug] = next
+		}
+		m.mu.Unlock()
+	}
 	return err
+}
+
+func (m *Mailer) senderFor(ctx context.Context, p *portal.Portal) portal.Sender {
+	if own := p.SMTP(ctx); own != nil {
+		return &SMTPSender{Cfg: SMTPConfig{Host: own.Host, Port: own.Port, Security: own.Security, User: own.User, Password: own.Password, FromName: own.FromName, From: own.From, RootCAs: m.svc.cfg.SMTPRootCAs}}
+	}
+	return m.fallback
+}
+
+// SendTest sends a test message through the account in s (or, when nil, the
+// one the portal uses) and reports the server's answer.
+func (m *Mailer) SendTest(ctx context.Context, p *portal.Portal, s *portal.SMTPSettings, to *portal.User) (string, error) {
+	sender := m.senderFor(ctx, p)
+	where := "the service's mail"
+	if s.Configured() {
+		sender = &SMTPSender{Cfg: SMTPConfig{Host: s.Host, Port: s.Port, Security: s.Security, User: s.User, Password: s.Password, FromName: s.FromName, From: s.From, RootCAs: m.svc.cfg.SMTPRootCAs}}
+		where = fmt.Sprintf("%s:%d", s.Host, s.Port)
+	}
+	if _, ok := sender.(*FileSender); ok {
+		where = "a file under the data directory (no SMTP server is configured)"
+	}
+	mail := &portal.Mail{ID: time.Now().UnixNano() % 1e6, Kind: "test", To: to.Email, ToName: to.FullName(), Subject: "Test email from " + p.Plan().Company,
+		Text: "This is a test email from your helpdesk portal. If you read this, mail works.\n", MessageID: fmt.Sprintf("<%s.test.%d@portaldesk>", p.Slug, time.Now().UnixNano()), CreatedAt: time.Now().Unix()}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := sender.Send(ctx, p, []*portal.Mail{mail})[0]; err != nil {
+		return "", err
+	}
+	return "Accepted by " + where + " for " + to.Email + ".", nil
 }
 
 // Compose turns an outbox row into a MIME message: text and HTML, UTF-8,
 // a stable Message-ID, and threading headers for mail about a ticket.
-func Compose(ctx context.Context, p *portal.Portal, from string, mm *portal.Mail) (*gomail.Msg, error) {
+func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *portal.Mail) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	if from == "" {
 		from = "noreply@portaldesk.localhost"
 	}
-	if err := msg.FromFormat(p.Plan().Company, from); err != nil {
+	if fromName == "" {
+		fromName = p.Plan().Company
+	}
+	if err := msg.FromFormat(fromName, from); err != nil {
 		return nil, fmt.Errorf("mail from: %w", err)
 	}
 	if err := msg.AddToFormat(mm.ToName, mm.To); err != nil {
@@ -137,20 +228,139 @@ type FileSender struct {
 	From string
 }
 
-// Send writes the message atomically: a reader never sees half a file.
-func (f *FileSender) Send(ctx context.Context, p *portal.Portal, mm *portal.Mail) error {
-	msg, err := Compose(ctx, p, f.From, mm)
-	if err != nil {
-		return err
-	}
+// Send writes each message atomically: a reader never sees half a file.
+func (f *FileSender) Send(ctx context.Context, p *portal.Portal, mails []*portal.Mail) []error {
+	errs := make([]error, len(mails))
 	dir := filepath.Join(f.Dir, p.Slug)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	name := filepath.Join(dir, fmt.Sprintf("%s-%06d.eml", time.Unix(mm.CreatedAt, 0).UTC().Format("20060102T150405Z"), mm.ID))
-	tmp := name + ".tmp"
-	if err := msg.WriteToFile(tmp); err != nil {
-		return err
+	for i, mm := range mails {
+		msg, err := Compose(ctx, p, "", f.From, mm)
+		if err == nil {
+			name := filepath.Join(dir, fmt.Sprintf("%s-%06d.eml", time.Unix(mm.CreatedAt, 0).UTC().Format("20060102T150405Z"), mm.ID))
+			if err = msg.WriteToFile(name + ".tmp"); err == nil {
+				err = os.Rename(name+".tmp", name)
+			}
+		}
+		errs[i] = err
 	}
-	return os.Rename(tmp, name)
+	return errs
+}
+
+// SMTPConfig is an SMTP account.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	Security string // none, starttls, tls
+	User     string
+	Password string
+	FromName string
+	From     string
+	Insecure bool           // accept any certificate (loopback relays)
+	RootCAs  *x509.CertPool // trusted besides the system's
+}
+
+// ParseSMTPURL reads smtp://user:pass@host:port (smtps:// for implicit TLS,
+// ?starttls=1 for STARTTLS, ?from=addr, ?insecure=1).
+func ParseSMTPURL(s string) (SMTPConfig, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return SMTPConfig{}, fmt.Errorf("smtp url %q: want smtp://user:pass@host:port", s)
+	}
+	c := SMTPConfig{Host: u.Hostname(), Security: "none", From: u.Query().Get("from"), Insecure: u.Query().Get("insecure") == "1"}
+	switch u.Scheme {
+	case "smtp":
+		c.Port = 25
+		if u.Query().Get("starttls") == "1" {
+			c.Security = "starttls"
+		}
+	case "smtps":
+		c.Port, c.Security = 465, "tls"
+	default:
+		return SMTPConfig{}, fmt.Errorf("smtp url %q: the scheme must be smtp or smtps", s)
+	}
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil {
+			return SMTPConfig{}, fmt.Errorf("smtp url %q: bad port", s)
+		}
+	}
+	if u.User != nil {
+		c.User = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	return c, nil
+}
+
+// SMTPSender delivers through an SMTP server with go-mail, one connection per batch.
+type SMTPSender struct{ Cfg SMTPConfig }
+
+type permanentError struct{ error }
+
+func (permanentError) Permanent() bool { return true }
+func (e permanentError) Unwrap() error { return e.error }
+
+func (s *SMTPSender) client() (*gomail.Client, error) {
+	c := s.Cfg
+	opts := []gomail.Option{gomail.WithPort(c.Port), gomail.WithTimeout(15 * time.Second)}
+	switch c.Security {
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if c.Insecure || c.RootCAs != nil {
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{InsecureSkipVerify: c.Insecure, RootCAs: c.RootCAs, ServerName: c.Host, MinVersion: tls.VersionTLS12}))
+	}
+	if c.User != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(c.User), gomail.WithPassword(c.Password))
+	}
+	return gomail.NewClient(c.Host, opts...)
+}
+
+// Send delivers the batch over one connection; a 5xx answer is permanent.
+func (s *SMTPSender) Send(ctx context.Context, p *portal.Portal, mails []*portal.Mail) []error {
+	errs := make([]error, len(mails))
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	c, err := s.client()
+	if err != nil {
+		return fail(permanentError{err})
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return fail(classify(err))
+	}
+	defer c.Close()
+	for i, mm := range mails {
+		msg, err := Compose(ctx, p, s.Cfg.FromName, s.Cfg.From, mm)
+		if err != nil {
+			errs[i] = permanentError{err}
+			continue
+		}
+		if err := c.Send(msg); err != nil {
+			errs[i] = classify(err)
+		}
+	}
+	return errs
+}
+
+// classify marks SMTP 5xx answers as permanent; everything else (refused
+// connections, timeouts, 4xx) is worth another try.
+func classify(err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 && !se.IsTemp() {
+		return permanentError{err}
+	}
+	return err
 }

@@ -6,6 +6,7 @@ package provisioner
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,11 @@ type Config struct {
 	Readers   int    // reader connections per open portal
 	CacheKiB  int    // SQLite page cache per connection
 	MailFrom  string // sender address of the service's mail
+	SMTPURL   string // the service's SMTP server; empty writes .eml files
+	NoSweep   bool   // skip the start-up sweep of every outbox (ops commands)
+	// SMTPRootCAs are the authorities trusted for SMTP TLS besides the
+	// system's (--smtp-ca: private relays, tests).
+	SMTPRootCAs *x509.CertPool
 }
 
 // Defaults fills what is unset.
@@ -94,8 +100,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
-	s.mailer = NewMailer(s, nil)
-	s.mailer.Start()
+	if s.mailer, err = NewMailer(s); err != nil {
+		cat.Close()
+		return nil, err
+	}
+	s.mailer.Start(!cfg.NoSweep)
 	s.cleanStaging()
 	return s, nil
 }

@@ -83,6 +83,8 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.PublicURL, "public-url", env("PORTALDESK_PUBLIC_URL", ""), "address users reach the service at (PORTALDESK_PUBLIC_URL; default http://ADDR)")
 	fs.StringVar(&c.Secret, "secret", env("PORTALDESK_SECRET", ""), "service secret (PORTALDESK_SECRET; default generated into DATA/secret)")
 	fs.IntVar(&c.OpenLimit, "open-portals", envInt("PORTALDESK_OPEN_PORTALS", 256), "portals kept open at once (PORTALDESK_OPEN_PORTALS)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTALDESK_SMTP_URL", ""), "the service's SMTP server, smtp://user:pass@host:port (smtps:// for TLS, ?starttls=1); empty writes .eml files (PORTALDESK_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("PORTALDESK_MAIL_FROM", ""), "sender address of the service's mail (PORTALDESK_MAIL_FROM)")
 	return c
 }
 
@@ -102,8 +104,12 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// openService opens the data directory for an ops command: no start-up
+// sweep of the outboxes, which is the running service's job.
 func openService(cfg *provisioner.Config) (*provisioner.Service, error) {
-	return provisioner.Open(context.Background(), *cfg)
+	c := *cfg
+	c.NoSweep = true
+	return provisioner.Open(context.Background(), c)
 }
 
 func serve(args []string) error {
@@ -114,7 +120,7 @@ func serve(args []string) error {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg.OpenLimit, _ = provisioner.FitOpenLimit(cfg.OpenLimit)
-	svc, err := openService(cfg)
+	svc, err := provisioner.Open(context.Background(), *cfg)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,206 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// Mail kinds, each with a template per language.
+const (
+	MailRegistration  = "registration"
+	MailInvitation    = "invitation"
+	MailPasswordReset = "password_reset"
+	MailNewTicket     = NotifyNewTicket
+	MailMessage       = NotifyMessage
+	MailStatus        = NotifyStatus
+	MailAssignment    = NotifyAssignment
+)
+
+// Languages the portal speaks.
+var Languages = []string{"en", "ru"}
+
+// MailVars are the variables a mail template may use.
+type MailVars struct {
+	Portal   string // the company's name
+	Name     string // the recipient
+	Email    string
+	Password string // a generated password, on registration and invitation
+	Link     string // straight to the ticket, the sign-in page or the reset form
+	Number   int64  // the ticket's number
+	Subject  string // the ticket's subject
+	Message  string // the message text
+	Author   string // who wrote or acted
+	Status   string
+	Role     string // operator or client, on invitations
+}
+
+type mailDefault struct{ subject, body string }
+
+// defaultMail is the wording every portal starts with.
+var defaultMail = map[string]map[string]mailDefault{
+	MailRegistration: {
+		"en": {"Your account at {{.Portal}}", "Hello, {{.Name}}!\n\nThank you for registering at {{.Portal}}.\n\nSign in: {{.Link}}\nLogin: {{.Email}}\nPassword: {{.Password}}\n\nYou can change the password in your profile after signing in.\n"},
+		"ru": {"Ваша учётная запись в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nСпасибо за регистрацию в {{.Portal}}.\n\nВход: {{.Link}}\nЛогин: {{.Email}}\nПароль: {{.Password}}\n\nПароль можно сменить в профиле после входа.\n"},
+	},
+	MailInvitation: {
+		"en": {"You are invited to {{.Portal}}", "Hello, {{.Name}}!\n\n{{.Author}} invited you to {{.Portal}} as {{if eq .Role \"client\"}}a client{{else}}an operator{{end}}.\n\nSign in: {{.Link}}\nLogin: {{.Email}}\nPassword: {{.Password}}\n\nYou can change the password in your profile after signing in.\n"},
+		"ru": {"Приглашение в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\n{{.Author}} приглашает вас в {{.Portal}} как {{if eq .Role \"client\"}}клиента{{else}}оператора{{end}}.\n\nВход: {{.Link}}\nЛогин: {{.Email}}\nПароль: {{.Password}}\n\nПароль можно сменить в профиле после входа.\n"},
+	},
+	MailPasswordReset: {
+		"en": {"Reset your password at {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone (we hope you) asked to reset your password at {{.Portal}}. Set a new one here within an hour:\n\n{{.Link}}\n\nIf it was not you, ignore this mail: your password stays as it is.\n"},
+		"ru": {"Сброс пароля в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nКто-то (надеемся, вы) попросил сбросить пароль в {{.Portal}}. Задайте новый пароль в течение часа:\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо.\n"},
+	},
+	MailNewTicket: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} opened ticket #{{.Number}} at {{.Portal}}:\n\n{{.Subject}}\n\n{{.Message}}\n\nOpen it: {{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} создал(а) заявку №{{.Number}} в {{.Portal}}:\n\n{{.Subject}}\n\n{{.Message}}\n\nОткрыть: {{.Link}}\n"},
+	},
+	MailMessage: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} wrote on ticket #{{.Number}} ({{.Subject}}):\n\n{{.Message}}\n\nReply: {{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} пишет в заявке №{{.Number}} ({{.Subject}}):\n\n{{.Message}}\n\nОтветить: {{.Link}}\n"},
+	},
+	MailStatus: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\nThe status of your ticket #{{.Number}} ({{.Subject}}) is now: {{.Status}}.\n\n{{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСтатус вашей заявки №{{.Number}} ({{.Subject}}): {{.Status}}.\n\n{{.Link}}\n"},
+	},
+	MailAssignment: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} assigned ticket #{{.Number}} ({{.Subject}}) to you.\n\n{{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} назначил(а) вам заявку №{{.Number}} ({{.Subject}}).\n\n{{.Link}}\n"},
+	},
+}
+
+// MailKinds lists the kinds of mail with their labels, for the admin.
+var MailKinds = []struct{ ID, Label string }{
+	{MailRegistration, "Registration: login and password"},
+	{MailInvitation, "Invitation of an operator or client"},
+	{MailPasswordReset, "Password reset link"},
+	{MailNewTicket, "New ticket (to operators)"},
+	{MailMessage, "New message"},
+	{MailStatus, "Status change (to the client)"},
+	{MailAssignment, "Assignment (to the operator)"},
+}
+
+// MailTemplate is one kind of mail in one language.
+type MailTemplate struct {
+	Kind    string `json:"kind"`
+	Lang    string `json:"lang"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+	Custom  bool   `json:"custom"`
+}
+
+func renderText(src string, v MailVars) (string, error) {
+	t, err := template.New("").Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func normLang(lang string) string {
+	if lang == "ru" {
+		return "ru"
+	}
+	return "en"
+}
+
+// MailTemplateFor returns the admin's wording, or the default.
+func (p *Portal) MailTemplateFor(ctx context.Context, kind, lang string) (*MailTemplate, error) {
+	lang = normLang(lang)
+	def, ok := defaultMail[kind]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	t := &MailTemplate{Kind: kind, Lang: lang, Subject: def[lang].subject, Body: def[lang].body}
+	err := p.DB.QueryRow(ctx, "SELECT subject, body FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang).Scan(&t.Subject, &t.Body)
+	switch {
+	case err == nil:
+		t.Custom = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	return t, nil
+}
+
+// RenderMail fills the template for kind in lang. A broken custom template
+// never stops mail: the default is used, and the admin is told.
+// db is where the note to the admin is written: the caller's transaction.
+func (p *Portal) RenderMail(ctx context.Context, db Execer, kind, lang string, v MailVars) (subject, body string) {
+	lang = normLang(lang)
+	if v.Portal == "" {
+		v.Portal = p.company()
+	}
+	t, err := p.MailTemplateFor(ctx, kind, lang)
+	if err == nil {
+		subject, err = renderText(t.Subject, v)
+		if err == nil {
+			body, err = renderText(t.Body, v)
+		}
+		if err == nil {
+			return strings.TrimSpace(subject), body
+		}
+		p.noteTemplateError(ctx, db, fmt.Sprintf("The %s template (%s) failed and the default was sent instead: %v", kind, lang, err))
+	}
+	def := defaultMail[kind][lang]
+	subject, _ = renderText(def.subject, v)
+	body, _ = renderText(def.body, v)
+	return strings.TrimSpace(subject), body
+}
+
+func (p *Portal) noteTemplateError(ctx context.Context, db Execer, msg string) {
+	_ = SetSetting(ctx, db, "mail_template_error", truncate(msg, 500))
+}
+
+// SaveMailTemplate stores the admin's wording after checking that it renders.
+func (p *Portal) SaveMailTemplate(ctx context.Context, actor *User, kind, lang, subject, body string) error {
+	if actor.Role != RoleAdmin {
+		return ErrForbidden
+	}
+	if _, ok := defaultMail[kind]; !ok || (lang != "en" && lang != "ru") {
+		return ErrNotFound
+	}
+	errs := map[string]string{}
+	sample := SampleMailVars(p.company())
+	if strings.TrimSpace(subject) == "" {
+		errs["subject"] = "Write a subject."
+	} else if _, err := renderText(subject, sample); err != nil {
+		errs["subject"] = "The template does not work: " + err.Error()
+	}
+	if strings.TrimSpace(body) == "" {
+		errs["body"] = "Write the text."
+	} else if _, err := renderText(body, sample); err != nil {
+		errs["body"] = "The template does not work: " + err.Error()
+	}
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	_, err := p.DB.Exec(ctx, "INSERT INTO mail_templates (kind, lang, subject, body) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET subject = excluded.subject, body = excluded.body",
+		kind, lang, subject, body)
+	if err == nil {
+		_ = SetSetting(ctx, p.DB.W, "mail_template_error", "")
+	}
+	return err
+}
+
+// ResetMailTemplate goes back to the default wording.
+func (p *Portal) ResetMailTemplate(ctx context.Context, actor *User, kind, lang string) error {
+	if actor.Role != RoleAdmin {
+		return ErrForbidden
+	}
+	_, err := p.DB.Exec(ctx, "DELETE FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang)
+	return err
+}
+
+// SampleMailVars are the values of a template's preview.
+func SampleMailVars(portal string) MailVars {
+	return MailVars{Portal: portal, Name: "Anna Smith", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",
+		Number: 42, Subject: "The printer jams", Message: "It jams on every second page since Monday.", Author: "Oleg Petrov", Status: "In progress", Role: "operator"}
+}

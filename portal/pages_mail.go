@@ -1,0 +1,280 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal/web"
+)
+
+// MailTester sends a test message through an SMTP account and reports the
+// server's answer; the service's mailer provides it.
+type MailTester interface {
+	SendTest(ctx context.Context, p *Portal, s *SMTPSettings, to *User) (string, error)
+}
+
+func (s *Server) mailRoutes(m, api *mux.Router) {
+	m.Handle("/admin/mail", s.user(s.mailPage, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/mail/smtp", s.user(s.smtpSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/test", s.user(s.testMailSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/retry", s.user(s.retrySubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templatePage, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templateSubmit, RoleAdmin)).Methods("POST")
+	api.Handle("/mail/smtp", s.user(s.apiSMTP, RoleAdmin)).Methods("GET")
+	api.Handle("/mail/smtp", s.user(s.apiPutSMTP, RoleAdmin)).Methods("PUT")
+	api.Handle("/mail/test", s.user(s.apiTestMail, RoleAdmin)).Methods("POST")
+	api.Handle("/mail/templates", s.user(s.apiTemplates, RoleAdmin)).Methods("GET")
+	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiPutTemplate, RoleAdmin)).Methods("PUT")
+	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiResetTemplate, RoleAdmin)).Methods("DELETE")
+	api.Handle("/outbox/retry", s.user(s.apiRetry, RoleAdmin)).Methods("POST")
+}
+
+// MailData is the admin's mail page.
+type MailData struct {
+	OwnSMTP       bool
+	Templates     []*MailTemplate
+	Kinds         []struct{ ID, Label string }
+	Mail          []*Mail
+	TemplateError string
+	TestResult    string
+}
+
+func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+	ctx := r.Context()
+	d := &MailData{OwnSMTP: rq.P.Plan().OwnSMTP, Kinds: MailKinds, TemplateError: rq.P.Setting(ctx, "mail_template_error", "")}
+	for _, k := range MailKinds {
+		for _, l := range Languages {
+			t, err := rq.P.MailTemplateFor(ctx, k.ID, l)
+			if err != nil {
+				return err
+			}
+			d.Templates = append(d.Templates, t)
+		}
+	}
+	var err error
+	if d.Mail, err = rq.P.Outbox(ctx, 100); err != nil {
+		return err
+	}
+	pg := s.withFlash(r, s.page(r, rq, "Mail", d))
+	pg.Nav = "mail"
+	sm := rq.P.SMTPForm(ctx)
+	pg.Form = url.Values{"host": {sm.Host}, "port": {strconv.Itoa(sm.Port)}, "security": {sm.Security}, "user": {sm.User}, "from_name": {sm.FromName}, "from": {sm.From}}
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "admin_mail", pg)
+}
+
+func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderMail(w, r, rq, http.StatusOK, nil)
+}
+
+func smtpOf(f url.Values) SMTPSettings {
+	port, _ := strconv.Atoi(f.Get("port"))
+	return SMTPSettings{Host: f.Get("host"), Port: port, Security: f.Get("security"), User: f.Get("user"), Password: f.Get("password"), FromName: f.Get("from_name"), From: f.Get("from")}
+}
+
+func (s *Server) mailFail(w http.ResponseWriter, r *http.Request, rq *Request, err error) error {
+	we, ok := webError(err).(*web.Error)
+	if !ok || we.Status == http.StatusNotFound {
+		return err
+	}
+	return s.renderMail(w, r, rq, we.Status, func(pg *web.Page) {
+		for k, v := range r.PostForm {
+			if k != "password" {
+				pg.Form[k] = v
+			}
+		}
+		pg.Errors, pg.Error = we.Fields, we.Message
+	})
+}
+
+func (s *Server) smtpSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if err := rq.P.SaveSMTP(r.Context(), rq.User, smtpOf(r.PostForm)); err != nil {
+		return s.mailFail(w, r, rq, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/mail", "The mail account is saved."))
+}
+
+func (s *Server) testMail(r *http.Request, rq *Request) (string, error) {
+	if s.cfg.Mailer == nil {
+		return "", fmt.Errorf("mail is not set up on this service")
+	}
+	return s.cfg.Mailer.SendTest(r.Context(), rq.P, rq.P.SMTP(r.Context()), rq.User)
+}
+
+func (s *Server) testMailSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	answer, err := s.testMail(r, rq)
+	return s.renderMail(w, r, rq, http.StatusOK, func(pg *web.Page) {
+		d := pg.Data.(*MailData)
+		if err != nil {
+			d.TestResult = "The test email was not sent: " + err.Error()
+		} else {
+			d.TestResult = answer
+		}
+	})
+}
+
+func (s *Server) retrySubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	id, _ := strconv.ParseInt(r.PostForm.Get("id"), 10, 64)
+	n, err := rq.P.RetryFailed(r.Context(), rq.User, id)
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/mail", fmt.Sprintf("%d message(s) are queued again.", n)))
+}
+
+// TemplateData is the editor of one mail template.
+type TemplateData struct {
+	T       *MailTemplate
+	Label   string
+	Subject string
+	Body    string
+}
+
+func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*web.Page)) error {
+	vars := mux.Vars(r)
+	t, err := rq.P.MailTemplateFor(r.Context(), vars["kind"], vars["lang"])
+	if err != nil || (vars["lang"] != "en" && vars["lang"] != "ru") {
+		return ErrNotFound
+	}
+	d := &TemplateData{T: t}
+	for _, k := range MailKinds {
+		if k.ID == t.Kind {
+			d.Label = k.Label
+		}
+	}
+	if form == nil {
+		form = url.Values{"subject": {t.Subject}, "body": {t.Body}}
+	}
+	subj, err1 := renderText(form.Get("subject"), SampleMailVars(rq.P.company()))
+	body, err2 := renderText(form.Get("body"), SampleMailVars(rq.P.company()))
+	if err1 == nil && err2 == nil {
+		d.Subject, d.Body = subj, body
+	}
+	pg := s.withFlash(r, s.page(r, rq, "Mail template", d))
+	pg.Nav = "mail"
+	pg.Form = form
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "admin_template", pg)
+}
+
+func (s *Server) templatePage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderTemplate(w, r, rq, http.StatusOK, nil, nil)
+}
+
+func (s *Server) templateSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	vars := mux.Vars(r)
+	back := fmt.Sprintf("%s/admin/mail/templates/%s/%s", rq.Base, vars["kind"], vars["lang"])
+	switch r.PostForm.Get("action") {
+	case "reset":
+		if err := rq.P.ResetMailTemplate(r.Context(), rq.User, vars["kind"], vars["lang"]); err != nil {
+			return err
+		}
+		return redirect(w, r, flashURL(back, "The default wording is back."))
+	case "preview":
+		return s.renderTemplate(w, r, rq, http.StatusOK, r.PostForm, nil)
+	}
+	if err := rq.P.SaveMailTemplate(r.Context(), rq.User, vars["kind"], vars["lang"], r.PostForm.Get("subject"), r.PostForm.Get("body")); err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status == http.StatusNotFound {
+			return err
+		}
+		return s.renderTemplate(w, r, rq, we.Status, r.PostForm, func(pg *web.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
+	}
+	return redirect(w, r, flashURL(back, "The template is saved."))
+}
+
+func (s *Server) apiSMTP(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, rq.P.SMTPForm(r.Context()))
+	return nil
+}
+
+func (s *Server) apiPutSMTP(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in SMTPSettings
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.SaveSMTP(r.Context(), rq.User, in); err != nil {
+		return err
+	}
+	return s.apiSMTP(w, r, rq)
+}
+
+func (s *Server) apiTestMail(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	answer, err := s.testMail(r, rq)
+	if err != nil {
+		web.WriteJSON(w, http.StatusBadGateway, map[string]any{"error": map[string]string{"code": "smtp_failed", "message": err.Error()}})
+		return nil
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"result": answer})
+	return nil
+}
+
+func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var out []*MailTemplate
+	for _, k := range MailKinds {
+		for _, l := range Languages {
+			t, err := rq.P.MailTemplateFor(r.Context(), k.ID, l)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"templates": out})
+	return nil
+}
+
+func (s *Server) apiPutTemplate(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ Subject, Body string }
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	if err := rq.P.SaveMailTemplate(r.Context(), rq.User, v["kind"], v["lang"], in.Subject, in.Body); err != nil {
+		return err
+	}
+	t, err := rq.P.MailTemplateFor(r.Context(), v["kind"], v["lang"])
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) apiResetTemplate(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	v := mux.Vars(r)
+	if err := rq.P.ResetMailTemplate(r.Context(), rq.User, v["kind"], v["lang"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiRetry(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ ID int64 }
+	_ = web.DecodeJSON(r, &in)
+	n, err := rq.P.RetryFailed(r.Context(), rq.User, in.ID)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]int64{"queued": n})
+	return nil
+}

@@ -1,0 +1,165 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"portaldesk/portal/web"
+)
+
+// ResetTTL is how long a password reset link works.
+const ResetTTL = time.Hour
+
+// RequestPasswordReset mails a one-time link to the user with this email, if
+// there is one. The answer is the same either way, so nobody learns who is
+// registered.
+func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
+	if msg := ValidateEmail(email); msg != "" {
+		return &FieldErrors{Fields: map[string]string{"email": msg}}
+	}
+	u, err := p.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) || (err == nil && !u.Active) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	now := p.Now()
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", u.ID, now.Unix()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, now.Add(ResetTTL).Unix()); err != nil {
+			return err
+		}
+		return p.mailTo(ctx, tx, MailPasswordReset, u, MailVars{Link: p.URL + "reset?token=" + url.QueryEscape(tok)}, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("store: password reset: %w", err)
+	}
+	p.kickOutbox()
+	return nil
+}
+
+// ResetPassword sets a new password with a link's token; the link then stops
+// working, and so do the user's other sessions.
+func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*User, error) {
+	var uid int64
+	err := p.DB.QueryRow(ctx, "SELECT user_id FROM password_resets WHERE hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash(token), p.Now().Unix()).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &FieldErrors{Message: "This link is used or has expired. Ask for a new one.", Fields: map[string]string{"token": "This link is used or has expired. Ask for a new one."}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if msg := ValidatePassword(password); msg != "" {
+		return nil, &FieldErrors{Fields: map[string]string{"password": msg}}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL", p.Now().Unix(), tokenHash(token))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return &FieldErrors{Fields: map[string]string{"token": "This link is used or has expired. Ask for a new one."}}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, uid); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", uid)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.UserByID(ctx, uid)
+}
+
+func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.tpl.Render(w, http.StatusOK, "forgot", s.page(r, rq, "Forgot your password?", nil))
+}
+
+func (s *Server) forgotSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if rq.P.limiter.Blocked(ClientIP(r), rq.P.Now()) {
+		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
+	}
+	rq.P.limiter.Failed(ClientIP(r), rq.P.Now())
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	if err := rq.P.RequestPasswordReset(r.Context(), email); err != nil {
+		return s.formFail(w, s.page(r, rq, "Forgot your password?", nil), "forgot", r.PostForm, err)
+	}
+	pg := s.page(r, rq, "Sign in", nil)
+	pg.Form = url.Values{"email": {email}}
+	pg.Flash = "If " + email + " is registered here, a link to set a new password is on its way. It works for an hour."
+	return s.tpl.Render(w, http.StatusOK, "login", pg)
+}
+
+func (s *Server) resetPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	pg := s.page(r, rq, "Set a new password", nil)
+	pg.Form = url.Values{"token": {r.URL.Query().Get("token")}}
+	return s.tpl.Render(w, http.StatusOK, "reset", pg)
+}
+
+func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	pg := s.page(r, rq, "Set a new password", nil)
+	if r.PostForm.Get("password") != r.PostForm.Get("password2") {
+		return s.formFail(w, pg, "reset", url.Values{"token": {r.PostForm.Get("token")}}, &FieldErrors{Fields: map[string]string{"password2": "The two passwords differ."}})
+	}
+	u, err := rq.P.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
+	if err != nil {
+		return s.formFail(w, pg, "reset", url.Values{"token": {r.PostForm.Get("token")}}, err)
+	}
+	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/tickets", "Your new password is set."))
+}
+
+func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ Email string }
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if rq.P.limiter.Blocked(ClientIP(r), rq.P.Now()) {
+		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
+	}
+	rq.P.limiter.Failed(ClientIP(r), rq.P.Now())
+	if err := rq.P.RequestPasswordReset(r.Context(), in.Email); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct{ Token, Password string }
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if _, err := rq.P.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
