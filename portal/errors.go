@@ -42,6 +42,8 @@ func webError(err error) error {
 		return &web.Error{Status: http.StatusForbidden, Code: "not_in_tariff", Message: sentence(err)}
 	case errors.Is(err, ErrOperatorLimit):
 		return &web.Error{Status: http.StatusConflict, Code: "operator_limit", Message: sentence(err), Fields: map[string]string{"role": sentence(err)}}
+	case errors.Is(err, ErrPaymentRequired):
+		return &web.Error{Status: http.StatusPaymentRequired, Code: "payment_required", Message: sentence(err)}
 	case errors.Is(err, ErrQuotaExceeded):
 		return &web.Error{Status: http.StatusInsufficientStorage, Code: "quota_exceeded", Message: "The portal's database quota is exceeded: nothing was saved. Ask the admin to free space or move to a larger tariff."}
 	case errors.Is(err, ErrReadOnly):

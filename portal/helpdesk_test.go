@@ -524,6 +524,9 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/admin/settings", "admin_settings")
 	get(admin, "/alpha/admin/mail", "admin_mail")
 	get(admin, "/alpha/admin/mail/templates/message/ru", "admin_template")
+	get(admin, "/alpha/admin/subscription", "admin_subscription")
+	inv := w.api(t, w.admin, "POST", "/subscription/topup", map[string]any{"amount": 100000}).JSON(t)["invoice"]
+	get(admin, fmt.Sprintf("/alpha/admin/invoices/%v", inv), "invoice")
 	get(nil, "/alpha/forgot", "forgot")
 	get(nil, "/alpha/reset?token=x", "reset")
 	for _, name := range e.App.Tpl.Names() {

@@ -40,6 +40,7 @@ type Plan struct {
 	APITokens      bool
 	CustomDomain   bool
 	OwnSMTP        bool
+	UsageLevel     int // 0, or 80 / 100 when usage passed that share of a quota
 }
 
 // States of a portal in the catalog.

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -43,6 +44,7 @@ type ServerConfig struct {
 	PublicURL string
 	Templates *templates.Set
 	Mailer    MailTester
+	Billing   Billing
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
@@ -89,6 +91,7 @@ func (s *Server) routes() {
 	s.apiRoutes(api)
 	s.pageRoutes(m)
 	s.mailRoutes(m, api)
+	s.billingRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
@@ -222,8 +225,14 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 	if rq.User != nil {
 		pg.User = &web.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role}
 	}
-	if pl.State == StateReadOnly {
+	switch {
+	case pl.State == StateReadOnly:
 		pg.Banner = "This portal is read-only for now: you can read and export, but not add anything."
+		if rq.User != nil && rq.User.Role == RoleAdmin {
+			pg.Banner += " It is over its quota or its subscription: see Subscription."
+		}
+	case pl.UsageLevel >= 80 && rq.User != nil && rq.User.Role == RoleAdmin:
+		pg.Banner = fmt.Sprintf("The portal uses over %d%% of its storage quota. Free space or choose a larger tariff under Subscription.", pl.UsageLevel)
 	}
 	return pg
 }

@@ -36,7 +36,7 @@ func NewApp(svc *Service) (*App, error) {
 	}
 	a := &App{Svc: svc, Assets: assets, Tpl: tpl}
 	a.Site = NewSite(svc, tpl, assets)
-	a.Portals = portal.NewServer(portal.ServerConfig{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer})
+	a.Portals = portal.NewServer(portal.ServerConfig{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc})
 	a.Router = NewRouter(svc, a.Site, a.Portals)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,8 @@ type PortalRecord struct {
 	Tariff     Tariff    `json:"-"`
 	DBMB       int64     `json:"db_mb"`
 	DiskMB     int64     `json:"disk_mb"`
+	AdminDBMB  int64     `json:"admin_db_mb,omitempty"`
+	UsageLevel int       `json:"usage_level"`
 }
 
 // Tariff is a row of the catalog's tariffs.
@@ -70,7 +72,8 @@ type Tariff struct {
 }
 
 const portalSelect = `SELECT p.id, p.slug, p.company, p.state, p.tariff_id, p.operators, p.admin_email, p.created_at,
-	COALESCE(p.db_mb, t.db_mb), COALESCE(p.disk_mb, t.disk_mb),
+	COALESCE(p.db_mb, t.db_mb), COALESCE(p.disk_mb, t.disk_mb), COALESCE(p.admin_db_mb, 0),
+	COALESCE((SELECT level FROM usage WHERE portal_id = p.id), 0),
 	t.id, t.name, t.price_per_operator, t.max_operators, t.disk_mb, t.db_mb, t.designer, t.timing, t.api_tokens, t.custom_domain, t.own_smtp
 	FROM portals p JOIN tariffs t ON t.id = p.tariff_id`
 
@@ -79,7 +82,7 @@ func scanPortal(row interface{ Scan(...any) error }) (*PortalRecord, error) {
 	var created int64
 	t := &r.Tariff
 	err := row.Scan(&r.ID, &r.Slug, &r.Company, &r.State, &r.TariffID, &r.Operators, &r.AdminEmail, &created,
-		&r.DBMB, &r.DiskMB,
+		&r.DBMB, &r.DiskMB, &r.AdminDBMB, &r.UsageLevel,
 		&t.ID, &t.Name, &t.PricePerOperator, &t.MaxOperators, &t.DiskMB, &t.DBMB, &t.Designer, &t.Timing, &t.APITokens, &t.CustomDomain, &t.OwnSMTP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, portal.ErrNotFound
@@ -100,7 +103,7 @@ func (r *PortalRecord) Plan() *portal.Plan {
 	return &portal.Plan{
 		ID: r.ID, Slug: r.Slug, Company: r.Company, State: r.State,
 		TariffID: r.Tariff.ID, TariffName: r.Tariff.Name, MaxOperators: maxOps,
-		DBQuotaBytes: r.DBMB << 20, DiskQuotaBytes: r.DiskMB << 20,
+		DBQuotaBytes: min(r.DBMB, orMax(r.AdminDBMB)) << 20, DiskQuotaBytes: r.DiskMB << 20, UsageLevel: r.UsageLevel,
 		Designer: r.Tariff.Designer, Timing: r.Tariff.Timing, APITokens: r.Tariff.APITokens,
 		CustomDomain: r.Tariff.CustomDomain, OwnSMTP: r.Tariff.OwnSMTP,
 	}
@@ -201,4 +204,57 @@ func (c *Catalog) Tariffs(ctx context.Context) ([]Tariff, error) {
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+func orMax(mb int64) int64 {
+	if mb <= 0 {
+		return 1 << 40
+	}
+	return mb
+}
+
+// TariffChange is what ops change about a tariff; nil leaves a part as it is.
+type TariffChange struct {
+	Name                                                        *string
+	Price, DiskMB, DBMB                                         *int64
+	Designer, Timing, APITokens, CustomDomain, OwnSMTP, Archived *bool
+}
+
+// SetTariff creates or changes a tariff.
+func (c *Catalog) SetTariff(ctx context.Context, id string, t TariffChange) error {
+	if id == "" || strings.ContainsAny(id, " /") {
+		return fmt.Errorf("tariff id %q: use letters, digits and hyphens", id)
+	}
+	_, err := c.db.W.ExecContext(ctx, `INSERT INTO tariffs (id, name, price_per_operator, max_operators, disk_mb, db_mb, position) VALUES (?, ?, 0, 0, 1000, 200, 99) ON CONFLICT DO NOTHING`, id, id)
+	if err != nil {
+		return err
+	}
+	set := func(col string, v any) error {
+		_, err := c.db.W.ExecContext(ctx, "UPDATE tariffs SET "+col+" = ? WHERE id = ?", v, id)
+		return err
+	}
+	for col, v := range map[string]any{"name": t.Name, "price_per_operator": t.Price, "disk_mb": t.DiskMB, "db_mb": t.DBMB, "designer": t.Designer,
+		"timing": t.Timing, "api_tokens": t.APITokens, "custom_domain": t.CustomDomain, "own_smtp": t.OwnSMTP, "archived": t.Archived} {
+		switch x := v.(type) {
+		case *string:
+			if x != nil {
+				if err := set(col, *x); err != nil {
+					return err
+				}
+			}
+		case *int64:
+			if x != nil {
+				if err := set(col, *x); err != nil {
+					return err
+				}
+			}
+		case *bool:
+			if x != nil {
+				if err := set(col, *x); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ type Config struct {
 	// SMTPRootCAs are the authorities trusted for SMTP TLS besides the
 	// system's (--smtp-ca: private relays, tests).
 	SMTPRootCAs *x509.CertPool
+	Billing     BillingConfig
 }
 
 // Defaults fills what is unset.
@@ -59,6 +60,7 @@ func (c *Config) Defaults() {
 	if c.CacheKiB <= 0 {
 		c.CacheKiB = 512
 	}
+	c.Billing.defaults()
 }
 
 // Service is the control plane over one data directory.

@@ -11,6 +11,9 @@
       setTimeout(function () { b.textContent = old; }, 1500);
     }
   });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-print]")) window.print();
+  });
   document.addEventListener("submit", function (e) {
     var f = e.target;
     var msg = f.getAttribute("data-confirm");

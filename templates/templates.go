@@ -48,6 +48,7 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 		},
 		"lower": strings.ToLower,
 		"list":  func(v ...string) []string { return v },
+		"mb":    func(n int64) int64 { return n << 20 },
 		"humanBytes": func(n int64) string {
 			switch {
 			case n >= 1<<30:

@@ -21,6 +21,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
+	"portaldesk/quota"
 )
 
 const usage = `Portaldesk — a helpdesk portal for every business.
@@ -31,6 +32,11 @@ Usage:
   portaldesk portals list
   portaldesk portals suspend|resume|delete SLUG
   portaldesk portals domain add|remove SLUG HOST
+  portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
+  portaldesk portals set-limits SLUG --db-mb N --disk-mb N
+  portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
+  portaldesk jobs run usage|enforce|billing|expiry [--now RFC3339]
+  portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
   portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10]
 
 Every subcommand takes --data DIR (env PORTALDESK_DATA, default ./data).
@@ -50,6 +56,12 @@ func main() {
 		err = portals(args)
 	case "seed":
 		err = seed(args)
+	case "billing":
+		err = billing(args)
+	case "jobs":
+		err = jobs(args)
+	case "tariffs":
+		err = tariffs(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -85,6 +97,9 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.IntVar(&c.OpenLimit, "open-portals", envInt("PORTALDESK_OPEN_PORTALS", 256), "portals kept open at once (PORTALDESK_OPEN_PORTALS)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTALDESK_SMTP_URL", ""), "the service's SMTP server, smtp://user:pass@host:port (smtps:// for TLS, ?starttls=1); empty writes .eml files (PORTALDESK_SMTP_URL)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTALDESK_MAIL_FROM", ""), "sender address of the service's mail (PORTALDESK_MAIL_FROM)")
+	fs.StringVar(&c.Billing.Currency, "currency", env("PORTALDESK_CURRENCY", "RUB"), "currency of prices and balances (PORTALDESK_CURRENCY)")
+	fs.IntVar(&c.Billing.FirstPaymentBonus, "first-payment-bonus", envInt("PORTALDESK_FIRST_PAYMENT_BONUS", 50), "percent credited with a portal's first payment (PORTALDESK_FIRST_PAYMENT_BONUS)")
+	fs.StringVar(&c.Billing.Vendor, "vendor", env("PORTALDESK_VENDOR", "Portaldesk"), "the vendor's details printed on invoices (PORTALDESK_VENDOR)")
 	return c
 }
 
@@ -135,6 +150,12 @@ func serve(args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	sched := quota.NewScheduler(quota.New(svc), nil)
+	if err := sched.Start(); err != nil {
+		svc.Close()
+		return err
+	}
+	defer sched.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -169,6 +190,9 @@ func portals(args []string) error {
 	fs.StringVar(&in.AdminEmail, "admin-email", "", "admin's email")
 	fs.StringVar(&in.AdminPassword, "admin-password", "", "admin's password")
 	fs.StringVar(&in.Tariff, "tariff", "free", "tariff id")
+	operators := fs.Int("operators", 0, "operators (set-tariff)")
+	dbMB := fs.Int64("db-mb", 0, "database quota override in MB (set-limits; 0 = the tariff's)")
+	diskMB := fs.Int64("disk-mb", 0, "disk quota override in MB (set-limits; 0 = the tariff's)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -226,6 +250,16 @@ func portals(args []string) error {
 			return fmt.Errorf("no portal %q", pos[0])
 		}
 		return err
+	case "set-tariff":
+		if err := need(2, "SLUG TARIFF_ID"); err != nil {
+			return err
+		}
+		return svc.SetTariff(ctx, pos[0], pos[1], *operators, "ops")
+	case "set-limits":
+		if err := need(1, "SLUG"); err != nil {
+			return err
+		}
+		return svc.SetLimits(ctx, pos[0], *dbMB, *diskMB)
 	case "domain":
 		if err := need(3, "add|remove SLUG HOST"); err != nil {
 			return err
@@ -298,4 +332,152 @@ func seed(args []string) error {
 	}
 	fmt.Printf("seeded %s: %d tickets, %d messages, %d clients, %d operators in %s\n", *slug, o.Tickets, o.Messages, o.Clients, o.Operators, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func billing(args []string) error {
+	if len(args) == 0 {
+		return errors.New("billing: confirm, adjust or promo")
+	}
+	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("billing "+action, flag.ExitOnError)
+	cfg := configFlags(fs)
+	note := fs.String("note", "", "why (adjust)")
+	percent := fs.Int("percent", 0, "bonus percent (promo)")
+	from := fs.String("from", "", "first day, YYYY-MM-DD (promo)")
+	to := fs.String("to", "", "last day, YYYY-MM-DD (promo)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	switch action {
+	case "confirm":
+		if len(pos) != 1 {
+			return errors.New("billing confirm INVOICE")
+		}
+		rec, bal, err := svc.ConfirmInvoice(ctx, pos[0], "ops")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("invoice %s paid: %s balance %s\n", pos[0], rec.Slug, svc.Money(bal))
+	case "adjust":
+		if len(pos) != 2 || *note == "" {
+			return errors.New("billing adjust SLUG AMOUNT --note TEXT (AMOUNT in minor units, negative to take)")
+		}
+		amount, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("amount: %w", err)
+		}
+		bal, err := svc.Adjust(ctx, pos[0], amount, *note, "ops")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s balance %s\n", pos[0], svc.Money(bal))
+	case "promo":
+		if len(pos) != 1 {
+			return errors.New("billing promo CODE --percent P --from YYYY-MM-DD --to YYYY-MM-DD")
+		}
+		f, err1 := time.Parse(time.DateOnly, *from)
+		t, err2 := time.Parse(time.DateOnly, *to)
+		if err1 != nil || err2 != nil {
+			return errors.New("promo: --from and --to as YYYY-MM-DD")
+		}
+		return svc.AddPromo(ctx, pos[0], *percent, f, t.Add(24*time.Hour-time.Second))
+	default:
+		return fmt.Errorf("billing: unknown action %q", action)
+	}
+	return nil
+}
+
+func jobs(args []string) error {
+	if len(args) < 2 || args[0] != "run" {
+		return errors.New("jobs run usage|enforce|billing|expiry [--now RFC3339]")
+	}
+	fs := flag.NewFlagSet("jobs run", flag.ExitOnError)
+	cfg := configFlags(fs)
+	nowFlag := fs.String("now", "", "run as of this moment (RFC 3339)")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if *nowFlag != "" {
+		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+			return fmt.Errorf("--now: %w", err)
+		}
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	svc.SetClock(func() time.Time { return now })
+	j := quota.New(svc)
+	for _, name := range pos {
+		counts, err := j.Run(context.Background(), name, now)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: %v\n", name, counts)
+	}
+	return nil
+}
+
+func tariffs(args []string) error {
+	if len(args) == 0 {
+		return errors.New("tariffs list | set ID [flags]")
+	}
+	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("tariffs "+action, flag.ExitOnError)
+	cfg := configFlags(fs)
+	var t provisioner.TariffChange
+	fs.Func("name", "name", func(v string) error { t.Name = &v; return nil })
+	fs.Func("price", "price per operator per month, minor units", func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		t.Price = &n
+		return err
+	})
+	fs.Func("disk-mb", "disk quota", func(v string) error { n, err := strconv.ParseInt(v, 10, 64); t.DiskMB = &n; return err })
+	fs.Func("db-mb", "database quota", func(v string) error { n, err := strconv.ParseInt(v, 10, 64); t.DBMB = &n; return err })
+	for _, f := range []struct {
+		name string
+		dst  **bool
+	}{{"designer", &t.Designer}, {"timing", &t.Timing}, {"api-tokens", &t.APITokens}, {"custom-domain", &t.CustomDomain}, {"own-smtp", &t.OwnSMTP}, {"archived", &t.Archived}} {
+		dst := f.dst
+		fs.Func(f.name, "true or false", func(v string) error { b, err := strconv.ParseBool(v); *dst = &b; return err })
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	switch action {
+	case "list":
+		list, err := svc.Catalog().Tariffs(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPRICE/OPERATOR/MONTH\tDISK MB\tDB MB\tDESIGNER\tTIMING\tAPI\tDOMAIN\tSMTP")
+		for _, t := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%v\t%v\t%v\t%v\t%v\n", t.ID, t.Name, svc.Money(t.PricePerOperator), t.DiskMB, t.DBMB, t.Designer, t.Timing, t.APITokens, t.CustomDomain, t.OwnSMTP)
+		}
+		return tw.Flush()
+	case "set":
+		if len(pos) != 1 {
+			return errors.New("tariffs set ID [flags]")
+		}
+		return svc.Catalog().SetTariff(ctx, pos[0], t)
+	}
+	return fmt.Errorf("tariffs: unknown action %q", action)
 }

@@ -1,0 +1,122 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Billing is what the control plane offers a portal about its subscription.
+// The portal passes only its own catalog id; the money lives in the catalog.
+type Billing interface {
+	Subscription(ctx context.Context, portalID int64) (*Subscription, error)
+	Quote(ctx context.Context, portalID int64, tariff string, operators int) (*Quote, error)
+	ChangeSubscription(ctx context.Context, portalID int64, actor string, tariff *string, operators *int) (*Subscription, error)
+	TopUp(ctx context.Context, portalID int64, amount int64, promo, payer string) (*Invoice, error)
+	Invoice(ctx context.Context, portalID int64, number string) (*Invoice, error)
+	Transactions(ctx context.Context, portalID int64, limit int) ([]Transaction, error)
+	Tariffs(ctx context.Context) ([]TariffInfo, error)
+	SetAdminDBLimit(ctx context.Context, portalID int64, mb int64) error
+	Money(minor int64) string
+}
+
+// Subscription is a portal's account as its admin sees it.
+type Subscription struct {
+	Account      string    `json:"account"`
+	Tariff       string    `json:"tariff"`
+	TariffName   string    `json:"tariff_name"`
+	Operators    int       `json:"operators"`
+	PaidUntil    string    `json:"paid_until"` // the day the balance lasts to, YYYY-MM-DD; empty on the free tariff
+	Balance      int64     `json:"balance"`
+	Currency     string    `json:"currency"`
+	Monthly      int64     `json:"monthly"`
+	Daily        int64     `json:"daily"`
+	Expired      bool      `json:"expired"`
+	DBQuotaMB    int64     `json:"db_quota_mb"`
+	DiskQuotaMB  int64     `json:"disk_quota_mb"`
+	TariffDBMB   int64     `json:"tariff_db_mb"`
+	DBBytes      int64     `json:"db_bytes"`
+	DiskBytes    int64     `json:"disk_bytes"`
+	MeasuredAt   time.Time `json:"measured_at"`
+	ActiveStaff  int       `json:"-"`
+	FirstPayment bool      `json:"-"`
+	BonusPercent int       `json:"-"`
+}
+
+// Quote is the price of a plan before it is confirmed.
+type Quote struct {
+	Tariff    string `json:"tariff"`
+	Operators int    `json:"operators"`
+	Monthly   int64  `json:"monthly"`
+	Daily     int64  `json:"daily"`
+	Days      int64  `json:"days"` // how long the current balance lasts on it
+}
+
+// Invoice is a top-up to be paid.
+type Invoice struct {
+	Number    string    `json:"invoice"`
+	Amount    int64     `json:"amount"`
+	Promo     string    `json:"promo,omitempty"`
+	Payer     string    `json:"payer"`
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	PaidAt    time.Time `json:"paid_at,omitzero"`
+	Account   string    `json:"account"`
+	Vendor    string    `json:"vendor"`
+	Currency  string    `json:"currency"`
+}
+
+// Transaction is one line of the ledger.
+type Transaction struct {
+	ID           int64     `json:"id"`
+	Kind         string    `json:"kind"`
+	Amount       int64     `json:"amount"`
+	BalanceAfter int64     `json:"balance_after"`
+	Actor        string    `json:"actor"`
+	Note         string    `json:"note"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// TariffInfo is a tariff on offer.
+type TariffInfo struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Price        int64  `json:"price"` // per operator per month, minor units
+	MaxOperators int    `json:"max_operators"`
+	DiskMB       int64  `json:"disk_mb"`
+	DBMB         int64  `json:"db_mb"`
+	Designer     bool   `json:"designer"`
+	Timing       bool   `json:"timing"`
+	APITokens    bool   `json:"api_tokens"`
+	CustomDomain bool   `json:"custom_domain"`
+	OwnSMTP      bool   `json:"own_smtp"`
+}
+
+// ErrPaymentRequired is returned when the balance cannot pay for a change.
+var ErrPaymentRequired = errors.New("the balance does not cover a day of this plan: top up first")
+
+// NotifyAdmins queues a mail to every active admin of the portal (the control
+// plane's warnings and reminders).
+func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) error {
+	admins, err := p.Users(ctx, RoleAdmin)
+	if err != nil {
+		return err
+	}
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		for _, a := range admins {
+			if !a.Active {
+				continue
+			}
+			if err := p.enqueue(ctx, tx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		p.kickOutbox()
+	}
+	return err
+}

@@ -1,0 +1,293 @@
+// Package quota runs the scheduled jobs that keep every portal honest: the
+// usage sweep, quota enforcement, the daily billing run and expiry
+// reminders. Each job is idempotent, catches up after downtime, records its
+// runs in the catalog, and can be run by hand (`portaldesk jobs run NAME`).
+package quota
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+)
+
+// Jobs runs the scheduled work over one service.
+type Jobs struct {
+	svc *provisioner.Service
+	db  *portal.DB
+}
+
+// New makes the jobs of svc.
+func New(svc *provisioner.Service) *Jobs {
+	return &Jobs{svc: svc, db: svc.Catalog().DB()}
+}
+
+// Names are the jobs that can be run by hand.
+var Names = []string{"usage", "enforce", "billing", "expiry"}
+
+// Counts is what a run did, for its record.
+type Counts map[string]int
+
+// Run runs one job as of now and records it.
+func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, error) {
+	fn := map[string]func(context.Context, time.Time) (Counts, error){
+		"usage": j.Usage, "enforce": j.Enforce, "billing": j.Billing, "expiry": j.Expiry,
+	}[name]
+	if fn == nil {
+		return nil, fmt.Errorf("no job %q (jobs: usage, enforce, billing, expiry)", name)
+	}
+	start := time.Now()
+	res, err := j.db.W.ExecContext(ctx, "INSERT INTO job_runs (job, as_of, started_at) VALUES (?, ?, ?)", name, now.Unix(), start.Unix())
+	if err != nil {
+		return nil, err
+	}
+	id, _ := res.LastInsertId()
+	counts, runErr := fn(ctx, now)
+	outcome := "ok"
+	if runErr != nil {
+		outcome = "error: " + runErr.Error()
+	}
+	b, _ := json.Marshal(counts)
+	_, _ = j.db.W.ExecContext(ctx, "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?", time.Now().Unix(), outcome, string(b), id)
+	slog.Info("job", "job", name, "as_of", now.UTC().Format(time.RFC3339), "duration", time.Since(start), "outcome", outcome, "counts", string(b))
+	return counts, runErr
+}
+
+// Run is a recorded run of a job.
+type RunRecord struct {
+	Job      string
+	AsOf     time.Time
+	Started  time.Time
+	Finished time.Time
+	Outcome  string
+	Counts   string
+}
+
+// Recent lists the latest runs, newest first.
+func (j *Jobs) Recent(ctx context.Context, limit int) ([]RunRecord, error) {
+	rows, err := j.db.R.QueryContext(ctx, "SELECT job, as_of, started_at, COALESCE(finished_at, 0), outcome, counts FROM job_runs ORDER BY id DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RunRecord
+	for rows.Next() {
+		var r RunRecord
+		var asOf, st, fin int64
+		if err := rows.Scan(&r.Job, &asOf, &st, &fin, &r.Outcome, &r.Counts); err != nil {
+			return nil, err
+		}
+		r.AsOf, r.Started, r.Finished = time.Unix(asOf, 0).UTC(), time.Unix(st, 0).UTC(), time.Unix(fin, 0).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Usage measures each portal's database (file plus WAL, by stat — never by
+// opening the live file) and attachments (a walk of its files directory),
+// into the catalog. It reads no portal database, so it neither stalls
+// requests nor churns the registry.
+func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
+	list, err := j.svc.Catalog().Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := Counts{}
+	for _, rec := range list {
+		if err := ctx.Err(); err != nil {
+			return c, err
+		}
+		dir := j.svc.PortalDir(rec.Slug)
+		var dbBytes int64
+		for _, f := range []string{portal.DBFile, portal.DBFile + "-wal"} {
+			if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				dbBytes += fi.Size()
+			}
+		}
+		var disk int64
+		_ = filepath.WalkDir(filepath.Join(dir, portal.FilesDir), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if fi, err := d.Info(); err == nil {
+					disk += fi.Size()
+				}
+			}
+			return nil
+		})
+		if _, err := j.db.W.ExecContext(ctx, `INSERT INTO usage (portal_id, db_bytes, disk_bytes, measured_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (portal_id) DO UPDATE SET db_bytes = excluded.db_bytes, disk_bytes = excluded.disk_bytes, measured_at = excluded.measured_at`,
+			rec.ID, dbBytes, disk, now.Unix()); err != nil {
+			return c, err
+		}
+		c["portals"]++
+	}
+	return c, nil
+}
+
+// Level is how full a portal is: 0, 80 (warn) or 100 (over).
+func Level(used, quota int64) int {
+	switch {
+	case quota <= 0:
+		return 0
+	case used >= quota:
+		return 100
+	case used*100 >= quota*80:
+		return 80
+	}
+	return 0
+}
+
+// Enforce compares usage with quotas: admins are warned at 80 % and 100 %
+// (once per level), a portal over 100 % goes read-only, and comes back by
+// itself when usage falls or the tariff grows.
+func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
+	list, err := j.svc.Catalog().Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := Counts{}
+	for _, rec := range list {
+		var dbB, diskB int64
+		var prev int
+		err := j.db.R.QueryRowContext(ctx, "SELECT db_bytes, disk_bytes, level FROM usage WHERE portal_id = ?", rec.ID).Scan(&dbB, &diskB, &prev)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return c, err
+		}
+		plan := rec.Plan()
+		level := max(Level(dbB, plan.DBQuotaBytes), Level(diskB, plan.DiskQuotaBytes))
+		if level != prev {
+			if _, err := j.db.W.ExecContext(ctx, "UPDATE usage SET level = ? WHERE portal_id = ?", level, rec.ID); err != nil {
+				return c, err
+			}
+		}
+		var reason string
+		_ = j.db.R.QueryRowContext(ctx, "SELECT readonly_reason FROM portals WHERE id = ?", rec.ID).Scan(&reason)
+		switch {
+		case level >= 100 && rec.State == portal.StateActive:
+			if _, err := j.db.W.ExecContext(ctx, "UPDATE portals SET state = 'readonly', readonly_reason = 'quota' WHERE id = ?", rec.ID); err != nil {
+				return c, err
+			}
+			c["readonly"]++
+		case level < 100 && rec.State == portal.StateReadOnly && reason == "quota":
+			if _, err := j.db.W.ExecContext(ctx, "UPDATE portals SET state = 'active', readonly_reason = '' WHERE id = ?", rec.ID); err != nil {
+				return c, err
+			}
+			c["recovered"]++
+		}
+		if level > 0 {
+			c[fmt.Sprintf("level_%d", level)]++
+			key := fmt.Sprintf("quota-%d", level)
+			text := fmt.Sprintf("Your portal %s uses %d%% or more of its quota: database %s of %s, files %s of %s.", rec.Company, level,
+				portal.HumanBytes(dbB), portal.HumanBytes(plan.DBQuotaBytes), portal.HumanBytes(diskB), portal.HumanBytes(plan.DiskQuotaBytes))
+			if level >= 100 {
+				text += " Until space is freed or the tariff grows, the portal is read-only: people can read and export but not add anything."
+			}
+			if err := j.notifyOnce(ctx, rec, key, now, "Storage quota: "+fmt.Sprint(level)+"% used", text); err != nil {
+				slog.Warn("quota notice", "portal", rec.Slug, "err", err)
+			}
+		} else if prev > 0 {
+			_, _ = j.db.W.ExecContext(ctx, "DELETE FROM notices WHERE portal_id = ? AND key LIKE 'quota-%'", rec.ID)
+		}
+		if level != prev || level >= 100 {
+			j.svc.Registry().Invalidate(rec.Slug)
+		}
+	}
+	return c, nil
+}
+
+// notifyOnce mails the portal's admins unless this notice was sent before.
+func (j *Jobs) notifyOnce(ctx context.Context, rec *provisioner.PortalRecord, key string, now time.Time, subject, text string) error {
+	res, err := j.db.W.ExecContext(ctx, "INSERT OR IGNORE INTO notices (portal_id, key, sent_at) VALUES (?, ?, ?)", rec.ID, key, now.Unix())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	h, err := j.svc.Registry().Acquire(ctx, rec.Slug)
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	return h.Portal.NotifyAdmins(ctx, "notice", subject, text)
+}
+
+// Billing charges each paid portal its daily share for every day from the one
+// after it was last charged through today — so a run after days of downtime
+// catches up, and a second run on a day charges nothing. When the balance
+// cannot pay a day, the subscription expires: the portal falls back to the
+// free tariff, and no data is touched.
+func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
+	list, err := j.svc.Catalog().Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := Counts{}
+	today := provisioner.Day(now)
+	for _, rec := range list {
+		if rec.Tariff.PricePerOperator == 0 {
+			continue
+		}
+		charged, expired, err := j.svc.ChargeThrough(ctx, rec, today, now)
+		if err != nil {
+			return c, fmt.Errorf("billing %s: %w", rec.Slug, err)
+		}
+		c["charges"] += charged
+		if expired {
+			c["expired"]++
+			if err := j.notifyOnce(ctx, rec, fmt.Sprintf("expired-%d", today), now, "Your subscription has expired",
+				"The balance no longer covers your tariff, so the portal is now on the free tariff: operators beyond the first cannot sign in and paid features are locked. Nothing was deleted. Top up to get everything back."); err != nil {
+				slog.Warn("expiry notice", "portal", rec.Slug, "err", err)
+			}
+		}
+		c["portals"]++
+	}
+	return c, nil
+}
+
+// Expiry reminds the admins of paid portals 7, 3 and 1 days before the
+// balance runs out, once each.
+func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
+	list, err := j.svc.Catalog().Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := Counts{}
+	for _, rec := range list {
+		if rec.Tariff.PricePerOperator == 0 {
+			continue
+		}
+		sub, err := j.svc.Subscription(ctx, rec.ID)
+		if err != nil || sub.PaidUntil == "" {
+			continue
+		}
+		until, _ := time.Parse(time.DateOnly, sub.PaidUntil)
+		left := int(until.Sub(now.UTC().Truncate(24*time.Hour)).Hours() / 24)
+		marks := []int{7, 3, 1}
+		sort.Ints(marks)
+		for _, m := range marks {
+			if left <= m && left >= 0 {
+				key := fmt.Sprintf("remind-%d-%s", m, sub.PaidUntil)
+				text := fmt.Sprintf("The balance of your portal %s (%s) lasts until %s — %d day(s). Top up to keep your tariff %s.", rec.Company, sub.Account, sub.PaidUntil, left, sub.TariffName)
+				if err := j.notifyOnce(ctx, rec, key, now, fmt.Sprintf("Your subscription runs out in %d day(s)", max(left, 1)), text); err != nil {
+					slog.Warn("reminder", "portal", rec.Slug, "err", err)
+				}
+				c["reminders"]++
+				break
+			}
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,52 @@
+package quota
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Scheduler runs the jobs on their schedule (UTC): the usage sweep and
+// enforcement every hour, billing and expiry reminders every day at 00:10.
+// At start it runs them once, so a service that was down catches up.
+type Scheduler struct {
+	jobs *Jobs
+	cron *cron.Cron
+	now  func() time.Time
+}
+
+// NewScheduler schedules jobs; Start runs them.
+func NewScheduler(j *Jobs, now func() time.Time) *Scheduler {
+	if now == nil {
+		now = time.Now
+	}
+	return &Scheduler{jobs: j, cron: cron.New(cron.WithLocation(time.UTC)), now: now}
+}
+
+func (s *Scheduler) run(names ...string) func() {
+	return func() {
+		for _, n := range names {
+			if _, err := s.jobs.Run(context.Background(), n, s.now()); err != nil {
+				slog.Error("job failed", "job", n, "err", err)
+			}
+		}
+	}
+}
+
+// Start schedules the jobs and runs a catch-up round in the background.
+func (s *Scheduler) Start() error {
+	if _, err := s.cron.AddFunc("@every 1h", s.run("usage", "enforce")); err != nil {
+		return err
+	}
+	if _, err := s.cron.AddFunc("10 0 * * *", s.run("billing", "expiry")); err != nil {
+		return err
+	}
+	s.cron.Start()
+	go s.run("billing", "expiry", "usage", "enforce")()
+	return nil
+}
+
+// Stop waits for running jobs to finish.
+func (s *Scheduler) Stop() { <-s.cron.Stop().Done() }
