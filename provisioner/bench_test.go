@@ -40,7 +40,7 @@ func BenchmarkProvision(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		res, err := provisioner.ProvisionHashed(e.Svc, ctx, provisioner.SignupInput{Company: "Bench", Slug: fmt.Sprintf("bench-%d", i), AdminName: "A", AdminEmail: "a@b.test"}, hash)
+		res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Bench", Slug: fmt.Sprintf("bench-%d", i), AdminName: "A", AdminEmail: "a@b.test"}, hash)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func BenchmarkZipf(b *testing.B) {
 	toks := make([]string, total)
 	ctx := context.Background()
 	for i := 0; i < total; i++ {
-		res, err := provisioner.ProvisionHashed(e.Svc, ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
+		res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,16 +1,10 @@
 package provisioner
 
-import "context"
-
 // Hooks for the tests of package provisioner_test.
 
 func SetFailAt(s *Service, f func(step string) error) { s.failAt = f }
 
 var ProvisionSteps = []string{stepCatalog, stepFiles, stepDatabase, stepRename, stepAdmin, stepCommit}
-
-func ProvisionHashed(s *Service, ctx context.Context, in SignupInput, hash string) (*Provisioned, error) {
-	return s.provisionHashed(ctx, in, hash)
-}
 
 func CatalogRows(s *Service) int {
 	var n int

@@ -1,0 +1,126 @@
+package quota_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/pdtest"
+	"portaldesk/quota"
+)
+
+// manyPortals is a data directory with PORTALDESK_BENCH_PORTALS portals
+// (default 10,000), half of them on a paid tariff with money, kept in the
+// temporary directory between runs.
+func manyPortals(b *testing.B) (*pdtest.Env, int, []string) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("PORTALDESK_BENCH_PORTALS")); err == nil {
+		n = v
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("portaldesk-quota-bench-v%d-%d", portal.SchemaVersion, n))
+	_, err := os.Stat(filepath.Join(dir, "ready"))
+	fresh := err != nil
+	if fresh {
+		os.RemoveAll(dir)
+	}
+	e := pdtest.New(b, provisioner.Config{DataDir: dir})
+	toks := make([]string, 0, 64)
+	ctx := context.Background()
+	if fresh {
+		hash, _ := portal.HashPassword(pdtest.Password)
+		for i := 0; i < n; i++ {
+			slug := fmt.Sprintf("q-%d", i)
+			res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Q", Slug: slug, AdminName: "A", AdminEmail: "admin@" + slug + ".test"}, hash)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res.Handle.Release()
+			if i%2 == 0 {
+				e.Svc.Adjust(ctx, slug, 100000_00, "bench", "bench")
+				if err := e.Svc.SetTariff(ctx, slug, "start", 2, "bench"); err != nil {
+					b.Fatal(err)
+				}
+				e.Svc.Catalog().DB().W.Exec("UPDATE portals SET paid_through = NULL WHERE slug = ?", slug)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600)
+	}
+	for i := 0; i < 64; i++ {
+		toks = append(toks, e.Login(b, fmt.Sprintf("q-%d", i), fmt.Sprintf("admin@q-%d.test", i)))
+	}
+	return e, n, toks
+}
+
+// BenchmarkUsageAndEnforce sweeps every portal while requests keep coming,
+// and reports the requests' p99 during the sweep.
+func BenchmarkUsageAndEnforce(b *testing.B) {
+	e, n, toks := manyPortals(b)
+	j := quota.New(e.Svc)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		var lat []time.Duration
+		var mu sync.Mutex
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for k := g; !stop.Load(); k++ {
+					req := httptest.NewRequest("GET", fmt.Sprintf("/q-%d/api/v1/tickets", k%len(toks)), nil)
+					req.Header.Set("Authorization", "Bearer "+toks[k%len(toks)])
+					w := httptest.NewRecorder()
+					t0 := time.Now()
+					e.App.ServeHTTP(w, req)
+					d := time.Since(t0)
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+					time.Sleep(2 * time.Millisecond)
+				}
+			}(g)
+		}
+		t0 := time.Now()
+		if _, err := j.Run(ctx, "usage", time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := j.Run(ctx, "enforce", time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(t0)
+		stop.Store(true)
+		wg.Wait()
+		sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+		b.ReportMetric(el.Seconds(), "sweep-s")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "request-p99-ms")
+		b.ReportMetric(float64(n), "portals")
+	}
+}
+
+// BenchmarkBillingRun is the daily billing run over every portal.
+func BenchmarkBillingRun(b *testing.B) {
+	e, n, _ := manyPortals(b)
+	j := quota.New(e.Svc)
+	ctx := context.Background()
+	day := time.Now().Add(24 * time.Hour)
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		c, err := j.Run(ctx, "billing", day.Add(time.Duration(i)*24*time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "run-s")
+		b.ReportMetric(float64(c["charges"]), "charges")
+	}
+	b.ReportMetric(float64(n), "portals")
+}
