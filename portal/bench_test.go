@@ -35,7 +35,7 @@ func benchPortal(b *testing.B) (*pdtest.Env, string) {
 		e.Create(b, "bench")
 		e.SetPlan(b, "bench", "enterprise", 20, 0, 0)
 		e.Portal(b, "bench", func(p *portal.Portal) {
-			if err := portal.Seed(context.Background(), p, portal.SeedOptions{Tickets: tickets, Messages: messages, Clients: 500, Operators: 10}, pdtest.Password); err != nil {
+			if err := portal.Seed(context.Background(), p, portal.SeedOptions{Tickets: tickets, Messages: messages, Clients: 500, Operators: 10, Work: 50000}, pdtest.Password); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -176,4 +176,26 @@ func BenchmarkPostNote(b *testing.B) {
 		r.Header.Set("Content-Type", "application/json")
 		return r
 	}, 201)
+}
+
+// BenchmarkStatistics is the admin's statistics page for a whole year.
+func BenchmarkStatistics(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "admin@bench.test")
+	to := time.Now().UTC().Format("2006-01-02")
+	from := time.Now().UTC().AddDate(-1, 0, 1).Format("2006-01-02")
+	serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/stats?by=week&from="+from+"&to="+to, ck) }, 200)
+}
+
+// BenchmarkLabourReport is the labour-cost report for a whole year (50,000 work entries).
+func BenchmarkLabourReport(b *testing.B) {
+	e, slug := benchPortal(b)
+	tok := e.Login(b, slug, "admin@bench.test")
+	to := time.Now().UTC().Format("2006-01-02")
+	from := time.Now().UTC().AddDate(-1, 0, 1).Format("2006-01-02")
+	serve(b, e.App, func(int) *http.Request {
+		r := httptest.NewRequest("GET", "/"+slug+"/api/v1/reports/labour?from="+from+"&to="+to, nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return r
+	}, 200)
 }

@@ -38,7 +38,7 @@ func webError(err error) error {
 		return web.ErrNotFound
 	case errors.Is(err, ErrForbidden):
 		return web.ErrForbidden
-	case errors.Is(err, ErrNoDesigner), errors.Is(err, ErrNoAPITokens), errors.Is(err, ErrNoOwnSMTP):
+	case errors.Is(err, ErrNoDesigner), errors.Is(err, ErrNoAPITokens), errors.Is(err, ErrNoOwnSMTP), errors.Is(err, ErrNoTiming):
 		return &web.Error{Status: http.StatusForbidden, Code: "not_in_tariff", Message: sentence(err)}
 	case errors.Is(err, ErrOperatorLimit):
 		return &web.Error{Status: http.StatusConflict, Code: "operator_limit", Message: sentence(err), Fields: map[string]string{"role": sentence(err)}}

@@ -18,9 +18,9 @@ import (
 // world is two portals: alpha (a paid tariff) with an admin, an operator and
 // two clients, and beta with its own admin.
 type world struct {
-	e                             *pdtest.Env
+	e                            *pdtest.Env
 	admin, op, ca, cb, betaAdmin string // tokens
-	ticket                        int64  // client A's ticket
+	ticket                       int64  // client A's ticket
 }
 
 func newWorld(t *testing.T) *world {
@@ -88,7 +88,9 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", fmt.Sprintf("/attachments/%d", pubFile), nil, []int{200, 200, 200, 404, 401, 401}},
 		{"GET", fmt.Sprintf("/attachments/%d", noteFile), nil, []int{200, 200, 404, 404, 401, 401}},
 		{"GET", "/users", nil, []int{200, 200, 403, 403, 401, 401}},
-		{"POST", "/users", func() any { return map[string]any{"name": "X", "email": fmt.Sprintf("x%d@x.test", len(pdtest.Password)), "role": "client"} }, []int{201, 422, 403, 403, 401, 401}},
+		{"POST", "/users", func() any {
+			return map[string]any{"name": "X", "email": fmt.Sprintf("x%d@x.test", len(pdtest.Password)), "role": "client"}
+		}, []int{201, 422, 403, 403, 401, 401}},
 		{"PATCH", "/users/2", func() any { return map[string]any{"active": true} }, []int{200, 403, 403, 403, 401, 401}},
 		{"GET", "/form", nil, []int{200, 200, 200, 200, 401, 401}},
 		{"PUT", "/form", func() any { return map[string]any{"preamble": "Hello"} }, []int{200, 403, 403, 403, 401, 401}},
@@ -527,6 +529,9 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/admin/subscription", "admin_subscription")
 	inv := w.api(t, w.admin, "POST", "/subscription/topup", map[string]any{"amount": 100000}).JSON(t)["invoice"]
 	get(admin, fmt.Sprintf("/alpha/admin/invoices/%v", inv), "invoice")
+	get(admin, "/alpha/stats?by=week", "stats")
+	get(admin, "/alpha/admin/work-types", "admin_work_types")
+	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	get(nil, "/alpha/forgot", "forgot")
 	get(nil, "/alpha/reset?token=x", "reset")
 	for _, name := range e.App.Tpl.Names() {

@@ -3,8 +3,8 @@ package portal_test
 import (
 	"context"
 	"crypto/x509"
-	"mime"
 	"fmt"
+	"mime"
 	"regexp"
 	"strings"
 	"sync"

@@ -293,6 +293,12 @@ type TicketData struct {
 	Staff       []*User
 	Priorities  []string
 	Limits      Limits
+	Work        *TicketWork
+	WorkTypes   []WorkType
+	Timing      bool
+	Rating      *Rating
+	Money       func(int64) string
+	Today       string
 }
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
@@ -301,7 +307,19 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	if err != nil {
 		return nil, err
 	}
-	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx)}
+	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
+		Today: rq.P.Now().UTC().Format("2006-01-02")}
+	if d.Rating, err = rq.P.TicketRating(ctx, rq.User, n); err != nil {
+		return nil, err
+	}
+	if d.Work, err = rq.P.WorkOn(ctx, rq.User, n); err != nil {
+		return nil, err
+	}
+	if d.Timing && rq.User.IsStaff() {
+		if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {
+			return nil, err
+		}
+	}
 	if d.Timeline, err = rq.P.Timeline(ctx, rq.User, n); err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func SessionKey(secret []byte, slug string, id int64) []byte {
 
 // OpenOptions are the service-wide settings for opening a portal.
 type OpenOptions struct {
-	Secret   []byte
+	Secret    []byte
 	Readers   int
 	CacheKiB  int
 	Now       func() time.Time

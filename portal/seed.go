@@ -14,6 +14,7 @@ type SeedOptions struct {
 	Messages  int // in all, spread over the tickets
 	Clients   int
 	Operators int
+	Work      int // work entries, spread over the tickets
 	Rand      *rand.Rand
 }
 
@@ -146,6 +147,50 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 			return fmt.Errorf("seed tickets: %w", err)
 		}
 	}
+	if o.Work > 0 {
+		if err := seedWork(ctx, p, o, staff, now); err != nil {
+			return fmt.Errorf("seed work: %w", err)
+		}
+	}
 	_, err = p.DB.W.ExecContext(ctx, "PRAGMA optimize")
 	return err
+}
+
+func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now int64) error {
+	r := o.Rand
+	var types []int64
+	var prices []int64
+	for i, name := range []string{"Consultation", "Remote session", "On-site visit", "Cartridge", "Setup"} {
+		price := int64(500_00 + i*350_00)
+		res, err := p.DB.Exec(ctx, "INSERT INTO work_types (name, unit, price) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", name, []string{UnitHour, UnitHour, UnitHour, UnitPiece, UnitPiece}[i], price)
+		if err != nil {
+			return err
+		}
+		id, _ := res.LastInsertId()
+		types, prices = append(types, id), append(prices, price)
+	}
+	var maxTicket int64
+	if err := p.DB.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM tickets").Scan(&maxTicket); err != nil || maxTicket == 0 {
+		return err
+	}
+	const batch = 2000
+	for start := 0; start < o.Work; start += batch {
+		err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+			for i := start; i < min(start+batch, o.Work); i++ {
+				k := r.Intn(len(types))
+				qty := int64(250 * (1 + r.Intn(16)))
+				day := now/86400 - int64(r.Intn(365))
+				ticket := 1 + r.Int63n(maxTicket)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
+					VALUES (?, ?, (SELECT client_id FROM tickets WHERE id = ?), ?, ?, ?, ?, ?, '', ?, ?)`, ticket, staff[r.Intn(len(staff))], ticket, types[k], qty, prices[k], Cost(prices[k], qty), day, r.Intn(2), day*86400); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

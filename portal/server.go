@@ -92,6 +92,7 @@ func (s *Server) routes() {
 	s.pageRoutes(m)
 	s.mailRoutes(m, api)
 	s.billingRoutes(m, api)
+	s.insightRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
@@ -218,7 +219,8 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 			Name: pl.Company,
 			Slug: pl.Slug,
 			Base: rq.Base,
-			URL:  s.portalURL(r, rq),
+			URL:    s.portalURL(r, rq),
+			Timing: pl.Timing,
 		},
 		Data: data,
 	}

@@ -3,8 +3,8 @@ package portal
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	_ "embed"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,7 +53,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{
 			"notify_defaults": string(defsJSON),
-			"max_files": strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
+			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
 		} {
 			if err := SetSetting(ctx, tx, k, v); err != nil {

@@ -485,7 +485,6 @@ func (s *Service) AddPromo(ctx context.Context, code string, percent int, from, 
 	return err
 }
 
-
 // ChargeThrough charges rec every day from the one after it was last charged
 // through today, one transaction a day; it stops and downgrades the portal to
 // the free tariff when the balance cannot pay a day.

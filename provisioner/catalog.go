@@ -215,8 +215,8 @@ func orMax(mb int64) int64 {
 
 // TariffChange is what ops change about a tariff; nil leaves a part as it is.
 type TariffChange struct {
-	Name                                                        *string
-	Price, DiskMB, DBMB                                         *int64
+	Name                                                         *string
+	Price, DiskMB, DBMB                                          *int64
 	Designer, Timing, APITokens, CustomDomain, OwnSMTP, Archived *bool
 }
 

@@ -42,7 +42,9 @@ func NewSite(svc *Service, tpl *templates.Set, static http.Handler) *Site {
 }
 
 // Handle adds a route to the service's pages (the ops console, metrics).
-func (s *Site) Handle(path string, h http.Handler) *mux.Route { return s.mux.PathPrefix(path).Handler(h) }
+func (s *Site) Handle(path string, h http.Handler) *mux.Route {
+	return s.mux.PathPrefix(path).Handler(h)
+}
 
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 

@@ -49,6 +49,26 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 		"lower": strings.ToLower,
 		"list":  func(v ...string) []string { return v },
 		"mb":    func(n int64) int64 { return n << 20 },
+		"div":   func(a, b int64) int64 { return a / b },
+		"mod":   func(a, b int64) int64 { return a % b },
+		"sub":   func(a, b int) int { return a - b },
+		"ratingComment": func(r any) string {
+			if c, ok := r.(interface{ CommentText() string }); ok && c != nil {
+				return c.CommentText()
+			}
+			return ""
+		},
+		"duration": func(sec int64) string {
+			switch {
+			case sec <= 0:
+				return "—"
+			case sec < 3600:
+				return fmt.Sprintf("%d min", sec/60)
+			case sec < 2*86400:
+				return fmt.Sprintf("%.1f h", float64(sec)/3600)
+			}
+			return fmt.Sprintf("%.1f days", float64(sec)/86400)
+		},
 		"humanBytes": func(n int64) string {
 			switch {
 			case n >= 1<<30:

@@ -37,7 +37,7 @@ Usage:
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
   portaldesk jobs run usage|enforce|billing|expiry [--now RFC3339]
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
-  portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10]
+  portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10 --work 50000]
 
 Every subcommand takes --data DIR (env PORTALDESK_DATA, default ./data).
 `
@@ -309,6 +309,7 @@ func seed(args []string) error {
 	fs.IntVar(&o.Messages, "messages", 100000, "messages in all")
 	fs.IntVar(&o.Clients, "clients", 500, "clients")
 	fs.IntVar(&o.Operators, "operators", 10, "operators")
+	fs.IntVar(&o.Work, "work", 50000, "work entries (labour costs)")
 	password := fs.String("password", "password1", "password of the seeded users")
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -22,6 +22,8 @@ type PortalView struct {
 	Slug string
 	Base string // path prefix: "/acme" or "" on a custom domain
 	URL  string // absolute address to share
+	// Timing says whether the tariff includes labour-cost timing.
+	Timing bool
 }
 
 // UserView is the signed-in person as pages show them.

@@ -86,4 +86,3 @@ func JSONError(w http.ResponseWriter, e *Error) {
 	}
 	WriteJSON(w, e.Status, map[string]*Error{"error": e})
 }
-

@@ -1,0 +1,425 @@
+package portal
+
+import (
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal/web"
+)
+
+func (s *Server) insightRoutes(m, api *mux.Router) {
+	m.Handle("/admin/work-types", s.user(s.workTypesPage, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/work-types", s.user(s.workTypeSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/work-types/{id:[0-9]+}", s.user(s.workTypeSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/work", s.user(s.workSubmit, RoleAdmin, RoleOperator)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.ratingSubmit, RoleClient)).Methods("POST")
+	m.Handle("/reports/labour", s.user(s.labourPage, RoleAdmin, RoleOperator)).Methods("GET")
+	m.Handle("/stats", s.user(s.statsPage, RoleAdmin)).Methods("GET")
+	api.Handle("/work-types", s.user(s.apiWorkTypes, RoleAdmin, RoleOperator)).Methods("GET")
+	api.Handle("/work-types", s.user(s.apiSaveWorkType, RoleAdmin)).Methods("POST")
+	api.Handle("/work-types/{id:[0-9]+}", s.user(s.apiSaveWorkType, RoleAdmin)).Methods("PATCH")
+	api.Handle("/tickets/{n:[0-9]+}/work", s.user(s.apiWork)).Methods("GET")
+	api.Handle("/tickets/{n:[0-9]+}/work", s.user(s.apiLogWork)).Methods("POST")
+	api.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.apiRating)).Methods("GET")
+	api.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.apiRate)).Methods("POST")
+	api.Handle("/reports/labour", s.user(s.apiLabour, RoleAdmin, RoleOperator)).Methods("GET")
+	api.Handle("/stats", s.user(s.apiStats, RoleAdmin)).Methods("GET")
+}
+
+// WorkTypesData is the price list page.
+type WorkTypesData struct {
+	Types  []WorkType
+	Timing bool
+	Money  func(int64) string
+	EditID int64
+}
+
+func (s *Server) money() func(int64) string {
+	if s.cfg.Billing != nil {
+		return s.cfg.Billing.Money
+	}
+	return func(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
+}
+
+func (s *Server) renderWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+	types, err := rq.P.WorkTypes(r.Context(), true)
+	if err != nil {
+		return err
+	}
+	pg := s.withFlash(r, s.page(r, rq, "Price list", &WorkTypesData{Types: types, Timing: rq.P.Plan().Timing, Money: s.money()}))
+	pg.Nav = "work"
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "admin_work_types", pg)
+}
+
+func (s *Server) workTypesPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderWorkTypes(w, r, rq, http.StatusOK, nil)
+}
+
+func (s *Server) workTypeSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	in := WorkTypeInput{Name: r.PostForm.Get("name"), Unit: r.PostForm.Get("unit")}
+	price, ok := parseMoney(r.PostForm.Get("price"))
+	if v := r.PostForm.Get("active"); v != "" {
+		b := v == "1"
+		in.Active = &b
+	}
+	var err error
+	if !ok {
+		err = &FieldErrors{Fields: map[string]string{"price": "Enter a price, like 1500 or 1500.50."}}
+	} else {
+		in.Price = price
+		_, err = rq.P.SaveWorkType(r.Context(), rq.User, pathID(r), in)
+	}
+	if err != nil {
+		we, isWeb := webError(err).(*web.Error)
+		if !isWeb || we.Status == http.StatusNotFound {
+			return err
+		}
+		return s.renderWorkTypes(w, r, rq, we.Status, func(pg *web.Page) {
+			pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message
+			pg.Data.(*WorkTypesData).EditID = pathID(r)
+		})
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/work-types", "The price list is saved."))
+}
+
+func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	n := number(r)
+	in := NewWork{WorkType: r.PostForm.Get("work_type"), Quantity: r.PostForm.Get("quantity"), Date: r.PostForm.Get("date"),
+		Comment: r.PostForm.Get("comment"), Visible: r.PostForm.Get("visible") != ""}
+	if _, err := rq.P.LogWork(r.Context(), rq.User, n, in); err != nil {
+		d, derr := s.ticketData(r, rq, n)
+		if derr != nil {
+			return derr
+		}
+		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+	}
+	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The work is logged.")+"#work")
+}
+
+func (s *Server) ratingSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	n := number(r)
+	score, _ := strconv.Atoi(r.PostForm.Get("score"))
+	if _, err := rq.P.Rate(r.Context(), rq.User, n, score, r.PostForm.Get("comment")); err != nil {
+		d, derr := s.ticketData(r, rq, n)
+		if derr != nil {
+			return derr
+		}
+		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+	}
+	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "Thank you for your rating!")+"#rating")
+}
+
+func labourFilterOf(r *http.Request, rq *Request) (LabourFilter, map[string]string) {
+	q := r.URL.Query()
+	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	f := LabourFilter{Period: pr}
+	f.Operator, _ = strconv.ParseInt(q.Get("operator"), 10, 64)
+	f.Client, _ = strconv.ParseInt(q.Get("client"), 10, 64)
+	f.WorkType, _ = strconv.ParseInt(q.Get("work_type"), 10, 64)
+	return f, errs
+}
+
+// writeCSV answers with a CSV file.
+func writeCSV(w http.ResponseWriter, name string, rows [][]string) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	cw := csv.NewWriter(w)
+	cw.WriteAll(rows)
+	return cw.Error()
+}
+
+func minor(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+func labourCSV(w http.ResponseWriter, rep *LabourReport, table string) error {
+	groups := map[string][]LabourRow{"operators": rep.ByOperator, "clients": rep.ByClient, "work_types": rep.ByWorkType, "periods": rep.ByPeriod}
+	if rows, ok := groups[table]; ok {
+		out := [][]string{{table, "entries", "quantity", "cost"}}
+		for _, r := range rows {
+			out = append(out, []string{r.Key, strconv.Itoa(r.Entries), r.Quantity, minor(r.Cost)})
+		}
+		return writeCSV(w, "labour-"+table, out)
+	}
+	out := [][]string{{"date", "ticket", "operator", "client", "work_type", "quantity", "unit", "price", "cost", "visible", "comment"}}
+	for _, e := range rep.Entries {
+		out = append(out, []string{e.Date, strconv.FormatInt(e.Ticket, 10), e.Operator.Name, e.Client.Name, e.WorkType, e.Quantity, e.Unit, minor(e.Price), minor(e.Cost), strconv.FormatBool(e.Visible), e.Comment})
+	}
+	return writeCSV(w, "labour-entries", out)
+}
+
+// LabourData is the labour report page.
+type LabourData struct {
+	Rep     *LabourReport
+	Query   url.Values
+	Staff   []*User
+	Types   []WorkType
+	Money   func(int64) string
+	CSVBase string
+}
+
+func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	f, errs := labourFilterOf(r, rq)
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	rep, err := rq.P.Labour(r.Context(), rq.User, f)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "csv" {
+		return labourCSV(w, rep, r.URL.Query().Get("table"))
+	}
+	d := &LabourData{Rep: rep, Query: r.URL.Query(), Money: s.money()}
+	if d.Staff, err = rq.P.Staff(r.Context()); err != nil {
+		return err
+	}
+	if d.Types, err = rq.P.WorkTypes(r.Context(), true); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	q.Set("format", "csv")
+	d.CSVBase = rq.Base + "/reports/labour?" + q.Encode()
+	pg := s.page(r, rq, "Labour costs", d)
+	pg.Nav = "labour"
+	return s.tpl.Render(w, http.StatusOK, "report_labour", pg)
+}
+
+// StatsData is the statistics page.
+type StatsData struct {
+	S       *Stats
+	Chart   template.HTML
+	Query   url.Values
+	CSVBase string
+}
+
+func statsCSV(w http.ResponseWriter, st *Stats, table string) error {
+	var out [][]string
+	switch table {
+	case "operators":
+		out = [][]string{{"operator", "taken", "resolved", "median_first_response_h", "median_resolution_h", "ratings", "average_rating"}}
+		for _, o := range st.Operators {
+			out = append(out, []string{o.Name, strconv.Itoa(o.Taken), strconv.Itoa(o.Resolved), hours(o.MedianFirstReplyS), hours(o.MedianResolutionS), strconv.Itoa(o.Ratings), fmt.Sprintf("%.2f", o.AverageRating)})
+		}
+	case "statuses":
+		out = [][]string{{"status", "closed", "tickets"}}
+		for _, c := range st.Statuses {
+			out = append(out, []string{c.Name, strconv.FormatBool(c.Closed), strconv.Itoa(c.Count)})
+		}
+	case "backlog":
+		out = [][]string{{"age", "open_tickets"}}
+		for _, b := range st.Backlog {
+			out = append(out, []string{b.Label, strconv.Itoa(b.Count)})
+		}
+	default:
+		out = [][]string{{st.By, "created", "resolved", "open"}}
+		for _, p := range st.Dynamics {
+			out = append(out, []string{p.Start, strconv.Itoa(p.Created), strconv.Itoa(p.Resolved), strconv.Itoa(p.Open)})
+		}
+		table = "dynamics"
+	}
+	return writeCSV(w, "stats-"+table, out)
+}
+
+func hours(sec int64) string { return fmt.Sprintf("%.1f", float64(sec)/3600) }
+
+func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	q := r.URL.Query()
+	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
+	if err != nil {
+		return err
+	}
+	if q.Get("format") == "csv" {
+		return statsCSV(w, st, q.Get("table"))
+	}
+	q2 := url.Values{}
+	for k, v := range q {
+		q2[k] = v
+	}
+	q2.Set("format", "csv")
+	d := &StatsData{S: st, Chart: chartSVG(st.Dynamics), Query: q, CSVBase: rq.Base + "/stats?" + q2.Encode()}
+	pg := s.page(r, rq, "Statistics", d)
+	pg.Nav = "stats"
+	return s.tpl.Render(w, http.StatusOK, "stats", pg)
+}
+
+// chartSVG draws the dynamics as lines — created, resolved, open — in an
+// inline SVG, so the page needs no chart library.
+func chartSVG(pts []Point) template.HTML {
+	const w, h, pad = 720.0, 220.0, 28.0
+	maxV := 1
+	for _, p := range pts {
+		maxV = max(maxV, p.Created, p.Resolved, p.Open)
+	}
+	x := func(i int) float64 {
+		if len(pts) <= 1 {
+			return pad
+		}
+		return pad + float64(i)*(w-2*pad)/float64(len(pts)-1)
+	}
+	y := func(v int) float64 { return h - pad - float64(v)*(h-2*pad)/float64(maxV) }
+	line := func(get func(Point) int, color, label string) string {
+		var b strings.Builder
+		for i, p := range pts {
+			if i == 0 {
+				b.WriteString("M")
+			} else {
+				b.WriteString(" L")
+			}
+			fmt.Fprintf(&b, "%.1f %.1f", x(i), y(get(p)))
+		}
+		return fmt.Sprintf(`<path d="%s" fill="none" stroke="%s" stroke-width="2"><title>%s</title></path>`, b.String(), color, label)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Tickets created, resolved and open" xmlns="http://www.w3.org/2000/svg">`, w, h)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#c9cfdc"/>`, pad, h-pad, w-pad, h-pad)
+	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#5d6678">%d</text><text x="4" y="%.0f" font-size="11" fill="#5d6678">0</text>`, pad, maxV, h-pad)
+	if len(pts) > 0 {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678">%s</text>`, pad, h-8, pts[0].Start)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678" text-anchor="end">%s</text>`, w-pad, h-8, pts[len(pts)-1].Start)
+	}
+	b.WriteString(line(func(p Point) int { return p.Open }, "#d97706", "open"))
+	b.WriteString(line(func(p Point) int { return p.Created }, "#2563eb", "created"))
+	b.WriteString(line(func(p Point) int { return p.Resolved }, "#16a34a", "resolved"))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+func (s *Server) apiWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	types, err := rq.P.WorkTypes(r.Context(), rq.User.Role == RoleAdmin)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"work_types": nonNil(types)})
+	return nil
+}
+
+func (s *Server) apiSaveWorkType(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in WorkTypeInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	wt, err := rq.P.SaveWorkType(r.Context(), rq.User, pathID(r), in)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if pathID(r) == 0 {
+		code = http.StatusCreated
+	}
+	web.WriteJSON(w, code, wt)
+	return nil
+}
+
+func (s *Server) apiWork(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	tw, err := rq.P.WorkOn(r.Context(), rq.User, number(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, tw)
+	return nil
+}
+
+func (s *Server) apiLogWork(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		WorkType any    `json:"work_type"`
+		Quantity any    `json:"quantity"`
+		Date     string `json:"date"`
+		Comment  string `json:"comment"`
+		Visible  bool   `json:"visible"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	e, err := rq.P.LogWork(r.Context(), rq.User, number(r), NewWork{WorkType: stringify(in.WorkType), Quantity: stringify(in.Quantity), Date: in.Date, Comment: in.Comment, Visible: in.Visible})
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+func (s *Server) apiRating(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	rt, err := rq.P.TicketRating(r.Context(), rq.User, number(r))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"rating": rt})
+	return nil
+}
+
+func (s *Server) apiRate(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Score   int    `json:"score"`
+		Comment string `json:"comment"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	rt, err := rq.P.Rate(r.Context(), rq.User, number(r), in.Score, in.Comment)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+func (s *Server) apiLabour(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	f, errs := labourFilterOf(r, rq)
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	rep, err := rq.P.Labour(r.Context(), rq.User, f)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "csv" {
+		return labourCSV(w, rep, r.URL.Query().Get("table"))
+	}
+	web.WriteJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) apiStats(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	q := r.URL.Query()
+	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
+	if err != nil {
+		return err
+	}
+	if q.Get("format") == "csv" {
+		return statsCSV(w, st, q.Get("table"))
+	}
+	web.WriteJSON(w, http.StatusOK, st)
+	return nil
+}
