@@ -109,7 +109,7 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) e
 			if !a.Active {
 				continue
 			}
-			if err := p.enqueue(ctx, tx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0); err != nil {
+			if err := p.enqueue(ctx, tx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0, time.Time{}); err != nil {
 				return err
 			}
 		}

@@ -492,7 +492,9 @@ func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*Labo
 		for id, a := range m {
 			out = append(out, LabourRow{Key: nameOf[id], ID: id, Entries: int(a.n), Cost: a.cost, Quantity: a.quantity()})
 		}
-		sort.Slice(out, func(x, y int) bool { return out[x].Cost > out[y].Cost || out[x].Cost == out[y].Cost && out[x].Key < out[y].Key })
+		sort.Slice(out, func(x, y int) bool {
+			return out[x].Cost > out[y].Cost || out[x].Cost == out[y].Cost && out[x].Key < out[y].Key
+		})
 		return out
 	}
 	rep.ByOperator, rep.ByClient, rep.ByWorkType = toRows(byOp, names), toRows(byClient, names), toRows(byType, typeNames)

@@ -124,10 +124,10 @@ func TestLabourReportTotals(t *testing.T) {
 	w := newInsightWorld(t)
 	a, b := w.ticket(t, w.ca), w.ticket(t, w.cb)
 	// Hand-computed: Consultation 1500.00/h, Cartridge 450.50/piece.
-	w.log(t, w.op, a, map[string]any{"work_type": "Consultation", "quantity": "2", "date": "2026-05-01"})    // 3000.00
-	w.log(t, w.op, a, map[string]any{"work_type": "Cartridge", "quantity": "3", "date": "2026-05-02"})       // 1351.50
+	w.log(t, w.op, a, map[string]any{"work_type": "Consultation", "quantity": "2", "date": "2026-05-01"})     // 3000.00
+	w.log(t, w.op, a, map[string]any{"work_type": "Cartridge", "quantity": "3", "date": "2026-05-02"})        // 1351.50
 	w.log(t, w.op2, b, map[string]any{"work_type": "Consultation", "quantity": "0:20", "date": "2026-05-02"}) // 0.333 h → 499.50
-	w.log(t, w.op2, b, map[string]any{"work_type": "Cartridge", "quantity": "1", "date": "2026-04-20"})      // outside the period
+	w.log(t, w.op2, b, map[string]any{"work_type": "Cartridge", "quantity": "1", "date": "2026-04-20"})       // outside the period
 	r := w.api(t, w.admin, "GET", "/reports/labour?from=2026-05-01&to=2026-05-04", nil)
 	if r.Status != 200 {
 		t.Fatal(r.Status, r.Body)

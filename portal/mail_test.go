@@ -384,3 +384,32 @@ func TestAdminSetsNotificationDefaults(t *testing.T) {
 		t.Fatalf("the client's own choice is ignored: %d", got)
 	}
 }
+
+func TestFilesOfAMessageTravelWithItsMail(t *testing.T) {
+	w := newMailWorld(t)
+	n := w.api(t, w.cli, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Scan", "description": "attached"}}).JSON(t)["number"]
+	w.deliver(t)
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	r := pdtest.Do(t, op, "POST", fmt.Sprintf("%s/alpha/tickets/%v/messages", w.e.URL, n), pdtest.Multipart{
+		Fields: map[string]string{"body": "Here is the manual."}, Files: map[string][]pdtest.File{"files": {{Name: "manual.txt", Data: []byte("Step 1: unplug it.")}}}})
+	if r.Status != 303 {
+		t.Fatalf("reply with a file: %d %s", r.Status, r.Body)
+	}
+	w.deliver(t)
+	got := w.smtp.To("cli@alpha.test")
+	if len(got) != 1 {
+		t.Fatalf("%d mails to the client", len(got))
+	}
+	if m := pdtest.Parse(t, got[0].Data); m.Files["manual.txt"] != "Step 1: unplug it." || !strings.Contains(m.Text, "Here is the manual.") {
+		t.Fatalf("the file did not travel with the mail: %v", m.Files)
+	}
+	// An internal note's file never leaves.
+	pdtest.Do(t, op, "POST", fmt.Sprintf("%s/alpha/tickets/%v/messages", w.e.URL, n), pdtest.Multipart{
+		Fields: map[string]string{"body": "note", "internal": "1"}, Files: map[string][]pdtest.File{"files": {{Name: "secret.txt", Data: []byte("x")}}}})
+	w.deliver(t)
+	for _, m := range w.smtp.Received() {
+		if _, ok := pdtest.Parse(t, m.Data).Files["secret.txt"]; ok {
+			t.Fatal("a note's file was mailed")
+		}
+	}
+}

@@ -64,8 +64,8 @@ var defaultMail = map[string]map[string]mailDefault{
 		"ru": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} пишет в заявке №{{.Number}} ({{.Subject}}):\n\n{{.Message}}\n\nОтветить: {{.Link}}\n"},
 	},
 	MailStatus: {
-		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\nThe status of your ticket #{{.Number}} ({{.Subject}}) is now: {{.Status}}.\n\n{{.Link}}\n"},
-		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСтатус вашей заявки №{{.Number}} ({{.Subject}}): {{.Status}}.\n\n{{.Link}}\n"},
+		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\nThe status of your ticket #{{.Number}} ({{.Subject}}) is now: {{.Status}}.\n\n{{.Link}}\n\nIf the ticket is done, tell us how we did: the link above lets you rate it.\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСтатус вашей заявки №{{.Number}} ({{.Subject}}): {{.Status}}.\n\n{{.Link}}\n\nЕсли заявка выполнена, оцените нашу работу по ссылке выше.\n"},
 	},
 	MailAssignment: {
 		"en": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} assigned ticket #{{.Number}} ({{.Subject}}) to you.\n\n{{.Link}}\n"},

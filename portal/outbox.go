@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -36,6 +37,7 @@ type Mail struct {
 	Text      string `json:"text"`
 	MessageID string `json:"message_id"`
 	TicketID  int64  `json:"ticket,omitempty"`
+	EntryID   int64  `json:"-"` // the message whose files are attached
 	State     string `json:"state"`
 	Attempts  int    `json:"attempts"`
 	LastError string `json:"last_error,omitempty"`
@@ -52,25 +54,39 @@ func (p *Portal) kickOutbox() {
 // mailTo renders kind for the recipient in their language and queues it
 // within the caller's transaction.
 func (p *Portal) mailTo(ctx context.Context, tx *sql.Tx, kind string, to *User, v MailVars, ticket int64) error {
+	return p.mailAbout(ctx, tx, kind, to, v, ticket, 0, time.Time{})
+}
+
+// mailAbout is mailTo for a timeline message (its files ride along) that may
+// be held until notBefore, while the files of the same form are stored.
+func (p *Portal) mailAbout(ctx context.Context, tx *sql.Tx, kind string, to *User, v MailVars, ticket, entry int64, notBefore time.Time) error {
 	lang := to.Lang
 	if lang == "" {
 		lang = p.Setting(ctx, "lang", "en")
 	}
 	v.Name, v.Email = to.FullName(), to.Email
 	subject, text := p.RenderMail(ctx, tx, kind, lang, v)
-	return p.enqueue(ctx, tx, kind, to, subject, text, ticket)
+	return p.enqueue(ctx, tx, kind, to, subject, text, ticket, entry, notBefore)
 }
 
 // enqueue writes a message into the outbox within the caller's transaction.
-func (p *Portal) enqueue(ctx context.Context, tx *sql.Tx, kind string, to *User, subject, text string, ticket int64) error {
+func (p *Portal) enqueue(ctx context.Context, tx *sql.Tx, kind string, to *User, subject, text string, ticket, entry int64, notBefore time.Time) error {
 	now := p.Now()
+	due := now
+	if notBefore.After(now) {
+		due = notBefore
+	}
+	var eid any
+	if entry != 0 {
+		eid = entry
+	}
 	msgID := fmt.Sprintf("<%s.%d.%s@portaldesk>", p.Slug, now.UnixNano(), newFilePath()[3:15])
 	var tid any
 	if ticket != 0 {
 		tid = ticket
 	}
-	_, err := p.DB.TxExec(ctx, tx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		kind, to.Email, to.FullName(), subject, text, msgID, tid, now.Unix(), now.Unix())
+	_, err := p.DB.TxExec(ctx, tx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due.Unix(), now.Unix())
 	return err
 }
 
@@ -140,7 +156,7 @@ func (p *Portal) notifyNewTicket(ctx context.Context, tx *sql.Tx, number int64, 
 	return nil
 }
 
-func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, author *User, e *Entry) error {
+func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, author *User, e *Entry, hold time.Time) error {
 	if e.Kind == KindNote {
 		return nil // internal notes never leave the staff
 	}
@@ -169,7 +185,7 @@ func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, autho
 			continue
 		}
 		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
-		if err := p.mailTo(ctx, tx, MailMessage, u, v, t.Number); err != nil {
+		if err := p.mailAbout(ctx, tx, MailMessage, u, v, t.Number, e.ID, hold); err != nil {
 			return err
 		}
 	}
@@ -184,6 +200,9 @@ func (p *Portal) notifyChange(ctx context.Context, tx *sql.Tx, t *Ticket, actor 
 		}
 		if c.ID != actor.ID && p.wants(ctx, c, NotifyStatus) {
 			v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Status: st.Name, Link: p.ticketLink(t.Number)}
+			if st.Closed {
+				v.Link += "#rating" // where the client rates the ticket
+			}
 			if err := p.mailTo(ctx, tx, MailStatus, c, v, t.Number); err != nil {
 				return err
 			}
@@ -263,7 +282,7 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, time.Time, e
 }
 
 func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
-	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), attempts, created_at
+	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), COALESCE(entry_id, 0), attempts, created_at
 		FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`, p.Now().Unix(), limit)
 	if err != nil {
 		return nil, err
@@ -272,7 +291,7 @@ func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
 	var due []*Mail
 	for rows.Next() {
 		m := &Mail{}
-		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.ToName, &m.Subject, &m.Text, &m.MessageID, &m.TicketID, &m.Attempts, &m.CreatedAt); err != nil {
+		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.ToName, &m.Subject, &m.Text, &m.MessageID, &m.TicketID, &m.EntryID, &m.Attempts, &m.CreatedAt); err != nil {
 			return nil, err
 		}
 		due = append(due, m)
@@ -342,4 +361,40 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// MailFiles are the files that travel with a mail: those of its message,
+// never of an internal note, up to 10 MB in all.
+func (p *Portal) MailFiles(ctx context.Context, m *Mail) ([]*Attachment, error) {
+	if m.EntryID == 0 {
+		return nil, nil
+	}
+	rows, err := p.DB.Query(ctx, "SELECT "+attCols+" FROM attachments WHERE message_id = ? AND internal = 0 ORDER BY id", m.EntryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Attachment
+	var total int64
+	for rows.Next() {
+		a, err := scanAttachment(rows)
+		if err != nil {
+			return nil, err
+		}
+		if total+a.Size > 10<<20 {
+			break
+		}
+		total += a.Size
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// OpenFile opens an attachment's bytes for the mailer.
+func (p *Portal) OpenFile(a *Attachment) (io.ReadCloser, error) { return p.Fs.Open(a.path) }
+
+// ReleaseMail lets mail held for a message's files go now.
+func (p *Portal) ReleaseMail(ctx context.Context, entryID int64) {
+	_, _ = p.DB.Exec(ctx, "UPDATE outbox SET next_at = ? WHERE entry_id = ? AND state = 'pending' AND attempts = 0", p.Now().Unix(), entryID)
+	p.kickOutbox()
 }

@@ -375,9 +375,16 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if strings.TrimSpace(body) == "" && len(files) > 0 {
 		body = "(files attached)"
 	}
-	e, err := rq.P.PostMessage(r.Context(), rq.User, n, body, internal)
+	post := rq.P.PostMessage
+	if len(files) > 0 {
+		post = rq.P.PostMessageWithFiles
+	}
+	e, err := post(r.Context(), rq.User, n, body, internal)
 	if err != nil {
 		return s.formFail(w, pg, "ticket", r.PostForm, err)
+	}
+	if len(files) > 0 {
+		defer rq.P.ReleaseMail(r.Context(), e.ID)
 	}
 	done := "Your message is sent."
 	if internal {

@@ -216,9 +216,9 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 	pg := &web.Page{
 		Title: title,
 		Portal: &web.PortalView{
-			Name: pl.Company,
-			Slug: pl.Slug,
-			Base: rq.Base,
+			Name:   pl.Company,
+			Slug:   pl.Slug,
+			Base:   rq.Base,
 			URL:    s.portalURL(r, rq),
 			Timing: pl.Timing,
 		},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -73,6 +74,16 @@ func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*En
 
 // PostMessage adds a message (or, for staff, an internal note) to a ticket.
 func (p *Portal) PostMessage(ctx context.Context, actor *User, number int64, body string, internal bool) (*Entry, error) {
+	return p.postMessage(ctx, actor, number, body, internal, time.Time{})
+}
+
+// PostMessageWithFiles is PostMessage when files of the same form follow:
+// its mail waits (at most a minute) until ReleaseMail, so the files go with it.
+func (p *Portal) PostMessageWithFiles(ctx context.Context, actor *User, number int64, body string, internal bool) (*Entry, error) {
+	return p.postMessage(ctx, actor, number, body, internal, p.Now().Add(time.Minute))
+}
+
+func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, body string, internal bool, hold time.Time) (*Entry, error) {
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
@@ -111,7 +122,7 @@ func (p *Portal) PostMessage(ctx context.Context, actor *User, number int64, bod
 		if err := markRead(ctx, p, tx, actor.ID, number, now); err != nil {
 			return err
 		}
-		return p.notifyMessage(ctx, tx, t, actor, e)
+		return p.notifyMessage(ctx, tx, t, actor, e, hold)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: post message on %d: %w", number, err)

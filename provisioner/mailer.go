@@ -1,12 +1,14 @@
 package provisioner
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -218,6 +220,24 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 	msg.SetGenHeader("X-Portaldesk-Portal", p.Slug)
 	msg.SetBodyString(gomail.TypeTextPlain, mm.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, "<div style=\"font-family:sans-serif;white-space:pre-wrap\">"+html.EscapeString(mm.Text)+"</div>")
+	files, err := p.MailFiles(ctx, mm)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range files {
+		f, err := p.OpenFile(a)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if err := msg.AttachReader(a.Name, bytes.NewReader(b), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return nil, err
+		}
+	}
 	return msg, nil
 }
 

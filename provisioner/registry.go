@@ -259,3 +259,24 @@ func (r *Registry) Close() {
 
 // WaitClosed waits until every portal evicted so far has been closed.
 func (r *Registry) WaitClosed() { r.wg.Wait() }
+
+// Peek lends the portal only when it is open already; it never opens one
+// (the usage sweep must not churn the cache). Release the handle when done.
+func (r *Registry) Peek(slug string) *Handle {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[slug]
+	if e == nil {
+		return nil
+	}
+	select {
+	case <-e.ready:
+	default:
+		return nil
+	}
+	if e.err != nil || e.p == nil {
+		return nil
+	}
+	e.refs++
+	return &Handle{Portal: e.p, r: r, e: e}
+}

@@ -116,6 +116,9 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 		}
 		var disk int64
 		_ = filepath.WalkDir(filepath.Join(dir, portal.FilesDir), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "tmp" {
+				return filepath.SkipDir // uploads in flight
+			}
 			if err == nil && !d.IsDir() {
 				if fi, err := d.Info(); err == nil {
 					disk += fi.Size()
@@ -123,6 +126,16 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			}
 			return nil
 		})
+		// Reconcile with what the portal recorded, when it is open anyway.
+		if h := j.svc.Registry().Peek(rec.Slug); h != nil {
+			recorded, err := h.Portal.DiskUsage(ctx)
+			h.Release()
+			if err == nil && recorded != disk {
+				slog.Warn("attachment bytes differ from the portal's records", "portal", rec.Slug, "on_disk", disk, "recorded", recorded)
+				c["mismatch"]++
+			}
+			c["reconciled"]++
+		}
 		if _, err := j.db.W.ExecContext(ctx, `INSERT INTO usage (portal_id, db_bytes, disk_bytes, measured_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (portal_id) DO UPDATE SET db_bytes = excluded.db_bytes, disk_bytes = excluded.disk_bytes, measured_at = excluded.measured_at`,
 			rec.ID, dbBytes, disk, now.Unix()); err != nil {

@@ -344,7 +344,9 @@ func TestOverQuotaGoesReadOnlyAndRecovers(t *testing.T) {
 			t.Fatalf("upload %d: %d %s", i, r.Status, r.Body)
 		}
 	}
-	w.jobs.Run(ctx, "usage", w.clk.Now())
+	if c, _ := w.jobs.Run(ctx, "usage", w.clk.Now()); c["reconciled"] != 1 || c["mismatch"] != 0 {
+		t.Fatalf("usage: %v", c)
+	}
 	if c, _ := w.jobs.Run(ctx, "enforce", w.clk.Now()); c["level_80"] != 1 {
 		t.Fatalf("80%%: %v", c)
 	}

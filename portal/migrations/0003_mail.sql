@@ -14,3 +14,6 @@ CREATE TABLE password_resets (
     expires_at INTEGER NOT NULL,
     used_at    INTEGER
 ) WITHOUT ROWID;
+
+-- The timeline message whose files travel with the mail.
+ALTER TABLE outbox ADD COLUMN entry_id INTEGER;

@@ -17,6 +17,7 @@ type Parsed struct {
 	Subject string
 	Text    string
 	HTML    string
+	Files   map[string]string // attachment name → content
 }
 
 // Parse decodes a raw message as a mail client would.
@@ -31,7 +32,7 @@ func Parse(t testing.TB, raw string) Parsed {
 	if err != nil {
 		t.Fatalf("subject: %v", err)
 	}
-	p := Parsed{Header: m.Header, Subject: subj}
+	p := Parsed{Header: m.Header, Subject: subj, Files: map[string]string{}}
 	walk(t, m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body, &p)
 	return p
 }
@@ -47,6 +48,15 @@ func walk(t testing.TB, ctype, cte string, body io.Reader, p *Parsed) {
 			part, err := mr.NextRawPart()
 			if err != nil {
 				return
+			}
+			if _, dp, err := mime.ParseMediaType(part.Header.Get("Content-Disposition")); err == nil && dp["filename"] != "" {
+				var r io.Reader = part
+				if strings.EqualFold(part.Header.Get("Content-Transfer-Encoding"), "base64") {
+					r = base64.NewDecoder(base64.StdEncoding, part)
+				}
+				b, _ := io.ReadAll(r)
+				p.Files[dp["filename"]] = string(b)
+				continue
 			}
 			walk(t, part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part, p)
 		}
