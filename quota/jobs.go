@@ -25,15 +25,17 @@ import (
 type Jobs struct {
 	svc *provisioner.Service
 	db  *portal.DB
+	// Retention of snapshots (default 7 daily, 4 weekly).
+	Retention Retention
 }
 
 // New makes the jobs of svc.
 func New(svc *provisioner.Service) *Jobs {
-	return &Jobs{svc: svc, db: svc.Catalog().DB()}
+	return &Jobs{svc: svc, db: svc.Catalog().DB(), Retention: Retention{Daily: 7, Weekly: 4}}
 }
 
 // Names are the jobs that can be run by hand.
-var Names = []string{"usage", "enforce", "billing", "expiry"}
+var Names = []string{"usage", "enforce", "billing", "expiry", "backup"}
 
 // Counts is what a run did, for its record.
 type Counts map[string]int
@@ -42,6 +44,10 @@ type Counts map[string]int
 func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, error) {
 	fn := map[string]func(context.Context, time.Time) (Counts, error){
 		"usage": j.Usage, "enforce": j.Enforce, "billing": j.Billing, "expiry": j.Expiry,
+		"backup": func(ctx context.Context, now time.Time) (Counts, error) {
+			dirs, err := j.BackupAll(ctx, now, nil)
+			return Counts{"snapshots": len(dirs)}, err
+		},
 	}[name]
 	if fn == nil {
 		return nil, fmt.Errorf("no job %q (jobs: usage, enforce, billing, expiry)", name)

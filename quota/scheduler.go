@@ -43,6 +43,9 @@ func (s *Scheduler) Start() error {
 	if _, err := s.cron.AddFunc("10 0 * * *", s.run("billing", "expiry")); err != nil {
 		return err
 	}
+	if _, err := s.cron.AddFunc("30 2 * * *", s.run("backup")); err != nil {
+		return err
+	}
 	s.cron.Start()
 	go s.run("billing", "expiry", "usage", "enforce")()
 	return nil

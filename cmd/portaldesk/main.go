@@ -35,7 +35,9 @@ Usage:
   portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
-  portaldesk jobs run usage|enforce|billing|expiry [--now RFC3339]
+  portaldesk jobs run usage|enforce|billing|expiry|backup [--now RFC3339]
+  portaldesk backup --portal SLUG | --all
+  portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
   portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10 --work 50000]
 
@@ -58,6 +60,10 @@ func main() {
 		err = seed(args)
 	case "billing":
 		err = billing(args)
+	case "backup":
+		err = backup(args)
+	case "restore":
+		err = restore(args)
 	case "jobs":
 		err = jobs(args)
 	case "tariffs":
@@ -481,4 +487,81 @@ func tariffs(args []string) error {
 		return svc.Catalog().SetTariff(ctx, pos[0], t)
 	}
 	return fmt.Errorf("tariffs: unknown action %q", action)
+}
+
+// progressBar draws a bar with counts and bytes on the terminal (stderr).
+func progressBar(done, total int, bytes int64) {
+	const width = 30
+	filled := 0
+	if total > 0 {
+		filled = done * width / total
+	}
+	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d portals, %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, total, portal.HumanBytes(bytes))
+	if done == total {
+		fmt.Fprintln(os.Stderr)
+	}
+}
+
+func backup(args []string) error {
+	fs := flag.NewFlagSet("backup", flag.ExitOnError)
+	cfg := configFlags(fs)
+	slug := fs.String("portal", "", "the portal to snapshot")
+	all := fs.Bool("all", false, "snapshot every portal")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if (*slug == "") == !*all {
+		return errors.New("backup: --portal SLUG or --all")
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	j := quota.New(svc)
+	ctx := context.Background()
+	start := time.Now()
+	if *all {
+		dirs, err := j.BackupAll(ctx, time.Now(), progressBar)
+		for _, d := range dirs {
+			fmt.Println(d)
+		}
+		fmt.Fprintf(os.Stderr, "%d snapshots in %s\n", len(dirs), time.Since(start).Round(time.Millisecond))
+		return err
+	}
+	dir, m, err := j.Backup(ctx, *slug, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := j.Prune(*slug, j.Retention); err != nil {
+		return err
+	}
+	fmt.Println(dir)
+	fmt.Fprintf(os.Stderr, "%s: database %s, %d files (%d unchanged, linked), %s written in %s\n", *slug, portal.HumanBytes(m.Database.Size), len(m.Files), m.Linked, portal.HumanBytes(m.Bytes), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func restore(args []string) error {
+	fs := flag.NewFlagSet("restore", flag.ExitOnError)
+	cfg := configFlags(fs)
+	slug := fs.String("portal", "", "the portal the snapshot is of")
+	from := fs.String("from", "", "the snapshot directory (it holds manifest.json)")
+	as := fs.String("as", "", "restore as a new portal with this address")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" || *from == "" {
+		return errors.New("restore --portal SLUG --from DIR [--as NEWSLUG]")
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	target, err := quota.New(svc).Restore(context.Background(), *slug, *from, *as)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("restored %s from %s\n", target, *from)
+	return nil
 }
