@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
 	"portaldesk/provisioner/pdtest"
 )
 
@@ -532,6 +534,14 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/stats?by=week", "stats")
 	get(admin, "/alpha/admin/work-types", "admin_work_types")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
+	if err := ops.AddUser(context.Background(), e.Svc, "ops@vendor.test", "Ops", "ops-password"); err != nil {
+		t.Fatal(err)
+	}
+	get(nil, "/ops/login", "ops_login")
+	opsc := pdtest.Browser()
+	pdtest.Do(t, opsc, "POST", e.URL+"/ops/login", url.Values{"email": {"ops@vendor.test"}, "password": {"ops-password"}})
+	get(opsc, "/ops", "ops")
+	get(opsc, "/ops/portals/alpha", "ops_portal")
 	get(nil, "/alpha/forgot", "forgot")
 	get(nil, "/alpha/reset?token=x", "reset")
 	for _, name := range e.App.Tpl.Names() {

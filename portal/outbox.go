@@ -234,18 +234,29 @@ func RetryDelay(attempts int) time.Duration {
 	return min(time.Duration(1<<min(attempts, 12))*time.Second, 10*time.Minute)
 }
 
+// Delivery is what one DeliverOutbox did.
+type Delivery struct {
+	Sent, Failed int       // delivered; failed attempts (retried or final)
+	Pending      int       // still waiting
+	Next         time.Time // when the next retry is due (zero: nothing waits)
+}
+
 // DeliverOutbox sends what is due, marking each message sent, failed, or to be
-// retried later. It returns how many were sent and when the next retry is due
-// (zero when nothing is waiting).
-func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, time.Time, error) {
+// retried later.
+func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) {
 	p.deliverMu.Lock()
 	defer p.deliverMu.Unlock()
-	sent := 0
+	var d Delivery
+	finish := func(err error) (Delivery, error) {
+		var nerr error
+		d.Next, nerr = p.nextDue(ctx)
+		_ = p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'").Scan(&d.Pending)
+		return d, errors.Join(err, nerr)
+	}
 	for {
 		due, err := p.dueMail(ctx, 100)
 		if err != nil || len(due) == 0 {
-			next, nerr := p.nextDue(ctx)
-			return sent, next, errors.Join(err, nerr)
+			return finish(err)
 		}
 		errs := s.Send(ctx, p, due)
 		now := p.Now()
@@ -255,8 +266,9 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, time.Time, e
 				switch e := errs[i]; {
 				case e == nil:
 					_, err = p.DB.TxExec(ctx, tx, "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?", now.Unix(), m.ID)
-					sent++
+					d.Sent++
 				default:
+					d.Failed++
 					state := "pending"
 					var perm Permanent
 					if m.Attempts+1 >= MaxAttempts || errors.As(e, &perm) && perm.Permanent() {
@@ -272,11 +284,10 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (int, time.Time, e
 			return nil
 		})
 		if err != nil {
-			return sent, time.Time{}, err
+			return d, err
 		}
 		if len(due) < 100 {
-			next, err := p.nextDue(ctx)
-			return sent, next, err
+			return finish(nil)
 		}
 	}
 }

@@ -104,6 +104,11 @@ func (s *Server) h(fn HandlerFunc) http.Handler {
 			http.Error(w, "no portal", http.StatusInternalServerError)
 			return
 		}
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if t, err := cr.GetPathTemplate(); err == nil {
+				web.Info(r).Route = "/{portal}" + t
+			}
+		}
 		if err := s.identify(r, rq); err != nil {
 			s.renderError(w, r, rq, err)
 			return

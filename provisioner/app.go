@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"strconv"
 	"crypto/rand"
 	"encoding/hex"
 	"html/template"
@@ -42,7 +43,7 @@ func NewApp(svc *Service) (*App, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Site.RenderError(w, r, web.Errorf(http.StatusForbidden, "cross_origin", "This form was sent from another site and was refused. Please reload the page and try again."))
 	}))
-	a.handler = logRequests(cop.Handler(a.Router))
+	a.handler = observe(svc.metrics, cop.Handler(a.Router))
 	return a, nil
 }
 
@@ -85,22 +86,32 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// logRequests writes one structured line per request.
-func logRequests(next http.Handler) http.Handler {
+// observe writes one structured line per request — portal, route, status,
+// duration, request id — and feeds the request metrics.
+func observe(m *Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !slog.Default().Enabled(r.Context(), slog.LevelInfo) {
-			next.ServeHTTP(w, r)
-			return
-		}
 		start := time.Now()
+		ctx, ri := web.WithRouteInfo(r.Context())
 		b := make([]byte, 8)
 		rand.Read(b)
 		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-		slog.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("id", id), slog.String("method", r.Method), slog.String("host", r.Host), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, requestIDKey{}, id)))
+		d := time.Since(start)
+		route := ri.Route
+		if route == "" {
+			route = "other"
+		}
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		m.latency.WithLabelValues(route).Observe(d.Seconds())
+		if slog.Default().Enabled(ctx, slog.LevelInfo) {
+			slog.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("id", id), slog.String("method", r.Method), slog.String("portal", ri.Portal), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d))
+		}
 	})
 }

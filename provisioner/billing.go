@@ -532,3 +532,31 @@ func (s *Service) ChargeThrough(ctx context.Context, rec *PortalRecord, today in
 	}
 	return charged, expired, err
 }
+
+// OpenInvoice is an invoice waiting for payment, for the ops console.
+type OpenInvoice struct {
+	Number    string
+	Amount    int64
+	Payer     string
+	CreatedAt time.Time
+}
+
+// OpenInvoices lists a portal's unpaid invoices.
+func (s *Service) OpenInvoices(ctx context.Context, slug string) ([]OpenInvoice, error) {
+	rows, err := s.catalog.db.R.QueryContext(ctx, "SELECT i.number, i.amount, i.payer, i.created_at FROM invoices i JOIN portals p ON p.id = i.portal_id WHERE p.slug = ? AND p.state <> 'deleted' AND i.state = 'open' ORDER BY i.id", slug)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OpenInvoice
+	for rows.Next() {
+		var o OpenInvoice
+		var at int64
+		if err := rows.Scan(&o.Number, &o.Amount, &o.Payer, &at); err != nil {
+			return nil, err
+		}
+		o.CreatedAt = time.Unix(at, 0).UTC()
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}

@@ -152,7 +152,9 @@ func (m *Mailer) Deliver(ctx context.Context, slug string) error {
 		return err
 	}
 	defer h.Release()
-	_, next, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
+	d, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
+	m.svc.metrics.observeMail(slug, d.Sent, d.Failed, d.Pending)
+	next := d.Next
 	if !next.IsZero() {
 		m.mu.Lock()
 		if at, ok := m.retryAt[slug]; !ok || next.Before(at) {

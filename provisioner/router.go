@@ -87,6 +87,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (rt *Router) servePortal(w http.ResponseWriter, r *http.Request, slug, base string) {
+	ri := web.Info(r)
+	ri.Portal, ri.Route = slug, "/{portal}/*"
 	h, err := rt.svc.registry.Acquire(r.Context(), slug)
 	if err != nil {
 		if errors.Is(err, portal.ErrNotFound) {

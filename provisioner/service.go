@@ -70,13 +70,13 @@ type Service struct {
 	catalog      *Catalog
 	registry     *Registry
 	mailer       *Mailer
+	metrics      *Metrics
 	templatePath string
 	now          func() time.Time
 
 	failAt func(step string) error // tests inject failures into provisioning
 
-	provisioned    atomic.Int64
-	provisionNanos atomic.Int64
+	provisioned atomic.Int64
 }
 
 // Open opens (creating when needed) the data directory: catalog, secret,
@@ -102,6 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
+	s.metrics = newMetrics(s)
 	if s.mailer, err = NewMailer(s); err != nil {
 		cat.Close()
 		return nil, err
@@ -165,8 +166,11 @@ func (s *Service) wire(p *portal.Portal) {
 
 func (s *Service) observeProvision(d time.Duration) {
 	s.provisioned.Add(1)
-	s.provisionNanos.Add(int64(d))
+	s.metrics.provision.Observe(d.Seconds())
 }
+
+// Metrics are the service's Prometheus metrics.
+func (s *Service) Metrics() *Metrics { return s.metrics }
 
 // loadSecret reads the configured secret, or DATA/secret, generating it on first start.
 func loadSecret(cfg Config) ([]byte, error) {

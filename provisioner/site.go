@@ -34,6 +34,7 @@ func NewSite(svc *Service, tpl *templates.Set, static http.Handler) *Site {
 	m.HandleFunc("/api/v1/portals", s.h(s.signupAPI)).Methods("POST")
 	m.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.HandleFunc("/readyz", s.h(s.ready))
+	m.Handle("/metrics", svc.metrics.Handler())
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.RenderError(w, r, web.ErrNotFound) })
 	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.RenderError(w, r, web.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method %s is not allowed here.", r.Method))
@@ -50,6 +51,11 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHT
 
 func (s *Site) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if t, err := cr.GetPathTemplate(); err == nil {
+				web.Info(r).Route = t
+			}
+		}
 		if err := fn(w, r); err != nil {
 			s.RenderError(w, r, web.AsError(r, err))
 		}

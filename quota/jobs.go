@@ -59,6 +59,7 @@ func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, err
 	}
 	id, _ := res.LastInsertId()
 	counts, runErr := fn(ctx, now)
+	j.svc.Metrics().ObserveJob(name, time.Since(start), runErr)
 	outcome := "ok"
 	if runErr != nil {
 		outcome = "error: " + runErr.Error()
@@ -133,8 +134,13 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			return nil
 		})
 		// Reconcile with what the portal recorded, when it is open anyway.
+		var tickets any
 		if h := j.svc.Registry().Peek(rec.Slug); h != nil {
 			recorded, err := h.Portal.DiskUsage(ctx)
+			var n int64
+			if h.Portal.DB.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets").Scan(&n) == nil {
+				tickets = n
+			}
 			h.Release()
 			if err == nil && recorded != disk {
 				slog.Warn("attachment bytes differ from the portal's records", "portal", rec.Slug, "on_disk", disk, "recorded", recorded)
@@ -142,9 +148,10 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			}
 			c["reconciled"]++
 		}
-		if _, err := j.db.W.ExecContext(ctx, `INSERT INTO usage (portal_id, db_bytes, disk_bytes, measured_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (portal_id) DO UPDATE SET db_bytes = excluded.db_bytes, disk_bytes = excluded.disk_bytes, measured_at = excluded.measured_at`,
-			rec.ID, dbBytes, disk, now.Unix()); err != nil {
+		if _, err := j.db.W.ExecContext(ctx, `INSERT INTO usage (portal_id, db_bytes, disk_bytes, measured_at, tickets) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (portal_id) DO UPDATE SET db_bytes = excluded.db_bytes, disk_bytes = excluded.disk_bytes, measured_at = excluded.measured_at,
+			tickets = COALESCE(excluded.tickets, usage.tickets)`,
+			rec.ID, dbBytes, disk, now.Unix(), tickets); err != nil {
 			return c, err
 		}
 		c["portals"]++

@@ -21,6 +21,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
 )
 
@@ -36,6 +37,7 @@ Usage:
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
   portaldesk jobs run usage|enforce|billing|expiry|backup [--now RFC3339]
+  portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
@@ -64,6 +66,8 @@ func main() {
 		err = backup(args)
 	case "restore":
 		err = restore(args)
+	case "ops":
+		err = opsCmd(args)
 	case "jobs":
 		err = jobs(args)
 	case "tariffs":
@@ -150,13 +154,15 @@ func serve(args []string) error {
 		svc.Close()
 		return err
 	}
+	jobs := quota.New(svc)
+	app.Site.Handle("/ops", ops.New(svc, jobs, app.Tpl))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		svc.Close()
 		return err
 	}
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	sched := quota.NewScheduler(quota.New(svc), nil)
+	sched := quota.NewScheduler(jobs, nil)
 	if err := sched.Start(); err != nil {
 		svc.Close()
 		return err
@@ -563,5 +569,29 @@ func restore(args []string) error {
 		return err
 	}
 	fmt.Printf("restored %s from %s\n", target, *from)
+	return nil
+}
+
+func opsCmd(args []string) error {
+	if len(args) == 0 || args[0] != "add-user" {
+		return errors.New("ops add-user --email E --password P [--name N]")
+	}
+	fs := flag.NewFlagSet("ops add-user", flag.ExitOnError)
+	cfg := configFlags(fs)
+	email := fs.String("email", "", "the ops person's email")
+	password := fs.String("password", "", "their password")
+	name := fs.String("name", "", "their name")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	svc, err := openService(cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := ops.AddUser(context.Background(), svc, *email, *name, *password); err != nil {
+		return err
+	}
+	fmt.Printf("ops user %s can sign in at %s/ops\n", *email, svc.Config().PublicURL)
 	return nil
 }

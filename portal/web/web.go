@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,4 +86,27 @@ func JSONError(w http.ResponseWriter, e *Error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="portaldesk"`)
 	}
 	WriteJSON(w, e.Status, map[string]*Error{"error": e})
+}
+
+// RouteInfo is filled in as a request travels: the router names the portal,
+// the handlers the route template. The request log and metrics read it.
+type RouteInfo struct {
+	Route  string
+	Portal string
+}
+
+type routeKey struct{}
+
+// WithRouteInfo attaches an empty RouteInfo to ctx.
+func WithRouteInfo(ctx context.Context) (context.Context, *RouteInfo) {
+	ri := &RouteInfo{}
+	return context.WithValue(ctx, routeKey{}, ri), ri
+}
+
+// Info is the request's RouteInfo (a throwaway one when there is none).
+func Info(r *http.Request) *RouteInfo {
+	if ri, ok := r.Context().Value(routeKey{}).(*RouteInfo); ok {
+		return ri
+	}
+	return &RouteInfo{}
 }

@@ -22,6 +22,8 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
+	"portaldesk/quota"
 )
 
 // Env is one running service.
@@ -54,6 +56,7 @@ func New(t testing.TB, cfg provisioner.Config) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	app.Site.Handle("/ops", ops.New(svc, quota.New(svc), app.Tpl))
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: app}}
 	srv.Start()
 	e := &Env{Dir: cfg.DataDir, Svc: svc, App: app, URL: cfg.PublicURL, srv: srv, t: t}
