@@ -38,6 +38,23 @@ type FileEntry struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Fingerprint is the live database's size and modification times when
+	// it was copied; an unchanged fingerprint lets the next snapshot link
+	// this copy instead of making another.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// fingerprint stats (never opens) the live database and its WAL.
+func fingerprint(dir string) string {
+	var parts []string
+	for _, f := range []string{portal.DBFile, portal.DBFile + "-wal"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			parts = append(parts, fmt.Sprintf("%d@%d", fi.Size(), fi.ModTime().UnixNano()))
+		} else {
+			parts = append(parts, "-")
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // BackupDir is where a portal's snapshots live.
@@ -119,23 +136,31 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		prev, _ = ReadManifest(prevDir)
 	}
 	live := j.svc.PortalDir(slug)
-	// The database: its own connection, so the portal's writer is not held.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(live, portal.DBFile)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		return "", nil, err
-	}
-	_, err = db.ExecContext(ctx, "VACUUM INTO ?", filepath.Join(tmp, portal.DBFile))
-	db.Close()
-	if err != nil {
-		return "", nil, fmt.Errorf("backup %s: database: %w", slug, err)
-	}
 	m := &Manifest{Slug: slug, CreatedAt: now.UTC(), SchemaVersion: portal.SchemaVersion, Portal: rec}
-	sum, size, err := sha256File(filepath.Join(tmp, portal.DBFile))
-	if err != nil {
-		return "", nil, err
+	fp := fingerprint(live)
+	dbLinked := false
+	if prev != nil && prev.Verified && prev.Database.Fingerprint == fp &&
+		os.Link(filepath.Join(prevDir, portal.DBFile), filepath.Join(tmp, portal.DBFile)) == nil {
+		// Nothing was written since the last snapshot: its verified copy serves.
+		m.Database, dbLinked = prev.Database, true
+	} else {
+		// The database: its own connection, so the portal's writer is not held.
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(live, portal.DBFile)+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			return "", nil, err
+		}
+		_, err = db.ExecContext(ctx, "VACUUM INTO ?", filepath.Join(tmp, portal.DBFile))
+		db.Close()
+		if err != nil {
+			return "", nil, fmt.Errorf("backup %s: database: %w", slug, err)
+		}
+		sum, size, err := sha256File(filepath.Join(tmp, portal.DBFile))
+		if err != nil {
+			return "", nil, err
+		}
+		m.Database = FileEntry{Path: portal.DBFile, Size: size, SHA256: sum, Fingerprint: fp}
+		m.Bytes += size
 	}
-	m.Database = FileEntry{Path: portal.DBFile, Size: size, SHA256: sum}
-	m.Bytes += size
 	prevFiles := map[string]FileEntry{}
 	if prev != nil {
 		for _, f := range prev.Files {
@@ -177,7 +202,7 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", nil, fmt.Errorf("backup %s: files: %w", slug, err)
 	}
-	if err := Verify(tmp, m); err != nil {
+	if err := verify(tmp, m, !dbLinked, false); err != nil {
 		return "", nil, fmt.Errorf("backup %s: the new snapshot does not verify: %w", slug, err)
 	}
 	m.Verified = true
@@ -212,7 +237,12 @@ func copyHashed(src, dst string) (string, int64, error) {
 
 // Verify checks a snapshot against its manifest: every file's size and
 // SHA-256, and SQLite's integrity check of the database.
-func Verify(dir string, m *Manifest) error {
+func Verify(dir string, m *Manifest) error { return verify(dir, m, true, true) }
+
+// verify checks the database (when db) and the files; a new snapshot's
+// files are checked by size only when they were just hashed while copied or
+// linked from a verified snapshot (files false).
+func verify(dir string, m *Manifest, db, files bool) error {
 	check := func(rel string, want FileEntry) error {
 		sum, n, err := sha256File(filepath.Join(dir, rel))
 		if err != nil {
@@ -223,21 +253,31 @@ func Verify(dir string, m *Manifest) error {
 		}
 		return nil
 	}
-	if err := check(portal.DBFile, m.Database); err != nil {
-		return err
-	}
 	for _, f := range m.Files {
+		p := filepath.Join(dir, portal.FilesDir, f.Path)
+		if !files {
+			if fi, err := os.Stat(p); err != nil || fi.Size() != f.Size {
+				return fmt.Errorf("%s: missing or of the wrong size", f.Path)
+			}
+			continue
+		}
 		if err := check(filepath.Join(portal.FilesDir, f.Path), f); err != nil {
 			return err
 		}
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, portal.DBFile)+"?mode=ro&immutable=1")
+	if !db {
+		return nil
+	}
+	if err := check(portal.DBFile, m.Database); err != nil {
+		return err
+	}
+	conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, portal.DBFile)+"?mode=ro&immutable=1")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer conn.Close()
 	var res string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
+	if err := conn.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
 		return fmt.Errorf("integrity check: %w", err)
 	}
 	if res != "ok" {

@@ -73,9 +73,14 @@ func TestBackupUnderWritesThenRestore(t *testing.T) {
 	if snapTickets < 5 || snapTickets >= liveTickets {
 		t.Fatalf("snapshot has %d tickets, live %d: the snapshot is not a moment during the writes", snapTickets, liveTickets)
 	}
-	// Restore as a new portal: every row and file as at the snapshot.
+	// Restore as a new portal: every row and file as at the snapshot — the
+	// restored database is byte for byte the snapshot's.
 	if _, err := j.Restore(ctx, "acme", dir, "acme-copy"); err != nil {
 		t.Fatal(err)
+	}
+	restored := filepath.Join(e.Dir, "portals", "acme-copy")
+	if err := quota.Verify(restored, m); err != nil {
+		t.Fatalf("the restored portal differs from the snapshot: %v", err)
 	}
 	copyTok := e.Login(t, "acme-copy", "admin@acme.test")
 	list := e.API(t, copyTok, "GET", "acme-copy", "/tickets?page=1", nil).JSON(t)

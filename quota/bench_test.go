@@ -1,6 +1,7 @@
 package quota_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -124,3 +125,75 @@ func BenchmarkBillingRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "portals")
 }
+
+// BenchmarkSnapshot is a full snapshot of a portal with 10,000 tickets,
+// 100,000 messages and 1,000 attachments, then an incremental one of the
+// same, unchanged portal.
+func BenchmarkSnapshot(b *testing.B) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("portaldesk-snap-bench-v%d", portal.SchemaVersion))
+	_, err := os.Stat(filepath.Join(dir, "ready"))
+	fresh := err != nil
+	if fresh {
+		os.RemoveAll(dir)
+	}
+	e := pdtest.New(b, provisioner.Config{DataDir: dir})
+	ctx := context.Background()
+	if fresh {
+		e.Create(b, "big")
+		e.SetPlan(b, "big", "enterprise", 20, 0, 0)
+		e.Portal(b, "big", func(p *portal.Portal) {
+			if err := portal.Seed(ctx, p, portal.SeedOptions{Tickets: 10000, Messages: 100000, Clients: 500, Operators: 10}, pdtest.Password); err != nil {
+				b.Fatal(err)
+			}
+			admin, _ := p.UserByEmail(ctx, "admin@big.test")
+			p.SaveSettings(ctx, portal.Settings{MaxFiles: 50, MaxFileMB: 1, NotifyNewTicket: "all"})
+			data := make([]byte, 20<<10)
+			for i := 0; i < 1000; i++ {
+				data[0] = byte(i)
+				data[1] = byte(i >> 8)
+				if _, err := p.AddAttachment(ctx, admin, int64(1+i%9000), 0, fmt.Sprintf("file-%d.bin", i), bytesReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600)
+	}
+	j := quota.New(e.Svc)
+	now := time.Now()
+	for i := 0; i < b.N; i++ {
+		os.RemoveAll(quota.BackupDir(dir, "big"))
+		t0 := time.Now()
+		_, m, err := j.Backup(ctx, "big", now.Add(time.Duration(2*i)*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		full := time.Since(t0)
+		t1 := time.Now()
+		_, m2, err := j.Backup(ctx, "big", now.Add(time.Duration(2*i+1)*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(full.Seconds(), "full-s")
+		b.ReportMetric(time.Since(t1).Seconds(), "incremental-s")
+		b.ReportMetric(float64(m.Database.Size>>20), "db-MB")
+		b.ReportMetric(float64(m2.Linked), "linked-files")
+	}
+}
+
+// BenchmarkBackupAll snapshots 1,000 small portals (PORTALDESK_BENCH_PORTALS=1000).
+func BenchmarkBackupAll(b *testing.B) {
+	e, n, _ := manyPortals(b)
+	j := quota.New(e.Svc)
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		dirs, err := j.BackupAll(context.Background(), time.Now().Add(time.Duration(i)*time.Second), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "run-s")
+		b.ReportMetric(float64(len(dirs)), "snapshots")
+	}
+	b.ReportMetric(float64(n), "portals")
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -167,7 +167,6 @@ func serve(args []string) error {
 		svc.Close()
 		return err
 	}
-	defer sched.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -175,17 +174,23 @@ func serve(args []string) error {
 	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
 	select {
 	case err := <-errc:
+		sched.Stop()
 		svc.Close()
 		return err
 	case <-ctx.Done():
 	}
+	// Stop taking requests and finish those in flight, then the scheduler
+	// (a running job completes), then the mail worker and every portal.
 	slog.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		slog.Warn("shutdown", "err", err)
 	}
-	return svc.Close()
+	sched.Stop()
+	err = svc.Close()
+	slog.Info("stopped", "err", err)
+	return err
 }
 
 func portals(args []string) error {

@@ -99,8 +99,9 @@ func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, a
 			user, _ = sess.Values["ops"].(string)
 		}
 		if auth && user == "" {
+			// The login page itself, answered 401: never any data.
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/ops/login", http.StatusSeeOther)
+				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &web.Page{Title: "Ops sign in"})
 				return
 			}
 			c.fail(w, r, web.ErrUnauthorized)

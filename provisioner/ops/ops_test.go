@@ -33,11 +33,14 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nobody else gets in: anonymous, a portal admin's token or cookie.
-	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops", nil); r.Status != 303 || r.Header.Get("Location") != "/ops/login" {
+	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops", nil); r.Status != 401 || !strings.Contains(r.Body, `action="/ops/login"`) || strings.Contains(r.Body, "Acme") {
 		t.Fatalf("anonymous: %d", r.Status)
 	}
+	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops/portals/acme", nil); r.Status != 401 || strings.Contains(r.Body, "Acme") {
+		t.Fatalf("anonymous portal page: %d", r.Status)
+	}
 	tok := e.Login(t, "acme", "admin@acme.test")
-	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops", nil, "Authorization", "Bearer "+tok); r.Status != 303 || strings.Contains(r.Body, "acme") {
+	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops", nil, "Authorization", "Bearer "+tok); r.Status != 401 || strings.Contains(r.Body, "Acme") {
 		t.Fatalf("a portal admin's token: %d", r.Status)
 	}
 	admin := e.SignIn(t, "acme", "admin@acme.test")
