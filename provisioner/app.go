@@ -2,12 +2,12 @@ package provisioner
 
 import (
 	"context"
-	"strconv"
 	"crypto/rand"
 	"encoding/hex"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"portaldesk/portal"

@@ -4,14 +4,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +24,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/loadtest"
 	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
 )
@@ -41,6 +45,7 @@ Usage:
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
+  portaldesk loadtest [--portals 1000 --duration 30s --concurrency 16 --json FILE --target URL --data DIR]
   portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10 --work 50000]
 
 Every subcommand takes --data DIR (env PORTALDESK_DATA, default ./data).
@@ -68,6 +73,8 @@ func main() {
 		err = restore(args)
 	case "ops":
 		err = opsCmd(args)
+	case "loadtest":
+		err = loadtestCmd(args)
 	case "jobs":
 		err = jobs(args)
 	case "tariffs":
@@ -598,5 +605,64 @@ func opsCmd(args []string) error {
 		return err
 	}
 	fmt.Printf("ops user %s can sign in at %s/ops\n", *email, svc.Config().PublicURL)
+	return nil
+}
+
+func loadtestCmd(args []string) error {
+	fs := flag.NewFlagSet("loadtest", flag.ExitOnError)
+	var o loadtest.Options
+	fs.IntVar(&o.Portals, "portals", 1000, "portals to provision")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to load")
+	fs.IntVar(&o.Concurrency, "concurrency", 16, "virtual users")
+	fs.IntVar(&o.Tickets, "tickets", 10, "tickets per portal at the start")
+	fs.IntVar(&o.OpenLimit, "open-portals", 256, "the in-process service's LRU of open portals")
+	fs.IntVar(&o.CompareTickets, "compare-tickets", 2500, "open tickets on the comparison's one portal")
+	fs.DurationVar(&o.CompareDuration, "compare-duration", 5*time.Second, "how long each comparison operation runs")
+	fs.StringVar(&o.Target, "target", "", "a running service (loopback); empty starts one in this process")
+	fs.StringVar(&o.DataDir, "data", "", "the service's data directory (with --target: the target's, to read mailed passwords)")
+	jsonOut := fs.String("json", "", "write the result as JSON here")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if u, err := url.Parse(o.Target); o.Target != "" && (err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1")) {
+		return errors.New("loadtest: --target must be a loopback address")
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	o.Out = os.Stderr
+	res, err := loadtest.Run(context.Background(), o)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n%d portals, %d virtual users, %.0f s\n\n", res.Machine, res.Portals, res.Concurrency, res.DurationS)
+	fmt.Fprintln(tw, "OPERATION\tCOUNT\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS")
+	names := make([]string, 0, len(res.Operations))
+	for n := range res.Operations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		op := res.Operations[n]
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\n", n, op.Count, op.PerSec, op.MedianMS, op.P99MS, op.Errors)
+	}
+	fmt.Fprintf(tw, "all\t%d\t%.0f\t\t\t\n\n", res.Requests, res.RequestsPerSecond)
+	tp := res.TicketPage
+	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
+	fmt.Fprintf(tw, "errors in all phases: %d; service RSS %s, %d portals open; %s\n\n", res.Errors, portal.HumanBytes(res.RSSBytes), res.OpenPortals, res.Verified)
+	fmt.Fprintf(tw, "ONE PORTAL, %d OPEN TICKETS, 4 CLIENTS\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS\n", o.CompareTickets)
+	for _, n := range []string{"ticket creation", "ticket page", "operators' table"} {
+		op := res.Comparison[n]
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\n", n, op.PerSec, op.MedianMS, op.P99MS, op.Errors)
+	}
+	tw.Flush()
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if res.Errors > 0 || strings.HasPrefix(res.Verified, "MISSING") {
+		return fmt.Errorf("loadtest: %d errors; %s", res.Errors, res.Verified)
+	}
 	return nil
 }

@@ -216,7 +216,7 @@ type HomeData struct {
 
 // AuditLine is one ops action.
 type AuditLine struct {
-	At                                  time.Time
+	At                                time.Time
 	Actor, Action, Target, IP, Detail string
 }
 

@@ -1,0 +1,728 @@
+// Package loadtest drives a whole Portaldesk service over real HTTP on
+// loopback: many portals with realistic data, a mixed workload of clients and
+// operators with portal popularity on a Zipf curve, and the three
+// comparisons with a classic PHP helpdesk. It reports medians, p99s,
+// throughput, errors, the service's memory and open portals, and verifies
+// that everything the load created is there afterwards.
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+)
+
+// Options are the command's flags.
+type Options struct {
+	Portals     int
+	Duration    time.Duration
+	Concurrency int
+	Target      string // a running service; empty starts one in this process
+	DataDir     string // for the in-process service (a temporary directory when empty)
+	Tickets     int    // per portal
+	OpenLimit   int
+	Out         io.Writer
+	// CompareTickets and CompareDuration size the comparison with the
+	// classic helpdesk (defaults 2,500 open tickets, 5 s per operation).
+	CompareTickets  int
+	CompareDuration time.Duration
+}
+
+// OpResult is one operation's numbers.
+type OpResult struct {
+	Count    int     `json:"count"`
+	Errors   int     `json:"errors"`
+	MedianMS float64 `json:"median_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	PerSec   float64 `json:"per_second"`
+}
+
+// Result is what the command prints and writes as JSON.
+type Result struct {
+	Machine           string               `json:"machine"`
+	Portals           int                  `json:"portals"`
+	Concurrency       int                  `json:"concurrency"`
+	DurationS         float64              `json:"duration_s"`
+	RequestsPerSecond float64              `json:"requests_per_second"`
+	Requests          int                  `json:"requests"`
+	Errors            int                  `json:"errors"`
+	Operations        map[string]*OpResult `json:"operations"`
+	RSSBytes          int64                `json:"service_rss_bytes"`
+	OpenPortals       int                  `json:"open_portals"`
+	Verified          string               `json:"verified"`
+	// TicketPage is the ticket page alone: every virtual user opening
+	// tickets on Zipf-chosen portals, after the mix.
+	TicketPage *OpResult            `json:"ticket_page_alone"`
+	Comparison map[string]*OpResult `json:"comparison"`
+}
+
+type user struct {
+	tok string
+	id  int64
+}
+
+type site struct {
+	slug    string
+	admin   user
+	op      user
+	clients []user
+	tickets []int64 // created during setup, owned by clients[i%len]
+	mu      sync.Mutex
+	created []int64 // tickets created by the load
+	msgs    map[int64]int
+}
+
+type runner struct {
+	o       Options
+	svc     *provisioner.Service // the in-process service: setup without a password hash per person
+	hash    string
+	base    string
+	dataDir string // where the service writes mail: invited clients' passwords arrive there
+	client  *http.Client
+}
+
+func (r *runner) do(method, path, tok string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := r.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+func (r *runner) json(method, path, tok string, body any, want int) (map[string]any, error) {
+	code, b, err := r.do(method, path, tok, body)
+	if err != nil {
+		return nil, err
+	}
+	if code != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, code, strings.TrimSpace(string(b)))
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m, nil
+}
+
+// Run provisions, loads and verifies.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.CompareTickets <= 0 {
+		o.CompareTickets = 2500
+	}
+	if o.CompareDuration <= 0 {
+		o.CompareDuration = 5 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Tickets <= 0 {
+		o.Tickets = 10
+	}
+	r := &runner{o: o, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2, MaxIdleConns: o.Concurrency * 4}, Timeout: 30 * time.Second}}
+	if o.Target != "" {
+		if o.DataDir == "" {
+			return nil, errors.New("--target needs --data: the target's data directory, where its mail (with the invited clients' passwords) is written")
+		}
+		r.base, r.dataDir = strings.TrimRight(o.Target, "/"), o.DataDir
+	} else {
+		stop, base, dir, svc, err := startService(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		r.base, r.dataDir, r.svc = base, dir, svc
+		if r.hash, err = portal.HashPassword(password); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(o.Out, "service at %s; provisioning %d portals…\n", r.base, o.Portals)
+	t0 := time.Now()
+	sites, err := r.provision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Out, "provisioned %d portals in %s\n", len(sites), time.Since(t0).Round(time.Millisecond))
+	res := &Result{Machine: machine(), Portals: len(sites), Concurrency: o.Concurrency, Operations: map[string]*OpResult{}}
+	if err := r.load(ctx, sites, res); err != nil {
+		return nil, err
+	}
+	res.TicketPage = r.ticketPageAlone(sites)
+	res.RSSBytes, res.OpenPortals = r.serviceStats()
+	res.Verified = r.verify(sites)
+	cmp, err := r.compare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Comparison = cmp
+	// Errors counts every phase: the mix, the ticket page alone, the comparison.
+	res.Errors += res.TicketPage.Errors
+	for _, o := range cmp {
+		res.Errors += o.Errors
+	}
+	return res, nil
+}
+
+// startService runs a service in this process, on a loopback listener.
+func startService(ctx context.Context, o Options) (func(), string, string, *provisioner.Service, error) {
+	dir := o.DataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "portaldesk-load-")
+		if err != nil {
+			return nil, "", "", nil, err
+		}
+		dir = d
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	base := "http://" + ln.Addr().String()
+	svc, err := provisioner.Open(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true})
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	app, err := provisioner.NewApp(svc)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	srv := &http.Server{Handler: app}
+	go srv.Serve(ln)
+	return func() {
+		srv.Close()
+		svc.Close()
+		if o.DataDir == "" {
+			os.RemoveAll(dir)
+		}
+	}, base, dir, svc, nil
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s, %d cores; the load generator shares the machine", host, runtime.NumCPU())
+}
+
+// provision signs up the portals over HTTP, each with an operator, three
+// clients, tickets with a custom field, messages and a small attachment.
+func (r *runner) provision(ctx context.Context) ([]*site, error) {
+	sites := make([]*site, r.o.Portals)
+	jobs := make(chan int)
+	errc := make(chan error, r.o.Concurrency)
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for w := 0; w < r.o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				s, err := r.provisionOne(i)
+				if err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					continue
+				}
+				sites[i] = s
+				if n := done.Add(1); n%100 == 0 {
+					fmt.Fprintf(r.o.Out, "\r  %d/%d portals", n, r.o.Portals)
+				}
+			}
+		}()
+	}
+	for i := 0; i < r.o.Portals; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	fmt.Fprintln(r.o.Out)
+	select {
+	case err := <-errc:
+		return nil, err
+	default:
+	}
+	return sites, nil
+}
+
+const password = "load-password"
+
+// provisionFast is the in-process setup: the same portals and people, made
+// through the service's own calls with one password hash for everyone.
+func (r *runner) provisionFast(s *site, i int) error {
+	ctx := context.Background()
+	res, err := r.svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: fmt.Sprintf("Load %d", i), Slug: s.slug, AdminName: "Admin", AdminEmail: "admin@" + s.slug + ".test"}, r.hash)
+	if err != nil {
+		return err
+	}
+	defer res.Handle.Release()
+	p := res.Handle.Portal
+	tok, err := p.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "load", time.Hour)
+	if err != nil {
+		return err
+	}
+	s.admin = user{tok: tok, id: res.Admin.ID}
+	s.op = s.admin
+	for c := 0; c < 3; c++ {
+		u := &portal.User{Email: fmt.Sprintf("client%d@%s.test", c, s.slug), Name: fmt.Sprint("Client ", c), Role: portal.RoleClient}
+		if err := portal.InsertUser(ctx, p.DB.W, u, r.hash, p.Now()); err != nil {
+			return err
+		}
+		tok, err := p.IssueToken(ctx, u.ID, portal.TokenLogin, "load", time.Hour)
+		if err != nil {
+			return err
+		}
+		s.clients = append(s.clients, user{tok: tok, id: u.ID})
+	}
+	return nil
+}
+
+func (r *runner) provisionOne(i int) (*site, error) {
+	s := &site{slug: fmt.Sprintf("load-%d-%s", i, randomSuffix()), msgs: map[int64]int{}}
+	if i < 0 {
+		s.slug = "compare-" + randomSuffix()
+	}
+	if r.svc != nil {
+		if err := r.provisionFast(s, i); err != nil {
+			return nil, err
+		}
+		return s, r.addTickets(s)
+	}
+	if _, err := r.json("POST", "/api/v1/portals", "", map[string]string{"company": fmt.Sprintf("Load %d", i), "slug": s.slug, "admin_name": "Admin",
+		"admin_email": "admin@" + s.slug + ".test", "admin_password": password}, 201); err != nil {
+		return nil, err
+	}
+	login := func(email, pw string) (user, error) {
+		m, err := r.json("POST", "/"+s.slug+"/api/v1/login", "", map[string]string{"email": email, "password": pw}, 200)
+		if err != nil {
+			return user{}, err
+		}
+		u := m["user"].(map[string]any)
+		return user{tok: m["token"].(string), id: int64(u["id"].(float64))}, nil
+	}
+	var err error
+	if s.admin, err = login("admin@"+s.slug+".test", password); err != nil {
+		return nil, err
+	}
+	s.op = s.admin // the free tariff has one operator: the admin works the tickets
+	for c := 0; c < 3; c++ {
+		email := fmt.Sprintf("client%d@%s.test", c, s.slug)
+		if _, err := r.json("POST", "/"+s.slug+"/api/v1/users", s.admin.tok, map[string]string{"name": fmt.Sprint("Client ", c), "email": email, "role": "client"}, 201); err != nil {
+			return nil, err
+		}
+	}
+	// Like a real client, each signs in with the password from the invitation mail.
+	for c := 0; c < 3; c++ {
+		email := fmt.Sprintf("client%d@%s.test", c, s.slug)
+		pw, err := r.mailedPassword(s.slug, email)
+		if err != nil {
+			return nil, err
+		}
+		u, err := login(email, pw)
+		if err != nil {
+			return nil, err
+		}
+		s.clients = append(s.clients, u)
+	}
+	return s, r.addTickets(s)
+}
+
+// addTickets opens the portal's first tickets over HTTP, half of them answered.
+func (r *runner) addTickets(s *site) error {
+	for t := 0; t < r.o.Tickets; t++ {
+		cl := s.clients[t%len(s.clients)]
+		m, err := r.json("POST", "/"+s.slug+"/api/v1/tickets", cl.tok, map[string]any{"fields": map[string]any{"subject": fmt.Sprintf("Printer %d jams", t),
+			"description": "It jams on every second page since Monday. " + strings.Repeat("Details. ", 10)}}, 201)
+		if err != nil {
+			return err
+		}
+		n := int64(m["number"].(float64))
+		s.tickets = append(s.tickets, n)
+		if t%2 == 0 {
+			if _, err := r.json("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, n), s.op.tok, map[string]any{"body": "We are looking into it."}, 201); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var passwordRe = regexp.MustCompile(`(?m)^Password: (\S+)`)
+
+// mailedPassword waits for the invitation mail to email in the portal's mail
+// directory and reads the password from it.
+func (r *runner) mailedPassword(slug, email string) (string, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(filepath.Join(r.dataDir, "mail", slug, "*.eml"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil || !bytes.Contains(b, []byte(email)) {
+				continue
+			}
+			text := strings.ReplaceAll(strings.ReplaceAll(string(b), "=\r\n", ""), "\r\n", "\n")
+			if m := passwordRe.FindStringSubmatch(text); m != nil {
+				return m[1], nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no invitation mail for %s under %s (is the service writing mail to files?)", email, filepath.Join(r.dataDir, "mail", slug))
+}
+
+func randomSuffix() string { return strconv.FormatInt(rand.Int63n(1<<30), 36) }
+
+type sample struct {
+	op  string
+	d   time.Duration
+	err bool
+}
+
+// load runs the mixed workload for the duration.
+func (r *runner) load(ctx context.Context, sites []*site, res *Result) error {
+	type op struct {
+		name   string
+		weight int
+		run    func(rnd *rand.Rand, s *site) (int, int)
+	}
+	ops := []op{
+		{"client: my tickets", 200, func(rnd *rand.Rand, s *site) (int, int) {
+			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets", s.clients[rnd.Intn(len(s.clients))].tok, nil)
+			return c, 200
+		}},
+		{"client: open a ticket", 200, func(rnd *rand.Rand, s *site) (int, int) {
+			i := rnd.Intn(len(s.tickets))
+			c, _, _ := r.do("GET", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[i]), s.clients[i%len(s.clients)].tok, nil)
+			return c, 200
+		}},
+		{"client: create a ticket", 50, func(rnd *rand.Rand, s *site) (int, int) {
+			c, b, _ := r.do("POST", "/"+s.slug+"/api/v1/tickets", s.clients[rnd.Intn(len(s.clients))].tok, map[string]any{"fields": map[string]any{"subject": "Load ticket", "description": "Created under load."}})
+			if c == 201 {
+				var m map[string]any
+				json.Unmarshal(b, &m)
+				s.mu.Lock()
+				s.created = append(s.created, int64(m["number"].(float64)))
+				s.mu.Unlock()
+			}
+			return c, 201
+		}},
+		{"client: write a message", 50, func(rnd *rand.Rand, s *site) (int, int) {
+			i := rnd.Intn(len(s.tickets))
+			c, _, _ := r.do("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[i]), s.clients[i%len(s.clients)].tok, map[string]any{"body": "Any news?"})
+			if c == 201 {
+				s.mu.Lock()
+				s.msgs[s.tickets[i]]++
+				s.mu.Unlock()
+			}
+			return c, 201
+		}},
+		{"operator: tickets table", 150, func(rnd *rand.Rand, s *site) (int, int) {
+			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets", s.op.tok, nil)
+			return c, 200
+		}},
+		{"operator: filter", 50, func(rnd *rand.Rand, s *site) (int, int) {
+			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets?status=open&assignee=none", s.op.tok, nil)
+			return c, 200
+		}},
+		{"operator: search", 50, func(rnd *rand.Rand, s *site) (int, int) {
+			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets?q=printer", s.op.tok, nil)
+			return c, 200
+		}},
+		{"operator: ticket page", 149, func(rnd *rand.Rand, s *site) (int, int) {
+			c, _, _ := r.do("GET", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+			return c, 200
+		}},
+		{"operator: reply", 50, func(rnd *rand.Rand, s *site) (int, int) {
+			n := s.tickets[rnd.Intn(len(s.tickets))]
+			c, _, _ := r.do("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, n), s.op.tok, map[string]any{"body": "Please try again now."})
+			if c == 201 {
+				s.mu.Lock()
+				s.msgs[n]++
+				s.mu.Unlock()
+			}
+			return c, 201
+		}},
+		{"signup", 1, func(rnd *rand.Rand, s *site) (int, int) {
+			slug := "new-" + randomSuffix()
+			c, _, _ := r.do("POST", "/api/v1/portals", "", map[string]string{"company": "New", "slug": slug, "admin_name": "N", "admin_email": "n@" + slug + ".test", "admin_password": password})
+			return c, 201
+		}},
+	}
+	total := 0
+	for _, o := range ops {
+		total += o.weight
+	}
+	samples := make(chan []sample, r.o.Concurrency)
+	deadline := time.Now().Add(r.o.Duration)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < r.o.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rnd := rand.New(rand.NewSource(int64(w) + 1))
+			z := rand.NewZipf(rnd, 1.1, 1, uint64(len(sites)-1))
+			var mine []sample
+			for time.Now().Before(deadline) && len(mine) < 5_000_000 {
+				s := sites[z.Uint64()]
+				k := rnd.Intn(total)
+				var o op
+				for _, o = range ops {
+					if k < o.weight {
+						break
+					}
+					k -= o.weight
+				}
+				t0 := time.Now()
+				code, want := o.run(rnd, s)
+				mine = append(mine, sample{op: o.name, d: time.Since(t0), err: code != want})
+			}
+			samples <- mine
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(samples)
+	by := map[string][]time.Duration{}
+	for batch := range samples {
+		for _, s := range batch {
+			by[s.op] = append(by[s.op], s.d)
+			res.Requests++
+			if s.err {
+				res.Errors++
+				if res.Operations[s.op] == nil {
+					res.Operations[s.op] = &OpResult{}
+				}
+				res.Operations[s.op].Errors++
+			}
+		}
+	}
+	for name, ds := range by {
+		o := res.Operations[name]
+		if o == nil {
+			o = &OpResult{}
+			res.Operations[name] = o
+		}
+		summarize(o, ds, elapsed)
+	}
+	res.DurationS = elapsed.Seconds()
+	res.RequestsPerSecond = float64(res.Requests) / elapsed.Seconds()
+	return nil
+}
+
+func summarize(o *OpResult, ds []time.Duration, elapsed time.Duration) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	o.Count = len(ds)
+	if len(ds) > 0 {
+		o.MedianMS = float64(ds[len(ds)/2].Microseconds()) / 1000
+		o.P99MS = float64(ds[len(ds)*99/100].Microseconds()) / 1000
+	}
+	o.PerSec = float64(len(ds)) / elapsed.Seconds()
+}
+
+// ticketPageAlone has every virtual user open the HTML ticket page (as an
+// operator) on Zipf-chosen portals for a quarter of the mix's duration.
+func (r *runner) ticketPageAlone(sites []*site) *OpResult {
+	d := max(r.o.Duration/4, time.Second)
+	deadline := time.Now().Add(d)
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < r.o.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rnd := rand.New(rand.NewSource(int64(w) + 100))
+			z := rand.NewZipf(rnd, 1.1, 1, uint64(len(sites)-1))
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(deadline) {
+				s := sites[z.Uint64()]
+				t0 := time.Now()
+				c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+				mine = append(mine, time.Since(t0))
+				if c != 200 {
+					bad++
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			errs += bad
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	o := &OpResult{Errors: errs}
+	summarize(o, all, time.Since(start))
+	return o
+}
+
+// serviceStats reads the service's memory and open portals from /metrics.
+func (r *runner) serviceStats() (int64, int) {
+	_, b, err := r.do("GET", "/metrics", "", nil)
+	if err != nil {
+		return 0, 0
+	}
+	var rss int64
+	var open int
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			rss = int64(f)
+		}
+		if v, ok := strings.CutPrefix(line, "portaldesk_open_portals "); ok {
+			open, _ = strconv.Atoi(v)
+		}
+	}
+	return rss, open
+}
+
+// verify checks that every ticket and message the load created is there.
+func (r *runner) verify(sites []*site) string {
+	tickets, messages, missing := 0, 0, 0
+	for _, s := range sites {
+		for _, n := range s.created {
+			tickets++
+			if c, _, _ := r.do("GET", fmt.Sprintf("/%s/api/v1/tickets/%d", s.slug, n), s.op.tok, nil); c != 200 {
+				missing++
+			}
+		}
+		for n, want := range s.msgs {
+			m, err := r.json("GET", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, n), s.op.tok, nil, 200)
+			if err != nil {
+				missing += want
+				continue
+			}
+			got := 0
+			for _, x := range m["messages"].([]any) {
+				if body, _ := x.(map[string]any)["body"].(string); body == "Any news?" || body == "Please try again now." {
+					got++
+				}
+			}
+			messages += want
+			if got < want {
+				missing += want - got
+			}
+		}
+	}
+	if missing > 0 {
+		return fmt.Sprintf("MISSING %d of %d tickets and %d messages created under load", missing, tickets, messages)
+	}
+	return fmt.Sprintf("all %d tickets and %d messages created under load are there", tickets, messages)
+}
+
+// compare measures, with 4 concurrent clients on one portal holding 2,500
+// open tickets, ticket creation, the ticket page and the operators' table.
+func (r *runner) compare(ctx context.Context) (map[string]*OpResult, error) {
+	old := r.o.Tickets
+	r.o.Tickets = 0
+	s, err := r.provisionOne(-1)
+	r.o.Tickets = old
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.o.Out, "comparison: creating %d open tickets on one portal…\n", r.o.CompareTickets)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(r.o.CompareTickets) {
+				cl := s.clients[rand.Intn(len(s.clients))]
+				m, err := r.json("POST", "/"+s.slug+"/api/v1/tickets", cl.tok, map[string]any{"fields": map[string]any{"subject": "Open ticket", "description": "Waiting."}}, 201)
+				if err == nil {
+					mu.Lock()
+					s.tickets = append(s.tickets, int64(m["number"].(float64)))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	run := func(name string, d time.Duration, fn func(rnd *rand.Rand) bool) *OpResult {
+		var all []time.Duration
+		errs := 0
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(d)
+		start := time.Now()
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				rnd := rand.New(rand.NewSource(int64(w)))
+				var mine []time.Duration
+				bad := 0
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					if !fn(rnd) {
+						bad++
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				mu.Lock()
+				all = append(all, mine...)
+				errs += bad
+				mu.Unlock()
+			}(w)
+		}
+		wg.Wait()
+		o := &OpResult{Errors: errs}
+		summarize(o, all, time.Since(start))
+		fmt.Fprintf(r.o.Out, "  %-28s %8.0f/s  median %.2f ms  p99 %.2f ms  errors %d\n", name, o.PerSec, o.MedianMS, o.P99MS, o.Errors)
+		return o
+	}
+	out := map[string]*OpResult{}
+	d := r.o.CompareDuration
+	out["ticket creation"] = run("ticket creation", d, func(rnd *rand.Rand) bool {
+		c, _, _ := r.do("POST", "/"+s.slug+"/api/v1/tickets", s.clients[rnd.Intn(3)].tok, map[string]any{"fields": map[string]any{"subject": "Compare", "description": "Created for the comparison."}})
+		return c == 201
+	})
+	out["ticket page"] = run("ticket page", d, func(rnd *rand.Rand) bool {
+		c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+		return c == 200
+	})
+	out["operators' table"] = run("operators' table", d, func(rnd *rand.Rand) bool {
+		c, _, _ := r.do("GET", "/"+s.slug+"/tickets?status=open", s.op.tok, nil)
+		return c == 200
+	})
+	return out, nil
+}
