@@ -467,6 +467,9 @@ type Settings struct {
 	MaxFileMB       float64 `json:"max_file_mb"`
 	Preamble        string  `json:"preamble"`
 	NotifyNewTicket string  `json:"notify_new_ticket"`
+	// Lang is the portal's default language ("en" or "ru"): pages for
+	// people who have not chosen one, and their mail.
+	Lang string `json:"lang"`
 	// NotifyDefaults is what each kind of notification starts as for a user
 	// who has not chosen.
 	NotifyDefaults map[string]bool `json:"notify_defaults"`

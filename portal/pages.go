@@ -118,6 +118,7 @@ type TicketsData struct {
 	Next     string
 	base     string
 	staff    bool
+	lang     string
 }
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -162,6 +163,7 @@ func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request
 	}
 	pg := s.withFlash(r, s.page(r, rq, title, d))
 	pg.Nav = "tickets"
+	d.lang = pg.Lang
 	return s.tpl.Render(w, http.StatusOK, "tickets", pg)
 }
 

@@ -337,7 +337,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
 	d.Defaults, d.Kinds = st.NotifyDefaults, NotifyKinds
-	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}}
+	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}, "lang": {st.Lang}}
 	if fix != nil {
 		fix(pg)
 	}
@@ -362,6 +362,7 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		errs["max_file_mb"] = "Enter a number of megabytes."
 	}
 	st.NotifyNewTicket = r.PostForm.Get("notify_new_ticket")
+	st.Lang = r.PostForm.Get("lang")
 	for _, k := range NotifyKinds {
 		st.NotifyDefaults[k.ID] = r.PostForm.Get("default_"+k.ID) != ""
 	}

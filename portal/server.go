@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
 
+	"portaldesk/portal/i18n"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
 )
@@ -82,6 +83,7 @@ func (s *Server) routes() {
 	m.Handle("/login", s.h(s.loginPage)).Methods("GET")
 	m.Handle("/login", s.h(s.loginSubmit)).Methods("POST")
 	m.Handle("/logout", s.h(s.logout)).Methods("POST")
+	m.Handle("/lang", s.h(s.langSubmit)).Methods("POST")
 
 	// JSON API
 	api := m.PathPrefix("/api/v1").Subrouter()
@@ -205,6 +207,11 @@ func StartSession(w http.ResponseWriter, r *http.Request, p *Portal, base string
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request, err error) {
 	e := web.AsError(r, webError(err))
 	if web.IsAPI(r) {
+		if lang := s.lang(r, rq); lang != "en" {
+			t := *e
+			t.Message, t.Fields = i18n.Msg(lang, e.Message), i18n.Fields(lang, e.Fields)
+			e = &t
+		}
 		web.JSONError(w, e)
 		return
 	}
@@ -220,6 +227,8 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 	pl := rq.P.Plan()
 	pg := &web.Page{
 		Title: title,
+		Lang:  s.lang(r, rq),
+		Path:  rq.Base + r.URL.Path,
 		Portal: &web.PortalView{
 			Name:   pl.Company,
 			Slug:   pl.Slug,
@@ -242,6 +251,50 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 		pg.Banner = fmt.Sprintf("The portal uses over %d%% of its storage quota. Free space or choose a larger tariff under Subscription.", pl.UsageLevel)
 	}
 	return pg
+}
+
+// langCookie remembers the language a visitor picked before signing in.
+const langCookie = "pd_lang"
+
+// lang is the language a request is answered in: one just picked (?lang=),
+// the user's own choice, the one remembered in a cookie, the browser's on
+// the API, and the portal's default.
+func (s *Server) lang(r *http.Request, rq *Request) string {
+	if l := r.URL.Query().Get("lang"); i18n.Supported(l) {
+		return l
+	}
+	if rq.User != nil && i18n.Supported(rq.User.Lang) {
+		return rq.User.Lang
+	}
+	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
+		return c.Value
+	}
+	if web.IsAPI(r) {
+		if l := i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")); l != "" {
+			return l
+		}
+	}
+	return i18n.Pick(rq.P.Setting(r.Context(), "lang", "en"))
+}
+
+// langSubmit switches the language: for a signed-in person in their
+// profile, for a visitor in a cookie; then back to where they were.
+func (s *Server) langSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	l := r.FormValue("lang")
+	if !i18n.Supported(l) {
+		return web.Invalid(map[string]string{"lang": "Choose English or Russian."})
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: rq.Base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if rq.User != nil {
+		if _, err := rq.P.DB.Exec(r.Context(), "UPDATE users SET lang = ? WHERE id = ?", l, rq.User.ID); err != nil {
+			return err
+		}
+	}
+	next := r.FormValue("next")
+	if !strings.HasPrefix(next, rq.Base+"/") || strings.HasPrefix(next, "//") {
+		next = rq.Base + "/"
+	}
+	return redirect(w, r, next)
 }
 
 // portalURL is the portal's absolute address for sharing.

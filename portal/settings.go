@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"portaldesk/portal/i18n"
 )
 
 // MaxFileMBCeiling is the largest file size an admin may allow.
@@ -24,7 +26,7 @@ func (p *Portal) Settings(ctx context.Context) Settings {
 		defs[k.ID] = true
 	}
 	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &defs)
-	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs}
+	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs, Lang: p.Setting(ctx, "lang", "en")}
 }
 
 // SaveSettings validates and stores the admin's settings.
@@ -42,6 +44,12 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 	if in.NotifyNewTicket != "all" && in.NotifyNewTicket != "none" {
 		errs["notify_new_ticket"] = "Choose all operators or none."
 	}
+	if in.Lang == "" {
+		in.Lang = "en"
+	}
+	if !i18n.Supported(in.Lang) {
+		errs["lang"] = "Choose English or Russian."
+	}
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
@@ -55,6 +63,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 			"notify_defaults": string(defsJSON),
 			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
+			"lang": in.Lang,
 		} {
 			if err := SetSetting(ctx, tx, k, v); err != nil {
 				return err

@@ -75,11 +75,11 @@ func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error)
 	case "portal_suspended":
 		title = "Portal suspended"
 	}
-	_ = s.tpl.Render(w, e.Status, "error", &web.Page{Title: title, Data: e.Message})
+	_ = s.tpl.Render(w, e.Status, "error", &web.Page{Title: title, Data: e.Message, Lang: web.ServiceLang(w, r)})
 }
 
 func (s *Site) landing(w http.ResponseWriter, r *http.Request) error {
-	return s.tpl.Render(w, http.StatusOK, "landing", &web.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL})
+	return s.tpl.Render(w, http.StatusOK, "landing", &web.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
 }
 
 func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
@@ -102,9 +102,15 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 				form[k] = v
 			}
 		}
-		return s.tpl.Render(w, e.Status, "landing", &web.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL})
+		return s.tpl.Render(w, e.Status, "landing", &web.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
 	}
 	defer res.Handle.Release()
+	// A business that signs up in Russian gets a portal that speaks Russian.
+	if lang := web.ServiceLang(w, r); lang != "en" {
+		if err := portal.SetSetting(r.Context(), res.Handle.Portal.DB.W, "lang", lang); err != nil {
+			return err
+		}
+	}
 	base := "/" + res.Record.Slug
 	if err := portal.StartSession(w, r, res.Handle.Portal, base, res.Admin); err != nil {
 		return err

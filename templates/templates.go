@@ -12,33 +12,24 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+
+	"portaldesk/portal/i18n"
+	"portaldesk/portal/web"
 )
 
 //go:embed *.html
 var files embed.FS
 
-// Set is every page template, each parsed together with the layout.
+// Set is every page template, each parsed together with the layout, once
+// for each language: the "t" function of a set translates into its language.
 type Set struct {
-	pages map[string]*template.Template
+	pages map[string]map[string]*template.Template // lang -> page -> template
 	bufs  sync.Pool
 }
 
 // Funcs are the helpers every template may call, beside the ones given to Parse.
 func Funcs(extra template.FuncMap) template.FuncMap {
 	fm := template.FuncMap{
-		"date": func(unix int64) string {
-			if unix == 0 {
-				return ""
-			}
-			return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
-		},
-		"day": func(unix int64) string {
-			if unix == 0 {
-				return ""
-			}
-			return time.Unix(unix, 0).UTC().Format("2006-01-02")
-		},
 		"dict": func(kv ...any) map[string]any {
 			m := make(map[string]any, len(kv)/2)
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -94,27 +85,54 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 	return fm
 }
 
-// Parse parses the layout and partials with each page. Files whose names
-// start with "_" are the layout and partials; every other file is a page.
+// Parse parses the layout and partials with each page, for every language.
+// Files whose names start with "_" are the layout and partials; every other
+// file is a page.
 func Parse(funcs template.FuncMap) (*Set, error) {
-	root := template.New("").Funcs(Funcs(funcs))
+	s := &Set{pages: map[string]map[string]*template.Template{}}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	for _, lang := range i18n.Langs {
+		pages, err := parseLang(lang, funcs)
+		if err != nil {
+			return nil, err
+		}
+		s.pages[lang] = pages
+	}
+	return s, nil
+}
+
+// langFuncs are the helpers whose output depends on the language.
+func langFuncs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":    func(id string, args ...any) string { return i18n.T(lang, id, args...) },
+		"date": func(unix int64) string { return i18n.DateTime(lang, unix) },
+		"day":  func(unix int64) string { return i18n.Date(lang, unix) },
+		"lang": func() string { return lang },
+	}
+}
+
+func parseLang(lang string, funcs template.FuncMap) (map[string]*template.Template, error) {
+	fm := Funcs(funcs)
+	for k, v := range langFuncs(lang) {
+		fm[k] = v
+	}
+	root := template.New("").Funcs(fm)
 	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
 		return nil, err
 	}
-	var pages []string
+	var names []string
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), "_") {
 			if _, err := root.ParseFS(files, e.Name()); err != nil {
 				return nil, fmt.Errorf("templates: %s: %w", e.Name(), err)
 			}
 		} else {
-			pages = append(pages, e.Name())
+			names = append(names, e.Name())
 		}
 	}
-	s := &Set{pages: map[string]*template.Template{}}
-	s.bufs.New = func() any { return new(bytes.Buffer) }
-	for _, name := range pages {
+	pages := map[string]*template.Template{}
+	for _, name := range names {
 		t, err := root.Clone()
 		if err != nil {
 			return nil, err
@@ -122,15 +140,15 @@ func Parse(funcs template.FuncMap) (*Set, error) {
 		if _, err := t.ParseFS(files, name); err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}
-		s.pages[strings.TrimSuffix(name, ".html")] = t
+		pages[strings.TrimSuffix(name, ".html")] = t
 	}
-	return s, nil
+	return pages, nil
 }
 
 // Names lists the pages, for the test that renders each one.
 func (s *Set) Names() []string {
 	var out []string
-	for k := range s.pages {
+	for k := range s.pages["en"] {
 		out = append(out, k)
 	}
 	return out
@@ -139,7 +157,12 @@ func (s *Set) Names() []string {
 // execute renders page into a pooled buffer first, so that a template error
 // never sends half a page; done is called with the bytes.
 func (s *Set) execute(page string, data any, done func([]byte) error) error {
-	t, ok := s.pages[page]
+	lang := "en"
+	if pg, ok := data.(*web.Page); ok && pg != nil {
+		lang = i18n.Pick(pg.Lang)
+		localize(lang, pg)
+	}
+	t, ok := s.pages[lang][page]
 	if !ok {
 		return fmt.Errorf("templates: no page %q", page)
 	}
@@ -150,6 +173,21 @@ func (s *Set) execute(page string, data any, done func([]byte) error) error {
 		return fmt.Errorf("templates: %s: %w", page, err)
 	}
 	return done(buf.Bytes())
+}
+
+// localize translates the page-wide sentences that Go code wrote in English.
+func localize(lang string, pg *web.Page) {
+	if lang == "en" {
+		return
+	}
+	pg.Title = i18n.Msg(lang, pg.Title)
+	pg.Flash = i18n.Msg(lang, pg.Flash)
+	pg.Banner = i18n.Msg(lang, pg.Banner)
+	pg.Error = i18n.Msg(lang, pg.Error)
+	pg.Errors = i18n.Fields(lang, pg.Errors)
+	if s, ok := pg.Data.(string); ok {
+		pg.Data = i18n.Msg(lang, s)
+	}
 }
 
 // Execute renders page into w.

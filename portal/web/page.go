@@ -1,10 +1,17 @@
 package web
 
-import "net/url"
+import (
+	"net/http"
+	"net/url"
+
+	"portaldesk/portal/i18n"
+)
 
 // Page is what every HTML template receives.
 type Page struct {
 	Title  string
+	Lang   string      // the language the page is shown in: "en" or "ru"
+	Path   string      // the page's own address, to come back to after switching language
 	Portal *PortalView // nil on the service's own pages
 	User   *UserView   // nil when nobody is signed in
 	Nav    string      // which menu entry is active
@@ -54,4 +61,18 @@ func (p *Page) FieldError(name string) string {
 		return ""
 	}
 	return p.Errors[name]
+}
+
+// ServiceLang is the language of a service page (not a portal's): one just
+// picked with ?lang= (remembered in a cookie), the remembered one, the
+// browser's, else English.
+func ServiceLang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); i18n.Supported(l) {
+		http.SetCookie(w, &http.Cookie{Name: "pd_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if c, err := r.Cookie("pd_lang"); err == nil && i18n.Supported(c.Value) {
+		return c.Value
+	}
+	return i18n.Pick(i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")))
 }

@@ -101,7 +101,7 @@ func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, a
 		if auth && user == "" {
 			// The login page itself, answered 401: never any data.
 			if r.Method == http.MethodGet {
-				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &web.Page{Title: "Ops sign in"})
+				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
 				return
 			}
 			c.fail(w, r, web.ErrUnauthorized)
@@ -118,7 +118,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, portal.ErrNotFound) {
 		e = web.ErrNotFound
 	}
-	_ = c.tpl.Render(w, e.Status, "error", &web.Page{Title: http.StatusText(e.Status), Data: e.Message})
+	_ = c.tpl.Render(w, e.Status, "error", &web.Page{Lang: web.ServiceLang(w, r), Title: http.StatusText(e.Status), Data: e.Message})
 }
 
 func clientIP(r *http.Request) string {
@@ -149,7 +149,7 @@ func (c *Console) limiter(ip string) *rate.Limiter {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, _ string) error {
-	return c.tpl.Render(w, http.StatusOK, "ops_login", &web.Page{Title: "Ops sign in"})
+	return c.tpl.Render(w, http.StatusOK, "ops_login", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
 }
 
 func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -157,7 +157,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 		return web.BadRequest("Bad form.")
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	pg := &web.Page{Title: "Ops sign in", Form: url.Values{"email": {email}}}
+	pg := &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in", Form: url.Values{"email": {email}}}
 	lim := c.limiter(clientIP(r))
 	if lim.Tokens() < 1 {
 		pg.Error = "Too many failed attempts. Wait a minute."
@@ -287,7 +287,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) erro
 	if d.Audit, err = c.auditLog(ctx, "", 30); err != nil {
 		return err
 	}
-	return c.tpl.Render(w, http.StatusOK, "ops", &web.Page{Title: "Ops", Data: d, User: &web.UserView{Name: user}})
+	return c.tpl.Render(w, http.StatusOK, "ops", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops", Data: d, User: &web.UserView{Name: user}})
 }
 
 func (c *Console) auditLog(ctx context.Context, target string, limit int) ([]AuditLine, error) {
@@ -354,7 +354,7 @@ func (c *Console) portalPage(w http.ResponseWriter, r *http.Request, user string
 		return err
 	}
 	d.Result = r.URL.Query().Get("done")
-	return c.tpl.Render(w, http.StatusOK, "ops_portal", &web.Page{Title: d.Row.Slug, Data: d, User: &web.UserView{Name: user}})
+	return c.tpl.Render(w, http.StatusOK, "ops_portal", &web.Page{Lang: web.ServiceLang(w, r), Title: d.Row.Slug, Data: d, User: &web.UserView{Name: user}})
 }
 
 func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) error {

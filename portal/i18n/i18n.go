@@ -1,0 +1,219 @@
+// Package i18n translates what people read — pages, error messages,
+// flashes — into the languages Portaldesk speaks, English and Russian.
+//
+// Messages are identified by their English text, so a page written in
+// English needs no lookup and a missing translation falls back to the
+// English a developer wrote. The Russian catalog is ru.json, loaded through
+// go-i18n. Messages with values in them ("Between %s and %s.") are found
+// again in a finished English sentence by a pattern made from the key, so a
+// message built deep in the service is translated where it is shown.
+package i18n
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed *.json
+var files embed.FS
+
+// Langs are the languages of the product; the first is the fallback.
+var Langs = []string{"en", "ru"}
+
+// LangNames are the languages in their own words, for pickers.
+var LangNames = map[string]string{"en": "English", "ru": "Русский"}
+
+type pattern struct {
+	re  *regexp.Regexp
+	id  string
+	cnt int
+}
+
+// catalog is the translations, read once from the embedded files: data
+// like a constant, so it is shared by the whole process.
+type catalog struct {
+	loc      map[string]*goi18n.Localizer
+	ids      []string
+	patterns []pattern
+	cache    sync.Map // lang+"\x00"+id -> string
+}
+
+var load = sync.OnceValue(func() *catalog {
+	b := goi18n.NewBundle(language.English)
+	c := &catalog{loc: map[string]*goi18n.Localizer{}}
+	for _, lang := range Langs[1:] {
+		mf, err := b.LoadMessageFileFS(files, lang+".json")
+		if err != nil {
+			panic(fmt.Sprintf("i18n: %s.json: %v", lang, err))
+		}
+		for _, m := range mf.Messages {
+			c.ids = append(c.ids, m.ID)
+		}
+		c.loc[lang] = goi18n.NewLocalizer(b, lang)
+	}
+	seen := map[string]bool{}
+	for _, id := range c.ids {
+		if seen[id] || !strings.Contains(id, "%") {
+			continue
+		}
+		seen[id] = true
+		parts := verb.Split(id, -1)
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(strings.ReplaceAll(parts[i], "%%", "%"))
+		}
+		c.patterns = append(c.patterns, pattern{re: regexp.MustCompile("^" + strings.Join(parts, "(.+?)") + "$"), id: id, cnt: len(parts) - 1})
+	}
+	return c
+})
+
+var verb = regexp.MustCompile(`%[sdvq]`)
+
+// Supported reports whether lang is one of Langs.
+func Supported(lang string) bool { return lang == "en" || lang == "ru" }
+
+// Pick is the first supported language among the candidates, else English.
+func Pick(candidates ...string) string {
+	for _, c := range candidates {
+		if Supported(c) {
+			return c
+		}
+	}
+	return "en"
+}
+
+var matcher = language.NewMatcher([]language.Tag{language.English, language.Russian})
+
+// FromAcceptLanguage is the best of Langs for an Accept-Language header, or "".
+func FromAcceptLanguage(header string) string {
+	if header == "" {
+		return ""
+	}
+	tags, _, err := language.ParseAcceptLanguage(header)
+	if err != nil || len(tags) == 0 {
+		return ""
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return ""
+	}
+	return Langs[i]
+}
+
+// lookup is the translation of id in lang, or "" when there is none.
+func (c *catalog) lookup(lang, id string) string {
+	loc := c.loc[lang]
+	if loc == nil || id == "" {
+		return ""
+	}
+	key := lang + "\x00" + id
+	if v, ok := c.cache.Load(key); ok {
+		return v.(string)
+	}
+	s, err := loc.Localize(&goi18n.LocalizeConfig{MessageID: id})
+	if err != nil {
+		s = ""
+	}
+	c.cache.Store(key, s)
+	return s
+}
+
+// T translates the English message id into lang. With args, id is a format
+// and the translated format is filled with them. Without args, a finished
+// English sentence is also recognised by the formats it could come from.
+func T(lang, id string, args ...any) string {
+	if lang == "" || lang == "en" {
+		if len(args) > 0 {
+			return fmt.Sprintf(id, args...)
+		}
+		return id
+	}
+	c := load()
+	if s := c.lookup(lang, id); s != "" {
+		if len(args) > 0 {
+			return fmt.Sprintf(s, args...)
+		}
+		return s
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(id, args...)
+	}
+	return c.match(lang, id)
+}
+
+// Msg translates a finished English message (no values to fill in) into lang.
+func Msg(lang, msg string) string {
+	if lang == "" || lang == "en" {
+		return msg
+	}
+	c := load()
+	if s := c.lookup(lang, msg); s != "" {
+		return s
+	}
+	return c.match(lang, msg)
+}
+
+// match translates a sentence that a format produced, values and all.
+func (c *catalog) match(lang, msg string) string {
+	for _, p := range c.patterns {
+		m := p.re.FindStringSubmatch(msg)
+		if m == nil {
+			continue
+		}
+		args := make([]any, 0, p.cnt)
+		for _, v := range m[1:] {
+			if t := c.lookup(lang, v); t != "" {
+				v = t
+			}
+			args = append(args, v)
+		}
+		f := c.lookup(lang, p.id)
+		return fmt.Sprintf(verb.ReplaceAllString(f, "%s"), args...)
+	}
+	return msg
+}
+
+// Fields translates every message of a field-error map into a new map.
+func Fields(lang string, fields map[string]string) map[string]string {
+	if len(fields) == 0 || lang == "" || lang == "en" {
+		return fields
+	}
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
+		out[k] = Msg(lang, v)
+	}
+	return out
+}
+
+// Has reports whether lang has a translation of id (English has them all).
+func Has(lang, id string) bool {
+	return lang == "en" || load().lookup(lang, id) != ""
+}
+
+// DateTime formats a Unix time for lang, in UTC.
+func DateTime(lang string, unix int64) string {
+	if unix == 0 {
+		return ""
+	}
+	if lang == "ru" {
+		return time.Unix(unix, 0).UTC().Format("02.01.2006 15:04")
+	}
+	return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
+}
+
+// Date formats a Unix day for lang, in UTC.
+func Date(lang string, unix int64) string {
+	if unix == 0 {
+		return ""
+	}
+	if lang == "ru" {
+		return time.Unix(unix, 0).UTC().Format("02.01.2006")
+	}
+	return time.Unix(unix, 0).UTC().Format("2006-01-02")
+}

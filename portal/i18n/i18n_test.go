@@ -1,0 +1,73 @@
+package i18n_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"portaldesk/portal/i18n"
+)
+
+// TestEveryTemplateStringIsTranslated reads every page template and checks
+// that each text it passes to "t" has a Russian translation.
+func TestEveryTemplateStringIsTranslated(t *testing.T) {
+	re := regexp.MustCompile("\\{\\{t (?:\"((?:[^\"\\\\]|\\\\.)*)\"|`([^`]*)`)|\"(?:Label|Help)\" \"([^\"]+)\"")
+	dir := filepath.Join("..", "..", "templates")
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".html") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			id := strings.ReplaceAll(m[1]+m[2]+m[3], `\"`, `"`)
+			n++
+			if !i18n.Has("ru", id) {
+				t.Errorf("%s: no Russian for %q", filepath.Base(path), id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 300 {
+		t.Fatalf("only %d texts found in the templates: is the pattern right?", n)
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, c := range []struct{ lang, in, want string }{
+		{"en", "Sign out", "Sign out"},
+		{"ru", "Sign out", "Выйти"},
+		{"ru", "Something nobody translated", "Something nobody translated"},
+		// A finished sentence with values is found by its format.
+		{"ru", "Between 1.00 ₽ and 100.00 ₽.", "От 1.00 ₽ до 100.00 ₽."},
+		{"ru", "At most 200 characters.", "Не больше 200 символов."},
+		{"ru", `The field "Phone" is saved.`, `Поле "Phone" сохранено.`},
+		// Values that are themselves known words are translated too.
+		{"ru", "Ann changed the status from New to In progress", "Ann изменил(а) статус с «Новая» на «В работе»"},
+		{"ru", "The portal uses over 85% of its storage quota. Free space or choose a larger tariff under Subscription.", "Портал использует больше 85% квоты хранилища. Освободите место или выберите больший тариф в разделе «Подписка»."},
+	} {
+		if got := i18n.Msg(c.lang, c.in); got != c.want {
+			t.Errorf("Msg(%s, %q) = %q, want %q", c.lang, c.in, got, c.want)
+		}
+	}
+	if got := i18n.T("ru", "At most %d characters.", 5); got != "Не больше 5 символов." {
+		t.Errorf("T with a value: %q", got)
+	}
+	for h, want := range map[string]string{"ru-RU,ru;q=0.9,en;q=0.8": "ru", "en-US": "en", "de-DE": "", "": ""} {
+		if got := i18n.FromAcceptLanguage(h); got != want {
+			t.Errorf("FromAcceptLanguage(%q) = %q, want %q", h, got, want)
+		}
+	}
+	if got := i18n.DateTime("ru", 86400*365); got != "01.01.1971 00:00" {
+		t.Errorf("Russian date: %s", got)
+	}
+}
