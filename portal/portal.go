@@ -64,6 +64,8 @@ type Portal struct {
 	URL string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
+	// Events passes ticket changes to the portal's live pages.
+	Events *Hub
 
 	plan      atomic.Pointer[Plan]
 	limiter   *loginLimiter

@@ -239,7 +239,8 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 		Data: data,
 	}
 	if rq.User != nil {
-		pg.User = &web.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role}
+		pg.User = &web.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role,
+			Tour: !rq.User.TourDone || r.URL.Query().Get("tour") == "1"}
 	}
 	switch {
 	case pl.State == StateReadOnly:

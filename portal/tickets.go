@@ -205,7 +205,11 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		return nil, fmt.Errorf("store: create ticket: %w", err)
 	}
 	p.kickOutbox()
-	return p.Ticket(ctx, actor, number)
+	t, err := p.Ticket(ctx, actor, number)
+	if err == nil {
+		p.publish(t, false)
+	}
+	return t, err
 }
 
 const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.created_at, t.updated_at, COALESCE(t.closed_at, 0), t.last_activity_at,

@@ -128,6 +128,7 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 		return nil, fmt.Errorf("store: post message on %d: %w", number, err)
 	}
 	p.kickOutbox()
+	p.publish(t, internal)
 	return e, nil
 }
 
@@ -255,6 +256,7 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		return nil, fmt.Errorf("store: update ticket %d: %w", number, err)
 	}
 	p.kickOutbox()
+	p.publish(t, false)
 	return p.Ticket(ctx, actor, number)
 }
 

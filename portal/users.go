@@ -23,14 +23,16 @@ const (
 
 // User is a person of one portal.
 type User struct {
-	ID             int64  `json:"id"`
-	Email          string `json:"email"`
-	Name           string `json:"name"`
-	Surname        string `json:"surname"`
-	Role           string `json:"role"`
-	Active         bool   `json:"active"`
-	Lang           string `json:"lang,omitempty"`
-	CreatedAt      int64  `json:"created_at"`
+	ID      int64  `json:"id"`
+	Email   string `json:"email"`
+	Name    string `json:"name"`
+	Surname string `json:"surname"`
+	Role    string `json:"role"`
+	Active  bool   `json:"active"`
+	Lang    string `json:"lang,omitempty"`
+	// TourDone is set when the person has dismissed the first-login tour.
+	TourDone       bool  `json:"-"`
+	CreatedAt      int64 `json:"created_at"`
 	passwordHash   string
 	sessionVersion int64
 }
@@ -61,11 +63,11 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, session_version"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, session_version, tour_done"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.sessionVersion)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.sessionVersion, &u.TourDone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -77,6 +77,7 @@ type Service struct {
 	failAt func(step string) error // tests inject failures into provisioning
 
 	provisioned atomic.Int64
+	hubs        *portal.Hubs
 }
 
 // Open opens (creating when needed) the data directory: catalog, secret,
@@ -96,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now}
+	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs()}
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
 		cat.Close()
 		return nil, err
@@ -114,6 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 
 // Close closes every open portal and the catalog.
 func (s *Service) Close() error {
+	s.hubs.Shutdown()
 	s.mailer.Stop()
 	s.registry.Close()
 	return s.catalog.Close()
@@ -162,7 +164,11 @@ func (s *Service) openPortal(ctx context.Context, plan *portal.Plan) (*portal.Po
 func (s *Service) wire(p *portal.Portal) {
 	slug := p.Slug
 	p.OnOutbox = func() { s.mailer.Kick(slug) }
+	p.Events = s.hubs.For(slug)
 }
+
+// Hubs are the live-update hubs of every portal.
+func (s *Service) Hubs() *portal.Hubs { return s.hubs }
 
 func (s *Service) observeProvision(d time.Duration) {
 	s.provisioned.Add(1)

@@ -31,4 +31,56 @@
       slug.value = company.value.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40);
     });
   }
+
+  // Live updates: a page with data-live listens to the portal's stream and,
+  // when its ticket (or any, on the table) changes, fetches itself again as
+  // the signed-in person and swaps the parts named in data-parts. One stream
+  // per page, closed with the page; nothing typed in a form is touched.
+  var live = document.querySelector("[data-live]");
+  if (live && window.EventSource && window.fetch && window.DOMParser) {
+    var es = new EventSource(live.getAttribute("data-live"));
+    var parts = live.getAttribute("data-parts").split(" ");
+    var busy = false, again = false;
+    var refresh = function () {
+      if (busy) { again = true; return; }
+      busy = true;
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Live": "1" } }).then(function (r) {
+        return r.ok ? r.text() : "";
+      }).then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        parts.forEach(function (id) {
+          var now = document.getElementById(id), next = doc.getElementById(id);
+          if (now && next) now.innerHTML = next.innerHTML;
+        });
+        var unread = document.querySelectorAll("#rows tr.unread").length;
+        if (document.getElementById("rows")) document.title = (unread ? "(" + unread + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+        document.dispatchEvent(new CustomEvent("pd:live"));
+      }).catch(function () {}).then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+    };
+    es.addEventListener("ticket", refresh);
+    window.addEventListener("pagehide", function () { es.close(); });
+  }
+
+  // The first-login tour: one step at a time, pointing at its menu entry.
+  var tour = document.querySelector("[data-tour]");
+  if (tour) {
+    var steps = tour.querySelectorAll("li"), at = 0, next = tour.querySelector("[data-tour-next]");
+    var show = function () {
+      document.querySelectorAll(".tour-target").forEach(function (el) { el.classList.remove("tour-target"); });
+      steps.forEach(function (li, i) { li.hidden = i !== at; });
+      var sel = steps[at].getAttribute("data-target"), el = sel && document.querySelector("header " + sel);
+      if (el) el.classList.add("tour-target");
+      next.textContent = at === steps.length - 1 ? next.getAttribute("data-done") || "OK" : next.getAttribute("data-next") || next.textContent;
+    };
+    next.setAttribute("data-next", next.textContent);
+    next.setAttribute("data-done", "✓");
+    next.addEventListener("click", function () {
+      if (at < steps.length - 1) { at++; show(); } else { tour.hidden = true; document.querySelectorAll(".tour-target").forEach(function (el) { el.classList.remove("tour-target"); }); }
+    });
+    show();
+  }
 })();

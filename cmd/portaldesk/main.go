@@ -169,6 +169,7 @@ func serve(args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(svc.Hubs().Shutdown) // live pages must not hold the shutdown up
 	sched := quota.NewScheduler(jobs, nil)
 	if err := sched.Start(); err != nil {
 		svc.Close()

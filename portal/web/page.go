@@ -39,6 +39,8 @@ type UserView struct {
 	Name  string
 	Email string
 	Role  string
+	// Tour says whether to show the first-login tour of the person's screens.
+	Tour bool
 }
 
 // IsStaff reports whether the user is an operator or an admin.
