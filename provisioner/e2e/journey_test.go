@@ -1,0 +1,300 @@
+// Package e2e drives the whole product in real Chromium (chromedp) against
+// a real service on loopback: the journey of a new business, a phone-sized
+// run of the client's part, and the page-load timings of the ticket page.
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/pdtest"
+)
+
+// chromium finds the browser; without one the test fails with the command
+// that installs it (never a silent skip).
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("Chromium is not installed: run `apt-get update && apt-get install -y chromium` (the README's test command does)")
+	return ""
+}
+
+// artefacts is where screenshots go: PORTALDESK_ARTIFACTS, else a folder
+// under the system's temporary directory that outlives the test.
+func artefacts(t *testing.T) string {
+	dir := os.Getenv("PORTALDESK_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "portaldesk-e2e")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+	name string
+}
+
+// run performs actions; on failure it saves a screenshot and stops the test.
+func (b *browser) run(step string, actions ...chromedp.Action) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		b.shot("failed-" + step)
+		var text, loc string
+		tctx, cancel := context.WithTimeout(b.ctx, 3*time.Second)
+		defer cancel()
+		_ = chromedp.Run(tctx, chromedp.Location(&loc), chromedp.Text("main", &text))
+		b.t.Fatalf("%s: %s: %v (at %s: %.300s)", b.name, step, err, loc, text)
+	}
+}
+
+func (b *browser) shot(name string) {
+	var png []byte
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err == nil {
+		f := filepath.Join(b.dir, b.name+"-"+name+".png")
+		if os.WriteFile(f, png, 0o644) == nil {
+			b.t.Logf("screenshot: %s", f)
+		}
+	}
+}
+
+// newPage waits until the page that was marked is replaced by a loaded one.
+var newPage = chromedp.ActionFunc(func(ctx context.Context) error {
+	for {
+		var done bool
+		err := chromedp.Evaluate(`!window.__pdOld && document.readyState === "complete"`, &done).Do(ctx)
+		if err == nil && done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+})
+
+// submit sends the form holding sel and waits for the page that answers.
+func submit(sel string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Evaluate(`window.__pdOld = true`, nil),
+		chromedp.Submit(sel),
+		newPage,
+	}
+}
+
+// click clicks a button that sends a form, and waits for the answer.
+func click(sel string, opts ...chromedp.QueryOption) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Evaluate(`window.__pdOld = true`, nil),
+		chromedp.Click(sel, opts...),
+		newPage,
+	}
+}
+
+func (b *browser) html() string {
+	b.t.Helper()
+	var s string
+	b.run("read page", chromedp.OuterHTML("html", &s))
+	return s
+}
+
+func (b *browser) login(slug, email, password string) {
+	b.t.Helper()
+	b.run("sign-in page", chromedp.Navigate(b.base+"/"+slug+"/login"), chromedp.WaitVisible("#password"))
+	b.run("sign in", chromedp.SendKeys("#email", email), chromedp.SendKeys("#password", password), submit("#password"))
+	b.run("signed in", chromedp.WaitVisible(`a[href="/`+slug+`/profile"]`))
+}
+
+// dismissTour steps through the first-login tour and presses "Don't show again".
+func (b *browser) dismissTour() {
+	b.t.Helper()
+	b.run("tour", chromedp.WaitVisible("#tour"), chromedp.Click("[data-tour-next]"),
+		click(`#tour button[type=submit]`), chromedp.WaitNotPresent("#tour"))
+}
+
+var passwordRe = regexp.MustCompile(`(?m)^Password: (\S+)`)
+
+// mailedPassword reads the password in the newest mail to email.
+func mailedPassword(t *testing.T, e *pdtest.Env, slug, email string) string {
+	t.Helper()
+	mails := e.Mails(t, slug)
+	for i := len(mails) - 1; i >= 0; i-- {
+		m := strings.ReplaceAll(strings.ReplaceAll(mails[i], "=\r\n", ""), "\r\n", "\n")
+		if strings.Contains(m, email) {
+			if p := passwordRe.FindStringSubmatch(m); p != nil {
+				return p[1]
+			}
+		}
+	}
+	t.Fatalf("no mail with a password for %s among %d", email, len(mails))
+	return ""
+}
+
+func TestJourneyInChromium(t *testing.T) {
+	exe := chromium(t)
+	e := pdtest.New(t, provisioner.Config{})
+	dir := artefacts(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900))
+	// Each person has a browser of their own: their own cookies, as in life.
+	person := func(name string) *browser {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, chromedp.UserDataDir(t.TempDir()))...)
+		ctx, cancel := chromedp.NewContext(alloc)
+		t.Cleanup(func() { cancel(); cancelAlloc() })
+		if err := chromedp.Run(ctx); err != nil {
+			t.Fatalf("starting Chromium: %v", err)
+		}
+		return &browser{t: t, ctx: ctx, base: e.URL, dir: dir, name: name}
+	}
+	admin, oper, client := person("admin"), person("operator"), person("client")
+
+	// 1. A business signs up and lands in its portal, signed in.
+	admin.run("signup", chromedp.Navigate(e.URL+"/"),
+		chromedp.WaitVisible("#slug"), chromedp.SendKeys("#slug", "bluelake"), chromedp.SendKeys("#company", "Blue Lake Dental"),
+		chromedp.SendKeys("#admin_name", "Anna Admin"), chromedp.SendKeys("#admin_email", "anna@bluelake.test"),
+		chromedp.SendKeys("#admin_password", "anna-password"), submit("#admin_password"),
+		chromedp.WaitVisible(`a[href="/bluelake/profile"]`))
+	admin.shot("portal-ready")
+	admin.dismissTour()
+
+	// 2. On the free tariff the designer is locked.
+	admin.run("free designer", chromedp.Navigate(e.URL+"/bluelake/admin/form"), chromedp.WaitVisible("h1"))
+	if h := admin.html(); !strings.Contains(h, "comes with the paid tariffs") || strings.Contains(h, `id="label"`) {
+		t.Fatal("the free tariff's designer is not locked")
+	}
+	e.SetPlan(t, "bluelake", "business", 3, 0, 0) // ops puts the portal on a paid tariff
+
+	// 3. The admin adds two fields and a preamble.
+	for _, f := range []struct{ label, typ, options string }{{"Order number", "integer", ""}, {"Clinic", "select", "Downtown\nRiverside"}} {
+		acts := []chromedp.Action{chromedp.Navigate(e.URL + "/bluelake/admin/form"), chromedp.WaitVisible("#label"),
+			chromedp.SendKeys("#label", f.label), chromedp.SetValue("#type", f.typ)}
+		if f.typ == "integer" {
+			acts = append(acts, chromedp.Click(`form[action$="/admin/form/fields"] input[name=required]`))
+		}
+		if f.options != "" {
+			acts = append(acts, chromedp.SendKeys("#options", f.options))
+		}
+		acts = append(acts, submit("#label"), chromedp.WaitVisible(fmt.Sprintf(`//strong[text()=%q]`, f.label), chromedp.BySearch))
+		admin.run("add field "+f.label, acts...)
+	}
+	admin.run("preamble", chromedp.SendKeys("#preamble", "We answer within one working day."), submit("#preamble"),
+		chromedp.WaitVisible(".banner.ok"))
+
+	// 4. The admin invites an operator, who signs in with the mailed password.
+	admin.run("invite", chromedp.Navigate(e.URL+"/bluelake/people"), chromedp.WaitVisible("#email"),
+		chromedp.SendKeys("#name", "Oleg"), chromedp.SendKeys("#surname", "Operator"), chromedp.SendKeys("#email", "oleg@bluelake.test"),
+		chromedp.SetValue("#role", "operator"), submit("#email"), chromedp.WaitVisible(".banner.ok"))
+	oper.login("bluelake", "oleg@bluelake.test", mailedPassword(t, e, "bluelake", "oleg@bluelake.test"))
+	oper.dismissTour()
+
+	// 5. A client registers with three fields and reads the password from the mail.
+	client.run("register", chromedp.Navigate(e.URL+"/bluelake/register"), chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "Carla"), chromedp.SendKeys("#surname", "Client"), chromedp.SendKeys("#email", "carla@example.test"),
+		submit("#email"), chromedp.WaitVisible("main"))
+	client.login("bluelake", "carla@example.test", mailedPassword(t, e, "bluelake", "carla@example.test"))
+	client.dismissTour()
+
+	// 6. A validation error keeps what the client typed.
+	client.run("bad ticket", chromedp.Navigate(e.URL+"/bluelake/tickets/new"), chromedp.WaitVisible("#subject"),
+		chromedp.SendKeys("#subject", "Crown came off"), chromedp.SendKeys("#description", "Lower left molar."),
+		submit("#subject"), chromedp.WaitVisible(".error-text"))
+	var subject, desc string
+	client.run("kept values", chromedp.Value("#subject", &subject), chromedp.Value("#description", &desc))
+	if subject != "Crown came off" || desc != "Lower left molar." || !strings.Contains(client.html(), "We answer within one working day.") {
+		t.Fatalf("typed values lost on a validation error: %q %q", subject, desc)
+	}
+	client.shot("validation-error")
+
+	// 7. ... and a ticket with a file.
+	file := filepath.Join(t.TempDir(), "x-ray.png")
+	os.WriteFile(file, []byte("\x89PNG\r\n\x1a\nnot really an image"), 0o644)
+	client.run("ticket", chromedp.SendKeys(`//label[contains(., "Order number")]/following::input[1]`, "1042", chromedp.BySearch),
+		chromedp.SetUploadFiles("#files", []string{file}), submit("#subject"),
+		chromedp.WaitVisible(`//h1[contains(., "Crown came off")]`, chromedp.BySearch))
+	var ticketURL string
+	client.run("ticket url", chromedp.Location(&ticketURL))
+	ticketURL, _, _ = strings.Cut(ticketURL, "?")
+	if h := client.html(); !strings.Contains(h, "x-ray.png") || !strings.Contains(h, "1042") {
+		t.Fatal("the ticket lacks its file or its answers")
+	}
+
+	// 8. The operator takes it, writes an internal note and a reply; the
+	// client's open page shows the reply by itself and never the note.
+	oper.run("take", chromedp.Navigate(ticketURL), click(`//button[contains(., "Take it")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//dd[contains(., "Oleg")]`, chromedp.BySearch))
+	oper.run("note", chromedp.SendKeys("#body", "Check the warranty first"), chromedp.Click(`input[name=internal]`),
+		submit("#body"), chromedp.WaitVisible(`//article[contains(@class, "note")]`, chromedp.BySearch))
+	oper.run("reply", chromedp.SendKeys("#body", "Please come in tomorrow at 10:00."), submit("#body"),
+		chromedp.WaitVisible(`//div[@class="body"][contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
+	client.run("live reply", chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
+	if h := client.html(); strings.Contains(h, "warranty") || strings.Contains(h, "Internal note") {
+		t.Fatal("the client sees the internal note")
+	}
+	client.run("reload", chromedp.Reload(), chromedp.WaitVisible("#timeline"))
+	if h := client.html(); strings.Contains(h, "warranty") || !strings.Contains(h, "Oleg") {
+		t.Fatal("after a reload: the note leaks, or the operator's name is missing")
+	}
+	client.shot("ticket-with-reply")
+
+	// 9. The operator delegates to the admin and resolves; the client sees it live.
+	oper.run("delegate", chromedp.Evaluate(`(() => { const s = document.querySelector('#assignee'); s.value = [...s.options].find(o => o.textContent.includes('Anna')).value; })()`, nil),
+		submit("#assignee"), chromedp.WaitVisible(`//dd[contains(., "Anna")]`, chromedp.BySearch))
+	oper.run("resolve", chromedp.Evaluate(`(() => { const s = document.querySelector('#status'); s.value = [...s.options].find(o => o.textContent.trim() === 'Resolved').value; })()`, nil),
+		submit("#status"), chromedp.WaitVisible(`//dd//span[contains(., "Resolved")]`, chromedp.BySearch))
+	client.run("live status", chromedp.WaitVisible(`//dl[@id="facts"]//span[contains(., "Resolved")]`, chromedp.BySearch))
+
+	// 10. The client rates it.
+	client.run("rate", chromedp.Reload(), chromedp.WaitVisible("#rating"), chromedp.Click(`input[name=score][value="5"]`),
+		chromedp.SendKeys("#rcomment", "Quick and kind"), submit("#rcomment"),
+		chromedp.WaitVisible(`//div[@id="rating"]//strong[contains(., "5")]`, chromedp.BySearch))
+	admin.run("rating seen", chromedp.Navigate(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
+
+	// 11. The client's part at phone width: nothing scrolls sideways.
+	for _, p := range []string{"/bluelake/tickets", "/bluelake/tickets/new", strings.TrimPrefix(ticketURL, e.URL)} {
+		var width int
+		client.run("phone "+p, chromedp.EmulateViewport(375, 740), chromedp.Navigate(e.URL+p), chromedp.WaitVisible("main"),
+			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+		if width > 375 {
+			client.shot("phone-too-wide")
+			t.Errorf("%s is %d px wide on a 375 px phone", p, width)
+		}
+	}
+	client.shot("phone")
+
+	// 12. The ticket page's full load in the browser, navigation start to load event.
+	var ms []float64
+	for i := 0; i < 15; i++ {
+		var d float64
+		oper.run("timing", chromedp.Navigate(ticketURL), chromedp.WaitVisible("#timeline"),
+			chromedp.Poll(`performance.getEntriesByType("navigation")[0].loadEventEnd > 0`, nil),
+			chromedp.Evaluate(`performance.getEntriesByType("navigation")[0].loadEventEnd`, &d))
+		ms = append(ms, d)
+	}
+	sort.Float64s(ms)
+	t.Logf("ticket page load in Chromium (navigation start to load event): median %.1f ms, max %.1f ms over %d loads", ms[len(ms)/2], ms[len(ms)-1], len(ms))
+}
