@@ -93,7 +93,7 @@ func TestWorkIsVisibleToClientsOnlyWhenMarked(t *testing.T) {
 		t.Fatalf("client view: %s", client.Body)
 	}
 	page := pdtest.Do(t, w.e.SignIn(t, "alpha", "ca@alpha.test"), "GET", fmt.Sprintf("%s/alpha/tickets/%d", w.e.URL, n), nil)
-	if !strings.Contains(page.Body, "Remote session") || strings.Contains(page.Body, "INTERNAL-COST") || !strings.Contains(page.Body, "2250.00") {
+	if !strings.Contains(page.Body, "Remote session") || strings.Contains(page.Body, "INTERNAL-COST") || !strings.Contains(page.Body, "2,250.00") {
 		t.Fatal("the client's ticket page shows the wrong work")
 	}
 	if r := w.api(t, w.cb, "GET", fmt.Sprintf("/tickets/%d/work", n), nil); r.Status != 404 {

@@ -28,6 +28,8 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/tickets/{n:[0-9]+}/events", s.user(s.ticketEvents)).Methods("GET")
 	m.Handle("/events", s.user(s.tableEvents)).Methods("GET")
 	m.Handle("/tour", s.user(s.tourSubmit)).Methods("POST")
+	m.Handle("/logo", s.h(s.logo)).Methods("GET")
+	m.Handle("/admin/logo", s.user(s.logoSubmit, RoleAdmin)).Methods("POST")
 	m.Handle("/admin/qr.{ext:png|svg}", s.user(s.qrCode, RoleAdmin)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.replySubmit)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, RoleAdmin, RoleOperator)).Methods("POST")

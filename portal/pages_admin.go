@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal/i18n"
 	"portaldesk/portal/web"
 )
 
@@ -331,7 +332,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	pg := s.page(r, rq, "Settings", nil)
 	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: MaxFileMBCeiling,
-		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">Support</a>`, pg.Portal.URL)}
+		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">%s</a>`, pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"

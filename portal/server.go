@@ -235,6 +235,7 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 			Base:   rq.Base,
 			URL:    s.portalURL(r, rq),
 			Timing: pl.Timing,
+			Logo:   rq.P.LogoURL(r.Context(), rq.Base),
 		},
 		Data: data,
 	}

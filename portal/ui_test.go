@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -141,5 +143,55 @@ func TestTourAndQRCode(t *testing.T) {
 	}
 	if b := pdtest.Do(t, admin, "GET", e.URL+"/alpha/admin/settings", nil).Body; !strings.Contains(b, "qr.svg") || !strings.Contains(b, "Copy the code") {
 		t.Error("the settings do not show the QR code and the snippet's copy button")
+	}
+}
+
+// TestPortalLogo: the admin's logo shows in the portal's header (also to
+// visitors), is served as an image with a long cache, and bad files are
+// refused at the field with nothing stored.
+func TestPortalLogo(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	admin := e.SignIn(t, "alpha", "admin@alpha.test")
+	var img bytes.Buffer
+	m := image.NewRGBA(image.Rect(0, 0, 40, 20))
+	m.Set(3, 3, color.RGBA{200, 0, 0, 255})
+	png.Encode(&img, m)
+	up := func(name string, data []byte) pdtest.Resp {
+		return pdtest.Do(t, admin, "POST", e.URL+"/alpha/admin/logo", pdtest.Multipart{Files: map[string][]pdtest.File{"logo": {{Name: name, Data: data}}}})
+	}
+	if r := up("notes.txt", []byte("just text")); r.Status != 422 || !strings.Contains(r.Body, "Use a PNG, JPEG, GIF or WebP image.") {
+		t.Fatalf("a text file as logo: %d", r.Status)
+	}
+	if r := up("evil.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)); r.Status != 422 {
+		t.Fatalf("an SVG logo: %d", r.Status)
+	}
+	if r := up("huge.png", append(img.Bytes(), make([]byte, 600<<10)...)); r.Status != 422 || !strings.Contains(r.Body, "512 KB") {
+		t.Fatalf("a huge logo: %d", r.Status)
+	}
+	if b := pdtest.Do(t, nil, "GET", e.URL+"/alpha/login", nil).Body; strings.Contains(b, "/alpha/logo") {
+		t.Fatal("a refused logo was kept")
+	}
+	if r := up("logo.png", img.Bytes()); r.Status != 303 {
+		t.Fatalf("a good logo: %d %s", r.Status, r.Body)
+	}
+	b := pdtest.Do(t, nil, "GET", e.URL+"/alpha/login", nil).Body
+	i := strings.Index(b, "/alpha/logo?v=")
+	if i < 0 {
+		t.Fatal("the header does not show the portal's logo")
+	}
+	src := b[i : i+strings.IndexByte(b[i:], '"')]
+	r := pdtest.Do(t, nil, "GET", e.URL+src, nil)
+	if r.Status != 200 || r.Header.Get("Content-Type") != "image/png" || r.Body != img.String() || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("serving the logo: %d %v", r.Status, r.Header)
+	}
+	if b := pdtest.Do(t, nil, "GET", e.URL+"/beta/login", nil).Body; strings.Contains(b, "/logo?v=") {
+		t.Fatal("another portal shows this portal's logo")
+	}
+	if r := pdtest.Do(t, admin, "POST", e.URL+"/alpha/admin/logo", url.Values{"remove": {"1"}}); r.Status != 303 {
+		t.Fatalf("removing the logo: %d", r.Status)
+	}
+	if r := pdtest.Do(t, nil, "GET", e.URL+"/alpha/logo", nil); r.Status != 404 {
+		t.Fatalf("a removed logo is still served: %d", r.Status)
 	}
 }

@@ -121,7 +121,7 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 				dbBytes += fi.Size()
 			}
 		}
-		var disk int64
+		var disk, branding int64
 		_ = filepath.WalkDir(filepath.Join(dir, portal.FilesDir), func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() && d.Name() == "tmp" {
 				return filepath.SkipDir // uploads in flight
@@ -129,6 +129,9 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			if err == nil && !d.IsDir() {
 				if fi, err := d.Info(); err == nil {
 					disk += fi.Size()
+					if filepath.Base(filepath.Dir(path)) == "branding" {
+						branding += fi.Size() // the logo: on disk, but no attachment
+					}
 				}
 			}
 			return nil
@@ -142,7 +145,7 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 				tickets = n
 			}
 			h.Release()
-			if err == nil && recorded != disk {
+			if err == nil && recorded != disk-branding {
 				slog.Warn("attachment bytes differ from the portal's records", "portal", rec.Slug, "on_disk", disk, "recorded", recorded)
 				c["mismatch"]++
 			}

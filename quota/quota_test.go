@@ -151,7 +151,7 @@ func TestSubscriptionAPIAndBonuses(t *testing.T) {
 	}
 	// The invoice is a printable page.
 	c := w.e.SignIn(t, "acme", "admin@acme.test")
-	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/invoices/"+inv, nil); p.Status != 200 || !strings.Contains(p.Body, "1000.00 RUB") || !strings.Contains(p.Body, "Acme Ltd") {
+	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/invoices/"+inv, nil); p.Status != 200 || !strings.Contains(p.Body, "1,000.00 RUB") || !strings.Contains(p.Body, "Acme Ltd") {
 		t.Fatalf("invoice page: %d", p.Status)
 	}
 	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/subscription", nil); p.Status != 200 || !strings.Contains(p.Body, "PD-") {

@@ -60,17 +60,6 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 			}
 			return fmt.Sprintf("%.1f days", float64(sec)/86400)
 		},
-		"humanBytes": func(n int64) string {
-			switch {
-			case n >= 1<<30:
-				return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-			case n >= 1<<20:
-				return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-			case n >= 1<<10:
-				return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-			}
-			return fmt.Sprintf("%d bytes", n)
-		},
 		"pct": func(a, b int64) int64 {
 			if b <= 0 {
 				return 0
@@ -104,10 +93,12 @@ func Parse(funcs template.FuncMap) (*Set, error) {
 // langFuncs are the helpers whose output depends on the language.
 func langFuncs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":    func(id string, args ...any) string { return i18n.T(lang, id, args...) },
-		"date": func(unix int64) string { return i18n.DateTime(lang, unix) },
-		"day":  func(unix int64) string { return i18n.Date(lang, unix) },
-		"lang": func() string { return lang },
+		"t":          func(id string, args ...any) string { return i18n.T(lang, id, args...) },
+		"date":       func(unix int64) string { return i18n.DateTime(lang, unix) },
+		"day":        func(unix int64) string { return i18n.Date(lang, unix) },
+		"lang":       func() string { return lang },
+		"num":        func(s string) string { return i18n.Number(lang, s) },
+		"humanBytes": func(n int64) string { return i18n.Bytes(lang, n) },
 	}
 }
 

@@ -217,3 +217,55 @@ func Date(lang string, unix int64) string {
 	}
 	return time.Unix(unix, 0).UTC().Format("2006-01-02")
 }
+
+var number = regexp.MustCompile(`\d+(?:\.\d+)?`)
+
+// Number rewrites the numbers in s (written the English way: 1290.50) in
+// lang's way, with thousands grouped: "1,290.50" in English, "1 290,50" in
+// Russian.
+func Number(lang, s string) string {
+	group, point := ",", "."
+	if lang == "ru" {
+		group, point = "\u00a0", ","
+	}
+	return number.ReplaceAllStringFunc(s, func(n string) string {
+		whole, frac, hasFrac := strings.Cut(n, ".")
+		if len(whole) > 3 {
+			var b strings.Builder
+			for i, c := range whole {
+				if i > 0 && (len(whole)-i)%3 == 0 {
+					b.WriteString(group)
+				}
+				b.WriteRune(c)
+			}
+			whole = b.String()
+		}
+		if hasFrac {
+			return whole + point + frac
+		}
+		return whole
+	})
+}
+
+// Bytes is a size for people in lang: "20.0 MB", "20,0 МБ".
+func Bytes(lang string, n int64) string {
+	units := []string{"bytes", "KB", "MB", "GB"}
+	if lang == "ru" {
+		units = []string{"байт", "КБ", "МБ", "ГБ"}
+	}
+	var s string
+	switch {
+	case n >= 1<<30:
+		s = fmt.Sprintf("%.1f %s", float64(n)/(1<<30), units[3])
+	case n >= 1<<20:
+		s = fmt.Sprintf("%.1f %s", float64(n)/(1<<20), units[2])
+	case n >= 1<<10:
+		s = fmt.Sprintf("%.0f %s", float64(n)/(1<<10), units[1])
+	default:
+		s = fmt.Sprintf("%d %s", n, units[0])
+	}
+	if lang == "ru" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}

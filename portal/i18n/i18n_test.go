@@ -71,3 +71,23 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("Russian date: %s", got)
 	}
 }
+
+func TestNumbersAndSizes(t *testing.T) {
+	for _, c := range []struct{ lang, in, want string }{
+		{"en", "1290.00 RUB", "1,290.00 RUB"},
+		{"ru", "1290.00 RUB", "1\u00a0290,00 RUB"},
+		{"ru", "-85.50 RUB", "-85,50 RUB"},
+		{"en", "1234567.89", "1,234,567.89"},
+		{"en", "850.00", "850.00"},
+	} {
+		if got := i18n.Number(c.lang, c.in); got != c.want {
+			t.Errorf("Number(%s, %q) = %q, want %q", c.lang, c.in, got, c.want)
+		}
+	}
+	if got := i18n.Bytes("ru", 20<<20); got != "20,0 МБ" {
+		t.Errorf("Bytes ru: %q", got)
+	}
+	if got := i18n.Bytes("en", 1536); got != "2 KB" {
+		t.Errorf("Bytes en: %q", got)
+	}
+}

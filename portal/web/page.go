@@ -29,6 +29,7 @@ type PortalView struct {
 	Slug string
 	Base string // path prefix: "/acme" or "" on a custom domain
 	URL  string // absolute address to share
+	Logo string // the portal's own logo, "" for the default
 	// Timing says whether the tariff includes labour-cost timing.
 	Timing bool
 }
