@@ -57,3 +57,14 @@ func ticketRows(list []*Ticket, base string, staff bool, lang string) template.H
 func (d *TicketsData) Rows() template.HTML {
 	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang)
 }
+
+// Unread is how many tickets on this page have news for the person.
+func (d *TicketsData) Unread() int {
+	n := 0
+	for _, t := range d.List.Tickets {
+		if t.Unread {
+			n++
+		}
+	}
+	return n
+}

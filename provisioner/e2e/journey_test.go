@@ -230,12 +230,15 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 	client.shot("validation-error")
 
-	// 7. ... and a ticket with a file.
+	// 7. ... and a ticket with a file, which the operator's open table shows by itself.
+	oper.run("table", chromedp.Navigate(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("h1"))
 	file := filepath.Join(t.TempDir(), "x-ray.png")
 	os.WriteFile(file, []byte("\x89PNG\r\n\x1a\nnot really an image"), 0o644)
 	client.run("ticket", chromedp.SendKeys(`//label[contains(., "Order number")]/following::input[1]`, "1042", chromedp.BySearch),
 		chromedp.SetUploadFiles("#files", []string{file}), submit("#subject"),
 		chromedp.WaitVisible(`//h1[contains(., "Crown came off")]`, chromedp.BySearch))
+	oper.run("live table", chromedp.WaitVisible(`//tbody[@id="rows"]//tr[contains(@class, "unread")]//a[contains(., "Crown came off")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//span[@id="unread"]//span[contains(., "1 with news")]`, chromedp.BySearch))
 	var ticketURL string
 	client.run("ticket url", chromedp.Location(&ticketURL))
 	ticketURL, _, _ = strings.Cut(ticketURL, "?")
@@ -274,7 +277,14 @@ func TestJourneyInChromium(t *testing.T) {
 		chromedp.WaitVisible(`//div[@id="rating"]//strong[contains(., "5")]`, chromedp.BySearch))
 	admin.run("rating seen", chromedp.Navigate(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
 
-	// 11. The client's part at phone width: nothing scrolls sideways.
+	// 11. The client reads the portal in Russian.
+	client.run("russian", click(`footer button[name=lang]`), chromedp.WaitVisible(`//a[contains(., "Мои заявки")]`, chromedp.BySearch))
+	if h := client.html(); !strings.Contains(h, `lang="ru"`) || !strings.Contains(h, "Переписка") {
+		t.Fatal("the ticket page is not in Russian after switching")
+	}
+	client.shot("russian")
+
+	// 12. The client's part at phone width: nothing scrolls sideways.
 	for _, p := range []string{"/bluelake/tickets", "/bluelake/tickets/new", strings.TrimPrefix(ticketURL, e.URL)} {
 		var width int
 		client.run("phone "+p, chromedp.EmulateViewport(375, 740), chromedp.Navigate(e.URL+p), chromedp.WaitVisible("main"),
@@ -286,7 +296,7 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 	client.shot("phone")
 
-	// 12. The ticket page's full load in the browser, navigation start to load event.
+	// 13. The ticket page's full load in the browser, navigation start to load event.
 	var ms []float64
 	for i := 0; i < 15; i++ {
 		var d float64
