@@ -68,6 +68,7 @@ type Portal struct {
 	Events *Hub
 
 	plan      atomic.Pointer[Plan]
+	settings  atomic.Pointer[settingsSnap]
 	limiter   *loginLimiter
 	deliverMu sync.Mutex
 	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)

@@ -226,14 +226,58 @@ func (p *Portal) RevokeToken(ctx context.Context, tok string) error {
 	return err
 }
 
-// Setting reads one key of the portal's settings, or def when unset.
-func (p *Portal) Setting(ctx context.Context, key, def string) string {
-	var v string
-	if err := p.DB.QueryRow(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v); err != nil {
-		return def
-	}
-	return v
+// settingsTTL bounds how long the settings read into memory are trusted,
+// for changes made by another process (ops commands); this process's own
+// changes drop them at once (SettingsChanged).
+const settingsTTL = 2 * time.Second
+
+type settingsSnap struct {
+	at time.Time
+	m  map[string]string
 }
+
+// Setting reads one key of the portal's settings, or def when unset. Every
+// page reads a few (language, logo, file limits): they are read together and
+// kept in memory.
+func (p *Portal) Setting(ctx context.Context, key, def string) string {
+	s := p.settings.Load()
+	if s == nil || time.Since(s.at) > settingsTTL {
+		s = p.loadSettings(ctx)
+		if s == nil {
+			return def
+		}
+	}
+	if v, ok := s.m[key]; ok {
+		return v
+	}
+	return def
+}
+
+func (p *Portal) loadSettings(ctx context.Context) *settingsSnap {
+	at := time.Now()
+	rows, err := p.DB.Query(ctx, "SELECT key, value FROM settings")
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	s := &settingsSnap{at: at, m: map[string]string{}}
+	for rows.Next() {
+		var k, v string
+		if rows.Scan(&k, &v) != nil {
+			return nil
+		}
+		s.m[k] = v
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	p.settings.Store(s)
+	return s
+}
+
+// SettingsChanged drops the settings kept in memory; call it after a
+// change to them is committed.
+func (p *Portal) SettingsChanged() { p.settings.Store(nil) }
 
 // SetSetting writes one key of the portal's settings.
 func SetSetting(ctx context.Context, db Execer, key, value string) error {

@@ -130,8 +130,13 @@ func BenchmarkColdOpen(b *testing.B) {
 }
 
 // BenchmarkZipf compares a Zipf-distributed load over many portals on disk
-// with a small LRU against the same load with every portal open. Sizes come
-// from PORTALDESK_BENCH_PORTALS (default 5000) and PORTALDESK_BENCH_LRU (256).
+// with a small LRU against the same load with every portal open, for two
+// kinds of request: "me", the lightest authenticated API call, and "pages",
+// what a client really opens (their tickets and a ticket, HTML, half
+// each). Each portal has a client with three tickets. Sizes come from
+// PORTALDESK_BENCH_PORTALS (default 5000) and PORTALDESK_BENCH_LRU (256).
+// Both runs use one reader connection per portal, so that 5,000 open
+// portals fit this machine's limit of 20,000 open files.
 func BenchmarkZipf(b *testing.B) {
 	total := envInt("PORTALDESK_BENCH_PORTALS", 5000)
 	lru := envInt("PORTALDESK_BENCH_LRU", 256)
@@ -139,21 +144,36 @@ func BenchmarkZipf(b *testing.B) {
 	e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: 64})
 	hash, _ := portal.HashPassword("password1")
 	toks := make([]string, total)
+	clients := make([]string, total)
 	ctx := context.Background()
 	for i := 0; i < total; i++ {
 		res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
 		if err != nil {
 			b.Fatal(err)
 		}
-		toks[i], err = res.Handle.Portal.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "bench", time.Hour)
+		p := res.Handle.Portal
+		toks[i], err = p.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "bench", time.Hour)
 		if err != nil {
 			b.Fatal(err)
+		}
+		client := &portal.User{Email: "c@z.test", Name: "Carla", Role: portal.RoleClient}
+		if err := portal.InsertUser(ctx, p.DB.W, client, hash, p.Now()); err != nil {
+			b.Fatal(err)
+		}
+		if clients[i], err = p.IssueToken(ctx, client.ID, portal.TokenLogin, "bench", time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		for t := 0; t < 3; t++ {
+			if _, err := p.CreateTicket(ctx, client, portal.NewTicket{Values: map[string]string{"subject": fmt.Sprintf("Printer %d jams", t), "description": "Since Monday, every second page."}}); err != nil {
+				b.Fatal(err)
+			}
 		}
 		res.Handle.Release()
 	}
 	e.Close()
-	run := func(b *testing.B, limit int) {
-		e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: limit})
+	run := func(b *testing.B, limit int, pages bool) {
+		// No start-up mail sweep: it would open every portal during the run.
+		e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: limit, NoSweep: true, Readers: 1})
 		// Warm up: in the all-open run every portal is open before timing;
 		// in the LRU run the cache holds its most recent 256.
 		for k := 0; k < min(total, limit); k++ {
@@ -171,8 +191,18 @@ func BenchmarkZipf(b *testing.B) {
 			z := rand.NewZipf(rnd, 1.1, 1, uint64(total-1))
 			for pb.Next() {
 				k := int(z.Uint64())
-				req := httptest.NewRequest("GET", "/z-"+strconv.Itoa(k)+"/api/v1/me", nil)
-				req.Header.Set("Authorization", "Bearer "+toks[k])
+				path := "/z-" + strconv.Itoa(k) + "/api/v1/me"
+				if pages && rnd.Intn(2) == 0 {
+					path = "/z-" + strconv.Itoa(k) + "/tickets"
+				} else if pages {
+					path = "/z-" + strconv.Itoa(k) + "/tickets/" + strconv.Itoa(1+rnd.Intn(3))
+				}
+				req := httptest.NewRequest("GET", path, nil)
+				if pages {
+					req.Header.Set("Authorization", "Bearer "+clients[k])
+				} else {
+					req.Header.Set("Authorization", "Bearer "+toks[k])
+				}
 				w := httptest.NewRecorder()
 				e.App.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
@@ -184,8 +214,10 @@ func BenchmarkZipf(b *testing.B) {
 		b.ReportMetric(float64(e.Svc.Registry().ColdOpens.Load())/float64(b.N)*100, "cold-%")
 		e.Close()
 	}
-	b.Run("all-open", func(b *testing.B) { run(b, total+1) })
-	b.Run(fmt.Sprintf("lru-%d", lru), func(b *testing.B) { run(b, lru) })
+	b.Run("me/all-open", func(b *testing.B) { run(b, total+1, false) })
+	b.Run(fmt.Sprintf("me/lru-%d", lru), func(b *testing.B) { run(b, lru, false) })
+	b.Run("pages/all-open", func(b *testing.B) { run(b, total+1, true) })
+	b.Run(fmt.Sprintf("pages/lru-%d", lru), func(b *testing.B) { run(b, lru, true) })
 }
 
 func envInt(k string, def int) int {

@@ -397,3 +397,53 @@ func TestOperatorsBeyondTheTariffCannotSignIn(t *testing.T) {
 	}
 	e.Login(t, "acme", "admin@acme.test")
 }
+
+// TestRegistryKeepsPopularPortalsOpen: a portal asked for once does not
+// push a popular one out of a full registry; it is served, then closed. A
+// portal that becomes popular is let in.
+func TestRegistryKeepsPopularPortalsOpen(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{OpenLimit: 2})
+	toks := map[string]string{}
+	for _, slug := range []string{"pop-a", "pop-b", "rare-c"} {
+		e.Create(t, slug)
+		toks[slug] = e.Login(t, slug, "admin@"+slug+".test")
+	}
+	reg := e.Svc.Registry()
+	get := func(slug string) {
+		t.Helper()
+		if r := pdtest.Do(t, nil, "GET", e.URL+"/"+slug+"/api/v1/me", nil, "Authorization", "Bearer "+toks[slug]); r.Status != 200 {
+			t.Fatalf("%s: %d", slug, r.Status)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		get("pop-a")
+		get("pop-b")
+	}
+	passing := reg.Passing.Load()
+	get("rare-c")
+	if reg.Passing.Load() != passing+1 {
+		t.Fatal("a rarely asked portal pushed a popular one out")
+	}
+	for _, slug := range []string{"pop-a", "pop-b"} {
+		h := reg.Peek(slug)
+		if h == nil {
+			t.Fatalf("%s was closed for a portal asked for once", slug)
+		}
+		h.Release()
+	}
+	if h := reg.Peek("rare-c"); h != nil {
+		h.Release()
+		t.Fatal("the passing portal stayed open")
+	}
+	for i := 0; i < 12; i++ {
+		get("rare-c")
+	}
+	if h := reg.Peek("rare-c"); h == nil {
+		t.Fatal("a portal that became popular is still kept out")
+	} else {
+		h.Release()
+	}
+	if reg.Open() > 2 {
+		t.Fatalf("%d open, limit 2", reg.Open())
+	}
+}

@@ -244,8 +244,9 @@ func (s *Service) cleanStaging() {
 }
 
 // FDsPerPortal is the file descriptors one open portal may hold: the writer
-// and a reader, each with the database and its WAL, and the shared memory index.
-const FDsPerPortal = 5
+// and two readers (the default pool), each with the database and its WAL,
+// and the shared memory index.
+const FDsPerPortal = 7
 
 // FitOpenLimit raises the soft limit of open files to the hard one and
 // lowers the registry's size when even that cannot hold it.

@@ -622,8 +622,18 @@ func loadtestCmd(args []string) error {
 	fs.StringVar(&o.Target, "target", "", "a running service (loopback); empty starts one in this process")
 	fs.StringVar(&o.DataDir, "data", "", "the service's data directory (with --target: the target's, to read mailed passwords)")
 	jsonOut := fs.String("json", "", "write the result as JSON here")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of one load phase (in-process service) here")
+	fs.StringVar(&o.ProfilePhase, "profile-phase", "mix", "the phase --cpuprofile covers: mix or ticket-page")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.Profile = f
 	}
 	if u, err := url.Parse(o.Target); o.Target != "" && (err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1")) {
 		return errors.New("loadtest: --target must be a loopback address")
@@ -649,6 +659,7 @@ func loadtestCmd(args []string) error {
 	fmt.Fprintf(tw, "all\t%d\t%.0f\t\t\t\n\n", res.Requests, res.RequestsPerSecond)
 	tp := res.TicketPage
 	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
+	fmt.Fprintf(tw, "cold portal opens: %.1f %% of the mix, %.1f %% of the ticket page alone\n", res.ColdOpenPct["mix"], res.ColdOpenPct["ticket page alone"])
 	fmt.Fprintf(tw, "errors in all phases: %d; service RSS %s, %d portals open; %s\n\n", res.Errors, portal.HumanBytes(res.RSSBytes), res.OpenPortals, res.Verified)
 	fmt.Fprintf(tw, "ONE PORTAL, %d OPEN TICKETS, 4 CLIENTS\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS\n", o.CompareTickets)
 	for _, n := range []string{"ticket creation", "ticket page", "operators' table"} {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ type Options struct {
 	// classic helpdesk (defaults 2,500 open tickets, 5 s per operation).
 	CompareTickets  int
 	CompareDuration time.Duration
+	// Profile, when set, receives a CPU profile of ProfilePhase: "mix" (the
+	// default) or "ticket-page" (the ticket page alone).
+	Profile      io.Writer
+	ProfilePhase string
 }
 
 // OpResult is one operation's numbers.
@@ -67,8 +72,11 @@ type Result struct {
 	Errors            int                  `json:"errors"`
 	Operations        map[string]*OpResult `json:"operations"`
 	RSSBytes          int64                `json:"service_rss_bytes"`
-	OpenPortals       int                  `json:"open_portals"`
-	Verified          string               `json:"verified"`
+	// ColdOpenPct is, per phase ("mix", "ticket page alone"), the share of
+	// requests that had to open a portal the registry had closed.
+	ColdOpenPct map[string]float64 `json:"cold_open_pct"`
+	OpenPortals int                `json:"open_portals"`
+	Verified    string             `json:"verified"`
 	// TicketPage is the ticket page alone: every virtual user opening
 	// tickets on Zipf-chosen portals, after the mix.
 	TicketPage *OpResult            `json:"ticket_page_alone"`
@@ -180,10 +188,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintf(o.Out, "provisioned %d portals in %s\n", len(sites), time.Since(t0).Round(time.Millisecond))
 	res := &Result{Machine: machine(), Portals: len(sites), Concurrency: o.Concurrency, Operations: map[string]*OpResult{}}
-	if err := r.load(ctx, sites, res); err != nil {
-		return nil, err
+	profile := func(phase string, fn func()) {
+		if o.Profile == nil || phase != max(o.ProfilePhase, "mix") && !(phase == "mix" && o.ProfilePhase == "") {
+			fn()
+			return
+		}
+		if err := pprof.StartCPUProfile(o.Profile); err == nil {
+			defer pprof.StopCPUProfile()
+		}
+		fn()
 	}
-	res.TicketPage = r.ticketPageAlone(sites)
+	res.ColdOpenPct = map[string]float64{}
+	cold := func(phase string, requests func() int, fn func()) {
+		before := r.coldOpens()
+		fn()
+		if n := requests(); n > 0 {
+			res.ColdOpenPct[phase] = 100 * float64(r.coldOpens()-before) / float64(n)
+		}
+	}
+	var loadErr error
+	cold("mix", func() int { return res.Requests }, func() { profile("mix", func() { loadErr = r.load(ctx, sites, res) }) })
+	if loadErr != nil {
+		return nil, loadErr
+	}
+	cold("ticket page alone", func() int { return res.TicketPage.Count }, func() {
+		profile("ticket-page", func() { res.TicketPage = r.ticketPageAlone(sites) })
+	})
 	res.RSSBytes, res.OpenPortals = r.serviceStats()
 	res.Verified = r.verify(sites)
 	cmp, err := r.compare(ctx)
@@ -592,6 +622,21 @@ func (r *runner) ticketPageAlone(sites []*site) *OpResult {
 	o := &OpResult{Errors: errs}
 	summarize(o, all, time.Since(start))
 	return o
+}
+
+// coldOpens reads the service's count of cold portal opens from /metrics.
+func (r *runner) coldOpens() int64 {
+	_, b, err := r.do("GET", "/metrics", "", nil)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "portaldesk_portal_cold_opens_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int64(f)
+		}
+	}
+	return 0
 }
 
 // serviceStats reads the service's memory and open portals from /metrics.
