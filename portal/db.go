@@ -31,15 +31,24 @@ type DB struct {
 	W *sql.DB // the single writer; BEGIN is IMMEDIATE
 	R *sql.DB // readers, query_only
 
-	rstmts, wstmts sync.Map // query -> *sql.Stmt, prepared on first use
+	rstmts, wstmts sync.Map // query -> *sql.Stmt, prepared on its second use
+	seen           sync.Map // queries run once, unprepared
 	wanted         sync.Map // writer queries first run inside a transaction, prepared after it
 }
 
 // stmt returns the prepared statement for query on pool, preparing it once;
-// SQLite's parser is most of the cost of a small query.
-func stmt(ctx context.Context, cache *sync.Map, pool *sql.DB, query string) (*sql.Stmt, error) {
+// SQLite's parser is most of the cost of a small query. A query's first run
+// on this database is not prepared (nil, nil): most portals the registry
+// opens serve a request or two and close again, and a statement prepared
+// for a cache that is never used again is parsed twice for nothing.
+func stmt(ctx context.Context, cache *sync.Map, seen *sync.Map, pool *sql.DB, query string) (*sql.Stmt, error) {
 	if s, ok := cache.Load(query); ok {
 		return s.(*sql.Stmt), nil
+	}
+	if seen != nil {
+		if _, again := seen.LoadOrStore(query, true); !again {
+			return nil, nil
+		}
 	}
 	s, err := pool.PrepareContext(ctx, query)
 	if err != nil {
@@ -52,29 +61,55 @@ func stmt(ctx context.Context, cache *sync.Map, pool *sql.DB, query string) (*sq
 	return s, nil
 }
 
+// reader is the pool a read goes to: the reader pool, except while the
+// portal is quiet — no reader connection open and the writer idle — when
+// the writer's one connection serves it. A portal the registry has just
+// opened then costs one connection (one parse of the schema, one set of
+// prepared statements) instead of two; readers open when requests overlap.
+// A read inside a write transaction finds the writer in use and goes to
+// the readers, so it never waits for its own transaction.
+func (d *DB) reader() (*sql.DB, *sync.Map) {
+	if d.R.Stats().OpenConnections == 0 && d.W.Stats().InUse == 0 {
+		return d.W, &d.wstmts
+	}
+	return d.R, &d.rstmts
+}
+
 // QueryRow runs a one-row query on a reader with a cached prepared statement.
 func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	s, err := stmt(ctx, &d.rstmts, d.R, query)
-	if err != nil {
-		return d.R.QueryRowContext(ctx, query, args...) // carries the error to Scan
+	pool, cache := d.reader()
+	s, err := stmt(ctx, cache, &d.seen, pool, query)
+	if err != nil || s == nil {
+		return pool.QueryRowContext(ctx, query, args...) // an error reaches Scan
 	}
 	return s.QueryRowContext(ctx, args...)
 }
 
 // Query runs a query on a reader with a cached prepared statement.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, err := stmt(ctx, &d.rstmts, d.R, query)
+	pool, cache := d.reader()
+	s, err := stmt(ctx, cache, &d.seen, pool, query)
 	if err != nil {
 		return nil, err
+	}
+	if s == nil {
+		return pool.QueryContext(ctx, query, args...)
 	}
 	return s.QueryContext(ctx, args...)
 }
 
 // Exec runs a statement on the writer with a cached prepared statement.
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	s, err := stmt(ctx, &d.wstmts, d.W, query)
+	s, err := stmt(ctx, &d.wstmts, &d.seen, d.W, query)
 	if err != nil {
 		return nil, mapDBError(d, err)
+	}
+	if s == nil {
+		res, err := d.W.ExecContext(ctx, query, args...)
+		if err != nil {
+			return nil, mapDBError(d, err)
+		}
+		return res, nil
 	}
 	res, err := s.ExecContext(ctx, args...)
 	if err != nil {
@@ -98,7 +133,7 @@ func (d *DB) TxExec(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 func (d *DB) prepareWanted(ctx context.Context) {
 	d.wanted.Range(func(k, _ any) bool {
 		d.wanted.Delete(k)
-		_, _ = stmt(ctx, &d.wstmts, d.W, k.(string))
+		_, _ = stmt(ctx, &d.wstmts, &d.seen, d.W, k.(string)) // prepared when seen before
 		return true
 	})
 }

@@ -120,10 +120,10 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}
-	// Read the schema version on a reader: a cold open that only reads then
-	// costs one connection, and the writer is opened when the first write comes.
+	// Read the schema version the way every read goes (see DB.reader): a
+	// cold open then costs one connection, which later writes share.
 	var version int
-	if err := db.R.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := db.QueryRow(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}

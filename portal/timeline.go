@@ -138,11 +138,18 @@ func markRead(ctx context.Context, p *Portal, tx *sql.Tx, userID, number, now in
 }
 
 // MarkRead records that a staff member has seen the ticket as it is now.
+// Seeing it again with nothing new writes nothing: a read answers that, so
+// the most common page of the product stays a read.
 func (p *Portal) MarkRead(ctx context.Context, actor *User, t *Ticket) error {
 	if !actor.IsStaff() || p.Plan().State == StateReadOnly {
 		return nil
 	}
-	_, err := p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
+	var seen int64
+	err := p.DB.QueryRow(ctx, "SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = ?", actor.ID, t.Number).Scan(&seen)
+	if err == nil && seen >= t.LastActivityAt {
+		return nil
+	}
+	_, err = p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
 		actor.ID, t.Number, max(t.LastActivityAt, p.Now().Unix()))
 	return err
 }
