@@ -656,7 +656,7 @@ func loadtestCmd(args []string) error {
 		op := res.Operations[n]
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\n", n, op.Count, op.PerSec, op.MedianMS, op.P99MS, op.Errors)
 	}
-	fmt.Fprintf(tw, "all\t%d\t%.0f\t\t\t\n\n", res.Requests, res.RequestsPerSecond)
+	fmt.Fprintf(tw, "all\t%d\t%.0f\t%.2f\t%.2f\t\n\n", res.Requests, res.RequestsPerSecond, res.MedianMS, res.P99MS)
 	tp := res.TicketPage
 	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
 	fmt.Fprintf(tw, "cold portal opens: %.1f %% of the mix, %.1f %% of the ticket page alone\n", res.ColdOpenPct["mix"], res.ColdOpenPct["ticket page alone"])
