@@ -307,6 +307,9 @@ type TicketData struct {
 	Rating      *Rating
 	Money       func(int64) string
 	Today       string
+	base        string
+	viewer      int64
+	lang        string
 }
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
@@ -316,7 +319,7 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 		return nil, err
 	}
 	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
-		Today: rq.P.Now().UTC().Format("2006-01-02")}
+		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, lang: s.lang(r, rq)}
 	if d.Rating, err = rq.P.TicketRating(ctx, rq.User, n); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,38 @@
+package portal
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTimelineHTML: the hand-written conversation escapes everything people
+// typed, marks notes and the viewer's own messages, and speaks the language.
+func TestTimelineHTML(t *testing.T) {
+	entries := []*Entry{
+		{ID: 1, Kind: KindMessage, Author: &Person{ID: 7, Name: `Eve "<b>"`}, AuthorRole: RoleClient, Body: `<script>alert(1)</script> & more`, CreatedAt: 86400,
+			Attachments: []*Attachment{{ID: 3, Name: `x"><img src=y>.png`, ContentType: "image/png", Size: 2048}}},
+		{ID: 2, Kind: KindNote, Author: &Person{ID: 9, Name: "Oleg"}, AuthorRole: RoleOperator, Body: "check warranty", CreatedAt: 90000},
+		{ID: 3, Kind: KindEvent, Body: "Oleg took the ticket", CreatedAt: 90060},
+	}
+	h := string(timelineHTML(entries, "/acme", 9, "en"))
+	for _, bad := range []string{"<script>", `"><img src=y>`, "<b>"} {
+		if strings.Contains(h, bad) {
+			t.Errorf("unescaped %q in %s", bad, h)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt; &amp; more", `class="msg note mine" id="m2"`, "Internal note", `<span class="pill">support</span>`,
+		`href="/acme/attachments/3" download>x&#34;&gt;&lt;img src=y&gt;.png</a>`, `src="/acme/attachments/3?inline=1"`, "2 KB", `<div class="msg event" id="m3">Oleg took the ticket · 1970-01-02 01:01</div>`} {
+		if !strings.Contains(h, want) {
+			t.Errorf("missing %q in %s", want, h)
+		}
+	}
+	ru := string(timelineHTML(entries, "", 1, "ru"))
+	for _, want := range []string{"Внутренняя заметка", "Oleg взял(а) заявку", "02.01.1970", "2 КБ"} {
+		if !strings.Contains(ru, want) {
+			t.Errorf("Russian: missing %q", want)
+		}
+	}
+	if got := string(timelineHTML(nil, "", 1, "ru")); !strings.Contains(got, "Сообщений пока нет.") {
+		t.Errorf("empty conversation: %s", got)
+	}
+}
