@@ -156,10 +156,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, l *
 	if !ok || rq.P.Events == nil {
 		return web.Errorf(http.StatusNotImplemented, "no_streaming", "Live updates are not available here.")
 	}
-	if !rq.P.Events.listen(l) {
+	hub := rq.P.Events
+	if !hub.listen(l) {
 		return web.Errorf(http.StatusServiceUnavailable, "shutting_down", "The service is restarting.")
 	}
-	defer rq.P.Events.leave(l)
+	defer hub.leave(l)
+	// The stream needs only the hub, which outlives the portal's handle:
+	// give the portal back now, so that open pages never keep portals open
+	// past the registry's limit.
+	if rq.release != nil {
+		rq.release()
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -26,12 +26,16 @@ type Request struct {
 	User *User  // nil when anonymous
 	// ViaToken is true when the user was authenticated by a bearer token.
 	ViaToken bool
+	// release gives the portal back to the router's registry before the
+	// request ends (a live-update stream); nothing may use P after it.
+	release func()
 }
 
 // WithPortal is how the router hands a request to a portal. base is the path
-// prefix the router stripped.
-func WithPortal(ctx context.Context, p *Portal, base string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &Request{P: p, Base: base})
+// prefix the router stripped; release, when not nil, lets a long request
+// give the portal back early, and may be called again (it does nothing then).
+func WithPortal(ctx context.Context, p *Portal, base string, release func()) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &Request{P: p, Base: base, release: release})
 }
 
 func requestOf(r *http.Request) *Request {

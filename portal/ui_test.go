@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"portaldesk/provisioner"
 	"portaldesk/provisioner/pdtest"
 )
 
@@ -193,5 +194,31 @@ func TestPortalLogo(t *testing.T) {
 	}
 	if r := pdtest.Do(t, nil, "GET", e.URL+"/alpha/logo", nil); r.Status != 404 {
 		t.Fatalf("a removed logo is still served: %d", r.Status)
+	}
+}
+
+// TestLiveStreamsDoNotHoldPortalsOpen: pages listening on many portals do
+// not keep those portals open beyond the registry's limit.
+func TestLiveStreamsDoNotHoldPortalsOpen(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{OpenLimit: 2})
+	var stops []func()
+	for i := 0; i < 5; i++ {
+		slug := fmt.Sprintf("live-%d", i)
+		e.Create(t, slug)
+		c := e.SignIn(t, slug, "admin@"+slug+".test")
+		_, stop := listen(t, c, e.URL+"/"+slug+"/events")
+		stops = append(stops, stop)
+	}
+	defer func() {
+		for _, s := range stops {
+			s()
+		}
+	}()
+	e.Svc.Registry().WaitClosed()
+	if n := e.Svc.Registry().Live(); n > 2 {
+		t.Fatalf("%d portals open with a limit of 2: streams hold them", n)
+	}
+	if n := e.Svc.Hubs().For("live-0").Listeners(); n != 1 {
+		t.Fatalf("the first portal's page stopped listening: %d", n)
 	}
 }

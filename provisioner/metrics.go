@@ -41,7 +41,7 @@ func newMetrics(s *Service) *Metrics {
 	m.mailFail = prometheus.NewCounter(prometheus.CounterOpts{Name: "portaldesk_mail_failed_attempts_total", Help: "Failed delivery attempts (retried or final)."})
 	m.reg.MustRegister(m.requests, m.latency, m.provision, m.jobRuns, m.jobTime, m.mailSent, m.mailFail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portaldesk_open_portals", Help: "Portals open in the registry."}, func() float64 { return float64(s.registry.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portaldesk_open_portals", Help: "Portal databases open now (in the LRU, or held by a request)."}, func() float64 { return float64(s.registry.Live()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portaldesk_portal_cold_opens_total", Help: "Portals opened because a request needed them."}, func() float64 { return float64(s.registry.ColdOpens.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portaldesk_portal_evictions_total", Help: "Portals evicted from the registry."}, func() float64 { return float64(s.registry.Evictions.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portaldesk_portals_provisioned_total", Help: "Portals provisioned by this process."}, func() float64 { return float64(s.provisioned.Load()) }),

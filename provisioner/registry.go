@@ -43,7 +43,12 @@ type Registry struct {
 	ColdOpens atomic.Int64 // portals opened because a request needed them
 	Evictions atomic.Int64
 	Passing   atomic.Int64 // cold opens not admitted to the LRU
+	live      atomic.Int64 // portals whose databases are open, in the LRU or not
 }
+
+// Live is the number of portals whose databases are open now: those in
+// the LRU, and those evicted or passing that a request still holds.
+func (r *Registry) Live() int { return int(r.live.Load()) }
 
 type entry struct {
 	slug     string
@@ -151,6 +156,9 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 	if err == nil {
 		e.p, err = r.open(ctx, plan)
 		r.ColdOpens.Add(1)
+		if err == nil && e.p != nil {
+			r.live.Add(1)
+		}
 	}
 	e.err = err
 	e.planAt.Store(time.Now().UnixNano())
@@ -173,6 +181,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 func (r *Registry) Adopt(p *portal.Portal) *Handle {
 	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1}
 	close(e.ready)
+	r.live.Add(1)
 	e.planAt.Store(time.Now().UnixNano())
 	r.mu.Lock()
 	var victims []*entry
@@ -285,6 +294,7 @@ func (r *Registry) closeEntry(e *entry) {
 			if err := e.p.Close(); err != nil {
 				slog.Warn("closing portal", "portal", e.slug, "err", err)
 			}
+			r.live.Add(-1)
 		}
 	}()
 }

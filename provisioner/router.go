@@ -110,7 +110,7 @@ func (rt *Router) servePortal(w http.ResponseWriter, r *http.Request, slug, base
 	}
 	r2 := new(http.Request)
 	*r2 = *r
-	r2 = r2.WithContext(portal.WithPortal(r.Context(), p, base))
+	r2 = r2.WithContext(portal.WithPortal(r.Context(), p, base, h.Release))
 	if base != "" {
 		u := *r.URL
 		u.Path = strings.TrimPrefix(r.URL.Path, base)
