@@ -276,6 +276,8 @@ func TestJourneyInChromium(t *testing.T) {
 		chromedp.SendKeys("#rcomment", "Quick and kind"), submit("#rcomment"),
 		chromedp.WaitVisible(`//div[@id="rating"]//strong[contains(., "5")]`, chromedp.BySearch))
 	admin.run("rating seen", chromedp.Navigate(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
+	admin.run("settings", chromedp.Navigate(e.URL+"/bluelake/admin/settings"), chromedp.WaitVisible(`img.qr`))
+	admin.shot("settings")
 
 	// 11. The client reads the portal in Russian.
 	client.run("russian", click(`footer button[name=lang]`), chromedp.WaitVisible(`//a[contains(., "Мои заявки")]`, chromedp.BySearch))
