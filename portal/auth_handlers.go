@@ -68,11 +68,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
 		return err
 	}
-	next := r.PostForm.Get("next")
-	if !strings.HasPrefix(next, rq.Base+"/") || strings.HasPrefix(next, "//") {
-		next = rq.Base + "/"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, localNext(rq.Base, r.PostForm.Get("next")), http.StatusSeeOther)
 	return nil
 }
 

@@ -296,11 +296,7 @@ func (s *Server) langSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 			return err
 		}
 	}
-	next := r.FormValue("next")
-	if !strings.HasPrefix(next, rq.Base+"/") || strings.HasPrefix(next, "//") {
-		next = rq.Base + "/"
-	}
-	return redirect(w, r, next)
+	return redirect(w, r, localNext(rq.Base, r.FormValue("next")))
 }
 
 // portalURL is the portal's absolute address for sharing.
@@ -313,6 +309,16 @@ func (s *Server) portalURL(r *http.Request, rq *Request) string {
 		return scheme + "://" + r.Host + "/"
 	}
 	return strings.TrimRight(s.cfg.PublicURL, "/") + rq.Base + "/"
+}
+
+// localNext is where to go back to after a form: next when it is a path
+// inside this portal, else the portal's start page. Nothing that a browser
+// could read as another host gets through: //evil, /\evil, or a header break.
+func localNext(base, next string) string {
+	if !strings.HasPrefix(next, base+"/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return base + "/"
+	}
+	return next
 }
 
 // ClientIP is the remote address without the port.

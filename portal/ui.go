@@ -15,11 +15,7 @@ func (s *Server) tourSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	if _, err := rq.P.DB.Exec(r.Context(), "UPDATE users SET tour_done = 1 WHERE id = ?", rq.User.ID); err != nil {
 		return err
 	}
-	next := r.FormValue("next")
-	if len(next) < len(rq.Base)+1 || next[:len(rq.Base)+1] != rq.Base+"/" || (len(next) > 1 && next[1] == '/') {
-		next = rq.Base + "/"
-	}
-	return redirect(w, r, next)
+	return redirect(w, r, localNext(rq.Base, r.FormValue("next")))
 }
 
 // qrCode is the portal's address as a QR code for printed materials, as
