@@ -606,29 +606,39 @@ func summarize(o *OpResult, ds []time.Duration, elapsed time.Duration) {
 // ticketPageAlone has every virtual user open the HTML ticket page (as an
 // operator) on Zipf-chosen portals for a quarter of the mix's duration.
 func (r *runner) ticketPageAlone(sites []*site) *OpResult {
-	d := max(r.o.Duration/4, time.Second)
-	deadline := time.Now().Add(d)
+	return hammer(r.o.Concurrency, max(r.o.Duration/4, time.Second), 100, func(rnd *rand.Rand) func() bool {
+		z := rand.NewZipf(rnd, 1.1, 1, uint64(len(sites)-1))
+		return func() bool {
+			s := sites[z.Uint64()]
+			c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+			return c == 200
+		}
+	})
+}
+
+// hammer runs workers that each repeat the operation newOp makes for them
+// (with their own random source, seeded from seed) until d has passed, and
+// sums up their timings.
+func hammer(workers int, d time.Duration, seed int64, newOp func(rnd *rand.Rand) func() bool) *OpResult {
 	var mu sync.Mutex
 	var all []time.Duration
 	errs := 0
 	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
 	start := time.Now()
-	for w := 0; w < r.o.Concurrency; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			rnd := rand.New(rand.NewSource(int64(w) + 100))
-			z := rand.NewZipf(rnd, 1.1, 1, uint64(len(sites)-1))
+			op := newOp(rand.New(rand.NewSource(seed + int64(w))))
 			var mine []time.Duration
 			bad := 0
 			for time.Now().Before(deadline) {
-				s := sites[z.Uint64()]
 				t0 := time.Now()
-				c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
-				mine = append(mine, time.Since(t0))
-				if c != 200 {
+				if !op() {
 					bad++
 				}
+				mine = append(mine, time.Since(t0))
 			}
 			mu.Lock()
 			all = append(all, mine...)
@@ -742,34 +752,7 @@ func (r *runner) compare(ctx context.Context) (map[string]*OpResult, error) {
 	}
 	wg.Wait()
 	run := func(name string, d time.Duration, fn func(rnd *rand.Rand) bool) *OpResult {
-		var all []time.Duration
-		errs := 0
-		var wg sync.WaitGroup
-		deadline := time.Now().Add(d)
-		start := time.Now()
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				rnd := rand.New(rand.NewSource(int64(w)))
-				var mine []time.Duration
-				bad := 0
-				for time.Now().Before(deadline) {
-					t0 := time.Now()
-					if !fn(rnd) {
-						bad++
-					}
-					mine = append(mine, time.Since(t0))
-				}
-				mu.Lock()
-				all = append(all, mine...)
-				errs += bad
-				mu.Unlock()
-			}(w)
-		}
-		wg.Wait()
-		o := &OpResult{Errors: errs}
-		summarize(o, all, time.Since(start))
+		o := hammer(4, d, 0, func(rnd *rand.Rand) func() bool { return func() bool { return fn(rnd) } })
 		fmt.Fprintf(r.o.Out, "  %-28s %8.0f/s  median %.2f ms  p99 %.2f ms  errors %d\n", name, o.PerSec, o.MedianMS, o.P99MS, o.Errors)
 		return o
 	}
