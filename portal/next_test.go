@@ -1,6 +1,9 @@
 package portal
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLocalNext(t *testing.T) {
 	for _, c := range []struct{ base, next, want string }{
@@ -18,5 +21,12 @@ func TestLocalNext(t *testing.T) {
 		if got := localNext(c.base, c.next); got != c.want {
 			t.Errorf("localNext(%q, %q) = %q, want %q", c.base, c.next, got, c.want)
 		}
+	}
+}
+
+func TestSupportButton(t *testing.T) {
+	got := supportButton(`http://h/a"b/`, "Поддержка <3")
+	if !strings.Contains(got, `href="http://h/a&#34;b/"`) || !strings.Contains(got, "Поддержка &lt;3</a>") || !strings.Contains(got, `style="display:inline-block`) {
+		t.Fatalf("support button: %s", got)
 	}
 }

@@ -2,6 +2,8 @@ package portal
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -312,7 +314,8 @@ type SettingsData struct {
 	Usage     int64
 	Quota     int64
 	Plan      *Plan
-	Embed     string
+	Embed     string        // the "Support" button for the business's website, as HTML source
+	Preview   template.HTML // the same button, shown on the page
 	CeilingMB int
 	Statuses  []Status
 	EditID    int64 // the status whose form failed
@@ -332,7 +335,8 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	pg := s.page(r, rq, "Settings", nil)
 	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: MaxFileMBCeiling,
-		Embed: fmt.Sprintf(`<a href="%s" target="_blank" rel="noopener">%s</a>`, pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
+		Embed: supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
+	d.Preview = template.HTML(d.Embed) // built here from the escaped address and our own text
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"
@@ -417,4 +421,11 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		})
 	}
 	return redirect(w, r, flashURL(rq.Base+"/admin/settings", fmt.Sprintf("The status %q is saved.", st.Name))+"#statuses")
+}
+
+// supportButton is the snippet a business puts on its website: a link to
+// its portal styled as a button inline, so that it needs none of our CSS.
+func supportButton(portalURL, label string) string {
+	return `<a href="` + html.EscapeString(portalURL) + `" target="_blank" rel="noopener" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2855d8;color:#fff;font:600 15px/1.2 system-ui,sans-serif;text-decoration:none">` +
+		html.EscapeString(label) + `</a>`
 }
