@@ -62,6 +62,9 @@
       });
     };
     es.addEventListener("ticket", refresh);
+    // After a reconnect (a restart, a stream's end) catch up on what was missed.
+    var opened = false;
+    es.addEventListener("open", function () { if (opened) refresh(); opened = true; });
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
