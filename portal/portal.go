@@ -67,11 +67,12 @@ type Portal struct {
 	// Events passes ticket changes to the portal's live pages.
 	Events *Hub
 
-	plan      atomic.Pointer[Plan]
-	settings  atomic.Pointer[settingsSnap]
-	limiter   *loginLimiter
-	deliverMu sync.Mutex
-	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
+	plan        atomic.Pointer[Plan]
+	settings    atomic.Pointer[settingsSnap]
+	settingsGen atomic.Int64
+	limiter     *loginLimiter
+	deliverMu   sync.Mutex
+	sealKey     []byte // encrypts secrets the portal stores (its SMTP password)
 }
 
 // Plan is the catalog's current word on this portal.

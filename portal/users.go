@@ -232,8 +232,9 @@ func (p *Portal) RevokeToken(ctx context.Context, tok string) error {
 const settingsTTL = 2 * time.Second
 
 type settingsSnap struct {
-	at time.Time
-	m  map[string]string
+	at  time.Time
+	gen int64 // SettingsChanged's count when the read began
+	m   map[string]string
 }
 
 // Setting reads one key of the portal's settings, or def when unset. Every
@@ -241,7 +242,7 @@ type settingsSnap struct {
 // kept in memory.
 func (p *Portal) Setting(ctx context.Context, key, def string) string {
 	s := p.settings.Load()
-	if s == nil || time.Since(s.at) > settingsTTL {
+	if s == nil || s.gen != p.settingsGen.Load() || time.Since(s.at) > settingsTTL {
 		s = p.loadSettings(ctx)
 		if s == nil {
 			return def
@@ -254,13 +255,14 @@ func (p *Portal) Setting(ctx context.Context, key, def string) string {
 }
 
 func (p *Portal) loadSettings(ctx context.Context) *settingsSnap {
-	at := time.Now()
+	// A change committed while this read runs bumps the count, so this
+	// snapshot is not trusted past the next call.
+	s := &settingsSnap{at: time.Now(), gen: p.settingsGen.Load(), m: map[string]string{}}
 	rows, err := p.DB.Query(ctx, "SELECT key, value FROM settings")
 	if err != nil {
 		return nil
 	}
 	defer rows.Close()
-	s := &settingsSnap{at: at, m: map[string]string{}}
 	for rows.Next() {
 		var k, v string
 		if rows.Scan(&k, &v) != nil {
@@ -277,7 +279,10 @@ func (p *Portal) loadSettings(ctx context.Context) *settingsSnap {
 
 // SettingsChanged drops the settings kept in memory; call it after a
 // change to them is committed.
-func (p *Portal) SettingsChanged() { p.settings.Store(nil) }
+func (p *Portal) SettingsChanged() {
+	p.settingsGen.Add(1)
+	p.settings.Store(nil)
+}
 
 // SetSetting writes one key of the portal's settings.
 func SetSetting(ctx context.Context, db Execer, key, value string) error {
