@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"portaldesk/portal/i18n"
 )
 
 // Attachment is a file on a ticket or a message.
@@ -231,17 +233,7 @@ func sniff(head []byte, name string) string {
 }
 
 // HumanBytes formats a size for people.
-func HumanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+func HumanBytes(n int64) string { return i18n.Bytes("en", n) }
 
 const attCols = "id, ticket_id, COALESCE(message_id, 0), name, content_type, size, internal, created_at, path"
 

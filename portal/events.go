@@ -3,11 +3,8 @@ package portal
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"portaldesk/portal/web"
 )
@@ -134,7 +131,7 @@ func (p *Portal) publish(t *Ticket, internal bool) {
 
 // ticketEvents streams changes of one ticket to its open page.
 func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	n, _ := strconv.ParseInt(mux.Vars(r)["n"], 10, 64)
+	n := number(r)
 	if _, err := rq.P.Ticket(r.Context(), rq.User, n); err != nil {
 		return err
 	}

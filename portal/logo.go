@@ -3,12 +3,13 @@ package portal
 import (
 	"bytes"
 	"context"
-
+	"errors"
 	"image"
 	_ "image/gif" // logos may be GIF
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,7 +90,7 @@ func (p *Portal) RemoveLogo(ctx context.Context) error {
 	if _, err := p.DB.Exec(ctx, "DELETE FROM settings WHERE key = 'logo'"); err != nil {
 		return err
 	}
-	if err := p.Fs.Remove(logoPath); err != nil && !strings.Contains(err.Error(), "no such file") {
+	if err := p.Fs.Remove(logoPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

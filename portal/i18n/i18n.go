@@ -198,24 +198,22 @@ func Has(lang, id string) bool {
 
 // DateTime formats a Unix time for lang, in UTC.
 func DateTime(lang string, unix int64) string {
-	if unix == 0 {
-		return ""
-	}
-	if lang == "ru" {
-		return time.Unix(unix, 0).UTC().Format("02.01.2006 15:04")
-	}
-	return time.Unix(unix, 0).UTC().Format("2006-01-02 15:04")
+	return format(lang, unix, "2006-01-02 15:04", "02.01.2006 15:04")
 }
 
 // Date formats a Unix day for lang, in UTC.
 func Date(lang string, unix int64) string {
+	return format(lang, unix, "2006-01-02", "02.01.2006")
+}
+
+func format(lang string, unix int64, en, ru string) string {
 	if unix == 0 {
 		return ""
 	}
 	if lang == "ru" {
-		return time.Unix(unix, 0).UTC().Format("02.01.2006")
+		en = ru
 	}
-	return time.Unix(unix, 0).UTC().Format("2006-01-02")
+	return time.Unix(unix, 0).UTC().Format(en)
 }
 
 var number = regexp.MustCompile(`\d+(?:\.\d+)?`)
