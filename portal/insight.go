@@ -543,6 +543,12 @@ func (p *Portal) TicketRating(ctx context.Context, actor *User, number int64) (*
 	if _, err := p.Ticket(ctx, actor, number); err != nil {
 		return nil, err
 	}
+	return p.rating(ctx, number)
+}
+
+// rating is TicketRating once the caller has checked that the actor may see
+// the ticket.
+func (p *Portal) rating(ctx context.Context, number int64) (*Rating, error) {
 	r := &Rating{}
 	err := p.DB.QueryRow(ctx, "SELECT score, comment, first_at, updated_at FROM ratings WHERE ticket_id = ?", number).Scan(&r.Score, &r.Comment, &r.FirstAt, &r.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {

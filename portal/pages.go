@@ -320,10 +320,12 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	}
 	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
 		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, lang: s.lang(r, rq)}
-	if d.Rating, err = rq.P.TicketRating(ctx, rq.User, n); err != nil {
+	// Ticket has checked that the user may see it; what follows reads its
+	// parts without checking again.
+	if d.Rating, err = rq.P.rating(ctx, n); err != nil {
 		return nil, err
 	}
-	if d.Work, err = rq.P.WorkOn(ctx, rq.User, n); err != nil {
+	if d.Work, err = rq.P.workOn(ctx, rq.User, n); err != nil {
 		return nil, err
 	}
 	if d.Timing && rq.User.IsStaff() {
@@ -331,11 +333,11 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 			return nil, err
 		}
 	}
-	if d.Timeline, err = rq.P.Timeline(ctx, rq.User, n); err != nil {
-		return nil, err
-	}
 	atts, err := rq.P.Attachments(ctx, rq.User, n)
 	if err != nil {
+		return nil, err
+	}
+	if d.Timeline, err = rq.P.timeline(ctx, rq.User, n, atts); err != nil {
 		return nil, err
 	}
 	for _, a := range atts {

@@ -31,7 +31,19 @@ type Entry struct {
 func (e *Entry) Internal() bool { return e.Kind == KindNote }
 
 // Timeline is a ticket's messages, events and — for staff only — internal notes.
+// Like Attachments, it expects the caller to have checked that actor may
+// see the ticket.
 func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*Entry, error) {
+	atts, err := p.Attachments(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	return p.timeline(ctx, actor, number, atts)
+}
+
+// timeline is Timeline with the ticket's attachments (as Attachments
+// returns them for actor) already read.
+func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts []*Attachment) ([]*Entry, error) {
 	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(u.id, 0), COALESCE(u.name || CASE WHEN u.surname <> '' THEN ' ' || u.surname ELSE '' END, ''), COALESCE(u.role, '')
 		FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.ticket_id = ?`
 	if !actor.IsStaff() {
@@ -58,10 +70,6 @@ func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*En
 		byID[e.ID] = e
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	atts, err := p.Attachments(ctx, actor, number)
-	if err != nil {
 		return nil, err
 	}
 	for _, a := range atts {

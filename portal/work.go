@@ -279,6 +279,11 @@ func (p *Portal) WorkOn(ctx context.Context, actor *User, number int64) (*Ticket
 	if _, err := p.Ticket(ctx, actor, number); err != nil {
 		return nil, err
 	}
+	return p.workOn(ctx, actor, number)
+}
+
+// workOn is WorkOn once the caller has checked that actor may see the ticket.
+func (p *Portal) workOn(ctx context.Context, actor *User, number int64) (*TicketWork, error) {
 	q := workSelect + " WHERE w.ticket_id = ?"
 	if !actor.IsStaff() {
 		q += " AND w.visible = 1"
