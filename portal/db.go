@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -38,7 +39,46 @@ type DB struct {
 	rstmts, wstmts sync.Map // query -> *sql.Stmt, prepared on its second use
 	seen           sync.Map // queries run once, unprepared
 	wanted         sync.Map // writer queries first run inside a transaction, prepared after it
+
+	// writes counts the row changes the writer made to the tables that
+	// reference data is cached from (refTables), counted by SQLite's
+	// pre-update hook as they happen; settled is the highest count known
+	// to be committed (see Stamp).
+	writes, settled atomic.Int64
 }
+
+// refTables are the tables whose rows the portal keeps in memory between
+// requests: people (and their tokens), statuses and the price list.
+var refTables = map[string]bool{"users": true, "tokens": true, "statuses": true, "work_types": true}
+
+// Stamp says which version of refTables a read that starts now sees: a
+// cached copy read at the same stamp is still true. ok is false while a
+// write to them may be uncommitted; the caller then reads without caching.
+//
+// The hook counts a change before its commit. A count is settled once the
+// writer is seen idle after it: the single writer connection is returned
+// to its pool only after its statement or transaction has finished, so
+// every change counted before that moment is committed, and any read that
+// starts afterwards sees it.
+func (d *DB) Stamp() (stamp int64, ok bool) {
+	w := d.writes.Load()
+	if d.settled.Load() == w {
+		return w, true
+	}
+	if d.W.Stats().InUse > 0 {
+		return 0, false
+	}
+	for {
+		s := d.settled.Load()
+		if s >= w || d.settled.CompareAndSwap(s, w) {
+			break
+		}
+	}
+	return w, d.settled.Load() == w
+}
+
+// Unchanged reports whether no write to refTables began since stamp.
+func (d *DB) Unchanged(stamp int64) bool { return d.writes.Load() == stamp }
 
 // stmt returns the prepared statement for query on pool, preparing it once;
 // SQLite's parser is most of the cost of a small query. A query's first run
@@ -189,7 +229,10 @@ func dsn(path string, o DBOptions, writer bool) string {
 // connection closes. Without it every cold open of a portal creates both
 // files again and runs WAL recovery: measured here, 2.9 ms for the first
 // read and write of a closed portal, against 0.6 ms with the files kept.
-type persistWAL struct{ driver.Connector }
+type persistWAL struct {
+	driver.Connector
+	writes *atomic.Int64 // the writer's count of changes to refTables; nil for readers
+}
 
 func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := p.Connector.Connect(ctx)
@@ -204,20 +247,29 @@ func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
 			return nil, err
 		}
 	}
+	if h, ok := c.(sqlite.HookRegisterer); ok && p.writes != nil {
+		writes := p.writes
+		h.RegisterPreUpdateHook(func(u sqlite.SQLitePreUpdateData) {
+			if refTables[u.TableName] {
+				writes.Add(1)
+			}
+		})
+	}
 	return c, nil
 }
 
-func openPool(dsn string) (*sql.DB, error) {
+func openPool(dsn string, writes *atomic.Int64) (*sql.DB, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(persistWAL{c}), nil
+	return sql.OpenDB(persistWAL{c, writes}), nil
 }
 
 // OpenDB opens the file at path with the house pragmas on every connection.
 func OpenDB(path string, o DBOptions) (*DB, error) {
-	w, err := openPool(dsn(path, o, true))
+	d := &DB{path: path}
+	w, err := openPool(dsn(path, o, true), &d.writes)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -228,7 +280,7 @@ func OpenDB(path string, o DBOptions) (*DB, error) {
 	if readers <= 0 {
 		readers = 2
 	}
-	r, err := openPool(dsn(path, o, false))
+	r, err := openPool(dsn(path, o, false), nil)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -236,7 +288,8 @@ func OpenDB(path string, o DBOptions) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxIdleTime(time.Minute)
-	return &DB{W: w, R: r, path: path}, nil
+	d.W, d.R = w, r
+	return d, nil
 }
 
 // Close checkpoints the WAL, when it holds anything, and closes both pools.

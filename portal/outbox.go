@@ -110,6 +110,11 @@ func (p *Portal) NotifyPrefs(ctx context.Context, u *User) map[string]bool {
 }
 
 func (p *Portal) staff(ctx context.Context) ([]*User, error) {
+	staff, err := p.ref.staff.get(p.DB, func() ([]*User, error) { return p.loadStaff(ctx) })
+	return copyUsers(staff), err
+}
+
+func (p *Portal) loadStaff(ctx context.Context) ([]*User, error) {
 	rows, err := p.DB.Query(ctx, "SELECT "+userCols+" FROM users WHERE role IN ('admin', 'operator') AND active = 1 ORDER BY id")
 	if err != nil {
 		return nil, err

@@ -70,6 +70,7 @@ type Portal struct {
 	plan        atomic.Pointer[Plan]
 	settings    atomic.Pointer[settingsSnap]
 	settingsGen atomic.Int64
+	ref         refCache
 	limiter     *loginLimiter
 	deliverMu   sync.Mutex
 	sealKey     []byte // encrypts secrets the portal stores (its SMTP password)

@@ -35,8 +35,7 @@ func ticketRows(list []*Ticket, base string, staff bool, lang string) template.H
 		if staff {
 			b.WriteString(`<td class="hide-sm"><a href="` + esc(base) + `/tickets?client=` + strconv.FormatInt(t.Client.ID, 10) + `">` + esc(t.Client.Name) + `</a></td>`)
 		}
-		c := esc(t.Status.Color)
-		b.WriteString(`<td><span class="pill" style="background:` + c + `22;color:` + c + `;border:1px solid ` + c + `55">` + esc(tr(t.Status.Name)) + `</span></td>`)
+		b.WriteString(`<td>` + statusPill(t.Status, lang) + `</td>`)
 		switch t.Priority {
 		case "urgent", "high":
 			b.WriteString(`<td class="hide-sm"><span class="pill prio-` + t.Priority + `">` + esc(tr(t.Priority)) + `</span></td>`)

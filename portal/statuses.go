@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"database/sql"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -16,8 +15,6 @@ type StatusInput struct {
 	Initial  *bool   `json:"initial"`
 	Position *int    `json:"position"`
 }
-
-var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
 func (in *StatusInput) apply(st *Status) map[string]string {
 	errs := map[string]string{}
@@ -39,7 +36,7 @@ func (in *StatusInput) apply(st *Status) map[string]string {
 	case n > 60:
 		errs["name"] = "At most 60 characters."
 	}
-	if !colorRe.MatchString(st.Color) {
+	if !validColor(st.Color) {
 		errs["color"] = "Choose a colour like #2563eb."
 	}
 	if st.Initial && st.Closed {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -77,6 +78,11 @@ type Value struct {
 
 // Statuses lists the portal's statuses in order.
 func (p *Portal) Statuses(ctx context.Context) ([]Status, error) {
+	sts, err := p.ref.statuses.get(p.DB, func() ([]Status, error) { return p.loadStatuses(ctx) })
+	return slices.Clone(sts), err
+}
+
+func (p *Portal) loadStatuses(ctx context.Context) ([]Status, error) {
 	rows, err := p.DB.Query(ctx, "SELECT id, name, color, position, closed, initial FROM statuses ORDER BY position, id")
 	if err != nil {
 		return nil, fmt.Errorf("store: statuses: %w", err)

@@ -1,8 +1,14 @@
 package portal
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strconv"
 	"strings"
 	"testing"
+
+	"portaldesk/portal/i18n"
 )
 
 // TestTimelineHTML: the hand-written conversation escapes everything people
@@ -34,5 +40,59 @@ func TestTimelineHTML(t *testing.T) {
 	}
 	if got := string(timelineHTML(nil, "", 1, "ru")); !strings.Contains(got, "Сообщений пока нет.") {
 		t.Errorf("empty conversation: %s", got)
+	}
+}
+
+// TestHandWrittenTextsAreTranslated is TestEveryTemplateStringIsTranslated
+// for the pages written in Go: every literal text passed to tr, T, Th, Pick,
+// or as the text of a menu link or tour step, has a Russian translation.
+func TestHandWrittenTextsAreTranslated(t *testing.T) {
+	fset := token.NewFileSet()
+	n := 0
+	// texts: which arguments of a call are texts to translate (-1: all).
+	texts := map[string]int{"tr": -1, "T": -1, "Th": -1, "Pick": -1, "link": 2, "step": 1}
+	for _, name := range []string{"ticket_html.go", "timeline_html.go", "rows.go", "../templates/layout.go"} {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			call, ok := node.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			var fn string
+			switch f := call.Fun.(type) {
+			case *ast.Ident:
+				fn = f.Name
+			case *ast.SelectorExpr:
+				fn = f.Sel.Name
+			}
+			which, ok := texts[fn]
+			if !ok {
+				return true
+			}
+			for i, a := range call.Args {
+				if which >= 0 && i != which {
+					continue
+				}
+				lit, ok := a.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					continue
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if !i18n.Has("ru", s) {
+					t.Errorf("%s: no Russian for %q", fset.Position(lit.Pos()), s)
+				}
+			}
+			return true
+		})
+	}
+	if n < 50 {
+		t.Fatalf("only %d texts found: is the walk right?", n)
 	}
 }

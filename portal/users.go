@@ -105,11 +105,13 @@ func InsertUser(ctx context.Context, db Execer, u *User, hash string, now time.T
 
 // UserByID loads one user.
 func (p *Portal) UserByID(ctx context.Context, id int64) (*User, error) {
-	u, err := scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	u, err := p.ref.users.get(p.DB, id, func() (*User, error) {
+		return scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("store: user %d: %w", id, err)
 	}
-	return u, err
+	return copyUser(u), err
 }
 
 // UserByEmail loads one user by email, ignoring case.
@@ -164,11 +166,18 @@ func (p *Portal) CanSignIn(ctx context.Context, u *User) error {
 	if limit <= 0 {
 		return nil
 	}
-	var rank int
-	err := p.DB.QueryRow(ctx,
-		`SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin','operator')
-		 AND (CASE role WHEN 'admin' THEN 0 ELSE 1 END, id) < (?, ?)`,
-		map[bool]int{true: 0, false: 1}[u.Role == RoleAdmin], u.ID).Scan(&rank)
+	// rank is how many staff come before u: admins first, then by id.
+	admin := 1
+	if u.Role == RoleAdmin {
+		admin = 0
+	}
+	rank, err := p.ref.ranks.get(p.DB, [2]int64{int64(admin), u.ID}, func() (int, error) {
+		var n int
+		err := p.DB.QueryRow(ctx,
+			`SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin','operator')
+			 AND (CASE role WHEN 'admin' THEN 0 ELSE 1 END, id) < (?, ?)`, admin, u.ID).Scan(&n)
+		return n, err
+	})
 	if err != nil {
 		return fmt.Errorf("store: operator rank: %w", err)
 	}
@@ -211,14 +220,33 @@ func (p *Portal) IssueToken(ctx context.Context, userID int64, kind, name string
 
 // UserByToken resolves a bearer token of this portal.
 func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
-	u, err := scanUser(p.DB.QueryRow(ctx,
-		"SELECT u."+strings.ReplaceAll(userCols, ", ", ", u.")+` FROM tokens t JOIN users u ON u.id = t.user_id
-		 WHERE t.hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`, tokenHash(tok), p.Now().Unix()))
+	hash := tokenHash(tok)
+	tu, err := p.ref.tokens.get(p.DB, string(hash), func() (tokenUser, error) {
+		var tu tokenUser
+		u, err := scanUser(tokenRow{p.DB.QueryRow(ctx, tokenQuery, hash), &tu.expires})
+		tu.user = u
+		return tu, err
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("store: token: %w", err)
 	}
-	return u, err
+	if err != nil || tu.expires != 0 && tu.expires <= p.Now().Unix() {
+		return nil, ErrNotFound
+	}
+	return copyUser(tu.user), nil
 }
+
+// tokenQuery reads a token's user and expiry ("u.id, u.email, …").
+var tokenQuery = "SELECT u." + strings.ReplaceAll(userCols, ", ", ", u.") + `, COALESCE(t.expires_at, 0)
+	FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`
+
+// tokenRow scans a user and, after it, the token's expiry.
+type tokenRow struct {
+	row     *sql.Row
+	expires *int64
+}
+
+func (r tokenRow) Scan(dest ...any) error { return r.row.Scan(append(dest, r.expires)...) }
 
 // RevokeToken deletes a bearer token.
 func (p *Portal) RevokeToken(ctx context.Context, tok string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,16 @@ type WorkType struct {
 // ErrNoTiming is returned when the tariff does not include labour timing.
 var ErrNoTiming = errors.New("labour-cost timing is not included in this portal's tariff")
 
-// WorkTypes lists the price list.
+// WorkTypes lists the price list: all of it, or the active types.
 func (p *Portal) WorkTypes(ctx context.Context, all bool) ([]WorkType, error) {
+	if all {
+		return p.loadWorkTypes(ctx, true)
+	}
+	types, err := p.ref.workTypes.get(p.DB, func() ([]WorkType, error) { return p.loadWorkTypes(ctx, false) })
+	return slices.Clone(types), err
+}
+
+func (p *Portal) loadWorkTypes(ctx context.Context, all bool) ([]WorkType, error) {
 	q := "SELECT id, name, unit, price, active FROM work_types"
 	if !all {
 		q += " WHERE active = 1"

@@ -128,6 +128,11 @@ func parseLang(lang string, funcs template.FuncMap) (map[string]*template.Templa
 	for k, v := range langFuncs(lang) {
 		fm[k] = v
 	}
+	c := chrome{lang: lang, static: func(name string) string { return "/static/" + name }}
+	if f, ok := funcs["static"].(func(string) string); ok {
+		c.static = f
+	}
+	fm["chromeHead"], fm["chromeTop"], fm["chromeBanners"], fm["chromeFoot"] = c.head, c.top, c.banners, c.foot
 	root := template.New("").Funcs(fm)
 	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
