@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
@@ -280,4 +283,101 @@ func TestStatistics(t *testing.T) {
 		t.Fatal("no chart on the statistics page")
 	}
 	_ = context.Background()
+}
+
+// TestDerivedDataMatchesARebuild: the search documents and the monthly work
+// totals, kept by the code that writes tickets, messages and work
+// (index.go), equal what a rebuild from the rows gives, after every kind of
+// write: tickets, messages, notes, events, work, a deleted ticket, and the
+// demo seed.
+func TestDerivedDataMatchesARebuild(t *testing.T) {
+	w := newInsightWorld(t)
+	a, b, c := w.ticket(t, w.ca), w.ticket(t, w.cb), w.ticket(t, w.ca)
+	for i, n := range []int64{a, b, c, a} {
+		w.api(t, w.ca, "POST", fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": fmt.Sprintf("client says %d", i)})
+		w.api(t, w.op, "POST", fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": fmt.Sprintf("private %d", i), "internal": true})
+		w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%d", n), map[string]any{"assignee": "me"})
+	}
+	w.log(t, w.op, a, map[string]any{"work_type": "Consultation", "quantity": "2", "date": "2026-05-01", "visible": true})
+	w.log(t, w.op2, b, map[string]any{"work_type": "Cartridge", "quantity": "3", "date": "2026-04-02"})
+	w.log(t, w.op, b, map[string]any{"work_type": "Consultation", "quantity": "0:20", "date": "2026-05-02"})
+	w.log(t, w.op2, c, map[string]any{"work_type": "Cartridge", "quantity": "1", "date": "2026-05-02", "visible": true})
+	if r := w.api(t, w.admin, "DELETE", fmt.Sprintf("/tickets/%d", b), nil); r.Status >= 300 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	ctx := context.Background()
+	check := func(p *portal.Portal, when string) {
+		t.Helper()
+		// The documents a rebuild writes, by rowid.
+		want := map[int64]string{}
+		rows, err := p.DB.W.QueryContext(ctx, `SELECT t.id * 2, t.subject || ' ' || t.description || COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') FROM tickets t
+				UNION ALL SELECT ticket_id * 2 + 1, group_concat(body, ' ') FROM messages WHERE kind = 'note' GROUP BY ticket_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			var body string
+			rows.Scan(&id, &body)
+			want[id] = body
+		}
+		rows.Close()
+		// The index is contentless: ask it, word by word, which documents hold each.
+		words := map[string]map[int64]bool{}
+		for id, body := range want {
+			for _, w := range strings.FieldsFunc(strings.ToLower(body), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+				if words[w] == nil {
+					words[w] = map[int64]bool{}
+				}
+				words[w][id] = true
+			}
+		}
+		for w, docs := range words {
+			got := map[int64]bool{}
+			rows, err := p.DB.W.QueryContext(ctx, `SELECT rowid FROM search WHERE search MATCH ?`, `"`+w+`"`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id int64
+				rows.Scan(&id)
+				got[id] = true
+			}
+			rows.Close()
+			if !maps.Equal(got, docs) {
+				t.Errorf("%s: %q is in documents %v, a rebuild has it in %v", when, w, got, docs)
+			}
+		}
+		var n int
+		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM search_docsize").Scan(&n)
+		if n != len(want) {
+			t.Errorf("%s: %d search documents, a rebuild has %d", when, n, len(want))
+		}
+		var bad int
+		err = p.DB.W.QueryRowContext(ctx, `SELECT COUNT(*) FROM (
+				SELECT month, dim, key, entries, hours, pieces, cost, visible FROM work_month WHERE entries <> 0
+				EXCEPT SELECT CAST(strftime('%Y%m', w.day * 86400, 'unixepoch') AS INTEGER), d.dim, CASE d.dim WHEN 'operator' THEN w.operator_id WHEN 'client' THEN w.client_id WHEN 'type' THEN w.work_type_id ELSE w.day END,
+					COUNT(*), SUM(CASE WHEN wt.unit = 'hour' THEN w.quantity ELSE 0 END), SUM(CASE WHEN wt.unit = 'piece' THEN w.quantity ELSE 0 END),
+					SUM(w.cost), SUM(CASE WHEN w.visible THEN w.cost ELSE 0 END)
+				FROM work_entries w JOIN work_types wt ON wt.id = w.work_type_id,
+					(SELECT 'operator' AS dim UNION ALL SELECT 'client' UNION ALL SELECT 'type' UNION ALL SELECT 'all') d
+				GROUP BY 1, 2, 3)`).Scan(&bad)
+		if err != nil || bad != 0 {
+			t.Errorf("%s: work_month differs from a rebuild in %d rows (%v)", when, bad, err)
+		}
+		var months, entries int
+		p.DB.W.QueryRowContext(ctx, "SELECT COALESCE(SUM(entries), 0) FROM work_month WHERE dim = 'all'").Scan(&months)
+		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM work_entries").Scan(&entries)
+		if months != entries {
+			t.Errorf("%s: the monthly totals count %d entries, there are %d", when, months, entries)
+		}
+	}
+	w.e.Portal(t, "alpha", func(p *portal.Portal) { check(p, "after the API") })
+	w.e.Create(t, "seeded")
+	w.e.Portal(t, "seeded", func(p *portal.Portal) {
+		if err := portal.Seed(ctx, p, portal.SeedOptions{Tickets: 30, Messages: 90, Clients: 3, Operators: 2, Work: 50, Rand: rand.New(rand.NewSource(1))}, "seed-password"); err != nil {
+			t.Fatal(err)
+		}
+		check(p, "after the seed")
+	})
 }

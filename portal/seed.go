@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SeedOptions says how much realistic data Seed adds to a portal.
@@ -48,7 +50,8 @@ func seedText(r *rand.Rand, n int) string {
 		w[i] = vocabulary[z.Uint64()]
 	}
 	s := strings.Join(w, " ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
+	first, size := utf8.DecodeRuneInString(s) // a Cyrillic capital is two bytes
+	return string(unicode.ToUpper(first)) + s[size:] + "."
 }
 
 // Seed fills a portal with clients, operators, tickets and messages, in
@@ -140,6 +143,12 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 						return err
 					}
 				}
+				if err := p.indexConversation(ctx, tx, id); err != nil {
+					return err
+				}
+				if err := p.indexNotes(ctx, tx, id); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
@@ -176,17 +185,23 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 	const batch = 2000
 	for start := 0; start < o.Work; start += batch {
 		err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+			var first, last int64
 			for i := start; i < min(start+batch, o.Work); i++ {
 				k := r.Intn(len(types))
 				qty := int64(250 * (1 + r.Intn(16)))
 				day := now/86400 - int64(r.Intn(365))
 				ticket := 1 + r.Int63n(maxTicket)
-				if _, err := tx.ExecContext(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
-					VALUES (?, ?, (SELECT client_id FROM tickets WHERE id = ?), ?, ?, ?, ?, ?, '', ?, ?)`, ticket, staff[r.Intn(len(staff))], ticket, types[k], qty, prices[k], Cost(prices[k], qty), day, r.Intn(2), day*86400); err != nil {
+				res, err := tx.ExecContext(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
+					VALUES (?, ?, (SELECT client_id FROM tickets WHERE id = ?), ?, ?, ?, ?, ?, '', ?, ?)`, ticket, staff[r.Intn(len(staff))], ticket, types[k], qty, prices[k], Cost(prices[k], qty), day, r.Intn(2), day*86400)
+				if err != nil {
 					return err
 				}
+				last, _ = res.LastInsertId()
+				if first == 0 {
+					first = last
+				}
 			}
-			return nil
+			return p.workMonth(ctx, tx, 1, "w.id BETWEEN ? AND ?", first, last)
 		})
 		if err != nil {
 			return err

@@ -205,6 +205,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", actor.ID, number, now); err != nil {
 			return err
 		}
+		if err := p.indexConversation(ctx, tx, number); err != nil {
+			return err
+		}
 		return p.notifyNewTicket(ctx, tx, number, subject, description, clientID)
 	})
 	if err != nil {

@@ -121,6 +121,9 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 			return err
 		}
 		e.ID, _ = res.LastInsertId()
+		if err := p.indexEntry(ctx, tx, number, kind); err != nil {
+			return err
+		}
 		firstResponse := actor.IsStaff() && !internal
 		if _, err := p.DB.TxExec(ctx, tx, `UPDATE tickets SET messages = messages + 1, updated_at = ?, last_activity_at = ?,
 			first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`,
@@ -295,6 +298,9 @@ func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) er
 			paths = append(paths, s)
 		}
 		rows.Close()
+		if err := p.unindexTicket(ctx, tx, number); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", number)
 		if err != nil {
 			return err

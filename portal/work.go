@@ -253,12 +253,19 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 		return nil, &FieldErrors{Fields: errs}
 	}
 	cost := Cost(wt.Price, qty)
-	res, err := p.DB.Exec(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, actor.ID, t.Client.ID, wt.ID, qty, wt.Price, cost, day.Unix()/86400, strings.TrimSpace(in.Comment), in.Visible, p.Now().Unix())
+	var id int64
+	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, actor.ID, t.Client.ID, wt.ID, qty, wt.Price, cost, day.Unix()/86400, strings.TrimSpace(in.Comment), in.Visible, p.Now().Unix())
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+		return p.workMonth(ctx, tx, 1, "w.id = ?", id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, _ := res.LastInsertId()
 	return &WorkEntry{ID: id, Ticket: number, Operator: Person{ID: actor.ID, Name: actor.FullName()}, WorkType: wt.Name, Unit: wt.Unit,
 		Quantity: FormatQuantity(qty), Price: wt.Price, Cost: cost, Date: day.Format(time.DateOnly), Comment: strings.TrimSpace(in.Comment), Visible: in.Visible, CreatedAt: p.Now().Unix()}, nil
 }
