@@ -109,6 +109,35 @@ func (p *Portal) NotifyPrefs(ctx context.Context, u *User) map[string]bool {
 	return prefs
 }
 
+// people fills in the users whose ids are the keys of m, from the staff
+// and the people kept in memory; an id with no user stays nil. The Users
+// are the kept copies: read them, never change them.
+func (p *Portal) people(ctx context.Context, m map[int64]*User) error {
+	if len(m) == 0 {
+		return nil
+	}
+	staff, err := p.ref.staff.get(p.DB, func() ([]*User, error) { return p.loadStaff(ctx) })
+	if err != nil {
+		return err
+	}
+	for _, u := range staff {
+		if _, ok := m[u.ID]; ok {
+			m[u.ID] = u
+		}
+	}
+	for id, u := range m {
+		if u != nil {
+			continue
+		}
+		u, err := p.ref.users.get(p.DB, id, func() (*User, error) { return p.loadUser(ctx, id) })
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		m[id] = u
+	}
+	return nil
+}
+
 func (p *Portal) staff(ctx context.Context) ([]*User, error) {
 	staff, err := p.ref.staff.get(p.DB, func() ([]*User, error) { return p.loadStaff(ctx) })
 	return copyUsers(staff), err

@@ -44,8 +44,10 @@ func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*En
 // timeline is Timeline with the ticket's attachments (as Attachments
 // returns them for actor) already read.
 func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts []*Attachment) ([]*Entry, error) {
-	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(u.id, 0), COALESCE(u.name || CASE WHEN u.surname <> '' THEN ' ' || u.surname ELSE '' END, ''), COALESCE(u.role, '')
-		FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.ticket_id = ?`
+	// Authors are looked up in the people kept in memory (refcache.go)
+	// rather than joined: a long conversation has a handful of authors,
+	// and each joined row cost a lookup and three more columns.
+	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(m.author_id, 0) FROM messages m WHERE m.ticket_id = ?`
 	if !actor.IsStaff() {
 		q += " AND m.kind <> 'note'"
 	}
@@ -56,21 +58,36 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 	defer rows.Close()
 	var out []*Entry
 	byID := map[int64]*Entry{}
+	authors := map[int64]*User{}
 	for rows.Next() {
 		e := &Entry{}
 		var aID int64
-		var aName string
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID, &aName, &e.AuthorRole); err != nil {
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID); err != nil {
 			return nil, err
 		}
 		if aID != 0 {
-			e.Author = &Person{ID: aID, Name: aName}
+			e.Author = &Person{ID: aID}
+			authors[aID] = nil
 		}
 		out = append(out, e)
 		byID[e.ID] = e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	rows.Close()
+	if err := p.people(ctx, authors); err != nil {
+		return nil, err
+	}
+	for _, e := range out {
+		if e.Author == nil {
+			continue
+		}
+		if u := authors[e.Author.ID]; u != nil {
+			e.Author.Name, e.AuthorRole = u.FullName(), u.Role
+		} else {
+			e.Author = nil // no such user: as a left join gave
+		}
 	}
 	for _, a := range atts {
 		if e := byID[a.MessageID]; e != nil {

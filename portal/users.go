@@ -105,13 +105,15 @@ func InsertUser(ctx context.Context, db Execer, u *User, hash string, now time.T
 
 // UserByID loads one user.
 func (p *Portal) UserByID(ctx context.Context, id int64) (*User, error) {
-	u, err := p.ref.users.get(p.DB, id, func() (*User, error) {
-		return scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
-	})
+	u, err := p.ref.users.get(p.DB, id, func() (*User, error) { return p.loadUser(ctx, id) })
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("store: user %d: %w", id, err)
 	}
 	return copyUser(u), err
+}
+
+func (p *Portal) loadUser(ctx context.Context, id int64) (*User, error) {
+	return scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
 }
 
 // UserByEmail loads one user by email, ignoring case.
