@@ -581,3 +581,38 @@ func TestAdminConfiguresStatuses(t *testing.T) {
 		t.Fatalf("unknown status: %d", r.Status)
 	}
 }
+
+// TestLongConversationOpensAtItsEnd: a ticket page shows the latest
+// TimelineShown entries and links to the whole conversation, which the
+// API always returns whole.
+func TestLongConversationOpensAtItsEnd(t *testing.T) {
+	w := newWorld(t)
+	for i := 1; i <= portal.TimelineShown+5; i++ {
+		if r := w.api(t, w.ca, "POST", fmt.Sprintf("/tickets/%d/messages", w.ticket), map[string]any{"body": fmt.Sprintf("note-%03d", i)}); r.Status != 201 {
+			t.Fatal(r.Status, r.Body)
+		}
+	}
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	page := pdtest.Do(t, op, "GET", fmt.Sprintf("%s/alpha/tickets/%d", w.e.URL, w.ticket), nil).Body
+	first, last := "note-001", fmt.Sprintf("note-%03d", portal.TimelineShown+5)
+	if strings.Contains(page, first) || !strings.Contains(page, last) || !strings.Contains(page, "Show the whole conversation") {
+		t.Fatalf("the page should open at the latest %d entries with a link to the rest", portal.TimelineShown)
+	}
+	if n := strings.Count(page, `class="msg`); n != portal.TimelineShown {
+		t.Fatalf("%d entries shown", n)
+	}
+	if strings.Index(page, fmt.Sprintf("note-%03d", portal.TimelineShown)) > strings.Index(page, last) {
+		t.Fatal("entries are not in order")
+	}
+	all := pdtest.Do(t, op, "GET", fmt.Sprintf("%s/alpha/tickets/%d?all=1", w.e.URL, w.ticket), nil).Body
+	if !strings.Contains(all, first) || !strings.Contains(all, last) || strings.Contains(all, "Show the whole conversation") {
+		t.Fatal("?all=1 should show the whole conversation")
+	}
+	if r := w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d/messages", w.ticket), nil); !strings.Contains(r.Body, first) || !strings.Contains(r.Body, last) {
+		t.Fatal("the API returns the whole conversation")
+	}
+	short := w.api(t, w.cb, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Short", "description": "One."}}).JSON(t)["number"]
+	if page := pdtest.Do(t, op, "GET", fmt.Sprintf("%s/alpha/tickets/%v", w.e.URL, short), nil).Body; strings.Contains(page, "Show the whole conversation") {
+		t.Fatal("a short conversation has nothing to show more of")
+	}
+}

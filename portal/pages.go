@@ -296,6 +296,7 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 type TicketData struct {
 	T           *Ticket
 	Timeline    []*Entry
+	Earlier     bool // the conversation has entries before Timeline
 	TicketFiles []*Attachment
 	Statuses    []Status
 	Staff       []*User
@@ -337,7 +338,11 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	if err != nil {
 		return nil, err
 	}
-	if d.Timeline, err = rq.P.timeline(ctx, rq.User, n, atts); err != nil {
+	limit := TimelineShown
+	if r.URL.Query().Get("all") == "1" {
+		limit = 0
+	}
+	if d.Timeline, d.Earlier, err = rq.P.timeline(ctx, rq.User, n, atts, limit); err != nil {
 		return nil, err
 	}
 	for _, a := range atts {

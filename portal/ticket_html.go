@@ -108,7 +108,15 @@ func (d *TicketData) HTML(pg *web.Page) template.HTML {
 	filesHTML(&w.Builder, d.TicketFiles, pg.Portal.Base, lang)
 	w.Raw("\n</div>\n<h2>")
 	w.T("Conversation")
-	w.Raw("</h2>\n", `<div class="timeline" id="timeline">`, "\n", string(d.TimelineHTML()), "\n</div>\n")
+	w.Raw("</h2>\n", `<div class="timeline" id="timeline">`, "\n")
+	if d.Earlier {
+		w.Raw(`<p class="muted">`)
+		w.T("Only the latest messages are shown.")
+		w.Raw(` <a href="`, tu, `?all=1#timeline">`)
+		w.T("Show the whole conversation")
+		w.Raw("</a></p>\n")
+	}
+	w.Raw(string(d.TimelineHTML()), "\n</div>\n")
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)
 	d.replyHTML(w, pg, tu)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,12 +39,20 @@ func (p *Portal) Timeline(ctx context.Context, actor *User, number int64) ([]*En
 	if err != nil {
 		return nil, err
 	}
-	return p.timeline(ctx, actor, number, atts)
+	tl, _, err := p.timeline(ctx, actor, number, atts, 0)
+	return tl, err
 }
 
+// TimelineShown is how many of its latest entries a ticket page opens
+// with; a longer conversation offers the rest behind a link. The page of
+// a ticket that grew to thousands of entries (a mail loop, a chatty
+// client) stays a page, not megabytes.
+const TimelineShown = 50
+
 // timeline is Timeline with the ticket's attachments (as Attachments
-// returns them for actor) already read.
-func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts []*Attachment) ([]*Entry, error) {
+// returns them for actor) already read. With limit > 0 it reads only the
+// latest limit entries, and earlier says whether there are more.
+func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts []*Attachment, limit int) (out []*Entry, earlier bool, err error) {
 	// Authors are looked up in the people kept in memory (refcache.go)
 	// rather than joined: a long conversation has a handful of authors,
 	// and each joined row cost a lookup and three more columns.
@@ -51,19 +60,25 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 	if !actor.IsStaff() {
 		q += " AND m.kind <> 'note'"
 	}
-	rows, err := p.DB.Query(ctx, q+" ORDER BY m.id", number)
+	args := []any{number}
+	if limit > 0 {
+		q += " ORDER BY m.id DESC LIMIT ?"
+		args = append(args, limit+1)
+	} else {
+		q += " ORDER BY m.id"
+	}
+	rows, err := p.DB.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: timeline %d: %w", number, err)
+		return nil, false, fmt.Errorf("store: timeline %d: %w", number, err)
 	}
 	defer rows.Close()
-	var out []*Entry
 	byID := map[int64]*Entry{}
 	authors := map[int64]*User{}
 	for rows.Next() {
 		e := &Entry{}
 		var aID int64
 		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if aID != 0 {
 			e.Author = &Person{ID: aID}
@@ -73,11 +88,17 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 		byID[e.ID] = e
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	rows.Close()
+	if limit > 0 {
+		if len(out) > limit {
+			earlier, out = true, out[:limit]
+		}
+		slices.Reverse(out)
+	}
 	if err := p.people(ctx, authors); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, e := range out {
 		if e.Author == nil {
@@ -94,7 +115,7 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 			e.Attachments = append(e.Attachments, a)
 		}
 	}
-	return out, nil
+	return out, earlier, nil
 }
 
 // PostMessage adds a message (or, for staff, an internal note) to a ticket.
