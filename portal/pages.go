@@ -322,9 +322,12 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
 		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, lang: s.lang(r, rq)}
 	// Ticket has checked that the user may see it; what follows reads its
-	// parts without checking again.
-	if d.Rating, err = rq.P.rating(ctx, n); err != nil {
-		return nil, err
+	// parts without checking again, and only the parts it has: a rating
+	// only a closed ticket can have, files only when it counts some.
+	if t.Status.Closed {
+		if d.Rating, err = rq.P.rating(ctx, n); err != nil {
+			return nil, err
+		}
 	}
 	if d.Work, err = rq.P.workOn(ctx, rq.User, n); err != nil {
 		return nil, err
@@ -334,9 +337,11 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 			return nil, err
 		}
 	}
-	atts, err := rq.P.Attachments(ctx, rq.User, n)
-	if err != nil {
-		return nil, err
+	var atts []*Attachment
+	if t.Files > 0 {
+		if atts, err = rq.P.Attachments(ctx, rq.User, n); err != nil {
+			return nil, err
+		}
 	}
 	limit := TimelineShown
 	if r.URL.Query().Get("all") == "1" {

@@ -26,8 +26,15 @@ var files embed.FS
 // Set is every page template, each parsed together with the layout, once
 // for each language: the "t" function of a set translates into its language.
 type Set struct {
-	pages map[string]map[string]*template.Template // lang -> page -> template
-	bufs  sync.Pool
+	pages  map[string]map[string]*template.Template // lang -> page -> template
+	chrome map[string]chrome                        // lang -> the frame of every page
+	bufs   sync.Pool
+}
+
+// Content is the data of a page written by hand in Go: the set frames its
+// HTML with the shared chrome, and runs no template for it.
+type Content interface {
+	HTML(pg *web.Page) template.HTML
 }
 
 // Funcs are the helpers every template may call, beside the ones given to Parse.
@@ -81,14 +88,18 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 // Files whose names start with "_" are the layout and partials; every other
 // file is a page.
 func Parse(funcs template.FuncMap) (*Set, error) {
-	s := &Set{pages: map[string]map[string]*template.Template{}}
+	s := &Set{pages: map[string]map[string]*template.Template{}, chrome: map[string]chrome{}}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, lang := range i18n.Langs {
-		pages, err := parseLang(lang, funcs)
+		c := chrome{lang: lang, static: func(name string) string { return "/static/" + name }}
+		if f, ok := funcs["static"].(func(string) string); ok {
+			c.static = f
+		}
+		pages, err := parseLang(c, funcs)
 		if err != nil {
 			return nil, err
 		}
-		s.pages[lang] = pages
+		s.pages[lang], s.chrome[lang] = pages, c
 	}
 	return s, nil
 }
@@ -123,14 +134,11 @@ func inlineTexts(lang, src string) string {
 	})
 }
 
-func parseLang(lang string, funcs template.FuncMap) (map[string]*template.Template, error) {
+func parseLang(c chrome, funcs template.FuncMap) (map[string]*template.Template, error) {
+	lang := c.lang
 	fm := Funcs(funcs)
 	for k, v := range langFuncs(lang) {
 		fm[k] = v
-	}
-	c := chrome{lang: lang, static: func(name string) string { return "/static/" + name }}
-	if f, ok := funcs["static"].(func(string) string); ok {
-		c.static = f
 	}
 	fm["chromeHead"], fm["chromeTop"], fm["chromeBanners"], fm["chromeFoot"] = c.head, c.top, c.banners, c.foot
 	root := template.New("").Funcs(fm)
@@ -185,21 +193,37 @@ func (s *Set) Names() []string {
 // never sends half a page; done is called with the bytes.
 func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	lang := "en"
-	if pg, ok := data.(*web.Page); ok && pg != nil {
+	pg, _ := data.(*web.Page)
+	if pg != nil {
 		lang = i18n.Pick(pg.Lang)
 		localize(lang, pg)
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer s.bufs.Put(buf)
+	if c, ok := pageContent(pg); ok {
+		ch := s.chrome[lang]
+		for _, part := range []template.HTML{ch.head(pg), template.HTML(html.EscapeString(pg.Title)), ch.top(pg), ch.banners(pg), c.HTML(pg), ch.foot(pg)} {
+			buf.WriteString(string(part))
+		}
+		return done(buf.Bytes())
 	}
 	t, ok := s.pages[lang][page]
 	if !ok {
 		return fmt.Errorf("templates: no page %q", page)
 	}
-	buf := s.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer s.bufs.Put(buf)
 	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
 		return fmt.Errorf("templates: %s: %w", page, err)
 	}
 	return done(buf.Bytes())
+}
+
+func pageContent(pg *web.Page) (Content, bool) {
+	if pg == nil {
+		return nil, false
+	}
+	c, ok := pg.Data.(Content)
+	return c, ok
 }
 
 // localize translates the page-wide sentences that Go code wrote in English.
