@@ -285,8 +285,8 @@ func TestStatistics(t *testing.T) {
 	_ = context.Background()
 }
 
-// TestDerivedDataMatchesARebuild: the search documents and the monthly work
-// totals, kept by the code that writes tickets, messages and work
+// TestDerivedDataMatchesARebuild: the search documents, the monthly work
+// totals and each ticket's count of work entries, kept by the code that writes tickets, messages and work
 // (index.go), equal what a rebuild from the rows gives, after every kind of
 // write: tickets, messages, notes, events, work, a deleted ticket, and the
 // demo seed.
@@ -364,6 +364,11 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 				GROUP BY 1, 2, 3)`).Scan(&bad)
 		if err != nil || bad != 0 {
 			t.Errorf("%s: work_month differs from a rebuild in %d rows (%v)", when, bad, err)
+		}
+		var wrongCounts int
+		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets t WHERE work <> (SELECT COUNT(*) FROM work_entries WHERE ticket_id = t.id)").Scan(&wrongCounts)
+		if wrongCounts != 0 {
+			t.Errorf("%s: %d tickets count their work entries wrong", when, wrongCounts)
 		}
 		var months, entries int
 		p.DB.W.QueryRowContext(ctx, "SELECT COALESCE(SUM(entries), 0) FROM work_month WHERE dim = 'all'").Scan(&months)

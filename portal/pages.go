@@ -315,7 +315,7 @@ type TicketData struct {
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
 	ctx := r.Context()
-	t, err := rq.P.Ticket(ctx, rq.User, n)
+	t, seen, err := rq.P.ticketSeen(ctx, rq.User, n)
 	if err != nil {
 		return nil, err
 	}
@@ -329,8 +329,11 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 			return nil, err
 		}
 	}
-	if d.Work, err = rq.P.workOn(ctx, rq.User, n); err != nil {
-		return nil, err
+	d.Work = &TicketWork{Entries: []WorkEntry{}}
+	if t.work > 0 {
+		if d.Work, err = rq.P.workOn(ctx, rq.User, n); err != nil {
+			return nil, err
+		}
 	}
 	if d.Timing && rq.User.IsStaff() {
 		if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {
@@ -362,7 +365,7 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 		if d.Staff, err = rq.P.Staff(ctx); err != nil {
 			return nil, err
 		}
-		_ = rq.P.MarkRead(ctx, rq.User, t)
+		_ = rq.P.markSeen(ctx, rq.User, t, seen)
 	}
 	return d, nil
 }

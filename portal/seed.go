@@ -201,6 +201,10 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 					first = last
 				}
 			}
+			if _, err := tx.ExecContext(ctx, `UPDATE tickets SET work = (SELECT COUNT(*) FROM work_entries WHERE ticket_id = tickets.id)
+				WHERE id IN (SELECT ticket_id FROM work_entries WHERE id BETWEEN ? AND ?)`, first, last); err != nil {
+				return err
+			}
 			return p.workMonth(ctx, tx, 1, "w.id BETWEEN ? AND ?", first, last)
 		})
 		if err != nil {

@@ -66,6 +66,7 @@ type Ticket struct {
 	Values          []Value `json:"fields,omitempty"`
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
+	work            int // work entries logged on it
 }
 
 // Value is one answer of a ticket, labelled as the form was when it was asked.
@@ -222,7 +223,7 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 }
 
 const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.created_at, t.updated_at, COALESCE(t.closed_at, 0), t.last_activity_at,
-	t.messages, t.files, t.file_bytes, t.first_response_at,
+	t.messages, t.files, t.file_bytes, t.first_response_at, t.work,
 	s.id, s.name, s.color, s.position, s.closed, s.initial,
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
 	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, '')`
@@ -235,7 +236,7 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	var aID sql.NullInt64
 	var aName string
 	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
-		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt,
+		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
 		&t.Client.ID, &t.Client.Name, &aID, &aName}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
@@ -254,7 +255,22 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 // Ticket loads one ticket with its answers, if actor may see it. A client
 // asking for someone else's ticket is told it does not exist.
 func (p *Portal) Ticket(ctx context.Context, actor *User, number int64) (*Ticket, error) {
-	t, err := scanTicket(p.DB.QueryRow(ctx, ticketSelect+ticketFrom+" WHERE t.id = ?", number))
+	return p.ticket(ctx, actor, number, ticketSelect+ticketFrom+" WHERE t.id = ?", []any{number})
+}
+
+// ticketSeen is Ticket with when actor last saw it (-1: never), read in
+// the same statement, for the ticket page.
+func (p *Portal) ticketSeen(ctx context.Context, actor *User, number int64) (*Ticket, int64, error) {
+	var seen int64
+	t, err := p.ticket(ctx, actor, number, ticketSelect+", COALESCE(r.seen_at, -1)"+ticketFrom+" LEFT JOIN reads r ON r.user_id = ? AND r.ticket_id = t.id WHERE t.id = ?",
+		[]any{actor.ID, number}, &seen)
+	return t, seen, err
+}
+
+// ticket runs query for ticket number (extra receives its columns after
+// the ticket's), checks that actor may see it and reads its answers.
+func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query string, args []any, extra ...any) (*Ticket, error) {
+	t, err := scanTicket(p.DB.QueryRow(ctx, query, args...), extra...)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -193,12 +194,20 @@ func (p *Portal) MarkRead(ctx context.Context, actor *User, t *Ticket) error {
 	if !actor.IsStaff() || p.Plan().State == StateReadOnly {
 		return nil
 	}
-	var seen int64
-	err := p.DB.QueryRow(ctx, "SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = ?", actor.ID, t.Number).Scan(&seen)
-	if err == nil && seen >= t.LastActivityAt {
+	seen := int64(-1)
+	if err := p.DB.QueryRow(ctx, "SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = ?", actor.ID, t.Number).Scan(&seen); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return p.markSeen(ctx, actor, t, seen)
+}
+
+// markSeen is MarkRead when the caller has read seen, when actor last saw
+// the ticket (-1: never).
+func (p *Portal) markSeen(ctx context.Context, actor *User, t *Ticket, seen int64) error {
+	if !actor.IsStaff() || p.Plan().State == StateReadOnly || seen >= t.LastActivityAt {
 		return nil
 	}
-	_, err = p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
+	_, err := p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
 		actor.ID, t.Number, max(t.LastActivityAt, p.Now().Unix()))
 	return err
 }

@@ -261,6 +261,9 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 			return err
 		}
 		id, _ = res.LastInsertId()
+		if _, err := p.DB.TxExec(ctx, tx, "UPDATE tickets SET work = work + 1 WHERE id = ?", number); err != nil {
+			return err
+		}
 		return p.workMonth(ctx, tx, 1, "w.id = ?", id)
 	})
 	if err != nil {
