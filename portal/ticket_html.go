@@ -3,7 +3,6 @@ package portal
 import (
 	"cmp"
 	"html"
-	"html/template"
 	"strconv"
 
 	"portaldesk/portal/i18n"
@@ -11,7 +10,7 @@ import (
 )
 
 // htmlw is a hand-written piece of the ticket page.
-type htmlw struct{ web.Writer }
+type htmlw struct{ *web.Writer }
 
 // fieldClass opens a field's wrapper, marked when the field has an error.
 func (w *htmlw) fieldClass(pg *web.Page, name string) {
@@ -54,17 +53,21 @@ func validColor(c string) bool {
 	return true
 }
 
-// HTML renders the ticket page's content. Like the conversation and the
+// WriteHTML writes the ticket page's content into w. Like the conversation and the
 // tickets table it is written by hand: html/template's reflective execution
 // of this page — a hundred actions, each value passed through an escaper by
 // reflect.Call — was a quarter of the CPU of a ticket view under load.
 // pg carries the viewer and what they typed, so a form that failed shows
 // its values and errors again.
-func (d *TicketData) HTML(pg *web.Page) template.HTML {
+func (d *TicketData) WriteHTML(out *web.Writer, pg *web.Page) {
 	t := d.T
-	lang := i18n.Pick(pg.Lang)
-	w := &htmlw{web.Writer{Lang: lang}}
-	w.Grow(6<<10 + len(t.Description))
+	lang := out.Lang
+	w := &htmlw{out}
+	size := 8<<10 + len(t.Description)
+	for _, e := range d.Timeline {
+		size += 400 + len(e.Body)
+	}
+	w.Grow(size)
 	staff := pg.User.IsStaff()
 	b := html.EscapeString(pg.Portal.Base)
 	num := strconv.FormatInt(t.Number, 10)
@@ -105,7 +108,7 @@ func (d *TicketData) HTML(pg *web.Page) template.HTML {
 	w.Raw("</h2>\n", `<div class="body msg-body">`)
 	w.Esc(t.Description)
 	w.Raw("</div>\n")
-	filesHTML(&w.Builder, d.TicketFiles, pg.Portal.Base, lang)
+	filesHTML(w, d.TicketFiles, pg.Portal.Base, lang)
 	w.Raw("\n</div>\n<h2>")
 	w.T("Conversation")
 	w.Raw("</h2>\n", `<div class="timeline" id="timeline">`, "\n")
@@ -116,7 +119,8 @@ func (d *TicketData) HTML(pg *web.Page) template.HTML {
 		w.T("Show the whole conversation")
 		w.Raw("</a></p>\n")
 	}
-	w.Raw(string(d.TimelineHTML()), "\n</div>\n")
+	writeTimeline(w, d.Timeline, d.base, d.viewer, lang)
+	w.Raw("\n</div>\n")
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)
 	d.replyHTML(w, pg, tu)
@@ -125,7 +129,6 @@ func (d *TicketData) HTML(pg *web.Page) template.HTML {
 		d.asideHTML(w, pg, tu, num)
 	}
 	w.Raw("</div>\n")
-	return template.HTML(w.String())
 }
 
 // workHTML is the labour logged on the ticket and, for staff when the

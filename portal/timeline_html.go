@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"io"
 	"html"
 	"html/template"
 	"strconv"
@@ -16,11 +17,17 @@ import (
 func timelineHTML(entries []*Entry, base string, viewer int64, lang string) template.HTML {
 	var b strings.Builder
 	b.Grow(len(entries) * 400)
+	writeTimeline(&b, entries, base, viewer, lang)
+	return template.HTML(b.String())
+}
+
+// writeTimeline writes the conversation into b.
+func writeTimeline(b io.StringWriter, entries []*Entry, base string, viewer int64, lang string) {
 	esc := html.EscapeString
 	tr := func(s string) string { return esc(i18n.Msg(lang, s)) }
 	if len(entries) == 0 {
 		b.WriteString(`<p class="muted">` + tr("No messages yet.") + `</p>`)
-		return template.HTML(b.String())
+		return
 	}
 	note, support := tr("Internal note"), tr("support")
 	for _, e := range entries {
@@ -48,15 +55,14 @@ func timelineHTML(entries []*Entry, base string, viewer int64, lang string) temp
 			b.WriteString(` <span class="pill">` + support + `</span>`)
 		}
 		b.WriteString(` · ` + when + "</div>\n" + `<div class="body">` + esc(e.Body) + "</div>\n")
-		filesHTML(&b, e.Attachments, base, lang)
+		filesHTML(b, e.Attachments, base, lang)
 		b.WriteString("</article>\n")
 	}
-	return template.HTML(b.String())
 }
 
 // filesHTML writes the previews and download links of files, as the
 // "files" template does.
-func filesHTML(b *strings.Builder, files []*Attachment, base, lang string) {
+func filesHTML(b io.StringWriter, files []*Attachment, base, lang string) {
 	if len(files) == 0 {
 		return
 	}
@@ -76,7 +82,4 @@ func filesHTML(b *strings.Builder, files []*Attachment, base, lang string) {
 	b.WriteString("</ul>")
 }
 
-// TimelineHTML is the conversation of the ticket page.
-func (d *TicketData) TimelineHTML() template.HTML {
-	return timelineHTML(d.Timeline, d.base, d.viewer, d.lang)
-}
+

@@ -27,9 +27,9 @@ func pathAttr(p string) string {
 }
 
 // head opens the page, up to the page's title.
-func (c chrome) head(pg *web.Page) template.HTML {
-	return template.HTML(`<!doctype html>
-<html lang="` + c.lang + `">
+func (c chrome) head(w *cw, pg *web.Page) {
+	w.Raw(`<!doctype html>
+<html lang="`, c.lang, `">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -37,9 +37,7 @@ func (c chrome) head(pg *web.Page) template.HTML {
 }
 
 // top is the rest of the head and the page's header, up to <main.
-func (c chrome) top(pg *web.Page) template.HTML {
-	w := &cw{Lang: c.lang}
-	w.Grow(2048)
+func (c chrome) top(w *cw, pg *web.Page) {
 	w.Raw(" · ")
 	if pg.Portal != nil {
 		w.Esc(pg.Portal.Name)
@@ -56,7 +54,7 @@ func (c chrome) top(pg *web.Page) template.HTML {
 		w.Raw("</a>\n  ", `<nav aria-label="`)
 		w.T("Main")
 		w.Raw(`"></nav>`, "\n\n</header>\n<main")
-		return template.HTML(w.String())
+		return
 	}
 	b := html.EscapeString(pg.Portal.Base)
 	logo := pg.Portal.Logo
@@ -94,7 +92,6 @@ func (c chrome) top(pg *web.Page) template.HTML {
 		w.Raw("</a>")
 	}
 	w.Raw("\n  </div>\n\n</header>\n<main")
-	return template.HTML(w.String())
 }
 
 // nav is a signed-in person's menu: what their role may open.
@@ -143,8 +140,7 @@ func (c chrome) nav(w *cw, pg *web.Page, b string) {
 }
 
 // banners closes <main and writes the page-wide messages.
-func (c chrome) banners(pg *web.Page) template.HTML {
-	w := &cw{Lang: c.lang}
+func (c chrome) banners(w *cw, pg *web.Page) {
 	w.Raw(` id="main">`, "\n")
 	for _, b := range []struct{ text, class, role string }{{pg.Banner, "warn", "status"}, {pg.Flash, "ok", "status"}, {pg.Error, "err", "alert"}} {
 		if b.text != "" {
@@ -154,13 +150,11 @@ func (c chrome) banners(pg *web.Page) template.HTML {
 		}
 		w.Raw("\n")
 	}
-	return template.HTML(w.String())
 }
 
 // foot closes <main> and the page: the tour, when the person has not
 // dismissed it, and the footer with the language switch.
-func (c chrome) foot(pg *web.Page) template.HTML {
-	w := &cw{Lang: c.lang}
+func (c chrome) foot(w *cw, pg *web.Page) {
 	w.Raw("\n</main>\n")
 	if pg.Portal != nil && pg.User != nil && pg.User.Tour {
 		c.tour(w, pg)
@@ -186,7 +180,16 @@ func (c chrome) foot(pg *web.Page) template.HTML {
 		w.Raw(`<span class="langs">`, href, "</span>")
 	}
 	w.Raw("</footer>\n</body>\n</html>")
-	return template.HTML(w.String())
+}
+
+// fn is a part of the chrome as a template function, for the pages that
+// are templates.
+func (c chrome) fn(part func(chrome, *cw, *web.Page)) func(*web.Page) template.HTML {
+	return func(pg *web.Page) template.HTML {
+		w := web.NewWriter(c.lang, 2048)
+		part(c, w, pg)
+		return template.HTML(w.String())
+	}
 }
 
 // tour is the first-login walk through a person's screens.

@@ -34,7 +34,7 @@ type Set struct {
 // Content is the data of a page written by hand in Go: the set frames its
 // HTML with the shared chrome, and runs no template for it.
 type Content interface {
-	HTML(pg *web.Page) template.HTML
+	WriteHTML(w *web.Writer, pg *web.Page)
 }
 
 // Funcs are the helpers every template may call, beside the ones given to Parse.
@@ -140,7 +140,7 @@ func parseLang(c chrome, funcs template.FuncMap) (map[string]*template.Template,
 	for k, v := range langFuncs(lang) {
 		fm[k] = v
 	}
-	fm["chromeHead"], fm["chromeTop"], fm["chromeBanners"], fm["chromeFoot"] = c.head, c.top, c.banners, c.foot
+	fm["chromeHead"], fm["chromeTop"], fm["chromeBanners"], fm["chromeFoot"] = c.fn(chrome.head), c.fn(chrome.top), c.fn(chrome.banners), c.fn(chrome.foot)
 	root := template.New("").Funcs(fm)
 	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
@@ -202,10 +202,13 @@ func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	buf.Reset()
 	defer s.bufs.Put(buf)
 	if c, ok := pageContent(pg); ok {
-		ch := s.chrome[lang]
-		for _, part := range []template.HTML{ch.head(pg), template.HTML(html.EscapeString(pg.Title)), ch.top(pg), ch.banners(pg), c.HTML(pg), ch.foot(pg)} {
-			buf.WriteString(string(part))
-		}
+		ch, w := s.chrome[lang], &web.Writer{Buffer: buf, Lang: lang}
+		ch.head(w, pg)
+		w.Esc(pg.Title)
+		ch.top(w, pg)
+		ch.banners(w, pg)
+		c.WriteHTML(w, pg)
+		ch.foot(w, pg)
 		return done(buf.Bytes())
 	}
 	t, ok := s.pages[lang][page]

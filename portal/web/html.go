@@ -1,8 +1,8 @@
 package web
 
 import (
+	"bytes"
 	"html"
-	"strings"
 
 	"portaldesk/portal/i18n"
 )
@@ -11,10 +11,16 @@ import (
 // where html/template's reflective execution cost more than the page's
 // queries. Raw writes markup the code spells out; Esc writes text people
 // typed; T writes a fixed English text translated into Lang. Esc and T
-// escape with html.EscapeString.
+// escape with html.EscapeString. It writes into a bytes.Buffer, so that a
+// whole page goes straight into the buffer it is sent from.
 type Writer struct {
-	strings.Builder
+	*bytes.Buffer
 	Lang string
+}
+
+// NewWriter is a Writer into a new buffer of size bytes.
+func NewWriter(lang string, size int) *Writer {
+	return &Writer{Buffer: bytes.NewBuffer(make([]byte, 0, size)), Lang: lang}
 }
 
 // Raw writes parts as they are.
