@@ -71,6 +71,7 @@ type Portal struct {
 	settings    atomic.Pointer[settingsSnap]
 	settingsGen atomic.Int64
 	ref         refCache
+	cookies     sessionCache
 	limiter     *loginLimiter
 	deliverMu   sync.Mutex
 	sealKey     []byte // encrypts secrets the portal stores (its SMTP password)

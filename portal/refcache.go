@@ -3,6 +3,8 @@ package portal
 import (
 	"sync"
 	"time"
+
+	"github.com/gorilla/securecookie"
 )
 
 // Reference data — the statuses, the staff, the price list, who a session
@@ -92,6 +94,44 @@ type refCache struct {
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
 	ranks     keyed[[2]int64, int] // (0 for an admin else 1, user id) -> staff before them
+}
+
+// sessionCache keeps what session cookies decoded to for a moment, so that
+// a browser's cookie is verified (HMAC and age) and gob-decoded once per
+// settingsTTL rather than on every request. Only cookies that decoded are
+// kept, under their whole value: an entry is reached only by presenting
+// that exact cookie, which would decode anyway. Whether the session still
+// holds — the user active, the session version current — is checked on
+// every request against the user, as before.
+type sessionCache struct {
+	mu sync.Mutex
+	at time.Time           // when m was started; the whole map goes after settingsTTL
+	m  map[string][2]int64 // cookie value -> user id, session version
+}
+
+// session is the user id and session version a session cookie's value
+// holds, or zeros when it holds none or does not verify.
+func (p *Portal) session(value string) (uid, sv int64) {
+	c := &p.cookies
+	c.mu.Lock()
+	if v, ok := c.m[value]; ok && time.Since(c.at) < settingsTTL {
+		c.mu.Unlock()
+		return v[0], v[1]
+	}
+	c.mu.Unlock()
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(sessionName, value, &values, p.Sessions.Codecs...); err != nil {
+		return 0, 0
+	}
+	uid, _ = values["uid"].(int64)
+	sv, _ = values["sv"].(int64)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= keyedMax || time.Since(c.at) >= settingsTTL {
+		c.m, c.at = map[string][2]int64{}, time.Now()
+	}
+	c.m[value] = [2]int64{uid, sv}
+	c.mu.Unlock()
+	return uid, sv
 }
 
 // tokenUser is whom a bearer token signs in, and until when.

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
 )
 
 func refPortal(t *testing.T) (*Portal, *time.Time) {
@@ -191,5 +194,36 @@ func TestRefCacheConcurrentReadersSeeTheLastWrite(t *testing.T) {
 	wg.Wait()
 	if got := firstStatus(t, p); got != "Name 199" {
 		t.Fatalf("after the writer: %q", got)
+	}
+}
+
+// TestSessionCookiesVerifyBeforeTheyAreKept: a session cookie signed for
+// this portal gives its user, again from memory; one signed for another
+// portal, or changed by a byte, gives nobody, the first time and after.
+func TestSessionCookiesVerifyBeforeTheyAreKept(t *testing.T) {
+	mine := &Portal{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "alpha", 1))}
+	other := &Portal{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "beta", 2))}
+	cookie := func(p *Portal, uid int64) string {
+		v, err := securecookie.EncodeMulti(sessionName, map[any]any{"uid": uid, "sv": int64(3)}, p.Sessions.Codecs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	good, foreign := cookie(mine, 7), cookie(other, 7)
+	tampered := good[:len(good)-2] + string('A'+(good[len(good)-2]-'A'+1)%26) + good[len(good)-1:]
+	for i := 0; i < 2; i++ {
+		if uid, sv := mine.session(good); uid != 7 || sv != 3 {
+			t.Fatalf("round %d: own cookie gave %d/%d", i, uid, sv)
+		}
+		if uid, _ := mine.session(foreign); uid != 0 {
+			t.Fatalf("round %d: another portal's cookie signed in user %d", i, uid)
+		}
+		if uid, _ := mine.session(tampered); uid != 0 {
+			t.Fatalf("round %d: a changed cookie signed in user %d", i, uid)
+		}
+	}
+	if len(mine.cookies.m) != 1 {
+		t.Fatalf("kept %d cookies, want only the one that verified", len(mine.cookies.m))
 	}
 }

@@ -176,13 +176,8 @@ func (s *Server) identify(r *http.Request, rq *Request) error {
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	sess, err := rq.P.Sessions.Get(r, sessionName)
-	if err != nil {
-		return nil // a cookie signed for another portal, or tampered with: anonymous
-	}
-	uid, _ := sess.Values["uid"].(int64)
-	sv, _ := sess.Values["sv"].(int64)
-	if uid == 0 {
+	uid, sv := rq.P.session(c.Value)
+	if uid == 0 { // no session, or a cookie signed for another portal, or tampered with: anonymous
 		return nil
 	}
 	u, err := rq.P.UserByID(ctx, uid)
