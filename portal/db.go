@@ -45,6 +45,7 @@ type DB struct {
 	// pre-update hook as they happen; settled is the highest count known
 	// to be committed (see Stamp).
 	writes, settled atomic.Int64
+	hooked          atomic.Bool // the writer's connections count changes
 }
 
 // refTables are the tables whose rows the portal keeps in memory between
@@ -61,6 +62,9 @@ var refTables = map[string]bool{"users": true, "tokens": true, "statuses": true,
 // every change counted before that moment is committed, and any read that
 // starts afterwards sees it.
 func (d *DB) Stamp() (stamp int64, ok bool) {
+	if !d.hooked.Load() {
+		return 0, false // nothing would tell a kept copy that it is stale
+	}
 	w := d.writes.Load()
 	if d.settled.Load() == w {
 		return w, true
@@ -232,6 +236,7 @@ func dsn(path string, o DBOptions, writer bool) string {
 type persistWAL struct {
 	driver.Connector
 	writes *atomic.Int64 // the writer's count of changes to refTables; nil for readers
+	hooked *atomic.Bool  // set once a writer connection counts them
 }
 
 func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
@@ -254,22 +259,23 @@ func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
 				writes.Add(1)
 			}
 		})
+		p.hooked.Store(true)
 	}
 	return c, nil
 }
 
-func openPool(dsn string, writes *atomic.Int64) (*sql.DB, error) {
+func openPool(dsn string, writes *atomic.Int64, hooked *atomic.Bool) (*sql.DB, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(persistWAL{c, writes}), nil
+	return sql.OpenDB(persistWAL{c, writes, hooked}), nil
 }
 
 // OpenDB opens the file at path with the house pragmas on every connection.
 func OpenDB(path string, o DBOptions) (*DB, error) {
 	d := &DB{path: path}
-	w, err := openPool(dsn(path, o, true), &d.writes)
+	w, err := openPool(dsn(path, o, true), &d.writes, &d.hooked)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -280,7 +286,7 @@ func OpenDB(path string, o DBOptions) (*DB, error) {
 	if readers <= 0 {
 		readers = 2
 	}
-	r, err := openPool(dsn(path, o, false), nil)
+	r, err := openPool(dsn(path, o, false), nil, nil)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
