@@ -310,7 +310,6 @@ type TicketData struct {
 	Today       string
 	base        string
 	viewer      int64
-	lang        string
 }
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
@@ -320,10 +319,11 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 		return nil, err
 	}
 	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
-		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, lang: s.lang(r, rq)}
+		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID}
 	// Ticket has checked that the user may see it; what follows reads its
 	// parts without checking again, and only the parts it has: a rating
-	// only a closed ticket can have, files only when it counts some.
+	// only a closed ticket can have, work and files only when it counts
+	// some.
 	if t.Status.Closed {
 		if d.Rating, err = rq.P.rating(ctx, n); err != nil {
 			return nil, err

@@ -1,27 +1,17 @@
 package portal
 
 import (
-	"io"
 	"html"
-	"html/template"
+	"io"
 	"strconv"
-	"strings"
 
 	"portaldesk/portal/i18n"
 )
 
-// timelineHTML renders a ticket's conversation. Like the tickets table's
+// writeTimeline writes a ticket's conversation into b. Like the tickets table's
 // rows it is written by hand: with thirty messages, html/template's
 // reflective execution of this loop was most of the ticket page's time.
 // Every value is escaped with html.EscapeString; texts come from i18n.
-func timelineHTML(entries []*Entry, base string, viewer int64, lang string) template.HTML {
-	var b strings.Builder
-	b.Grow(len(entries) * 400)
-	writeTimeline(&b, entries, base, viewer, lang)
-	return template.HTML(b.String())
-}
-
-// writeTimeline writes the conversation into b.
 func writeTimeline(b io.StringWriter, entries []*Entry, base string, viewer int64, lang string) {
 	esc := html.EscapeString
 	tr := func(s string) string { return esc(i18n.Msg(lang, s)) }
@@ -81,5 +71,3 @@ func filesHTML(b io.StringWriter, files []*Attachment, base, lang string) {
 	}
 	b.WriteString("</ul>")
 }
-
-

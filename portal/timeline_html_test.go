@@ -14,6 +14,11 @@ import (
 // TestTimelineHTML: the hand-written conversation escapes everything people
 // typed, marks notes and the viewer's own messages, and speaks the language.
 func TestTimelineHTML(t *testing.T) {
+	timelineHTML := func(entries []*Entry, base string, viewer int64, lang string) string {
+		var b strings.Builder
+		writeTimeline(&b, entries, base, viewer, lang)
+		return b.String()
+	}
 	entries := []*Entry{
 		{ID: 1, Kind: KindMessage, Author: &Person{ID: 7, Name: `Eve "<b>"`}, AuthorRole: RoleClient, Body: `<script>alert(1)</script> & more`, CreatedAt: 86400,
 			Attachments: []*Attachment{{ID: 3, Name: `x"><img src=y>.png`, ContentType: "image/png", Size: 2048}}},
