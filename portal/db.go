@@ -49,8 +49,8 @@ type DB struct {
 }
 
 // refTables are the tables whose rows the portal keeps in memory between
-// requests: people (and their tokens), statuses and the price list.
-var refTables = map[string]bool{"users": true, "tokens": true, "statuses": true, "work_types": true}
+// requests: settings, people (and their tokens), statuses and the price list.
+var refTables = map[string]bool{"settings": true, "users": true, "tokens": true, "statuses": true, "work_types": true}
 
 // Stamp says which version of refTables a read that starts now sees: a
 // cached copy read at the same stamp is still true. ok is false while a

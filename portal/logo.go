@@ -80,13 +80,11 @@ func (p *Portal) SetLogo(ctx context.Context, r io.Reader) error {
 	if err := p.Fs.Rename(tmp, logoPath); err != nil {
 		return err
 	}
-	defer p.SettingsChanged()
 	return SetSetting(ctx, p.DB.W, "logo", ct+"|"+strconv.FormatInt(p.Now().UnixNano(), 36))
 }
 
 // RemoveLogo goes back to the default logo.
 func (p *Portal) RemoveLogo(ctx context.Context) error {
-	defer p.SettingsChanged()
 	if _, err := p.DB.Exec(ctx, "DELETE FROM settings WHERE key = 'logo'"); err != nil {
 		return err
 	}

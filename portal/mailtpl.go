@@ -157,7 +157,6 @@ func (p *Portal) RenderMail(ctx context.Context, db Execer, kind, lang string, v
 
 func (p *Portal) noteTemplateError(ctx context.Context, db Execer, msg string) {
 	_ = SetSetting(ctx, db, "mail_template_error", truncate(msg, 500))
-	p.SettingsChanged()
 }
 
 // SaveMailTemplate stores the admin's wording after checking that it renders.
@@ -187,7 +186,6 @@ func (p *Portal) SaveMailTemplate(ctx context.Context, actor *User, kind, lang, 
 		kind, lang, subject, body)
 	if err == nil {
 		_ = SetSetting(ctx, p.DB.W, "mail_template_error", "")
-		p.SettingsChanged()
 	}
 	return err
 }

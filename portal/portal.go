@@ -67,14 +67,11 @@ type Portal struct {
 	// Events passes ticket changes to the portal's live pages.
 	Events *Hub
 
-	plan        atomic.Pointer[Plan]
-	settings    atomic.Pointer[settingsSnap]
-	settingsGen atomic.Int64
-	ref         refCache
-	cookies     sessionCache
-	limiter     *loginLimiter
-	deliverMu   sync.Mutex
-	sealKey     []byte // encrypts secrets the portal stores (its SMTP password)
+	plan      atomic.Pointer[Plan]
+	ref       refCache
+	limiter   *loginLimiter
+	deliverMu sync.Mutex
+	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
 }
 
 // Plan is the catalog's current word on this portal.

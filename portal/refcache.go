@@ -7,50 +7,35 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
-// Reference data — the statuses, the staff, the price list, who a session
-// or a token belongs to — is read on almost every request and changes
-// rarely. It is kept in memory per portal, each copy tagged with the
-// database's Stamp when its read began, and trusted only while the stamp
-// is the same: every change to those tables, through any statement on the
-// portal's writer, moves it (SQLite's pre-update hook, see DB.Stamp).
-// Changes made by another process (an ops command on the file) are not
-// seen by the hook; settingsTTL bounds how long a copy is trusted for them.
+// Reference data — the settings, the statuses, the staff, the price list,
+// who a session or a token belongs to — is read on almost every request and
+// changes rarely. It is kept in memory per portal, each copy tagged with
+// the database's Stamp when its read began, and trusted only while the
+// stamp is the same: every change to those tables, through any statement
+// on the portal's writer, moves it (SQLite's pre-update hook, see
+// DB.Stamp). Changes made by another process (an ops command on the file)
+// are not seen by the hook; refTTL bounds how long a copy is trusted for
+// them.
+const refTTL = 2 * time.Second
 
-// cached is one value read from reference tables.
-type cached[T any] struct {
-	mu    sync.Mutex
-	ok    bool
-	stamp int64
-	at    time.Time
-	v     T
+// stamper versions what a cache holds: *DB, for values read from
+// refTables.
+type stamper interface {
+	Stamp() (int64, bool)
+	Unchanged(stamp int64) bool
 }
 
-// get returns the kept value when it is still true, else loads it and
-// keeps it when no change to the tables began while it was read.
-func (c *cached[T]) get(d *DB, load func() (T, error)) (T, error) {
-	stamp, ok := d.Stamp()
-	if !ok {
-		return load()
-	}
-	c.mu.Lock()
-	if c.ok && c.stamp == stamp && time.Since(c.at) < settingsTTL {
-		v := c.v
-		c.mu.Unlock()
-		return v, nil
-	}
-	c.mu.Unlock()
-	v, err := load()
-	if err == nil && d.Unchanged(stamp) {
-		c.mu.Lock()
-		c.ok, c.stamp, c.at, c.v = true, stamp, time.Now(), v
-		c.mu.Unlock()
-	}
-	return v, err
-}
+// timeOnly is the stamper of values no write makes stale (what a session
+// cookie decodes to): they are kept for refTTL.
+type timeOnly struct{}
 
-// keyed is a small map of values read from reference tables, dropped as a
-// whole when the stamp moves. It holds at most keyedMax entries: a portal
-// with more people than that active within settingsTTL reads some again.
+func (timeOnly) Stamp() (int64, bool) { return 0, true }
+func (timeOnly) Unchanged(int64) bool { return true }
+
+// keyed is a small map of kept values, dropped as a whole when the stamp
+// moves or refTTL has passed since it was started. It holds at most
+// keyedMax entries: a portal with more people than that active within
+// refTTL reads some again.
 type keyed[K comparable, V any] struct {
 	mu    sync.Mutex
 	stamp int64
@@ -60,13 +45,15 @@ type keyed[K comparable, V any] struct {
 
 const keyedMax = 512
 
-func (c *keyed[K, V]) get(d *DB, k K, load func() (V, error)) (V, error) {
+// get returns the value kept for k when it is still true, else loads it
+// and keeps it when load succeeded and no change began while it ran.
+func (c *keyed[K, V]) get(d stamper, k K, load func() (V, error)) (V, error) {
 	stamp, ok := d.Stamp()
 	if !ok {
 		return load()
 	}
 	c.mu.Lock()
-	if c.m != nil && c.stamp == stamp && time.Since(c.at) < settingsTTL {
+	if c.m != nil && c.stamp == stamp && time.Since(c.at) < refTTL {
 		if v, hit := c.m[k]; hit {
 			c.mu.Unlock()
 			return v, nil
@@ -78,7 +65,7 @@ func (c *keyed[K, V]) get(d *DB, k K, load func() (V, error)) (V, error) {
 		return v, err
 	}
 	c.mu.Lock()
-	if c.m == nil || c.stamp != stamp || len(c.m) >= keyedMax || time.Since(c.at) >= settingsTTL {
+	if c.m == nil || c.stamp != stamp || len(c.m) >= keyedMax || time.Since(c.at) >= refTTL {
 		c.m, c.stamp, c.at = make(map[K]V), stamp, time.Now()
 	}
 	c.m[k] = v
@@ -86,52 +73,48 @@ func (c *keyed[K, V]) get(d *DB, k K, load func() (V, error)) (V, error) {
 	return v, nil
 }
 
+// cached is one kept value.
+type cached[T any] struct{ keyed[struct{}, T] }
+
+func (c *cached[T]) get(d stamper, load func() (T, error)) (T, error) {
+	return c.keyed.get(d, struct{}{}, load)
+}
+
 // refCache is a portal's reference data in memory.
 type refCache struct {
+	settings  cached[map[string]string]
 	statuses  cached[[]Status]
 	staff     cached[[]*User]
 	workTypes cached[[]WorkType] // the active ones
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
 	ranks     keyed[[2]int64, int] // (0 for an admin else 1, user id) -> staff before them
-}
-
-// sessionCache keeps what session cookies decoded to for a moment, so that
-// a browser's cookie is verified (HMAC and age) and gob-decoded once per
-// settingsTTL rather than on every request. Only cookies that decoded are
-// kept, under their whole value: an entry is reached only by presenting
-// that exact cookie, which would decode anyway. Whether the session still
-// holds — the user active, the session version current — is checked on
-// every request against the user, as before.
-type sessionCache struct {
-	mu sync.Mutex
-	at time.Time           // when m was started; the whole map goes after settingsTTL
-	m  map[string][2]int64 // cookie value -> user id, session version
+	// cookies keeps what session cookies decoded to, so that a browser's
+	// cookie is verified (HMAC and age) and gob-decoded once per refTTL
+	// rather than on every request. Only cookies that decoded are kept,
+	// under their whole value: an entry is reached only by presenting that
+	// exact cookie, which would decode anyway. Whether the session still
+	// holds — the user active, the session version current — is checked on
+	// every request against the user.
+	cookies keyed[string, [2]int64] // cookie value -> user id, session version
 }
 
 // session is the user id and session version a session cookie's value
 // holds, or zeros when it holds none or does not verify.
 func (p *Portal) session(value string) (uid, sv int64) {
-	c := &p.cookies
-	c.mu.Lock()
-	if v, ok := c.m[value]; ok && time.Since(c.at) < settingsTTL {
-		c.mu.Unlock()
-		return v[0], v[1]
-	}
-	c.mu.Unlock()
-	values := map[any]any{}
-	if err := securecookie.DecodeMulti(sessionName, value, &values, p.Sessions.Codecs...); err != nil {
+	v, err := p.ref.cookies.get(timeOnly{}, value, func() ([2]int64, error) {
+		values := map[any]any{}
+		if err := securecookie.DecodeMulti(sessionName, value, &values, p.Sessions.Codecs...); err != nil {
+			return [2]int64{}, err
+		}
+		uid, _ := values["uid"].(int64)
+		sv, _ := values["sv"].(int64)
+		return [2]int64{uid, sv}, nil
+	})
+	if err != nil {
 		return 0, 0
 	}
-	uid, _ = values["uid"].(int64)
-	sv, _ = values["sv"].(int64)
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= keyedMax || time.Since(c.at) >= settingsTTL {
-		c.m, c.at = map[string][2]int64{}, time.Now()
-	}
-	c.m[value] = [2]int64{uid, sv}
-	c.mu.Unlock()
-	return uid, sv
+	return v[0], v[1]
 }
 
 // tokenUser is whom a bearer token signs in, and until when.

@@ -58,7 +58,6 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		defs[k.ID] = in.NotifyDefaults[k.ID]
 	}
 	defsJSON, _ := json.Marshal(defs)
-	defer p.SettingsChanged()
 	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{
 			"notify_defaults": string(defsJSON),
@@ -79,7 +78,6 @@ func (p *Portal) SetPreamble(ctx context.Context, text string) error {
 	if utf8.RuneCountInString(text) > 5000 {
 		return &FieldErrors{Fields: map[string]string{"preamble": "At most 5000 characters."}}
 	}
-	defer p.SettingsChanged()
 	return SetSetting(ctx, p.DB.W, "preamble", strings.TrimSpace(text))
 }
 

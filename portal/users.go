@@ -256,62 +256,32 @@ func (p *Portal) RevokeToken(ctx context.Context, tok string) error {
 	return err
 }
 
-// settingsTTL bounds how long the settings read into memory are trusted,
-// for changes made by another process (ops commands); this process's own
-// changes drop them at once (SettingsChanged).
-const settingsTTL = 2 * time.Second
-
-type settingsSnap struct {
-	at  time.Time
-	gen int64 // SettingsChanged's count when the read began
-	m   map[string]string
-}
-
 // Setting reads one key of the portal's settings, or def when unset. Every
 // page reads a few (language, logo, file limits): they are read together and
-// kept in memory.
+// kept in memory with the rest of the reference data (refcache.go).
 func (p *Portal) Setting(ctx context.Context, key, def string) string {
-	s := p.settings.Load()
-	if s == nil || s.gen != p.settingsGen.Load() || time.Since(s.at) > settingsTTL {
-		s = p.loadSettings(ctx)
-		if s == nil {
-			return def
-		}
-	}
-	if v, ok := s.m[key]; ok {
+	m, err := p.ref.settings.get(p.DB, func() (map[string]string, error) { return p.loadSettings(ctx) })
+	if v, ok := m[key]; ok && err == nil {
 		return v
 	}
 	return def
 }
 
-func (p *Portal) loadSettings(ctx context.Context) *settingsSnap {
-	// A change committed while this read runs bumps the count, so this
-	// snapshot is not trusted past the next call.
-	s := &settingsSnap{at: time.Now(), gen: p.settingsGen.Load(), m: map[string]string{}}
+func (p *Portal) loadSettings(ctx context.Context) (map[string]string, error) {
 	rows, err := p.DB.Query(ctx, "SELECT key, value FROM settings")
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer rows.Close()
+	m := map[string]string{}
 	for rows.Next() {
 		var k, v string
-		if rows.Scan(&k, &v) != nil {
-			return nil
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
 		}
-		s.m[k] = v
+		m[k] = v
 	}
-	if rows.Err() != nil {
-		return nil
-	}
-	p.settings.Store(s)
-	return s
-}
-
-// SettingsChanged drops the settings kept in memory; call it after a
-// change to them is committed.
-func (p *Portal) SettingsChanged() {
-	p.settingsGen.Add(1)
-	p.settings.Store(nil)
+	return m, rows.Err()
 }
 
 // SetSetting writes one key of the portal's settings.

@@ -110,7 +110,6 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 		if err := portal.SetSetting(r.Context(), res.Handle.Portal.DB.W, "lang", lang); err != nil {
 			return err
 		}
-		res.Handle.Portal.SettingsChanged()
 	}
 	base := "/" + res.Record.Slug
 	if err := portal.StartSession(w, r, res.Handle.Portal, base, res.Admin); err != nil {
