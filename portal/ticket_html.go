@@ -108,7 +108,7 @@ func (d *TicketData) WriteHTML(out *web.Writer, pg *web.Page) {
 	w.Raw("</h2>\n", `<div class="body msg-body">`)
 	w.Esc(t.Description)
 	w.Raw("</div>\n")
-	filesHTML(w, d.TicketFiles, pg.Portal.Base, lang)
+	writeFiles(w.Writer, d.TicketFiles, pg.Portal.Base)
 	w.Raw("\n</div>\n<h2>")
 	w.T("Conversation")
 	w.Raw("</h2>\n", `<div class="timeline" id="timeline">`, "\n")
@@ -119,7 +119,7 @@ func (d *TicketData) WriteHTML(out *web.Writer, pg *web.Page) {
 		w.T("Show the whole conversation")
 		w.Raw("</a></p>\n")
 	}
-	writeTimeline(w, d.Timeline, d.base, d.viewer, lang)
+	writeTimeline(w.Writer, d.Timeline, d.base, d.viewer)
 	w.Raw("\n</div>\n")
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)

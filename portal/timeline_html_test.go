@@ -9,15 +9,16 @@ import (
 	"testing"
 
 	"portaldesk/portal/i18n"
+	"portaldesk/portal/web"
 )
 
 // TestTimelineHTML: the hand-written conversation escapes everything people
 // typed, marks notes and the viewer's own messages, and speaks the language.
 func TestTimelineHTML(t *testing.T) {
 	timelineHTML := func(entries []*Entry, base string, viewer int64, lang string) string {
-		var b strings.Builder
-		writeTimeline(&b, entries, base, viewer, lang)
-		return b.String()
+		w := web.NewWriter(lang, 0)
+		writeTimeline(w, entries, base, viewer)
+		return w.String()
 	}
 	entries := []*Entry{
 		{ID: 1, Kind: KindMessage, Author: &Person{ID: 7, Name: `Eve "<b>"`}, AuthorRole: RoleClient, Body: `<script>alert(1)</script> & more`, CreatedAt: 86400,
@@ -49,13 +50,13 @@ func TestTimelineHTML(t *testing.T) {
 }
 
 // TestHandWrittenTextsAreTranslated is TestEveryTemplateStringIsTranslated
-// for the pages written in Go: every literal text passed to tr, T, Th, Pick,
+// for the pages written in Go: every literal text passed to T, Th, Pick,
 // or as the text of a menu link or tour step, has a Russian translation.
 func TestHandWrittenTextsAreTranslated(t *testing.T) {
 	fset := token.NewFileSet()
 	n := 0
 	// texts: which arguments of a call are texts to translate (-1: all).
-	texts := map[string]int{"tr": -1, "T": -1, "Th": -1, "Pick": -1, "link": 2, "step": 1}
+	texts := map[string]int{"T": -1, "Th": -1, "Pick": -1, "link": 2, "step": 1}
 	for _, name := range []string{"ticket_html.go", "timeline_html.go", "rows.go", "../templates/layout.go"} {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
