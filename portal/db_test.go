@@ -13,14 +13,8 @@ import (
 // index, and by a NOCASE unique column.
 func TestPlanStableKeepsIndexes(t *testing.T) {
 	ctx := context.Background()
-	d, err := OpenDB(filepath.Join(t.TempDir(), "p.db"), DBOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := MigratePortal(ctx, d.W); err != nil {
-		t.Fatal(err)
-	}
+	p, _ := migratedPortal(t)
+	d := p.DB
 	if _, err := d.W.Exec(`INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (1, 'Ann@Example.test', 'Ann', 'client', x'00', 0), (2, 'bob@example.test', 'Bob', 'client', x'00', 0)`); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-func refPortal(t *testing.T) (*Portal, *time.Time) {
+// migratedPortal is a portal on a fresh, migrated database in a temporary
+// directory, with a clock the test can move.
+func migratedPortal(t *testing.T) (*Portal, *time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := OpenDB(filepath.Join(t.TempDir(), "p.db"), DBOptions{})
@@ -46,7 +48,7 @@ func firstStatus(t *testing.T, p *Portal) string {
 // does to a returned value never reaches the kept copy.
 func TestRefCacheSeesEveryWrite(t *testing.T) {
 	ctx := context.Background()
-	p, now := refPortal(t)
+	p, now := migratedPortal(t)
 	firstStatus(t, p) // kept now
 	for i, write := range []func(string) error{
 		func(n string) error {
@@ -130,7 +132,7 @@ func TestRefCacheSeesEveryWrite(t *testing.T) {
 // answered but never kept.
 func TestRefCacheNeverKeepsARaceLoser(t *testing.T) {
 	ctx := context.Background()
-	p, _ := refPortal(t)
+	p, _ := migratedPortal(t)
 	orig := firstStatus(t, p)
 
 	tx, err := p.DB.W.BeginTx(ctx, nil)
@@ -165,7 +167,7 @@ func TestRefCacheNeverKeepsARaceLoser(t *testing.T) {
 // done, every read sees its last name.
 func TestRefCacheConcurrentReadersSeeTheLastWrite(t *testing.T) {
 	ctx := context.Background()
-	p, _ := refPortal(t)
+	p, _ := migratedPortal(t)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for r := 0; r < 4; r++ {

@@ -11,7 +11,7 @@ import (
 // writer pool, as the signup form makes, is seen at once.
 func TestSettingsCacheNeverKeepsARaceLoser(t *testing.T) {
 	ctx := context.Background()
-	p, _ := refPortal(t)
+	p, _ := migratedPortal(t)
 	if err := SetSetting(ctx, p.DB.W, "lang", "en"); err != nil {
 		t.Fatal(err)
 	}

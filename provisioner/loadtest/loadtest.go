@@ -8,6 +8,7 @@ package loadtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,6 +161,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.CompareDuration <= 0 {
 		o.CompareDuration = 5 * time.Second
 	}
+	if o.ProfilePhase != "" && o.ProfilePhase != "mix" && o.ProfilePhase != "ticket-page" {
+		return nil, fmt.Errorf("--profile-phase %q: want mix or ticket-page", o.ProfilePhase)
+	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
@@ -192,7 +196,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	fmt.Fprintf(o.Out, "provisioned %d portals in %s\n", len(sites), time.Since(t0).Round(time.Millisecond))
 	res := &Result{Machine: machine(), Portals: len(sites), Concurrency: o.Concurrency, Operations: map[string]*OpResult{}}
 	profile := func(phase string, fn func()) {
-		if o.Profile == nil || phase != max(o.ProfilePhase, "mix") && !(phase == "mix" && o.ProfilePhase == "") {
+		if o.Profile == nil || phase != cmp.Or(o.ProfilePhase, "mix") {
 			fn()
 			return
 		}
@@ -652,39 +656,35 @@ func hammer(workers int, d time.Duration, seed int64, newOp func(rnd *rand.Rand)
 	return o
 }
 
-// coldOpens reads the service's count of cold portal opens from /metrics.
+// coldOpens is the service's count of cold portal opens.
 func (r *runner) coldOpens() int64 {
-	_, b, err := r.do("GET", "/metrics", "", nil)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "portaldesk_portal_cold_opens_total "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int64(f)
-		}
-	}
-	return 0
+	return int64(r.metrics()["portaldesk_portal_cold_opens_total"])
 }
 
-// serviceStats reads the service's memory and open portals from /metrics.
+// serviceStats is the service's memory and open portals.
 func (r *runner) serviceStats() (int64, int) {
+	m := r.metrics()
+	return int64(m["process_resident_memory_bytes"]), int(m["portaldesk_open_portals"])
+}
+
+// metrics reads the service's /metrics: each unlabelled sample's value by
+// name (none when it cannot be read).
+func (r *runner) metrics() map[string]float64 {
+	m := map[string]float64{}
 	_, b, err := r.do("GET", "/metrics", "", nil)
 	if err != nil {
-		return 0, 0
+		return m
 	}
-	var rss int64
-	var open int
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			rss = int64(f)
+		name, v, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
 		}
-		if v, ok := strings.CutPrefix(line, "portaldesk_open_portals "); ok {
-			open, _ = strconv.Atoi(v)
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			m[name] = f
 		}
 	}
-	return rss, open
+	return m
 }
 
 // verify checks that every ticket and message the load created is there.
