@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,10 @@ type DBOptions struct {
 	Readers int
 	// CacheKiB is SQLite's page cache per connection in KiB (default 512).
 	CacheKiB int
+	// Exclusive asks for the file to be this process's alone while it is
+	// open (see OpenDB). It suits a database opened for a request or two:
+	// another process that wants it meanwhile waits until it is closed.
+	Exclusive bool
 }
 
 // DB is one SQLite file behind a single writer connection and a small reader
@@ -46,7 +51,13 @@ type DB struct {
 	// to be committed (see Stamp).
 	writes, settled atomic.Int64
 	hooked          atomic.Bool // the writer's connections count changes
+
+	exclusive bool
+	release   func() // ends the process's claim on the file (see claimFile)
 }
+
+// Exclusive reports whether the file is open for this process alone.
+func (d *DB) Exclusive() bool { return d.exclusive }
 
 // refTables are the tables whose rows the portal keeps in memory between
 // requests: settings, people (and their tokens), statuses and the price list.
@@ -204,42 +215,55 @@ func (d *DB) prepareWanted(ctx context.Context) {
 	})
 }
 
-func dsn(path string, o DBOptions, writer bool) string {
+// setup is the batch of pragmas a new connection runs before its first
+// use. The connector runs it as one statement list, in this order, instead
+// of handing the driver one _pragma DSN parameter each: the driver runs
+// those one exec at a time and sorted by name, which cost a cold open
+// about 30 µs more (a tenth of it).
+func setup(o DBOptions, writer bool) string {
 	cache := o.CacheKiB
 	if cache <= 0 {
 		cache = 512
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache))
-	q.Add("_pragma", "temp_store(MEMORY)")
+	// The first pragma that needs the schema (cache_size) is the first read.
+	// The writer of an exclusive file connects first and takes the
+	// process-wide lock with it: when another process has the file open it
+	// fails at once instead of waiting, and OpenDB opens the file the usual
+	// way. Every other connection waits for locks from the start.
+	busy := 10000
+	if writer && o.Exclusive {
+		busy = 0
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "PRAGMA busy_timeout=%d; PRAGMA cache_size=-%d; PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY;", busy, cache)
 	if writer {
 		// WAL is recorded in the file; readers find it there.
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", "foreign_keys(ON)")
-		q.Add("_pragma", "journal_size_limit(4194304)")
+		b.WriteString(" PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304;")
 		if o.MaxPageCount > 0 {
-			q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", o.MaxPageCount))
+			fmt.Fprintf(&b, " PRAGMA max_page_count=%d;", o.MaxPageCount)
 		}
-		q.Set("_txlock", "immediate")
 	} else {
-		q.Add("_pragma", "query_only(ON)")
+		b.WriteString(" PRAGMA query_only=ON;")
 	}
-	return "file:" + path + "?" + q.Encode()
+	return b.String()
 }
 
-// persistWAL keeps a database's -wal and -shm files on disk when its last
-// connection closes. Without it every cold open of a portal creates both
-// files again and runs WAL recovery: measured here, 2.9 ms for the first
-// read and write of a closed portal, against 0.6 ms with the files kept.
-type persistWAL struct {
+// connector opens connections to one database file: it keeps the -wal and
+// -shm files on disk when the last connection closes, runs the setup
+// pragmas, and on the writer counts changes to refTables.
+//
+// Persisting the WAL matters: without it every cold open of a portal
+// creates both files again and runs WAL recovery (measured here, 2.9 ms
+// for the first read and write of a closed portal, against 0.6 ms with the
+// files kept).
+type connector struct {
 	driver.Connector
+	setup  string
 	writes *atomic.Int64 // the writer's count of changes to refTables; nil for readers
 	hooked *atomic.Bool  // set once a writer connection counts them
 }
 
-func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
+func (p connector) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := p.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -251,6 +275,10 @@ func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
 			c.Close()
 			return nil, err
 		}
+	}
+	if _, err := c.(driver.ExecerContext).ExecContext(ctx, p.setup, nil); err != nil {
+		c.Close()
+		return nil, err
 	}
 	if h, ok := c.(sqlite.HookRegisterer); ok && p.writes != nil {
 		writes := p.writes
@@ -264,29 +292,77 @@ func (p persistWAL) Connect(ctx context.Context) (driver.Conn, error) {
 	return c, nil
 }
 
-func openPool(dsn string, writes *atomic.Int64, hooked *atomic.Bool) (*sql.DB, error) {
-	c, err := sqlite.NewConnector(dsn)
+func openPool(path, setup string, writer, exclusive bool, writes *atomic.Int64, hooked *atomic.Bool) (*sql.DB, error) {
+	q := url.Values{}
+	if writer {
+		q.Set("_txlock", "immediate")
+	}
+	if exclusive {
+		q.Set("vfs", "unix-excl")
+	}
+	c, err := sqlite.NewConnector("file:" + path + "?" + q.Encode())
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(persistWAL{c, writes, hooked}), nil
+	return sql.OpenDB(connector{c, setup, writes, hooked}), nil
 }
 
 // OpenDB opens the file at path with the house pragmas on every connection.
+//
+// With o.Exclusive the file is opened with SQLite's unix-excl VFS: the
+// process takes one lock on the file for as long as it is open, and keeps
+// the WAL index in its own memory instead of the -shm file. Its
+// connections share that index and lock each other as usual; only other
+// processes are kept out. A cold open then saves the -shm file's locks,
+// truncation, regrowth and mapping: a third of its cost (0.38 → 0.25 ms
+// measured here). When another process has the file open, the lock is
+// refused at once and the file is opened the usual way.
 func OpenDB(path string, o DBOptions) (*DB, error) {
+	key := path
+	if abs, err := filepath.Abs(path); err == nil {
+		key = abs
+	}
+	granted, release := claimFile(key, o.Exclusive)
+	if granted {
+		d, err := openDB(path, o)
+		if err == nil {
+			// Connect the writer now: its first read takes the lock.
+			if err = d.W.Ping(); err == nil {
+				d.exclusive, d.release = true, release
+				return d, nil
+			}
+			d.closePools()
+		}
+		release()
+		_, release = claimFile(key, false)
+	}
+	o.Exclusive = false
+	d, err := openDB(path, o)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	d.release = release
+	return d, nil
+}
+
+func openDB(path string, o DBOptions) (*DB, error) {
 	d := &DB{path: path}
-	w, err := openPool(dsn(path, o, true), &d.writes, &d.hooked)
+	w, err := openPool(path, setup(o, true), true, o.Exclusive, &d.writes, &d.hooked)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(5 * time.Minute)
+	if !o.Exclusive {
+		// An exclusive file's writer stays connected: it holds the lock.
+		w.SetConnMaxIdleTime(5 * time.Minute)
+	}
 	readers := o.Readers
 	if readers <= 0 {
 		readers = 2
 	}
-	r, err := openPool(dsn(path, o, false), nil, nil)
+	r, err := openPool(path, setup(o, false), false, o.Exclusive, nil, nil)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -296,6 +372,59 @@ func OpenDB(path string, o DBOptions) (*DB, error) {
 	r.SetConnMaxIdleTime(time.Minute)
 	d.W, d.R = w, r
 	return d, nil
+}
+
+// files are the database files this process has open, and how. SQLite
+// shares one set of locks and one WAL index per file among all of a
+// process's connections, whatever their VFS. An exclusive (unix-excl)
+// file's WAL index is in memory and its lock is the whole process's, so no
+// ordinary connection may open it meanwhile: it would map the -shm file,
+// which is stale, and its unlocking would drop the process's lock.
+var files = struct {
+	sync.Mutex
+	open map[string]*fileUse
+}{open: map[string]*fileUse{}}
+
+type fileUse struct {
+	n         int
+	exclusive bool
+	closed    chan struct{} // closed when the last user has closed the file
+}
+
+// claimFile counts one more open of the file at path (absolute). An
+// exclusive open is granted only when the process does not have the file
+// open already; granted or not, the claim counts until release is called.
+// Any open waits while the file is open exclusively: that is for a request
+// or two.
+func claimFile(path string, exclusive bool) (granted bool, release func()) {
+	for {
+		files.Lock()
+		u := files.open[path]
+		if u != nil && u.exclusive {
+			files.Unlock()
+			<-u.closed
+			continue
+		}
+		if u == nil {
+			u = &fileUse{exclusive: exclusive, closed: make(chan struct{})}
+			files.open[path] = u
+		} else {
+			exclusive = false
+		}
+		u.n++
+		files.Unlock()
+		var once sync.Once
+		return exclusive, func() {
+			once.Do(func() {
+				files.Lock()
+				defer files.Unlock()
+				if u.n--; u.n == 0 {
+					delete(files.open, path)
+					close(u.closed)
+				}
+			})
+		}
+	}
 }
 
 // Close checkpoints the WAL, when it holds anything, and closes both pools.
@@ -309,9 +438,15 @@ func (d *DB) Close() error {
 	for _, c := range []*sync.Map{&d.rstmts, &d.wstmts} {
 		c.Range(func(k, v any) bool { v.(*sql.Stmt).Close(); return true })
 	}
-	err1 := d.R.Close()
-	err2 := d.W.Close()
-	return errors.Join(err1, err2)
+	err := d.closePools()
+	if d.release != nil {
+		d.release()
+	}
+	return err
+}
+
+func (d *DB) closePools() error {
+	return errors.Join(d.R.Close(), d.W.Close())
 }
 
 // Tx runs fn in a write transaction and commits it when fn returns nil.

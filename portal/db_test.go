@@ -1,11 +1,16 @@
 package portal
 
 import (
+	"bufio"
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPlanStableKeepsIndexes checks that "= +?" (planStable) finds the same
@@ -92,4 +97,176 @@ func TestCloseEmptiesTheWAL(t *testing.T) {
 	if n := walSize(); n != 0 {
 		t.Fatalf("-wal holds %d bytes after a read-only session", n)
 	}
+}
+
+// TestExclusiveOpenKeepsOtherProcessesOut opens a database exclusively
+// (unix-excl) and checks, with another process, that it is kept out while
+// the file is open, that it reads everything written meanwhile once the
+// file is closed, and that an exclusive open falls back to an ordinary one
+// when the other process has the file open, both then seeing each other's
+// writes.
+func TestExclusiveOpenKeepsOtherProcessesOut(t *testing.T) {
+	ctx := context.Background()
+	d, path := migratedDB(t)
+	d.Close()
+	addUser := func(d *DB, email string) {
+		t.Helper()
+		if _, err := d.Exec(ctx, `INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, 'A', 'client', x'00', 0)`, email); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	d, err := OpenDB(path, DBOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Exclusive() {
+		t.Fatal("nobody else has the file open, yet the open is not exclusive")
+	}
+	addUser(d, "a@x.test")
+	if out := otherProcess(t, path, "count"); !strings.Contains(out, "SQLITE_BUSY") {
+		t.Fatalf("another process read the file while it was open exclusively: %q", out)
+	}
+	d.Close()
+	if out := otherProcess(t, path, "count"); out != "users 1" {
+		t.Fatalf("after the exclusive session another process reads %q, want users 1", out)
+	}
+
+	// The other process holds the file open: the open falls back.
+	h := exec.Command(os.Args[0], "-test.run=^TestDBHelperProcess$")
+	h.Env = append(os.Environ(), "PORTALDESK_DB_HELPER="+path, "PORTALDESK_DB_HELPER_MODE=hold")
+	stdin, _ := h.StdinPipe()
+	stdout, _ := h.StdoutPipe()
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "users 1" {
+		t.Fatalf("helper: %q", lines.Text())
+	}
+	d, err = OpenDB(path, DBOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Exclusive() {
+		t.Fatal("opened exclusively while another process has the file open")
+	}
+	addUser(d, "b@x.test")
+	fmt.Fprintln(stdin, "again")
+	// It writes one more and counts: ours is there too.
+	if !lines.Scan() || lines.Text() != "users 3" {
+		t.Fatalf("the other process, holding the file open, reads %q after our write and its own, want users 3", lines.Text())
+	}
+	var n int
+	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("we read %d users (%v) after the other process's write, want 3", n, err)
+	}
+	stdin.Close()
+	if err := h.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+}
+
+// otherProcess runs TestDBHelperProcess in a new process and returns its output.
+func otherProcess(t *testing.T, path, mode string) string {
+	t.Helper()
+	c := exec.Command(os.Args[0], "-test.run=^TestDBHelperProcess$")
+	c.Env = append(os.Environ(), "PORTALDESK_DB_HELPER="+path, "PORTALDESK_DB_HELPER_MODE="+mode)
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("helper process: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestDBHelperProcess is the other process of the tests above: it reads
+// the number of users without waiting for locks ("count"), or ("hold")
+// reads it, keeps the file open, and at each line on its input writes a
+// user and reads the number again.
+func TestDBHelperProcess(t *testing.T) {
+	path := os.Getenv("PORTALDESK_DB_HELPER")
+	if path == "" {
+		t.Skip("run by the tests above")
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(0)
+	}
+	db.SetMaxOpenConns(1)
+	count := func() {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+			fmt.Println(err)
+		} else {
+			fmt.Println("users", n)
+		}
+	}
+	count()
+	if os.Getenv("PORTALDESK_DB_HELPER_MODE") == "hold" {
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			if _, err := db.Exec(`PRAGMA busy_timeout=10000; INSERT INTO users (email, name, role, password_hash, created_at) VALUES ('c@x.test', 'C', 'client', x'00', 0)`); err != nil {
+				fmt.Println(err)
+			}
+			count()
+		}
+	}
+	db.Close()
+	os.Exit(0)
+}
+
+// TestExclusiveFileIsTheProcesssOnly: while the process has a file open
+// exclusively, an ordinary open of it waits until it is closed; while it
+// has it open the ordinary way, an exclusive open is not granted.
+func TestExclusiveFileIsTheProcesssOnly(t *testing.T) {
+	ctx := context.Background()
+	d, path := migratedDB(t)
+	if e, err := OpenDB(path, DBOptions{Exclusive: true}); err != nil || e.Exclusive() {
+		t.Fatalf("exclusive open granted while the file is open: %v", err)
+	} else {
+		e.Close()
+	}
+	d.Close()
+
+	x, err := OpenDB(path, DBOptions{Exclusive: true})
+	if err != nil || !x.Exclusive() {
+		t.Fatalf("exclusive open: %v", err)
+	}
+	opened := make(chan *DB)
+	go func() {
+		o, err := OpenDB(path, DBOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- o
+	}()
+	select {
+	case o := <-opened:
+		o.Close()
+		t.Fatal("an ordinary open did not wait for the exclusive one to close")
+	case <-time.After(100 * time.Millisecond):
+	}
+	x.Close()
+	o := <-opened
+	var n int
+	if err := o.QueryRow(ctx, "SELECT COUNT(*) FROM statuses").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("after the wait: %d statuses, %v", n, err)
+	}
+	o.Close()
+}
+
+// migratedDB is a new database file with the portal schema, open.
+func migratedDB(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.db")
+	d, err := OpenDB(path, DBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := MigratePortal(context.Background(), d.W); err != nil {
+		t.Fatal(err)
+	}
+	return d, path
 }

@@ -102,6 +102,8 @@ type OpenOptions struct {
 	CacheKiB  int
 	Now       func() time.Time
 	PublicURL string
+	// Exclusive opens the database for this process alone (DBOptions.Exclusive).
+	Exclusive bool
 }
 
 // PageSize is SQLite's default page size, used to turn a byte quota into max_page_count.
@@ -116,7 +118,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if plan.DBQuotaBytes > 0 {
 		maxPages = plan.DBQuotaBytes / PageSize
 	}
-	db, err := OpenDB(filepath.Join(dir, DBFile), DBOptions{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB})
+	db, err := OpenDB(filepath.Join(dir, DBFile), DBOptions{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive})
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}

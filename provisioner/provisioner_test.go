@@ -435,6 +435,23 @@ func TestRegistryKeepsPopularPortalsOpen(t *testing.T) {
 		h.Release()
 		t.Fatal("the passing portal stayed open")
 	}
+	// A passing portal is open for this process alone; a kept one is not.
+	// (Once the ordinary instance that signup opened has closed: while the
+	// process has a file open the ordinary way, it is opened that way.)
+	reg.WaitClosed()
+	h, err := reg.Acquire(context.Background(), "rare-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Portal.DB.Exclusive() {
+		t.Error("a passing portal was opened the ordinary way")
+	}
+	h.Release()
+	if h := reg.Peek("pop-a"); h == nil || h.Portal.DB.Exclusive() {
+		t.Error("a kept portal is missing or open exclusively")
+	} else {
+		h.Release()
+	}
 	for i := 0; i < 12; i++ {
 		get("rare-c")
 	}

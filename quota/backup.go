@@ -145,11 +145,13 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		m.Database, dbLinked = prev.Database, true
 	} else {
 		// The database: its own connection, so the portal's writer is not held.
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(live, portal.DBFile)+"?_pragma=busy_timeout(10000)")
+		// portal.OpenDB, not sql.Open: it waits while the running service
+		// has the file open for itself alone (portal.DBOptions.Exclusive).
+		db, err := portal.OpenDB(filepath.Join(live, portal.DBFile), portal.DBOptions{Readers: 1})
 		if err != nil {
 			return "", nil, err
 		}
-		_, err = db.ExecContext(ctx, "VACUUM INTO ?", filepath.Join(tmp, portal.DBFile))
+		_, err = db.W.ExecContext(ctx, "VACUUM INTO ?", filepath.Join(tmp, portal.DBFile))
 		db.Close()
 		if err != nil {
 			return "", nil, fmt.Errorf("backup %s: database: %w", slug, err)
