@@ -20,3 +20,9 @@ func ExpirePlans(s *Service) {
 		en.planAt.Store(0)
 	}
 }
+
+// OrdinaryOpen marks ctx as a request's with a large body.
+var OrdinaryOpen = ordinaryOpen
+
+// Short is the router's test of a request's body.
+var Short = short

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -447,6 +450,28 @@ func TestRegistryKeepsPopularPortalsOpen(t *testing.T) {
 		t.Error("a passing portal was opened the ordinary way")
 	}
 	h.Release()
+	// Not for a request that brings a large body: an upload may take long.
+	reg.WaitClosed()
+	if h, err = reg.Acquire(provisioner.OrdinaryOpen(context.Background()), "rare-c"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Portal.DB.Exclusive() {
+		t.Error("a passing portal was opened exclusively for a large request")
+	}
+	h.Release()
+	for _, tc := range []struct {
+		r    *http.Request
+		want bool
+	}{
+		{httptest.NewRequest("GET", "/rare-c/tickets", nil), true},
+		{httptest.NewRequest("POST", "/rare-c/api/v1/tickets", strings.NewReader(`{"subject":"Printer"}`)), true},
+		{httptest.NewRequest("POST", "/rare-c/tickets/1/files", strings.NewReader(strings.Repeat("x", 1<<20))), false},
+		{httptest.NewRequest("POST", "/rare-c/tickets/1/files", io.MultiReader(strings.NewReader("x"))), false}, // length unknown
+	} {
+		if got := provisioner.Short(tc.r); got != tc.want {
+			t.Errorf("%s with %d bytes: short %v, want %v", tc.r.URL, tc.r.ContentLength, got, tc.want)
+		}
+	}
 	if h := reg.Peek("pop-a"); h == nil || h.Portal.DB.Exclusive() {
 		t.Error("a kept portal is missing or open exclusively")
 	} else {

@@ -89,7 +89,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rt *Router) servePortal(w http.ResponseWriter, r *http.Request, slug, base string) {
 	ri := web.Info(r)
 	ri.Portal, ri.Route = slug, "/{portal}/*"
-	h, err := rt.svc.registry.Acquire(r.Context(), slug)
+	ctx := r.Context()
+	if !short(r) {
+		ctx = ordinaryOpen(ctx)
+	}
+	h, err := rt.svc.registry.Acquire(ctx, slug)
 	if err != nil {
 		if errors.Is(err, portal.ErrNotFound) {
 			rt.siteError(w, r, &web.Error{Status: http.StatusNotFound, Code: "no_such_portal", Message: "There is no portal at this address."})
@@ -133,4 +137,25 @@ func (rt *Router) siteError(w http.ResponseWriter, r *http.Request, e *web.Error
 		return
 	}
 	http.Error(w, e.Message, e.Status)
+}
+
+// shortBody is the largest request body a request may bring and still open
+// a passing portal for this process alone (see Service.openPortal): an
+// upload can last minutes, and meanwhile another process could not use
+// the portal's database at all.
+const shortBody = 64 << 10
+
+// short says whether r brings no body larger than shortBody.
+func short(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	return r.ContentLength >= 0 && r.ContentLength <= shortBody
+}
+
+type ordinaryKey struct{}
+
+// ordinaryOpen marks ctx: a portal opened for it is opened the ordinary way.
+func ordinaryOpen(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ordinaryKey{}, true)
 }

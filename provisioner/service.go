@@ -155,9 +155,10 @@ func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, erro
 // the request at hand and closed after it, is opened for this process
 // alone: a cold open that needs no -shm file costs a third less, and for
 // the moment it is open another process (a backup or seed command) waits.
+// Not for a request with a large body (see shortBody), which may take long.
 func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error) {
 	o := s.openOptions()
-	o.Exclusive = passing
+	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil
 	p, err := portal.Open(ctx, s.PortalDir(plan.Slug), plan, o)
 	if err != nil {
 		return nil, err
