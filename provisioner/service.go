@@ -47,6 +47,12 @@ func (c *Config) Defaults() {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	// Absolute once here, so that portal.OpenDB, which keys the files the
+	// process has open by absolute path, need not ask for the working
+	// directory on every open.
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
