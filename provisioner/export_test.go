@@ -1,5 +1,7 @@
 package provisioner
 
+import "sync"
+
 // Hooks for the tests of package provisioner_test.
 
 func SetFailAt(s *Service, f func(step string) error) { s.failAt = f }
@@ -26,3 +28,13 @@ var OrdinaryOpen = ordinaryOpen
 
 // Short is the router's test of a request's body.
 var Short = short
+
+// HoldMail makes the mailer wait before each delivery round until release
+// is called.
+func HoldMail(s *Service) (release func()) {
+	gate := make(chan struct{})
+	s.mailer.mu.Lock()
+	s.mailer.beforeFlush = func() { <-gate }
+	s.mailer.mu.Unlock()
+	return sync.OnceFunc(func() { close(gate) })
+}

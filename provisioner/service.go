@@ -176,7 +176,7 @@ func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing boo
 // wire connects an open portal to the service's workers.
 func (s *Service) wire(p *portal.Portal) {
 	slug := p.Slug
-	p.OnOutbox = func() { s.mailer.Kick(slug) }
+	p.OnOutbox = func() { s.mailer.Queued(slug) }
 	p.Events = s.hubs.For(slug)
 }
 
