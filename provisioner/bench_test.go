@@ -2,13 +2,16 @@ package provisioner_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,6 +21,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/loadtest"
 	"portaldesk/provisioner/pdtest"
 )
 
@@ -131,48 +135,33 @@ func BenchmarkColdOpen(b *testing.B) {
 }
 
 // BenchmarkZipf compares a Zipf-distributed load over many portals on disk
-// with a small LRU against the same load with every portal open, for two
-// kinds of request: "me", the lightest authenticated API call, and "pages",
-// what a client really opens (their tickets and a ticket, HTML, half
-// each). Each portal has a client with three tickets. Sizes come from
-// PORTALDESK_BENCH_PORTALS (default 5000) and PORTALDESK_BENCH_LRU (256).
-// Both runs use one reader connection per portal, so that 5,000 open
-// portals fit this machine's limit of 20,000 open files.
+// with a small LRU against the same load with every portal open, for three
+// kinds of load: "mix", the load command's mixed workload of clients and
+// operators (loadtest.Mix: reads, new tickets, messages and replies, with
+// the mail they send); "pages", what a client opens (their tickets and a
+// ticket, HTML, half each), read-only; and "me", the lightest
+// authenticated API call. Each portal has an admin, who works as the
+// operator, and a client with three tickets. Sizes come from
+// PORTALDESK_BENCH_PORTALS (default 5000) and PORTALDESK_BENCH_LRU (256);
+// PORTALDESK_BENCH_DIR keeps the portals for later runs (the mix adds to
+// them). Both runs use one reader connection per portal, so that 5,000
+// open portals fit this machine's limit of 20,000 open files.
 func BenchmarkZipf(b *testing.B) {
 	total := envInt("PORTALDESK_BENCH_PORTALS", 5000)
 	lru := envInt("PORTALDESK_BENCH_LRU", 256)
-	dir := b.TempDir()
-	e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: 64})
-	hash, _ := portal.HashPassword("password1")
-	toks := make([]string, total)
-	clients := make([]string, total)
+	dir, toks, clients := zipfPortals(b, total)
 	ctx := context.Background()
-	for i := 0; i < total; i++ {
-		res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := res.Handle.Portal
-		toks[i], err = p.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "bench", time.Hour)
-		if err != nil {
-			b.Fatal(err)
-		}
-		client := &portal.User{Email: "c@z.test", Name: "Carla", Role: portal.RoleClient}
-		if err := portal.InsertUser(ctx, p.DB.W, client, hash, p.Now()); err != nil {
-			b.Fatal(err)
-		}
-		if clients[i], err = p.IssueToken(ctx, client.ID, portal.TokenLogin, "bench", time.Hour); err != nil {
-			b.Fatal(err)
-		}
-		for t := 0; t < 3; t++ {
-			if _, err := p.CreateTicket(ctx, client, portal.NewTicket{Values: map[string]string{"subject": fmt.Sprintf("Printer %d jams", t), "description": "Since Monday, every second page."}}); err != nil {
-				b.Fatal(err)
+	scratch, top := map[string]string{}, b
+	run := func(b *testing.B, limit int, kind string) {
+		dir := dir
+		if kind == "mix" {
+			// The mix writes: each of its runs starts from its own copy of
+			// the portals, so that both runs, and later ones, see the same.
+			if scratch[b.Name()] == "" {
+				scratch[b.Name()] = copyData(top, dir)
 			}
+			dir = scratch[b.Name()]
 		}
-		res.Handle.Release()
-	}
-	e.Close()
-	run := func(b *testing.B, limit int, pages bool) {
 		// No start-up mail sweep: it would open every portal during the run.
 		e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: limit, NoSweep: true, Readers: 1})
 		// Warm up: in the all-open run every portal is open before timing;
@@ -194,35 +183,137 @@ func BenchmarkZipf(b *testing.B) {
 			z := rand.NewZipf(rnd, 1.1, 1, uint64(total-1))
 			for pb.Next() {
 				k := int(z.Uint64())
-				path := "/z-" + strconv.Itoa(k) + "/api/v1/me"
-				if pages && rnd.Intn(2) == 0 {
-					path = "/z-" + strconv.Itoa(k) + "/tickets"
-				} else if pages {
-					path = "/z-" + strconv.Itoa(k) + "/tickets/" + strconv.Itoa(1+rnd.Intn(3))
+				base := "/z-" + strconv.Itoa(k)
+				method, path, tok, body, want := "GET", base+"/api/v1/me", toks[k], "", http.StatusOK
+				switch kind {
+				case "pages":
+					tok = clients[k]
+					if rnd.Intn(2) == 0 {
+						path = base + "/tickets"
+					} else {
+						path = base + "/tickets/" + strconv.Itoa(1+rnd.Intn(3))
+					}
+				case "mix":
+					op := loadtest.Pick(rnd, loadtest.Mix)
+					method, path = op.Request(base, int64(1+rnd.Intn(3)))
+					body, want = op.Body, op.Want
+					if !op.Staff {
+						tok = clients[k]
+					}
 				}
-				req := httptest.NewRequest("GET", path, nil)
-				if pages {
-					req.Header.Set("Authorization", "Bearer "+clients[k])
+				var req *http.Request
+				if body != "" {
+					req = httptest.NewRequest(method, path, strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
 				} else {
-					req.Header.Set("Authorization", "Bearer "+toks[k])
+					req = httptest.NewRequest(method, path, nil)
 				}
+				req.Header.Set("Authorization", "Bearer "+tok)
 				w := httptest.NewRecorder()
 				e.App.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatal(w.Code, w.Body.String())
+				if w.Code != want {
+					b.Fatal(path, w.Code, w.Body.String())
 				}
 			}
 		})
+		// The mail the load queued and the portals it left closing are
+		// part of its work: finish them.
+		e.Svc.Mailer().Stop()
+		e.Svc.Registry().WaitClosed()
 		b.StopTimer()
 		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		b.ReportMetric(float64(e.Svc.Registry().ColdOpens.Load())/float64(b.N)*100, "cold-%")
 		b.ReportMetric(float64(e.Svc.Registry().Passing.Load())/float64(b.N)*100, "passing-%")
 		e.Close()
 	}
-	b.Run("me/all-open", func(b *testing.B) { run(b, total+1, false) })
-	b.Run(fmt.Sprintf("me/lru-%d", lru), func(b *testing.B) { run(b, lru, false) })
-	b.Run("pages/all-open", func(b *testing.B) { run(b, total+1, true) })
-	b.Run(fmt.Sprintf("pages/lru-%d", lru), func(b *testing.B) { run(b, lru, true) })
+	for _, kind := range []string{"me", "pages", "mix"} {
+		b.Run(kind+"/all-open", func(b *testing.B) { run(b, total+1, kind) })
+		b.Run(fmt.Sprintf("%s/lru-%d", kind, lru), func(b *testing.B) { run(b, lru, kind) })
+	}
+}
+
+// zipfPortals writes total portals, each with an admin, a client and three
+// tickets, and returns the data directory with each portal's admin and
+// client tokens. With PORTALDESK_BENCH_DIR set, the directory is kept and
+// reused by later runs (the set-up takes a minute at 5,000 portals), so
+// that a profile of one sub-benchmark shows that run alone.
+func zipfPortals(b *testing.B, total int) (dir string, toks, clients []string) {
+	ctx := context.Background()
+	dir = os.Getenv("PORTALDESK_BENCH_DIR")
+	saved := filepath.Join(dir, fmt.Sprintf("zipf-tokens-%d.json", total))
+	if dir == "" {
+		dir = b.TempDir()
+	} else if f, err := os.ReadFile(saved); err == nil {
+		var t [2][]string
+		if err := json.Unmarshal(f, &t); err == nil {
+			return dir, t[0], t[1]
+		}
+	}
+	e := pdtest.New(b, provisioner.Config{DataDir: dir, OpenLimit: 64})
+	defer e.Close()
+	hash, _ := portal.HashPassword("password1")
+	toks = make([]string, total)
+	clients = make([]string, total)
+	for i := 0; i < total; i++ {
+		res, err := e.Svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: "Z", Slug: fmt.Sprintf("z-%d", i), AdminName: "A", AdminEmail: "a@z.test"}, hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := res.Handle.Portal
+		toks[i], err = p.IssueToken(ctx, res.Admin.ID, portal.TokenLogin, "bench", 365*24*time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := &portal.User{Email: "c@z.test", Name: "Carla", Role: portal.RoleClient}
+		if err := portal.InsertUser(ctx, p.DB.W, client, hash, p.Now()); err != nil {
+			b.Fatal(err)
+		}
+		if clients[i], err = p.IssueToken(ctx, client.ID, portal.TokenLogin, "bench", 365*24*time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		for t := 0; t < 3; t++ {
+			if _, err := p.CreateTicket(ctx, client, portal.NewTicket{Values: map[string]string{"subject": fmt.Sprintf("Printer %d jams", t), "description": "Since Monday, every second page."}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		res.Handle.Release()
+	}
+	if os.Getenv("PORTALDESK_BENCH_DIR") != "" {
+		f, _ := json.Marshal([2][]string{toks, clients})
+		if err := os.WriteFile(saved, f, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir, toks, clients
+}
+
+// copyData copies a data directory's catalog, secret and portals (not its
+// mail) into a new temporary directory.
+func copyData(b *testing.B, dir string) string {
+	to := filepath.Join(os.TempDir(), fmt.Sprintf("portaldesk-zipf-%d", time.Now().UnixNano()))
+	b.Cleanup(func() { os.RemoveAll(to) })
+	for _, name := range []string{"control.db", "control.db-wal", "secret", "template", "portals"} {
+		from := filepath.Join(dir, name)
+		fi, err := os.Stat(from)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err == nil && fi.IsDir() {
+			err = os.CopyFS(filepath.Join(to, name), os.DirFS(from))
+		} else if err == nil {
+			err = os.MkdirAll(to, 0o750)
+			if err == nil {
+				var data []byte
+				if data, err = os.ReadFile(from); err == nil {
+					err = os.WriteFile(filepath.Join(to, name), data, 0o600)
+				}
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return to
 }
 
 // cpuTime is the CPU time the process has used, user and system. On a

@@ -458,79 +458,90 @@ type sample struct {
 	err bool
 }
 
-// load runs the mixed workload for the duration.
-func (r *runner) load(ctx context.Context, sites []*site, res *Result) error {
-	type op struct {
-		name   string
-		weight int
-		run    func(rnd *rand.Rand, s *site) (int, int)
-	}
-	ops := []op{
-		{"client: my tickets", 200, func(rnd *rand.Rand, s *site) (int, int) {
-			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets", s.clients[rnd.Intn(len(s.clients))].tok, nil)
-			return c, 200
-		}},
-		{"client: open a ticket", 200, func(rnd *rand.Rand, s *site) (int, int) {
-			i := rnd.Intn(len(s.tickets))
-			c, _, _ := r.do("GET", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[i]), s.clients[i%len(s.clients)].tok, nil)
-			return c, 200
-		}},
-		{"client: create a ticket", 50, func(rnd *rand.Rand, s *site) (int, int) {
-			c, b, _ := r.do("POST", "/"+s.slug+"/api/v1/tickets", s.clients[rnd.Intn(len(s.clients))].tok, map[string]any{"fields": map[string]any{"subject": "Load ticket", "description": "Created under load."}})
-			if c == 201 {
-				var m map[string]any
-				json.Unmarshal(b, &m)
-				s.mu.Lock()
-				s.created = append(s.created, int64(m["number"].(float64)))
-				s.mu.Unlock()
-			}
-			return c, 201
-		}},
-		{"client: write a message", 50, func(rnd *rand.Rand, s *site) (int, int) {
-			i := rnd.Intn(len(s.tickets))
-			c, _, _ := r.do("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[i]), s.clients[i%len(s.clients)].tok, map[string]any{"body": "Any news?"})
-			if c == 201 {
-				s.mu.Lock()
-				s.msgs[s.tickets[i]]++
-				s.mu.Unlock()
-			}
-			return c, 201
-		}},
-		{"operator: tickets table", 150, func(rnd *rand.Rand, s *site) (int, int) {
-			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets", s.op.tok, nil)
-			return c, 200
-		}},
-		{"operator: filter", 50, func(rnd *rand.Rand, s *site) (int, int) {
-			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets?status=open&assignee=none", s.op.tok, nil)
-			return c, 200
-		}},
-		{"operator: search", 50, func(rnd *rand.Rand, s *site) (int, int) {
-			c, _, _ := r.do("GET", "/"+s.slug+"/api/v1/tickets?q=printer", s.op.tok, nil)
-			return c, 200
-		}},
-		{"operator: ticket page", 149, func(rnd *rand.Rand, s *site) (int, int) {
-			c, _, _ := r.do("GET", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
-			return c, 200
-		}},
-		{"operator: reply", 50, func(rnd *rand.Rand, s *site) (int, int) {
-			n := s.tickets[rnd.Intn(len(s.tickets))]
-			c, _, _ := r.do("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, n), s.op.tok, map[string]any{"body": "Please try again now."})
-			if c == 201 {
-				s.mu.Lock()
-				s.msgs[n]++
-				s.mu.Unlock()
-			}
-			return c, 201
-		}},
-		{"signup", 1, func(rnd *rand.Rand, s *site) (int, int) {
-			slug := "new-" + randomSuffix()
-			c, _, _ := r.do("POST", "/api/v1/portals", "", map[string]string{"company": "New", "slug": slug, "admin_name": "N", "admin_email": "n@" + slug + ".test", "admin_password": password})
-			return c, 201
-		}},
-	}
+// Op is one kind of request of the mixed workload, made on one portal by
+// one of its clients or its operator.
+type Op struct {
+	Name   string
+	Weight int
+	Staff  bool // made by the portal's operator; else by a client
+	Method string
+	Path   string // within the portal; {n} stands for one of its tickets, a client's own
+	Body   string // JSON
+	Want   int    // the status of success
+}
+
+// Mix is what the people of a helpdesk do, by weight: clients list and
+// open their tickets, create tickets and write; operators work the table,
+// filter, search, open tickets and reply. The load command adds signups;
+// BenchmarkZipf runs it as it is.
+var Mix = []Op{
+	{"client: my tickets", 200, false, "GET", "/api/v1/tickets", "", 200},
+	{"client: open a ticket", 200, false, "GET", "/api/v1/tickets/{n}/messages", "", 200},
+	{"client: create a ticket", 50, false, "POST", "/api/v1/tickets", `{"fields":{"subject":"Load ticket","description":"Created under load."}}`, 201},
+	{"client: write a message", 50, false, "POST", "/api/v1/tickets/{n}/messages", `{"body":"Any news?"}`, 201},
+	{"operator: tickets table", 150, true, "GET", "/api/v1/tickets", "", 200},
+	{"operator: filter", 50, true, "GET", "/api/v1/tickets?status=open&assignee=none", "", 200},
+	{"operator: search", 50, true, "GET", "/api/v1/tickets?q=printer", "", 200},
+	{"operator: ticket page", 149, true, "GET", "/api/v1/tickets/{n}/messages", "", 200},
+	{"operator: reply", 50, true, "POST", "/api/v1/tickets/{n}/messages", `{"body":"Please try again now."}`, 201},
+}
+
+// Pick chooses one of ops by weight.
+func Pick(rnd *rand.Rand, ops []Op) Op {
 	total := 0
 	for _, o := range ops {
-		total += o.weight
+		total += o.Weight
+	}
+	k := rnd.Intn(total)
+	for _, o := range ops {
+		if k < o.Weight {
+			return o
+		}
+		k -= o.Weight
+	}
+	return ops[len(ops)-1]
+}
+
+// Request is op's method and path on the portal at base, with ticket
+// (when the path takes one).
+func (o Op) Request(base string, ticket int64) (method, path string) {
+	return o.Method, base + strings.Replace(o.Path, "{n}", strconv.FormatInt(ticket, 10), 1)
+}
+
+// load runs the mixed workload for the duration.
+func (r *runner) load(ctx context.Context, sites []*site, res *Result) error {
+	ops := append(Mix[:len(Mix):len(Mix)], Op{Name: "signup", Weight: 1, Want: 201})
+	run := func(rnd *rand.Rand, s *site, o Op) int {
+		if o.Name == "signup" {
+			slug := "new-" + randomSuffix()
+			c, _, _ := r.do("POST", "/api/v1/portals", "", map[string]string{"company": "New", "slug": slug, "admin_name": "N", "admin_email": "n@" + slug + ".test", "admin_password": password})
+			return c
+		}
+		i := rnd.Intn(len(s.tickets))
+		tok := s.op.tok
+		if !o.Staff && strings.Contains(o.Path, "{n}") {
+			tok = s.clients[i%len(s.clients)].tok // the ticket's owner
+		} else if !o.Staff {
+			tok = s.clients[rnd.Intn(len(s.clients))].tok
+		}
+		method, path := o.Request("/"+s.slug, s.tickets[i])
+		var body any
+		if o.Body != "" {
+			body = json.RawMessage(o.Body)
+		}
+		c, b, _ := r.do(method, path, tok, body)
+		if c == o.Want && method == "POST" {
+			s.mu.Lock()
+			if strings.HasSuffix(path, "/messages") {
+				s.msgs[s.tickets[i]]++
+			} else {
+				var m map[string]any
+				json.Unmarshal(b, &m)
+				s.created = append(s.created, int64(m["number"].(float64)))
+			}
+			s.mu.Unlock()
+		}
+		return c
 	}
 	samples := make(chan []sample, r.o.Concurrency)
 	deadline := time.Now().Add(r.o.Duration)
@@ -545,17 +556,10 @@ func (r *runner) load(ctx context.Context, sites []*site, res *Result) error {
 			var mine []sample
 			for time.Now().Before(deadline) && len(mine) < 5_000_000 {
 				s := sites[z.Uint64()]
-				k := rnd.Intn(total)
-				var o op
-				for _, o = range ops {
-					if k < o.weight {
-						break
-					}
-					k -= o.weight
-				}
+				o := Pick(rnd, ops)
 				t0 := time.Now()
-				code, want := o.run(rnd, s)
-				mine = append(mine, sample{op: o.name, d: time.Since(t0), err: code != want})
+				code := run(rnd, s, o)
+				mine = append(mine, sample{op: o.Name, d: time.Since(t0), err: code != o.Want})
 			}
 			samples <- mine
 		}(w)
