@@ -181,7 +181,7 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 	if messageID != 0 {
 		msgID = messageID
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Checked again inside the write lock: two uploads at once cannot both take the last slot.
 		var count int
 		var used int64

@@ -104,7 +104,7 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) e
 	if err != nil {
 		return err
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, a := range admins {
 			if !a.Active {
 				continue

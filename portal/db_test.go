@@ -270,3 +270,39 @@ func migratedDB(t *testing.T) (*DB, string) {
 	}
 	return d, path
 }
+
+// A read made with the ctx of a transaction runs inside it: it sees the
+// transaction's own writes and takes no second connection; one made with
+// any other ctx sees only what is committed.
+func TestReadsInsideATransactionUseIt(t *testing.T) {
+	d, _ := migratedDB(t)
+	defer d.Close()
+	outer := context.Background()
+	var inside, outside int
+	err := d.Tx(outer, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := d.Exec(ctx, "INSERT INTO settings (key, value) VALUES ('probe', 'x')"); err != nil {
+			return err
+		}
+		if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&inside); err != nil {
+			return err
+		}
+		rows, err := d.Query(ctx, "SELECT value FROM settings WHERE key = 'probe'")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			inside++
+		}
+		rows.Close()
+		if n := d.R.Stats().OpenConnections; n != 0 {
+			t.Errorf("%d reader connections opened inside the transaction", n)
+		}
+		return d.QueryRow(outer, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&outside)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inside != 2 || outside != 0 {
+		t.Errorf("inside the transaction saw %d of 2, outside %d of 0", inside, outside)
+	}
+}

@@ -280,7 +280,7 @@ func (p *Portal) AddField(ctx context.Context, in FieldInput) (*Field, error) {
 	if errs := in.validate(f); len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO fields (name, label, help, type, required, options, position, active)
 			VALUES ('', ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM fields), 1)`,
 			f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options))
@@ -315,7 +315,7 @@ func (p *Portal) UpdateField(ctx context.Context, id int64, in FieldInput) (*Fie
 	if errs := in.validate(f); len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE fields SET label = ?, help = ?, type = ?, required = ?, options = ?, active = ? WHERE id = ?",
 			f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options), f.Active, id); err != nil {
 			return err

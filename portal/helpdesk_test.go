@@ -616,3 +616,28 @@ func TestLongConversationOpensAtItsEnd(t *testing.T) {
 		t.Fatal("a short conversation has nothing to show more of")
 	}
 }
+
+// A message on a portal the registry has just opened, which notifies the
+// client (their mail preferences, the settings, the mail template), runs
+// on the writer's one connection: no second connection, no second parse
+// of the schema.
+func TestAWriteOnAColdPortalTakesOneConnection(t *testing.T) {
+	w := newWorld(t)
+	reg := w.e.Svc.Registry()
+	reg.Invalidate("alpha")
+	reg.WaitClosed()
+	if r := w.api(t, w.op, "POST", fmt.Sprintf("/tickets/%d/messages", w.ticket), map[string]string{"body": "Try now."}); r.Status != 201 {
+		t.Fatalf("reply: %d %s", r.Status, r.Body)
+	}
+	h := reg.Peek("alpha")
+	if h == nil {
+		t.Fatal("alpha is not open")
+	}
+	defer h.Release()
+	if n := h.Portal.DB.R.Stats().OpenConnections; n != 0 {
+		t.Errorf("the reply opened %d reader connections", n)
+	}
+	if mails := w.e.Mails(t, "alpha"); len(mails) == 0 || !strings.Contains(mails[len(mails)-1], "Try now.") {
+		t.Error("the client was not mailed the reply")
+	}
+}

@@ -294,7 +294,7 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) 
 		}
 		errs := s.Send(ctx, p, due)
 		now := p.Now()
-		err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for i, m := range due {
 				var err error
 				switch e := errs[i]; {

@@ -106,7 +106,7 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 		return nil, err
 	}
 	u := &User{Email: in.Email, Name: in.Name, Surname: in.Surname, Role: in.Role}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := InsertUser(ctx, tx, u, hash, p.Now()); err != nil {
 			return err
 		}
@@ -250,7 +250,7 @@ func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next stri
 	if err != nil {
 		return nil, err
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, u.ID); err != nil {
 			return err
 		}

@@ -60,7 +60,7 @@ func TestRefCacheSeesEveryWrite(t *testing.T) {
 			return err
 		},
 		func(n string) error {
-			return p.DB.Tx(ctx, func(tx *sql.Tx) error {
+			return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, "UPDATE statuses SET name = ? WHERE position = 1", n)
 				return err
 			})

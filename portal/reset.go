@@ -36,7 +36,7 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
 	rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	now := p.Now()
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", u.ID, now.Unix()); err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*Us
 	if err != nil {
 		return nil, err
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL", p.Now().Unix(), tokenHash(token))
 		if err != nil {
 			return err

@@ -68,7 +68,7 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 	}
 	now := p.Now().Unix()
 	var clients, staff []int64
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for i := 0; i < o.Operators+o.Clients; i++ {
 			role, kind := RoleOperator, "operator"
 			if i >= o.Operators {
@@ -106,7 +106,7 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 	extra := o.Messages - perTicket*o.Tickets
 	const batch = 500
 	for start := 0; start < o.Tickets; start += batch {
-		err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for i := start; i < min(start+batch, o.Tickets); i++ {
 				created := now - int64(o.Tickets-i)*600 - int64(r.Intn(600))
 				st := sts[r.Intn(len(sts))]
@@ -184,7 +184,7 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 	}
 	const batch = 2000
 	for start := 0; start < o.Work; start += batch {
-		err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var first, last int64
 			for i := start; i < min(start+batch, o.Work); i++ {
 				k := r.Intn(len(types))

@@ -58,7 +58,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		defs[k.ID] = in.NotifyDefaults[k.ID]
 	}
 	defsJSON, _ := json.Marshal(defs)
-	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for k, v := range map[string]string{
 			"notify_defaults": string(defsJSON),
 			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),

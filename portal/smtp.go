@@ -113,7 +113,7 @@ func (p *Portal) SaveSMTP(ctx context.Context, actor *User, in SMTPSettings) err
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
-	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		vals := map[string]string{"smtp_host": in.Host, "smtp_port": strconv.Itoa(in.Port), "smtp_security": in.Security,
 			"smtp_user": in.User, "smtp_from_name": in.FromName, "smtp_from": in.From}
 		if in.Password != "" {

@@ -65,7 +65,7 @@ func (p *Portal) SaveStatus(ctx context.Context, actor *User, id int64, in Statu
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if st.Initial {
 			if _, err := tx.ExecContext(ctx, "UPDATE statuses SET initial = 0"); err != nil {
 				return err

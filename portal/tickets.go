@@ -189,7 +189,7 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	}
 	now := p.Now().Unix()
 	var number int64
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at)
 			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?)`,
 			subject, description, clientID, prio, now, now, now)

@@ -154,7 +154,7 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 	}
 	now := p.Now().Unix()
 	e := &Entry{Kind: kind, Body: body, CreatedAt: now, Author: &Person{ID: actor.ID, Name: actor.FullName()}, AuthorRole: actor.Role}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := p.DB.TxExec(ctx, tx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, body, now)
 		if err != nil {
 			return err
@@ -301,7 +301,7 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 	if len(sets) == 0 {
 		return t, nil
 	}
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		sets = append(sets, "updated_at = ?", "last_activity_at = ?")
 		args = append(args, now, now, number)
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
@@ -334,7 +334,7 @@ func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) er
 		return ErrForbidden
 	}
 	var paths []string
-	err := p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT path FROM attachments WHERE ticket_id = ?", number)
 		if err != nil {
 			return err

@@ -254,7 +254,7 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 	}
 	cost := Cost(wt.Price, qty)
 	var id int64
-	err = p.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, actor.ID, t.Client.ID, wt.ID, qty, wt.Price, cost, day.Unix()/86400, strings.TrimSpace(in.Comment), in.Visible, p.Now().Unix())
 		if err != nil {

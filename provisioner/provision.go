@@ -200,7 +200,7 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 		if err := s.step(stepAdmin); err != nil {
 			return err
 		}
-		return p.DB.Tx(ctx, func(ptx *sql.Tx) error {
+		return p.DB.Tx(ctx, func(ctx context.Context, ptx *sql.Tx) error {
 			if err := portal.InsertUser(ctx, ptx, admin, hash, now); err != nil {
 				return err
 			}
