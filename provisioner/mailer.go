@@ -25,8 +25,9 @@ import (
 
 // Mailer delivers the portals' outboxes. A portal that queued mail kicks it;
 // it then keeps the portal open (see Queued), or takes it from the registry
-// like any request, and sends what is due through the portal's own SMTP account, the service's, or — with
-// neither — into .eml files under DATA/mail/<slug>/. Failed attempts are
+// like any request, and sends what is due through the portal's own SMTP
+// account, the service's, or — with neither — into .eml files under
+// DATA/mail/<slug>/. Failed attempts are
 // retried with backoff; at start it sweeps every portal for mail a crash or
 // an outage left behind.
 type Mailer struct {
