@@ -66,7 +66,7 @@ func (e *ErrQuota) Error() string { return e.Message }
 // DiskUsage is the bytes of all attachments of the portal.
 func (p *Portal) DiskUsage(ctx context.Context) (int64, error) {
 	var n int64
-	err := p.DB.QueryRow(ctx, "SELECT COALESCE(SUM(size), 0) FROM attachments").Scan(&n)
+	err := p.q.QueryRow(ctx, "SELECT COALESCE(SUM(size), 0) FROM attachments").Scan(&n)
 	return n, err
 }
 
@@ -110,7 +110,7 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 	if messageID != 0 {
 		var kind string
 		var author int64
-		err := p.DB.QueryRow(ctx, "SELECT kind, COALESCE(author_id, 0) FROM messages WHERE id = ? AND ticket_id = ?", messageID, number).Scan(&kind, &author)
+		err := p.q.QueryRow(ctx, "SELECT kind, COALESCE(author_id, 0) FROM messages WHERE id = ? AND ticket_id = ?", messageID, number).Scan(&kind, &author)
 		if errors.Is(err, sql.ErrNoRows) || (kind == KindNote && !actor.IsStaff()) {
 			return nil, &FieldErrors{Fields: map[string]string{"message": "No such message on this ticket."}}
 		}
@@ -124,7 +124,7 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 	}
 	lim := p.FileLimits(ctx)
 	var count int
-	if err := p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM attachments WHERE ticket_id = ?", number).Scan(&count); err != nil {
+	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM attachments WHERE ticket_id = ?", number).Scan(&count); err != nil {
 		return nil, err
 	}
 	if lim.MaxFiles > 0 && count >= lim.MaxFiles {
@@ -181,11 +181,11 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 	if messageID != 0 {
 		msgID = messageID
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = p.Tx(ctx, func(tp *Portal) error {
 		// Checked again inside the write lock: two uploads at once cannot both take the last slot.
 		var count int
 		var used int64
-		if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
+		if err := tp.q.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
 			return err
 		}
 		if lim.MaxFiles > 0 && count >= lim.MaxFiles {
@@ -194,13 +194,13 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 		if lim.DiskQuota > 0 && used+written > lim.DiskQuota {
 			return &ErrQuota{"quota_exceeded", "This file does not fit into the portal's remaining disk space."}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO attachments (ticket_id, message_id, uploader_id, name, content_type, size, path, internal, created_at)
+		res, err := tp.q.Exec(ctx, `INSERT INTO attachments (ticket_id, message_id, uploader_id, name, content_type, size, path, internal, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, msgID, actor.ID, a.Name, a.ContentType, a.Size, a.path, internal, a.CreatedAt)
 		if err != nil {
 			return err
 		}
 		a.ID, _ = res.LastInsertId()
-		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET files = files + 1, file_bytes = file_bytes + ?, updated_at = ? WHERE id = ?", written, a.CreatedAt, number); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET files = files + 1, file_bytes = file_bytes + ?, updated_at = ? WHERE id = ?", written, a.CreatedAt, number); err != nil {
 			return err
 		}
 		if err := p.Fs.MkdirAll(path.Dir(a.path), 0o750); err != nil {
@@ -252,7 +252,7 @@ func (p *Portal) Attachments(ctx context.Context, actor *User, number int64) ([]
 	if !actor.IsStaff() {
 		q += " AND internal = 0"
 	}
-	rows, err := p.DB.Query(ctx, q+" ORDER BY id", number)
+	rows, err := p.q.Query(ctx, q+" ORDER BY id", number)
 	if err != nil {
 		return nil, fmt.Errorf("store: attachments of %d: %w", number, err)
 	}
@@ -270,7 +270,7 @@ func (p *Portal) Attachments(ctx context.Context, actor *User, number int64) ([]
 
 // OpenAttachment returns a file actor may see, with its bytes.
 func (p *Portal) OpenAttachment(ctx context.Context, actor *User, id int64) (*Attachment, io.ReadSeekCloser, error) {
-	a, err := scanAttachment(p.DB.QueryRow(ctx, "SELECT "+attCols+" FROM attachments WHERE id = ?", id))
+	a, err := scanAttachment(p.q.QueryRow(ctx, "SELECT "+attCols+" FROM attachments WHERE id = ?", id))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // benchPortal is a portal with 10,000 tickets and 100,000 messages (sizes

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -104,12 +103,12 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) e
 	if err != nil {
 		return err
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = p.Tx(ctx, func(tp *Portal) error {
 		for _, a := range admins {
 			if !a.Active {
 				continue
 			}
-			if err := p.enqueue(ctx, tx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0, time.Time{}); err != nil {
+			if err := tp.enqueue(ctx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0, time.Time{}); err != nil {
 				return err
 			}
 		}

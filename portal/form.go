@@ -181,7 +181,7 @@ func scanField(row interface{ Scan(...any) error }) (*Field, error) {
 // Fields returns the questionnaire in order; retired fields only when all is set.
 // On a tariff without the designer only the builtin fields are in force.
 func (p *Portal) Fields(ctx context.Context, all bool) ([]*Field, error) {
-	rows, err := p.DB.Query(ctx, "SELECT "+fieldCols+" FROM fields ORDER BY position, id")
+	rows, err := p.q.Query(ctx, "SELECT "+fieldCols+" FROM fields ORDER BY position, id")
 	if err != nil {
 		return nil, fmt.Errorf("store: fields: %w", err)
 	}
@@ -280,8 +280,8 @@ func (p *Portal) AddField(ctx context.Context, in FieldInput) (*Field, error) {
 	if errs := in.validate(f); len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO fields (name, label, help, type, required, options, position, active)
+	err := p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, `INSERT INTO fields (name, label, help, type, required, options, position, active)
 			VALUES ('', ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM fields), 1)`,
 			f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options))
 		if err != nil {
@@ -289,7 +289,7 @@ func (p *Portal) AddField(ctx context.Context, in FieldInput) (*Field, error) {
 		}
 		f.ID, _ = res.LastInsertId()
 		f.Name = "f" + strconv.FormatInt(f.ID, 10)
-		_, err = tx.ExecContext(ctx, "UPDATE fields SET name = ? WHERE id = ?", f.Name, f.ID)
+		_, err = tp.q.Exec(ctx, "UPDATE fields SET name = ? WHERE id = ?", f.Name, f.ID)
 		return err
 	})
 	if err != nil {
@@ -300,7 +300,7 @@ func (p *Portal) AddField(ctx context.Context, in FieldInput) (*Field, error) {
 
 // Field loads one question.
 func (p *Portal) Field(ctx context.Context, id int64) (*Field, error) {
-	return scanField(p.DB.QueryRow(ctx, "SELECT "+fieldCols+" FROM fields WHERE id = ?", id))
+	return scanField(p.q.QueryRow(ctx, "SELECT "+fieldCols+" FROM fields WHERE id = ?", id))
 }
 
 // UpdateField changes a question; old tickets keep the label they were asked with.
@@ -315,13 +315,13 @@ func (p *Portal) UpdateField(ctx context.Context, id int64, in FieldInput) (*Fie
 	if errs := in.validate(f); len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "UPDATE fields SET label = ?, help = ?, type = ?, required = ?, options = ?, active = ? WHERE id = ?",
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, "UPDATE fields SET label = ?, help = ?, type = ?, required = ?, options = ?, active = ? WHERE id = ?",
 			f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options), f.Active, id); err != nil {
 			return err
 		}
 		if in.Position != nil {
-			return reorder(ctx, tx, "fields", id, *in.Position)
+			return tp.reorder(ctx, "fields", id, *in.Position)
 		}
 		return nil
 	})

@@ -14,7 +14,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // world is two portals: alpha (a paid tariff) with an admin, an operator and
@@ -634,7 +634,7 @@ func TestAWriteOnAColdPortalTakesOneConnection(t *testing.T) {
 		t.Fatal("alpha is not open")
 	}
 	defer h.Release()
-	if n := h.Portal.DB.R.Stats().OpenConnections; n != 0 {
+	if n := h.Portal.DB.Readers().Stats().OpenConnections; n != 0 {
 		t.Errorf("the reply opened %d reader connections", n)
 	}
 	if mails := w.e.Mails(t, "alpha"); len(mails) == 0 || !strings.Contains(mails[len(mails)-1], "Try now.") {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // TestPagesInBothLanguages: a person switches to Russian and every page

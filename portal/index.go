@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -17,51 +16,51 @@ import (
 // its internal notes at 2n+1, which only staff searches reach.
 
 // indexConversation writes ticket n's conversation document.
-func (p *Portal) indexConversation(ctx context.Context, tx *sql.Tx, n int64) error {
-	if _, err := p.DB.TxExec(ctx, tx, "DELETE FROM search WHERE rowid = ? * 2", n); err != nil {
+func (p *Portal) indexConversation(ctx context.Context, n int64) error {
+	if _, err := p.q.Exec(ctx, "DELETE FROM search WHERE rowid = ? * 2", n); err != nil {
 		return err
 	}
-	_, err := p.DB.TxExec(ctx, tx, `INSERT INTO search (rowid, body) SELECT t.id * 2, t.subject || ' ' || t.description ||
+	_, err := p.q.Exec(ctx, `INSERT INTO search (rowid, body) SELECT t.id * 2, t.subject || ' ' || t.description ||
 		COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '')
 		FROM tickets t WHERE t.id = ?`, n)
 	return err
 }
 
 // indexNotes writes ticket n's notes document.
-func (p *Portal) indexNotes(ctx context.Context, tx *sql.Tx, n int64) error {
-	if _, err := p.DB.TxExec(ctx, tx, "DELETE FROM search WHERE rowid = ? * 2 + 1", n); err != nil {
+func (p *Portal) indexNotes(ctx context.Context, n int64) error {
+	if _, err := p.q.Exec(ctx, "DELETE FROM search WHERE rowid = ? * 2 + 1", n); err != nil {
 		return err
 	}
-	_, err := p.DB.TxExec(ctx, tx, `INSERT INTO search (rowid, body) SELECT ? * 2 + 1, group_concat(body, ' ')
+	_, err := p.q.Exec(ctx, `INSERT INTO search (rowid, body) SELECT ? * 2 + 1, group_concat(body, ' ')
 		FROM messages WHERE ticket_id = ? AND kind = 'note' HAVING COUNT(*) > 0`, n, n)
 	return err
 }
 
 // indexEntry updates the document a new timeline entry of kind belongs to.
-func (p *Portal) indexEntry(ctx context.Context, tx *sql.Tx, n int64, kind string) error {
+func (p *Portal) indexEntry(ctx context.Context, n int64, kind string) error {
 	switch kind {
 	case KindMessage:
-		return p.indexConversation(ctx, tx, n)
+		return p.indexConversation(ctx, n)
 	case KindNote:
-		return p.indexNotes(ctx, tx, n)
+		return p.indexNotes(ctx, n)
 	}
 	return nil // events are not searched
 }
 
 // unindexTicket takes ticket n out of the search index and its work out
 // of the monthly totals; call it before the ticket is deleted.
-func (p *Portal) unindexTicket(ctx context.Context, tx *sql.Tx, n int64) error {
-	if _, err := p.DB.TxExec(ctx, tx, "DELETE FROM search WHERE rowid IN (? * 2, ? * 2 + 1)", n, n); err != nil {
+func (p *Portal) unindexTicket(ctx context.Context, n int64) error {
+	if _, err := p.q.Exec(ctx, "DELETE FROM search WHERE rowid IN (? * 2, ? * 2 + 1)", n, n); err != nil {
 		return err
 	}
-	return p.workMonth(ctx, tx, -1, "w.ticket_id = ?", n)
+	return p.workMonth(ctx, -1, "w.ticket_id = ?", n)
 }
 
 // workMonth adds (sign 1) or takes away (sign -1) the work entries that
 // where selects to or from the monthly totals per operator, client, work
 // type and day.
-func (p *Portal) workMonth(ctx context.Context, tx *sql.Tx, sign int, where string, args ...any) error {
-	_, err := p.DB.TxExec(ctx, tx, fmt.Sprintf(`WITH e AS (
+func (p *Portal) workMonth(ctx context.Context, sign int, where string, args ...any) error {
+	_, err := p.q.Exec(ctx, fmt.Sprintf(`WITH e AS (
 		SELECT CAST(strftime('%%Y%%m', w.day * 86400, 'unixepoch') AS INTEGER) AS month, w.operator_id, w.client_id, w.work_type_id, w.day,
 			CASE WHEN wt.unit = 'hour' THEN w.quantity ELSE 0 END AS hours, CASE WHEN wt.unit = 'piece' THEN w.quantity ELSE 0 END AS pieces,
 			w.cost, CASE WHEN w.visible THEN w.cost ELSE 0 END AS visible

@@ -146,10 +146,10 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 		st.Dynamics[i].Start = pr.From.AddDate(0, 0, i*step).Format(time.DateOnly)
 	}
 	var openBefore int
-	if err := p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM tickets WHERE created_at < ? AND (closed_at IS NULL OR closed_at >= ?)", pr.start(), pr.start()).Scan(&openBefore); err != nil {
+	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM tickets WHERE created_at < ? AND (closed_at IS NULL OR closed_at >= ?)", pr.start(), pr.start()).Scan(&openBefore); err != nil {
 		return nil, err
 	}
-	rows, err := p.DB.Query(ctx, "SELECT created_at FROM tickets WHERE created_at >= ? AND created_at < ?", pr.start(), pr.end())
+	rows, err := p.q.Query(ctx, "SELECT created_at FROM tickets WHERE created_at >= ? AND created_at < ?", pr.start(), pr.end())
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 		st.Dynamics[bucketOf(t, pr)].Created++
 	}
 	rows.Close()
-	rows, err = p.DB.Query(ctx, "SELECT closed_at FROM tickets WHERE closed_at >= ? AND closed_at < ?", pr.start(), pr.end())
+	rows, err = p.q.Query(ctx, "SELECT closed_at FROM tickets WHERE closed_at >= ? AND closed_at < ?", pr.start(), pr.end())
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 	for _, u := range staff {
 		ops[u.ID] = &acc{OperatorStats: OperatorStats{ID: u.ID, Name: u.FullName()}}
 	}
-	rows, err = p.DB.Query(ctx, `SELECT assignee_id, created_at, COALESCE(first_response_at, 0), COALESCE(closed_at, 0) FROM tickets
+	rows, err = p.q.Query(ctx, `SELECT assignee_id, created_at, COALESCE(first_response_at, 0), COALESCE(closed_at, 0) FROM tickets
 		WHERE assignee_id IS NOT NULL AND ((created_at >= ? AND created_at < ?) OR (closed_at >= ? AND closed_at < ?))`, pr.start(), pr.end(), pr.start(), pr.end())
 	if err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 		}
 	}
 	rows.Close()
-	rows, err = p.DB.Query(ctx, `SELECT t.assignee_id, r.score FROM ratings r JOIN tickets t ON t.id = r.ticket_id WHERE r.updated_at >= ? AND r.updated_at < ?`, pr.start(), pr.end())
+	rows, err = p.q.Query(ctx, `SELECT t.assignee_id, r.score FROM ratings r JOIN tickets t ON t.id = r.ticket_id WHERE r.updated_at >= ? AND r.updated_at < ?`, pr.start(), pr.end())
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 		st.Operators = append(st.Operators, o.OperatorStats)
 	}
 	// Statuses now, and the age of the open backlog.
-	rows, err = p.DB.Query(ctx, "SELECT s.name, s.color, s.closed, COUNT(t.id) FROM statuses s LEFT JOIN tickets t ON t.status_id = s.id GROUP BY s.id ORDER BY s.position")
+	rows, err = p.q.Query(ctx, "SELECT s.name, s.color, s.closed, COUNT(t.id) FROM statuses s LEFT JOIN tickets t ON t.status_id = s.id GROUP BY s.id ORDER BY s.position")
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 	rows.Close()
 	st.Backlog = []AgeBucket{{Label: "under a day"}, {Label: "1–3 days"}, {Label: "3–7 days"}, {Label: "1–4 weeks"}, {Label: "over 4 weeks"}}
 	now := p.Now().Unix()
-	rows, err = p.DB.Query(ctx, "SELECT created_at FROM tickets WHERE status_id IN (SELECT id FROM statuses WHERE closed = 0)")
+	rows, err = p.q.Query(ctx, "SELECT created_at FROM tickets WHERE status_id IN (SELECT id FROM statuses WHERE closed = 0)")
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +380,7 @@ func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*Labo
 	byOp, byClient, byType, byDay := map[int64]*agg{}, map[int64]*agg{}, map[int64]*agg{}, map[int64]*agg{}
 	raw := func(lo, hi int64) error {
 		a := append([]any{lo, hi}, args[2:]...)
-		rows, err := p.DB.Query(ctx, "SELECT w.operator_id, w.client_id, w.work_type_id, w.day, w.quantity, w.cost, w.visible FROM work_entries w WHERE "+cond, a...)
+		rows, err := p.q.Query(ctx, "SELECT w.operator_id, w.client_id, w.work_type_id, w.day, w.quantity, w.cost, w.visible FROM work_entries w WHERE "+cond, a...)
 		if err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*Labo
 		if err := raw(last.Unix()/86400+1, toDay); err != nil {
 			return nil, err
 		}
-		rows, err := p.DB.Query(ctx, "SELECT dim, key, entries, hours, pieces, cost, visible FROM work_month WHERE month >= ? AND month <= ? AND entries > 0",
+		rows, err := p.q.Query(ctx, "SELECT dim, key, entries, hours, pieces, cost, visible FROM work_month WHERE month >= ? AND month <= ? AND entries > 0",
 			first.Year()*100+int(first.Month()), last.Year()*100+int(last.Month()))
 		if err != nil {
 			return nil, err
@@ -504,7 +504,7 @@ func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*Labo
 	}
 	sort.Slice(rep.ByPeriod, func(a, b int) bool { return rep.ByPeriod[a].Key < rep.ByPeriod[b].Key })
 	// The newest entries, with names, for the drill-down.
-	rows, err := p.DB.Query(ctx, `SELECT w.id, w.ticket_id, w.operator_id, w.client_id, w.work_type_id, w.quantity, w.price, w.cost, w.day, w.comment, w.visible, w.created_at
+	rows, err := p.q.Query(ctx, `SELECT w.id, w.ticket_id, w.operator_id, w.client_id, w.work_type_id, w.quantity, w.price, w.cost, w.day, w.comment, w.visible, w.created_at
 		FROM work_entries w WHERE `+cond+" ORDER BY w.day DESC, w.id DESC LIMIT 500", args...)
 	if err != nil {
 		return nil, err
@@ -550,7 +550,7 @@ func (p *Portal) TicketRating(ctx context.Context, actor *User, number int64) (*
 // the ticket.
 func (p *Portal) rating(ctx context.Context, number int64) (*Rating, error) {
 	r := &Rating{}
-	err := p.DB.QueryRow(ctx, "SELECT score, comment, first_at, updated_at FROM ratings WHERE ticket_id = ?", number).Scan(&r.Score, &r.Comment, &r.FirstAt, &r.UpdatedAt)
+	err := p.q.QueryRow(ctx, "SELECT score, comment, first_at, updated_at FROM ratings WHERE ticket_id = ?", number).Scan(&r.Score, &r.Comment, &r.FirstAt, &r.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -593,7 +593,7 @@ func (p *Portal) Rate(ctx context.Context, actor *User, number int64, score int,
 	if old != nil && !old.Editable {
 		return nil, &FieldErrors{Message: "The rating can be changed for 7 days only.", Fields: map[string]string{"score": "The rating can be changed for 7 days only."}}
 	}
-	if _, err := p.DB.Exec(ctx, `INSERT INTO ratings (ticket_id, client_id, score, comment, first_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+	if _, err := p.q.Exec(ctx, `INSERT INTO ratings (ticket_id, client_id, score, comment, first_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (ticket_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at`,
 		number, actor.ID, score, comment, now, now); err != nil {
 		return nil, err

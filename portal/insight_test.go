@@ -13,7 +13,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 func TestCostArithmetic(t *testing.T) {
@@ -310,7 +310,7 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 		t.Helper()
 		// The documents a rebuild writes, by rowid.
 		want := map[int64]string{}
-		rows, err := p.DB.W.QueryContext(ctx, `SELECT t.id * 2, t.subject || ' ' || t.description || COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') FROM tickets t
+		rows, err := p.DB.Writer().QueryContext(ctx, `SELECT t.id * 2, t.subject || ' ' || t.description || COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') FROM tickets t
 				UNION ALL SELECT ticket_id * 2 + 1, group_concat(body, ' ') FROM messages WHERE kind = 'note' GROUP BY ticket_id`)
 		if err != nil {
 			t.Fatal(err)
@@ -334,7 +334,7 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 		}
 		for w, docs := range words {
 			got := map[int64]bool{}
-			rows, err := p.DB.W.QueryContext(ctx, `SELECT rowid FROM search WHERE search MATCH ?`, `"`+w+`"`)
+			rows, err := p.DB.Writer().QueryContext(ctx, `SELECT rowid FROM search WHERE search MATCH ?`, `"`+w+`"`)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,12 +349,12 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 			}
 		}
 		var n int
-		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM search_docsize").Scan(&n)
+		p.DB.Writer().QueryRowContext(ctx, "SELECT COUNT(*) FROM search_docsize").Scan(&n)
 		if n != len(want) {
 			t.Errorf("%s: %d search documents, a rebuild has %d", when, n, len(want))
 		}
 		var bad int
-		err = p.DB.W.QueryRowContext(ctx, `SELECT COUNT(*) FROM (
+		err = p.DB.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM (
 				SELECT month, dim, key, entries, hours, pieces, cost, visible FROM work_month WHERE entries <> 0
 				EXCEPT SELECT CAST(strftime('%Y%m', w.day * 86400, 'unixepoch') AS INTEGER), d.dim, CASE d.dim WHEN 'operator' THEN w.operator_id WHEN 'client' THEN w.client_id WHEN 'type' THEN w.work_type_id ELSE w.day END,
 					COUNT(*), SUM(CASE WHEN wt.unit = 'hour' THEN w.quantity ELSE 0 END), SUM(CASE WHEN wt.unit = 'piece' THEN w.quantity ELSE 0 END),
@@ -366,13 +366,13 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 			t.Errorf("%s: work_month differs from a rebuild in %d rows (%v)", when, bad, err)
 		}
 		var wrongCounts int
-		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets t WHERE work <> (SELECT COUNT(*) FROM work_entries WHERE ticket_id = t.id)").Scan(&wrongCounts)
+		p.DB.Writer().QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets t WHERE work <> (SELECT COUNT(*) FROM work_entries WHERE ticket_id = t.id)").Scan(&wrongCounts)
 		if wrongCounts != 0 {
 			t.Errorf("%s: %d tickets count their work entries wrong", when, wrongCounts)
 		}
 		var months, entries int
-		p.DB.W.QueryRowContext(ctx, "SELECT COALESCE(SUM(entries), 0) FROM work_month WHERE dim = 'all'").Scan(&months)
-		p.DB.W.QueryRowContext(ctx, "SELECT COUNT(*) FROM work_entries").Scan(&entries)
+		p.DB.Writer().QueryRowContext(ctx, "SELECT COALESCE(SUM(entries), 0) FROM work_month WHERE dim = 'all'").Scan(&months)
+		p.DB.Writer().QueryRowContext(ctx, "SELECT COUNT(*) FROM work_entries").Scan(&entries)
 		if months != entries {
 			t.Errorf("%s: the monthly totals count %d entries, there are %d", when, months, entries)
 		}

@@ -80,12 +80,12 @@ func (p *Portal) SetLogo(ctx context.Context, r io.Reader) error {
 	if err := p.Fs.Rename(tmp, logoPath); err != nil {
 		return err
 	}
-	return SetSetting(ctx, p.DB.W, "logo", ct+"|"+strconv.FormatInt(p.Now().UnixNano(), 36))
+	return p.SetSetting(ctx, "logo", ct+"|"+strconv.FormatInt(p.Now().UnixNano(), 36))
 }
 
 // RemoveLogo goes back to the default logo.
 func (p *Portal) RemoveLogo(ctx context.Context) error {
-	if _, err := p.DB.Exec(ctx, "DELETE FROM settings WHERE key = 'logo'"); err != nil {
+	if _, err := p.q.Exec(ctx, "DELETE FROM settings WHERE key = 'logo'"); err != nil {
 		return err
 	}
 	if err := p.Fs.Remove(logoPath); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -13,7 +13,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // clock is a settable time for retries and expiry.
@@ -261,7 +261,7 @@ func TestCyrillicTemplatesRoundTrip(t *testing.T) {
 	}
 	// A template that breaks at sending time falls back to the default and tells the admin.
 	w.e.Portal(t, "alpha", func(p *portal.Portal) {
-		p.DB.W.Exec("UPDATE mail_templates SET body = '{{.Message.Nope}}' WHERE kind = 'status' AND lang = 'ru'")
+		p.DB.Writer().Exec("UPDATE mail_templates SET body = '{{.Message.Nope}}' WHERE kind = 'status' AND lang = 'ru'")
 	})
 	w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%v", n), map[string]any{"status": "Resolved"})
 	w.deliver(t)

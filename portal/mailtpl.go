@@ -120,7 +120,7 @@ func (p *Portal) MailTemplateFor(ctx context.Context, kind, lang string) (*MailT
 		return nil, ErrNotFound
 	}
 	t := &MailTemplate{Kind: kind, Lang: lang, Subject: def[lang].subject, Body: def[lang].body}
-	err := p.DB.QueryRow(ctx, "SELECT subject, body FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang).Scan(&t.Subject, &t.Body)
+	err := p.q.QueryRow(ctx, "SELECT subject, body FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang).Scan(&t.Subject, &t.Body)
 	switch {
 	case err == nil:
 		t.Custom = true
@@ -132,8 +132,9 @@ func (p *Portal) MailTemplateFor(ctx context.Context, kind, lang string) (*MailT
 
 // RenderMail fills the template for kind in lang. A broken custom template
 // never stops mail: the default is used, and the admin is told.
-// db is where the note to the admin is written: the caller's transaction.
-func (p *Portal) RenderMail(ctx context.Context, db Execer, kind, lang string, v MailVars) (subject, body string) {
+// The note to the admin is written where p writes: inside the caller's
+// transaction when p is bound to one.
+func (p *Portal) RenderMail(ctx context.Context, kind, lang string, v MailVars) (subject, body string) {
 	lang = normLang(lang)
 	if v.Portal == "" {
 		v.Portal = p.company()
@@ -147,7 +148,7 @@ func (p *Portal) RenderMail(ctx context.Context, db Execer, kind, lang string, v
 		if err == nil {
 			return strings.TrimSpace(subject), body
 		}
-		p.noteTemplateError(ctx, db, fmt.Sprintf("The %s template (%s) failed and the default was sent instead: %v", kind, lang, err))
+		p.noteTemplateError(ctx, fmt.Sprintf("The %s template (%s) failed and the default was sent instead: %v", kind, lang, err))
 	}
 	def := defaultMail[kind][lang]
 	subject, _ = renderText(def.subject, v)
@@ -155,8 +156,8 @@ func (p *Portal) RenderMail(ctx context.Context, db Execer, kind, lang string, v
 	return strings.TrimSpace(subject), body
 }
 
-func (p *Portal) noteTemplateError(ctx context.Context, db Execer, msg string) {
-	_ = SetSetting(ctx, db, "mail_template_error", truncate(msg, 500))
+func (p *Portal) noteTemplateError(ctx context.Context, msg string) {
+	_ = p.SetSetting(ctx, "mail_template_error", truncate(msg, 500))
 }
 
 // SaveMailTemplate stores the admin's wording after checking that it renders.
@@ -182,10 +183,10 @@ func (p *Portal) SaveMailTemplate(ctx context.Context, actor *User, kind, lang, 
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
-	_, err := p.DB.Exec(ctx, "INSERT INTO mail_templates (kind, lang, subject, body) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET subject = excluded.subject, body = excluded.body",
+	_, err := p.q.Exec(ctx, "INSERT INTO mail_templates (kind, lang, subject, body) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET subject = excluded.subject, body = excluded.body",
 		kind, lang, subject, body)
 	if err == nil {
-		_ = SetSetting(ctx, p.DB.W, "mail_template_error", "")
+		_ = p.SetSetting(ctx, "mail_template_error", "")
 	}
 	return err
 }
@@ -195,7 +196,7 @@ func (p *Portal) ResetMailTemplate(ctx context.Context, actor *User, kind, lang 
 	if actor.Role != RoleAdmin {
 		return ErrForbidden
 	}
-	_, err := p.DB.Exec(ctx, "DELETE FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang)
+	_, err := p.q.Exec(ctx, "DELETE FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang)
 	return err
 }
 

@@ -45,6 +45,12 @@ type Mail struct {
 	SentAt    int64  `json:"sent_at,omitempty"`
 }
 
+func (p *Portal) ticketsChanged(delta int64) {
+	if p.OnTickets != nil {
+		p.OnTickets(delta)
+	}
+}
+
 func (p *Portal) kickOutbox() {
 	if p.OnOutbox != nil {
 		p.OnOutbox()
@@ -53,24 +59,24 @@ func (p *Portal) kickOutbox() {
 
 // mailTo renders kind for the recipient in their language and queues it
 // within the caller's transaction.
-func (p *Portal) mailTo(ctx context.Context, tx *sql.Tx, kind string, to *User, v MailVars, ticket int64) error {
-	return p.mailAbout(ctx, tx, kind, to, v, ticket, 0, time.Time{})
+func (p *Portal) mailTo(ctx context.Context, kind string, to *User, v MailVars, ticket int64) error {
+	return p.mailAbout(ctx, kind, to, v, ticket, 0, time.Time{})
 }
 
 // mailAbout is mailTo for a timeline message (its files ride along) that may
 // be held until notBefore, while the files of the same form are stored.
-func (p *Portal) mailAbout(ctx context.Context, tx *sql.Tx, kind string, to *User, v MailVars, ticket, entry int64, notBefore time.Time) error {
+func (p *Portal) mailAbout(ctx context.Context, kind string, to *User, v MailVars, ticket, entry int64, notBefore time.Time) error {
 	lang := to.Lang
 	if lang == "" {
 		lang = p.Setting(ctx, "lang", "en")
 	}
 	v.Name, v.Email = to.FullName(), to.Email
-	subject, text := p.RenderMail(ctx, tx, kind, lang, v)
-	return p.enqueue(ctx, tx, kind, to, subject, text, ticket, entry, notBefore)
+	subject, text := p.RenderMail(ctx, kind, lang, v)
+	return p.enqueue(ctx, kind, to, subject, text, ticket, entry, notBefore)
 }
 
 // enqueue writes a message into the outbox within the caller's transaction.
-func (p *Portal) enqueue(ctx context.Context, tx *sql.Tx, kind string, to *User, subject, text string, ticket, entry int64, notBefore time.Time) error {
+func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, text string, ticket, entry int64, notBefore time.Time) error {
 	now := p.Now()
 	due := now
 	if notBefore.After(now) {
@@ -85,7 +91,7 @@ func (p *Portal) enqueue(ctx context.Context, tx *sql.Tx, kind string, to *User,
 	if ticket != 0 {
 		tid = ticket
 	}
-	_, err := p.DB.TxExec(ctx, tx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := p.q.Exec(ctx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due.Unix(), now.Unix())
 	return err
 }
@@ -103,7 +109,7 @@ func (p *Portal) wants(ctx context.Context, u *User, kind string) bool {
 func (p *Portal) NotifyPrefs(ctx context.Context, u *User) map[string]bool {
 	prefs := p.Settings(ctx).NotifyDefaults
 	var own string
-	if err := p.DB.QueryRow(ctx, "SELECT notify FROM users WHERE id = ?", u.ID).Scan(&own); err == nil {
+	if err := p.q.QueryRow(ctx, "SELECT notify FROM users WHERE id = ?", u.ID).Scan(&own); err == nil {
 		_ = json.Unmarshal([]byte(own), &prefs)
 	}
 	return prefs
@@ -144,7 +150,7 @@ func (p *Portal) staff(ctx context.Context) ([]*User, error) {
 }
 
 func (p *Portal) loadStaff(ctx context.Context) ([]*User, error) {
-	rows, err := p.DB.Query(ctx, "SELECT "+userCols+" FROM users WHERE role IN ('admin', 'operator') AND active = 1 ORDER BY id")
+	rows, err := p.q.Query(ctx, "SELECT "+userCols+" FROM users WHERE role IN ('admin', 'operator') AND active = 1 ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +172,7 @@ func (p *Portal) ticketLink(number int64) string {
 
 func (p *Portal) company() string { return p.Plan().Company }
 
-func (p *Portal) notifyNewTicket(ctx context.Context, tx *sql.Tx, number int64, subject, description string, clientID int64) error {
+func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, description string, clientID int64) error {
 	if p.Setting(ctx, "notify_new_ticket", "all") == "none" {
 		return nil
 	}
@@ -183,14 +189,14 @@ func (p *Portal) notifyNewTicket(ctx context.Context, tx *sql.Tx, number int64, 
 			continue
 		}
 		v := MailVars{Author: client.FullName(), Number: number, Subject: subject, Message: description, Link: p.ticketLink(number)}
-		if err := p.mailTo(ctx, tx, MailNewTicket, u, v, number); err != nil {
+		if err := p.mailTo(ctx, MailNewTicket, u, v, number); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, author *User, e *Entry, hold time.Time) error {
+func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *Entry, hold time.Time) error {
 	if e.Kind == KindNote {
 		return nil // internal notes never leave the staff
 	}
@@ -219,14 +225,14 @@ func (p *Portal) notifyMessage(ctx context.Context, tx *sql.Tx, t *Ticket, autho
 			continue
 		}
 		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
-		if err := p.mailAbout(ctx, tx, MailMessage, u, v, t.Number, e.ID, hold); err != nil {
+		if err := p.mailAbout(ctx, MailMessage, u, v, t.Number, e.ID, hold); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Portal) notifyChange(ctx context.Context, tx *sql.Tx, t *Ticket, actor *User, st *Status, assignee *User) error {
+func (p *Portal) notifyChange(ctx context.Context, t *Ticket, actor *User, st *Status, assignee *User) error {
 	if st != nil {
 		c, err := p.UserByID(ctx, t.Client.ID)
 		if err != nil {
@@ -237,14 +243,14 @@ func (p *Portal) notifyChange(ctx context.Context, tx *sql.Tx, t *Ticket, actor 
 			if st.Closed {
 				v.Link += "#rating" // where the client rates the ticket
 			}
-			if err := p.mailTo(ctx, tx, MailStatus, c, v, t.Number); err != nil {
+			if err := p.mailTo(ctx, MailStatus, c, v, t.Number); err != nil {
 				return err
 			}
 		}
 	}
 	if assignee != nil && assignee.ID != actor.ID && p.wants(ctx, assignee, NotifyAssignment) {
 		v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Link: p.ticketLink(t.Number)}
-		if err := p.mailTo(ctx, tx, MailAssignment, assignee, v, t.Number); err != nil {
+		if err := p.mailTo(ctx, MailAssignment, assignee, v, t.Number); err != nil {
 			return err
 		}
 	}
@@ -284,7 +290,7 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) 
 	finish := func(err error) (Delivery, error) {
 		var nerr error
 		d.Next, nerr = p.nextDue(ctx)
-		_ = p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'").Scan(&d.Pending)
+		_ = p.q.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'").Scan(&d.Pending)
 		return d, errors.Join(err, nerr)
 	}
 	for {
@@ -294,12 +300,12 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) 
 		}
 		errs := s.Send(ctx, p, due)
 		now := p.Now()
-		err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err = p.Tx(ctx, func(tp *Portal) error {
 			for i, m := range due {
 				var err error
 				switch e := errs[i]; {
 				case e == nil:
-					_, err = p.DB.TxExec(ctx, tx, "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?", now.Unix(), m.ID)
+					_, err = tp.q.Exec(ctx, "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?", now.Unix(), m.ID)
 					d.Sent++
 				default:
 					d.Failed++
@@ -308,7 +314,7 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) 
 					if m.Attempts+1 >= MaxAttempts || errors.As(e, &perm) && perm.Permanent() {
 						state = "failed"
 					}
-					_, err = p.DB.TxExec(ctx, tx, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, state = ? WHERE id = ?",
+					_, err = tp.q.Exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, state = ? WHERE id = ?",
 						now.Add(RetryDelay(m.Attempts+1)).Unix(), truncate(e.Error(), 500), state, m.ID)
 				}
 				if err != nil {
@@ -327,7 +333,7 @@ func (p *Portal) DeliverOutbox(ctx context.Context, s Sender) (Delivery, error) 
 }
 
 func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
-	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), COALESCE(entry_id, 0), attempts, created_at
+	rows, err := p.q.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, text_body, message_id, COALESCE(ticket_id, 0), COALESCE(entry_id, 0), attempts, created_at
 		FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`, p.Now().Unix(), limit)
 	if err != nil {
 		return nil, err
@@ -346,7 +352,7 @@ func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
 
 func (p *Portal) nextDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	if err := p.DB.QueryRow(ctx, "SELECT MIN(next_at) FROM outbox WHERE state = 'pending'").Scan(&next); err != nil {
+	if err := p.q.QueryRow(ctx, "SELECT MIN(next_at) FROM outbox WHERE state = 'pending'").Scan(&next); err != nil {
 		return time.Time{}, err
 	}
 	if !next.Valid {
@@ -366,7 +372,7 @@ func (p *Portal) RetryFailed(ctx context.Context, actor *User, id int64) (int64,
 		q += " AND id = ?"
 		args = append(args, id)
 	}
-	res, err := p.DB.Exec(ctx, q, args...)
+	res, err := p.q.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -378,13 +384,13 @@ func (p *Portal) RetryFailed(ctx context.Context, actor *User, id int64) (int64,
 // ThreadID is the Message-ID of the first mail about a ticket, for threading.
 func (p *Portal) ThreadID(ctx context.Context, ticket int64) string {
 	var id string
-	_ = p.DB.QueryRow(ctx, "SELECT message_id FROM outbox WHERE ticket_id = ? ORDER BY id LIMIT 1", ticket).Scan(&id)
+	_ = p.q.QueryRow(ctx, "SELECT message_id FROM outbox WHERE ticket_id = ? ORDER BY id LIMIT 1", ticket).Scan(&id)
 	return id
 }
 
 // Outbox lists the latest mail of the portal, for the admin's log.
 func (p *Portal) Outbox(ctx context.Context, limit int) ([]*Mail, error) {
-	rows, err := p.DB.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, message_id, COALESCE(ticket_id, 0), state, attempts, last_error, created_at, COALESCE(sent_at, 0)
+	rows, err := p.q.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, message_id, COALESCE(ticket_id, 0), state, attempts, last_error, created_at, COALESCE(sent_at, 0)
 		FROM outbox ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -414,7 +420,7 @@ func (p *Portal) MailFiles(ctx context.Context, m *Mail) ([]*Attachment, error) 
 	if m.EntryID == 0 {
 		return nil, nil
 	}
-	rows, err := p.DB.Query(ctx, "SELECT "+attCols+" FROM attachments WHERE message_id = ? AND internal = 0 ORDER BY id", m.EntryID)
+	rows, err := p.q.Query(ctx, "SELECT "+attCols+" FROM attachments WHERE message_id = ? AND internal = 0 ORDER BY id", m.EntryID)
 	if err != nil {
 		return nil, err
 	}
@@ -440,6 +446,6 @@ func (p *Portal) OpenFile(a *Attachment) (io.ReadCloser, error) { return p.Fs.Op
 
 // ReleaseMail lets mail held for a message's files go now.
 func (p *Portal) ReleaseMail(ctx context.Context, entryID int64) {
-	_, _ = p.DB.Exec(ctx, "UPDATE outbox SET next_at = ? WHERE entry_id = ? AND state = 'pending' AND attempts = 0", p.Now().Unix(), entryID)
+	_, _ = p.q.Exec(ctx, "UPDATE outbox SET next_at = ? WHERE entry_id = ? AND state = 'pending' AND attempts = 0", p.Now().Unix(), entryID)
 	p.kickOutbox()
 }

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,7 +89,7 @@ func (p *Portal) roomForOperator(ctx context.Context) error {
 		return nil
 	}
 	var n int
-	if err := p.DB.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin', 'operator')").Scan(&n); err != nil {
+	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin', 'operator')").Scan(&n); err != nil {
 		return err
 	}
 	if n >= limit {
@@ -106,15 +105,15 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 		return nil, err
 	}
 	u := &User{Email: in.Email, Name: in.Name, Surname: in.Surname, Role: in.Role}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := InsertUser(ctx, tx, u, hash, p.Now()); err != nil {
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if err := tp.InsertUser(ctx, u, hash); err != nil {
 			return err
 		}
 		v := MailVars{Password: password, Link: p.URL + "login", Role: u.Role}
 		if actor != nil {
 			v.Author = actor.FullName()
 		}
-		return p.mailTo(ctx, tx, kind, u, v, 0)
+		return tp.mailTo(ctx, kind, u, v, 0)
 	})
 	if errors.Is(err, ErrEmailTaken) {
 		msg := "This email is already registered here. Sign in, or ask for a new password."
@@ -138,7 +137,7 @@ func (p *Portal) Users(ctx context.Context, role string) ([]*User, error) {
 		q += " WHERE role = ?"
 		args = append(args, role)
 	}
-	rows, err := p.DB.Query(ctx, q+" ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id", args...)
+	rows, err := p.q.Query(ctx, q+" ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
@@ -191,12 +190,12 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 			return nil, err
 		}
 	}
-	if _, err := p.DB.Exec(ctx, "UPDATE users SET role = ?, active = ?, session_version = session_version + CASE WHEN ? THEN 0 ELSE 1 END WHERE id = ?",
+	if _, err := p.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, session_version = session_version + CASE WHEN ? THEN 0 ELSE 1 END WHERE id = ?",
 		role, active, active, id); err != nil {
 		return nil, err
 	}
 	if !active {
-		_, _ = p.DB.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", id)
+		_, _ = p.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", id)
 	}
 	return p.UserByID(ctx, id)
 }
@@ -233,7 +232,7 @@ func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
 		prefs[k.ID] = in.Notify[k.ID]
 	}
 	b, _ := json.Marshal(prefs)
-	_, err := p.DB.Exec(ctx, "UPDATE users SET name = ?, surname = ?, lang = ?, notify = ? WHERE id = ?", in.Name, in.Surname, in.Lang, string(b), u.ID)
+	_, err := p.q.Exec(ctx, "UPDATE users SET name = ?, surname = ?, lang = ?, notify = ? WHERE id = ?", in.Name, in.Surname, in.Lang, string(b), u.ID)
 	return err
 }
 
@@ -250,11 +249,11 @@ func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next stri
 	if err != nil {
 		return nil, err
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, u.ID); err != nil {
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, u.ID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", u.ID)
+		_, err := tp.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", u.ID)
 		return err
 	})
 	if err != nil {
@@ -272,7 +271,7 @@ type Token struct {
 
 // PersonalTokens lists the user's API tokens.
 func (p *Portal) PersonalTokens(ctx context.Context, u *User) ([]Token, error) {
-	rows, err := p.DB.Query(ctx, "SELECT lower(hex(substr(hash, 1, 6))), name, created_at FROM tokens WHERE user_id = ? AND kind = 'personal' ORDER BY created_at", u.ID)
+	rows, err := p.q.Query(ctx, "SELECT lower(hex(substr(hash, 1, 6))), name, created_at FROM tokens WHERE user_id = ? AND kind = 'personal' ORDER BY created_at", u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +304,6 @@ func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, name string) 
 
 // RevokePersonalToken deletes one of the user's API tokens by its listed id.
 func (p *Portal) RevokePersonalToken(ctx context.Context, u *User, id string) error {
-	_, err := p.DB.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'personal' AND lower(hex(substr(hash, 1, 6))) = ?", u.ID, strings.ToLower(id))
+	_, err := p.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'personal' AND lower(hex(substr(hash, 1, 6))) = ?", u.ID, strings.ToLower(id))
 	return err
 }

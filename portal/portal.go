@@ -18,10 +18,16 @@ import (
 
 	"github.com/gorilla/sessions"
 	"github.com/spf13/afero"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // ErrNotFound is returned by the store when a row does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrQuotaExceeded is returned when a write would grow the database past
+// the portal's quota. Nothing of the failed write is kept.
+var ErrQuotaExceeded = sqlitedb.ErrQuotaExceeded
 
 // Plan is what the catalog says about a portal: who it is, its state, and
 // what its tariff allows.
@@ -51,11 +57,19 @@ const (
 	StateDeleted   = "deleted"
 )
 
-// Portal is one open helpdesk.
+// Portal is one open helpdesk. A Portal bound to a write transaction
+// (see Tx) reads and writes inside it; otherwise each call stands alone.
 type Portal struct {
+	*core
+	q  sqlitedb.Queryer // the database, or the transaction this Portal is bound to
+	tx *sqlitedb.Tx
+}
+
+// core is what every Portal value of one open portal shares.
+type core struct {
 	Slug     string
 	Dir      string
-	DB       *DB
+	DB       *sqlitedb.DB
 	Fs       afero.Fs // rooted at the portal's files/ directory
 	Sessions *sessions.CookieStore
 	Now      func() time.Time
@@ -64,6 +78,9 @@ type Portal struct {
 	URL string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
+	// OnTickets is told how the number of tickets changed (+1 created, -1
+	// deleted), after the commit, so the catalog can keep the count.
+	OnTickets func(delta int64)
 	// Events passes ticket changes to the portal's live pages.
 	Events *Hub
 
@@ -72,6 +89,20 @@ type Portal struct {
 	limiter   *loginLimiter
 	deliverMu sync.Mutex
 	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
+}
+
+// Tx runs fn in one write transaction with a Portal bound to it: every
+// read and write fn makes through tp is part of the transaction and sees
+// what it has written so far; when fn returns an error nothing is kept.
+// Called on a Portal already bound to a transaction, it runs fn in that
+// same transaction.
+func (p *Portal) Tx(ctx context.Context, fn func(tp *Portal) error) error {
+	if p.tx != nil {
+		return fn(p)
+	}
+	return p.DB.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		return fn(&Portal{core: p.core, q: tx, tx: tx})
+	})
 }
 
 // Plan is the catalog's current word on this portal.
@@ -106,9 +137,6 @@ type OpenOptions struct {
 	Exclusive bool
 }
 
-// PageSize is SQLite's default page size, used to turn a byte quota into max_page_count.
-const PageSize = 4096
-
 // Open opens the portal in dir, migrating its schema when it is behind.
 func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, error) {
 	if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
@@ -116,21 +144,22 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	}
 	var maxPages int64
 	if plan.DBQuotaBytes > 0 {
-		maxPages = plan.DBQuotaBytes / PageSize
+		maxPages = plan.DBQuotaBytes / sqlitedb.PageSize
 	}
-	db, err := OpenDB(filepath.Join(dir, DBFile), DBOptions{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive})
+	db, err := sqlitedb.Open(filepath.Join(dir, DBFile), sqlitedb.Options{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive, Watch: refTables})
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}
-	// Read the schema version the way every read goes (see DB.reader): a
-	// cold open then costs one connection, which later writes share.
+	// Read the schema version the way every read goes (a reader, or the
+	// writer while the database is quiet): a cold open then costs one
+	// connection, which later writes share.
 	var version int
 	if err := db.QueryRow(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}
 	if version != SchemaVersion {
-		if err := MigratePortal(ctx, db.W); err != nil {
+		if err := Migrate(ctx, db); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 		}
@@ -139,7 +168,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if now == nil {
 		now = time.Now
 	}
-	p := &Portal{
+	p := &Portal{core: &core{
 		Slug:    plan.Slug,
 		Dir:     dir,
 		DB:      db,
@@ -147,7 +176,8 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		Now:     now,
 		URL:     o.PublicURL + "/" + plan.Slug + "/",
 		limiter: newLoginLimiter(),
-	}
+	}}
+	p.q = db
 	p.Sessions = sessions.NewCookieStore(SessionKey(o.Secret, plan.Slug, plan.ID))
 	m := hmac.New(sha256.New, o.Secret)
 	m.Write([]byte("portaldesk seal\x00" + plan.Slug))
@@ -159,3 +189,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 
 // Close closes the portal's database, checkpointing its WAL.
 func (p *Portal) Close() error { return p.DB.Close() }
+
+// refTables are the tables whose rows the portal keeps in memory between
+// requests: settings, people (and their tokens), statuses and the price list.
+var refTables = []string{"settings", "users", "tokens", "statuses", "work_types"}

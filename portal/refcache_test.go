@@ -2,10 +2,10 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"portaldesk/portal/sqlitedb"
 	"sync"
 	"testing"
 	"time"
@@ -19,16 +19,16 @@ import (
 func migratedPortal(t *testing.T) (*Portal, *time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := OpenDB(filepath.Join(t.TempDir(), "p.db"), DBOptions{})
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "p.db"), sqlitedb.Options{Watch: refTables})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := MigratePortal(ctx, db.W); err != nil {
+	if err := Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_000, 0)
-	p := &Portal{DB: db, Now: func() time.Time { return now }}
+	p := &Portal{core: &core{DB: db, Now: func() time.Time { return now }}, q: db}
 	p.plan.Store(&Plan{})
 	return p, &now
 }
@@ -43,7 +43,7 @@ func firstStatus(t *testing.T, p *Portal) string {
 }
 
 // TestRefCacheSeesEveryWrite: whatever path a change takes to the writer —
-// the DB helpers, a transaction, a raw statement on the pool — the next
+// a statement of its own, a transaction, a raw statement on the pool — the next
 // read of statuses, staff, people and tokens sees it; and what a caller
 // does to a returned value never reaches the kept copy.
 func TestRefCacheSeesEveryWrite(t *testing.T) {
@@ -56,12 +56,12 @@ func TestRefCacheSeesEveryWrite(t *testing.T) {
 			return err
 		},
 		func(n string) error {
-			_, err := p.DB.W.ExecContext(ctx, "UPDATE statuses SET name = ? WHERE position = 1", n)
+			_, err := p.DB.Writer().ExecContext(ctx, "UPDATE statuses SET name = ? WHERE position = 1", n)
 			return err
 		},
 		func(n string) error {
-			return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, "UPDATE statuses SET name = ? WHERE position = 1", n)
+			return p.Tx(ctx, func(tp *Portal) error {
+				_, err := tp.q.Exec(ctx, "UPDATE statuses SET name = ? WHERE position = 1", n)
 				return err
 			})
 		},
@@ -81,10 +81,13 @@ func TestRefCacheSeesEveryWrite(t *testing.T) {
 	}
 
 	op := &User{Email: "op@x.test", Name: "Olga", Role: RoleOperator}
-	if err := InsertUser(ctx, p.DB.W, op, "x", p.Now()); err != nil {
+	if _, err := p.DB.Writer().ExecContext(ctx, "INSERT INTO users (email, name, role, password_hash, active, created_at) VALUES (?, ?, ?, 'x', 1, 0)", op.Email, op.Name, op.Role); err != nil {
 		t.Fatal(err)
 	}
 	staff, _ := p.Staff(ctx)
+	if len(staff) == 1 {
+		op.ID = staff[0].ID
+	}
 	if len(staff) != 1 || staff[0].Name != "Olga" {
 		t.Fatalf("staff after an insert on the raw pool: %+v", staff)
 	}
@@ -135,7 +138,7 @@ func TestRefCacheNeverKeepsARaceLoser(t *testing.T) {
 	p, _ := migratedPortal(t)
 	orig := firstStatus(t, p)
 
-	tx, err := p.DB.W.BeginTx(ctx, nil)
+	tx, err := p.DB.Writer().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +206,8 @@ func TestRefCacheConcurrentReadersSeeTheLastWrite(t *testing.T) {
 // this portal gives its user, again from memory; one signed for another
 // portal, or changed by a byte, gives nobody, the first time and after.
 func TestSessionCookiesVerifyBeforeTheyAreKept(t *testing.T) {
-	mine := &Portal{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "alpha", 1))}
-	other := &Portal{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "beta", 2))}
+	mine := &Portal{core: &core{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "alpha", 1))}}
+	other := &Portal{core: &core{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "beta", 2))}}
 	cookie := func(p *Portal, uid int64) string {
 		v, err := securecookie.EncodeMulti(sessionName, map[any]any{"uid": uid, "sv": int64(3)}, p.Sessions.Codecs...)
 		if err != nil {

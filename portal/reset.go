@@ -36,14 +36,14 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
 	rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	now := p.Now()
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", u.ID, now.Unix()); err != nil {
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", u.ID, now.Unix()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, now.Add(ResetTTL).Unix()); err != nil {
+		if _, err := tp.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, now.Add(ResetTTL).Unix()); err != nil {
 			return err
 		}
-		return p.mailTo(ctx, tx, MailPasswordReset, u, MailVars{Link: p.URL + "reset?token=" + url.QueryEscape(tok)}, 0)
+		return tp.mailTo(ctx, MailPasswordReset, u, MailVars{Link: p.URL + "reset?token=" + url.QueryEscape(tok)}, 0)
 	})
 	if err != nil {
 		return fmt.Errorf("store: password reset: %w", err)
@@ -56,7 +56,7 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
 // working, and so do the user's other sessions.
 func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*User, error) {
 	var uid int64
-	err := p.DB.QueryRow(ctx, "SELECT user_id FROM password_resets WHERE hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash(token), p.Now().Unix()).Scan(&uid)
+	err := p.q.QueryRow(ctx, "SELECT user_id FROM password_resets WHERE hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash(token), p.Now().Unix()).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &FieldErrors{Message: "This link is used or has expired. Ask for a new one.", Fields: map[string]string{"token": "This link is used or has expired. Ask for a new one."}}
 	}
@@ -70,18 +70,18 @@ func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*Us
 	if err != nil {
 		return nil, err
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL", p.Now().Unix(), tokenHash(token))
+	err = p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, "UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL", p.Now().Unix(), tokenHash(token))
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return &FieldErrors{Fields: map[string]string{"token": "This link is used or has expired. Ask for a new one."}}
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, uid); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, uid); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", uid)
+		_, err = tp.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", uid)
 		return err
 	})
 	if err != nil {

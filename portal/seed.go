@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -68,14 +67,14 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 	}
 	now := p.Now().Unix()
 	var clients, staff []int64
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = p.Tx(ctx, func(tp *Portal) error {
 		for i := 0; i < o.Operators+o.Clients; i++ {
 			role, kind := RoleOperator, "operator"
 			if i >= o.Operators {
 				role, kind = RoleClient, "client"
 			}
 			u := &User{Email: fmt.Sprintf("seed-%s-%d@example.test", kind, i), Name: strings.Title(seedWords[r.Intn(40)]), Surname: fmt.Sprintf("%s %d", kind, i), Role: role}
-			if err := InsertUser(ctx, tx, u, hash, p.Now()); err != nil {
+			if err := tp.InsertUser(ctx, u, hash); err != nil {
 				if err == ErrEmailTaken {
 					continue
 				}
@@ -106,7 +105,7 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 	extra := o.Messages - perTicket*o.Tickets
 	const batch = 500
 	for start := 0; start < o.Tickets; start += batch {
-		err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := p.Tx(ctx, func(tp *Portal) error {
 			for i := start; i < min(start+batch, o.Tickets); i++ {
 				created := now - int64(o.Tickets-i)*600 - int64(r.Intn(600))
 				st := sts[r.Intn(len(sts))]
@@ -123,7 +122,7 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 				if i < extra {
 					n++
 				}
-				res, err := tx.ExecContext(ctx, `INSERT INTO tickets (subject, description, client_id, assignee_id, status_id, priority, created_at, updated_at, closed_at, last_activity_at, messages, first_response_at)
+				res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, assignee_id, status_id, priority, created_at, updated_at, closed_at, last_activity_at, messages, first_response_at)
 					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 					seedText(r, 3+r.Intn(5)), seedText(r, 20+r.Intn(40)), client, assignee, st.ID, r.Intn(4), created, created, closed, created+int64(n)*60, n, created+300)
 				if err != nil {
@@ -138,15 +137,15 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 							kind = KindNote
 						}
 					}
-					if _, err := tx.ExecContext(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
+					if _, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
 						id, author, kind, seedText(r, 8+r.Intn(30)), created+int64(m+1)*60); err != nil {
 						return err
 					}
 				}
-				if err := p.indexConversation(ctx, tx, id); err != nil {
+				if err := tp.indexConversation(ctx, id); err != nil {
 					return err
 				}
-				if err := p.indexNotes(ctx, tx, id); err != nil {
+				if err := tp.indexNotes(ctx, id); err != nil {
 					return err
 				}
 			}
@@ -161,7 +160,7 @@ func Seed(ctx context.Context, p *Portal, o SeedOptions, password string) error 
 			return fmt.Errorf("seed work: %w", err)
 		}
 	}
-	_, err = p.DB.W.ExecContext(ctx, "PRAGMA optimize")
+	_, err = p.DB.Writer().ExecContext(ctx, "PRAGMA optimize")
 	return err
 }
 
@@ -171,7 +170,7 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 	var prices []int64
 	for i, name := range []string{"Consultation", "Remote session", "On-site visit", "Cartridge", "Setup"} {
 		price := int64(500_00 + i*350_00)
-		res, err := p.DB.Exec(ctx, "INSERT INTO work_types (name, unit, price) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", name, []string{UnitHour, UnitHour, UnitHour, UnitPiece, UnitPiece}[i], price)
+		res, err := p.q.Exec(ctx, "INSERT INTO work_types (name, unit, price) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", name, []string{UnitHour, UnitHour, UnitHour, UnitPiece, UnitPiece}[i], price)
 		if err != nil {
 			return err
 		}
@@ -179,19 +178,19 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 		types, prices = append(types, id), append(prices, price)
 	}
 	var maxTicket int64
-	if err := p.DB.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM tickets").Scan(&maxTicket); err != nil || maxTicket == 0 {
+	if err := p.q.QueryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM tickets").Scan(&maxTicket); err != nil || maxTicket == 0 {
 		return err
 	}
 	const batch = 2000
 	for start := 0; start < o.Work; start += batch {
-		err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := p.Tx(ctx, func(tp *Portal) error {
 			var first, last int64
 			for i := start; i < min(start+batch, o.Work); i++ {
 				k := r.Intn(len(types))
 				qty := int64(250 * (1 + r.Intn(16)))
 				day := now/86400 - int64(r.Intn(365))
 				ticket := 1 + r.Int63n(maxTicket)
-				res, err := tx.ExecContext(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
+				res, err := tp.q.Exec(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
 					VALUES (?, ?, (SELECT client_id FROM tickets WHERE id = ?), ?, ?, ?, ?, ?, '', ?, ?)`, ticket, staff[r.Intn(len(staff))], ticket, types[k], qty, prices[k], Cost(prices[k], qty), day, r.Intn(2), day*86400)
 				if err != nil {
 					return err
@@ -201,11 +200,11 @@ func seedWork(ctx context.Context, p *Portal, o SeedOptions, staff []int64, now 
 					first = last
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE tickets SET work = (SELECT COUNT(*) FROM work_entries WHERE ticket_id = tickets.id)
+			if _, err := tp.q.Exec(ctx, `UPDATE tickets SET work = (SELECT COUNT(*) FROM work_entries WHERE ticket_id = tickets.id)
 				WHERE id IN (SELECT ticket_id FROM work_entries WHERE id BETWEEN ? AND ?)`, first, last); err != nil {
 				return err
 			}
-			return p.workMonth(ctx, tx, 1, "w.id BETWEEN ? AND ?", first, last)
+			return tp.workMonth(ctx, 1, "w.id BETWEEN ? AND ?", first, last)
 		})
 		if err != nil {
 			return err

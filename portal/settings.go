@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"encoding/json"
 	"net/http"
@@ -58,14 +57,14 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		defs[k.ID] = in.NotifyDefaults[k.ID]
 	}
 	defsJSON, _ := json.Marshal(defs)
-	return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return p.Tx(ctx, func(tp *Portal) error {
 		for k, v := range map[string]string{
 			"notify_defaults": string(defsJSON),
 			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
 			"lang": in.Lang,
 		} {
-			if err := SetSetting(ctx, tx, k, v); err != nil {
+			if err := tp.SetSetting(ctx, k, v); err != nil {
 				return err
 			}
 		}
@@ -78,7 +77,7 @@ func (p *Portal) SetPreamble(ctx context.Context, text string) error {
 	if utf8.RuneCountInString(text) > 5000 {
 		return &FieldErrors{Fields: map[string]string{"preamble": "At most 5000 characters."}}
 	}
-	return SetSetting(ctx, p.DB.W, "preamble", strings.TrimSpace(text))
+	return p.SetSetting(ctx, "preamble", strings.TrimSpace(text))
 }
 
 func timeOf(unix int64) time.Time { return time.Unix(unix, 0) }

@@ -7,12 +7,11 @@ import (
 
 // TestSettingsCacheNeverKeepsARaceLoser: a snapshot of the settings read
 // before a change was committed is not trusted after it, even when it is
-// stored after it (two requests racing); and a change through the raw
-// writer pool, as the signup form makes, is seen at once.
+// stored after it (two requests racing); and a change is seen at once.
 func TestSettingsCacheNeverKeepsARaceLoser(t *testing.T) {
 	ctx := context.Background()
 	p, _ := migratedPortal(t)
-	if err := SetSetting(ctx, p.DB.W, "lang", "en"); err != nil {
+	if err := p.SetSetting(ctx, "lang", "en"); err != nil {
 		t.Fatal(err)
 	}
 	// The slower reader read "en", then the change to "ru" was committed,
@@ -20,7 +19,7 @@ func TestSettingsCacheNeverKeepsARaceLoser(t *testing.T) {
 	stale, _ := p.ref.settings.get(p.DB, func() (map[string]string, error) {
 		m, err := p.loadSettings(ctx)
 		if err == nil {
-			err = SetSetting(ctx, p.DB.W, "lang", "ru")
+			err = p.SetSetting(ctx, "lang", "ru")
 		}
 		return m, err
 	})
@@ -30,11 +29,11 @@ func TestSettingsCacheNeverKeepsARaceLoser(t *testing.T) {
 	if got := p.Setting(ctx, "lang", ""); got != "ru" {
 		t.Fatalf("a snapshot read before the change was used: %q", got)
 	}
-	if err := SetSetting(ctx, p.DB.W, "lang", "en"); err != nil {
+	if err := p.SetSetting(ctx, "lang", "en"); err != nil {
 		t.Fatal(err)
 	}
 	if got := p.Setting(ctx, "lang", ""); got != "en" {
-		t.Fatalf("a change on the raw writer pool was not seen: %q", got)
+		t.Fatalf("a change was not seen: %q", got)
 	}
 	if got := p.Setting(ctx, "nothing", "dflt"); got != "dflt" {
 		t.Fatalf("default: %q", got)

@@ -5,7 +5,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"strconv"
@@ -113,7 +112,7 @@ func (p *Portal) SaveSMTP(ctx context.Context, actor *User, in SMTPSettings) err
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
-	return p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return p.Tx(ctx, func(tp *Portal) error {
 		vals := map[string]string{"smtp_host": in.Host, "smtp_port": strconv.Itoa(in.Port), "smtp_security": in.Security,
 			"smtp_user": in.User, "smtp_from_name": in.FromName, "smtp_from": in.From}
 		if in.Password != "" {
@@ -127,7 +126,7 @@ func (p *Portal) SaveSMTP(ctx context.Context, actor *User, in SMTPSettings) err
 			vals["smtp_password"] = ""
 		}
 		for k, v := range vals {
-			if err := SetSetting(ctx, tx, k, v); err != nil {
+			if err := tp.SetSetting(ctx, k, v); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,7 @@ package portal
 
 import (
 	"context"
-	"database/sql"
+	"portaldesk/portal/sqlitedb"
 	"strings"
 	"unicode/utf8"
 )
@@ -65,38 +65,38 @@ func (p *Portal) SaveStatus(ctx context.Context, actor *User, id int64, in Statu
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := p.Tx(ctx, func(tp *Portal) error {
 		if st.Initial {
-			if _, err := tx.ExecContext(ctx, "UPDATE statuses SET initial = 0"); err != nil {
+			if _, err := tp.q.Exec(ctx, "UPDATE statuses SET initial = 0"); err != nil {
 				return err
 			}
 		}
 		if id == 0 {
-			res, err := tx.ExecContext(ctx, "INSERT INTO statuses (name, color, position, closed, initial) VALUES (?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM statuses), ?, ?)",
+			res, err := tp.q.Exec(ctx, "INSERT INTO statuses (name, color, position, closed, initial) VALUES (?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM statuses), ?, ?)",
 				st.Name, st.Color, st.Closed, st.Initial)
 			if err != nil {
 				return err
 			}
 			st.ID, _ = res.LastInsertId()
-		} else if _, err := tx.ExecContext(ctx, "UPDATE statuses SET name = ?, color = ?, closed = ?, initial = ? WHERE id = ?", st.Name, st.Color, st.Closed, st.Initial, id); err != nil {
+		} else if _, err := tp.q.Exec(ctx, "UPDATE statuses SET name = ?, color = ?, closed = ?, initial = ? WHERE id = ?", st.Name, st.Color, st.Closed, st.Initial, id); err != nil {
 			return err
 		}
 		if in.Position != nil {
-			if err := reorder(ctx, tx, "statuses", st.ID, *in.Position); err != nil {
+			if err := tp.reorder(ctx, "statuses", st.ID, *in.Position); err != nil {
 				return err
 			}
 		}
 		var initial int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM statuses WHERE initial = 1").Scan(&initial); err != nil {
+		if err := tp.q.QueryRow(ctx, "SELECT COUNT(*) FROM statuses WHERE initial = 1").Scan(&initial); err != nil {
 			return err
 		}
 		if initial == 0 {
-			_, err := tx.ExecContext(ctx, "UPDATE statuses SET initial = 1 WHERE id = (SELECT id FROM statuses WHERE closed = 0 ORDER BY position LIMIT 1)")
+			_, err := tp.q.Exec(ctx, "UPDATE statuses SET initial = 1 WHERE id = (SELECT id FROM statuses WHERE closed = 0 ORDER BY position LIMIT 1)")
 			return err
 		}
 		return nil
 	})
-	if IsUniqueViolation(err) {
+	if sqlitedb.IsUniqueViolation(err) {
 		return nil, &FieldErrors{Fields: map[string]string{"name": "A status with this name exists."}}
 	}
 	if err != nil {
@@ -119,8 +119,8 @@ func (p *Portal) statusByID(ctx context.Context, id int64) (*Status, error) {
 }
 
 // reorder puts row id of table at position pos (1-based) and renumbers the rest.
-func reorder(ctx context.Context, tx *sql.Tx, table string, id int64, pos int) error {
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM "+table+" ORDER BY position, id")
+func (p *Portal) reorder(ctx context.Context, table string, id int64, pos int) error {
+	rows, err := p.q.Query(ctx, "SELECT id FROM "+table+" ORDER BY position, id")
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func reorder(ctx context.Context, tx *sql.Tx, table string, id int64, pos int) e
 	pos = min(max(pos, 1), len(ids)+1)
 	ids = append(ids[:pos-1], append([]int64{id}, ids[pos-1:]...)...)
 	for i, x := range ids {
-		if _, err := tx.ExecContext(ctx, "UPDATE "+table+" SET position = ? WHERE id = ?", i+1, x); err != nil {
+		if _, err := p.q.Exec(ctx, "UPDATE "+table+" SET position = ? WHERE id = ?", i+1, x); err != nil {
 			return err
 		}
 	}

@@ -84,7 +84,7 @@ func (p *Portal) Statuses(ctx context.Context) ([]Status, error) {
 }
 
 func (p *Portal) loadStatuses(ctx context.Context) ([]Status, error) {
-	rows, err := p.DB.Query(ctx, "SELECT id, name, color, position, closed, initial FROM statuses ORDER BY position, id")
+	rows, err := p.q.Query(ctx, "SELECT id, name, color, position, closed, initial FROM statuses ORDER BY position, id")
 	if err != nil {
 		return nil, fmt.Errorf("store: statuses: %w", err)
 	}
@@ -189,8 +189,8 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	}
 	now := p.Now().Unix()
 	var number int64
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at)
+	err = p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at)
 			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?)`,
 			subject, description, clientID, prio, now, now, now)
 		if err != nil {
@@ -198,23 +198,24 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		}
 		number, _ = res.LastInsertId()
 		for i, v := range values {
-			if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO ticket_values (ticket_id, position, field_id, label, type, value) VALUES (?, ?, ?, ?, ?, ?)",
+			if _, err := tp.q.Exec(ctx, "INSERT INTO ticket_values (ticket_id, position, field_id, label, type, value) VALUES (?, ?, ?, ?, ?, ?)",
 				number, i+1, v.FieldID, v.Label, v.Type, v.Value); err != nil {
 				return err
 			}
 		}
-		if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", actor.ID, number, now); err != nil {
+		if _, err := tp.q.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", actor.ID, number, now); err != nil {
 			return err
 		}
-		if err := p.indexConversation(ctx, tx, number); err != nil {
+		if err := tp.indexConversation(ctx, number); err != nil {
 			return err
 		}
-		return p.notifyNewTicket(ctx, tx, number, subject, description, clientID)
+		return tp.notifyNewTicket(ctx, number, subject, description, clientID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create ticket: %w", err)
 	}
 	p.kickOutbox()
+	p.ticketsChanged(1)
 	t, err := p.Ticket(ctx, actor, number)
 	if err == nil {
 		p.publish(t, false)
@@ -270,7 +271,7 @@ func (p *Portal) ticketSeen(ctx context.Context, actor *User, number int64) (*Ti
 // ticket runs query for ticket number (extra receives its columns after
 // the ticket's), checks that actor may see it and reads its answers.
 func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query string, args []any, extra ...any) (*Ticket, error) {
-	t, err := scanTicket(p.DB.QueryRow(ctx, query, args...), extra...)
+	t, err := scanTicket(p.q.QueryRow(ctx, query, args...), extra...)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound
@@ -280,7 +281,7 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 	if !actor.IsStaff() && t.Client.ID != actor.ID {
 		return nil, ErrNotFound
 	}
-	rows, err := p.DB.Query(ctx, "SELECT COALESCE(field_id, 0), label, type, value FROM ticket_values WHERE ticket_id = ? ORDER BY position", number)
+	rows, err := p.q.Query(ctx, "SELECT COALESCE(field_id, 0), label, type, value FROM ticket_values WHERE ticket_id = ? ORDER BY position", number)
 	if err != nil {
 		return nil, fmt.Errorf("store: ticket %d values: %w", number, err)
 	}
@@ -427,7 +428,7 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 	}
 	args = append(args, TicketPageSize+1, (f.Page-1)*TicketPageSize)
 	q := ticketSelect + ", " + unread + ticketFrom + readJoin + " WHERE t.id IN (" + inner + ") ORDER BY " + order
-	rows, err := p.DB.Query(ctx, q, append(outerArgs, args...)...)
+	rows, err := p.q.Query(ctx, q, append(outerArgs, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tickets: %w", err)
 	}
@@ -461,4 +462,11 @@ func ftsQuery(s string) string {
 		}
 	}
 	return strings.Join(terms, " ")
+}
+
+// TicketCount is the number of tickets in the portal.
+func (p *Portal) TicketCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM tickets").Scan(&n)
+	return n, err
 }

@@ -68,7 +68,7 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 	} else {
 		q += " ORDER BY m.id"
 	}
-	rows, err := p.DB.Query(ctx, q, args...)
+	rows, err := p.q.Query(ctx, q, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: timeline %d: %w", number, err)
 	}
@@ -154,25 +154,25 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 	}
 	now := p.Now().Unix()
 	e := &Entry{Kind: kind, Body: body, CreatedAt: now, Author: &Person{ID: actor.ID, Name: actor.FullName()}, AuthorRole: actor.Role}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := p.DB.TxExec(ctx, tx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, body, now)
+	err = p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, body, now)
 		if err != nil {
 			return err
 		}
 		e.ID, _ = res.LastInsertId()
-		if err := p.indexEntry(ctx, tx, number, kind); err != nil {
+		if err := tp.indexEntry(ctx, number, kind); err != nil {
 			return err
 		}
 		firstResponse := actor.IsStaff() && !internal
-		if _, err := p.DB.TxExec(ctx, tx, `UPDATE tickets SET messages = messages + 1, updated_at = ?, last_activity_at = ?,
+		if _, err := tp.q.Exec(ctx, `UPDATE tickets SET messages = messages + 1, updated_at = ?, last_activity_at = ?,
 			first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`,
 			now, now, firstResponse, now, number); err != nil {
 			return err
 		}
-		if err := markRead(ctx, p, tx, actor.ID, number, now); err != nil {
+		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
 			return err
 		}
-		return p.notifyMessage(ctx, tx, t, actor, e, hold)
+		return tp.notifyMessage(ctx, t, actor, e, hold)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: post message on %d: %w", number, err)
@@ -182,8 +182,8 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 	return e, nil
 }
 
-func markRead(ctx context.Context, p *Portal, tx *sql.Tx, userID, number, now int64) error {
-	_, err := p.DB.TxExec(ctx, tx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", userID, number, now)
+func (p *Portal) markRead(ctx context.Context, userID, number, now int64) error {
+	_, err := p.q.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", userID, number, now)
 	return err
 }
 
@@ -195,7 +195,7 @@ func (p *Portal) MarkRead(ctx context.Context, actor *User, t *Ticket) error {
 		return nil
 	}
 	seen := int64(-1)
-	if err := p.DB.QueryRow(ctx, "SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = ?", actor.ID, t.Number).Scan(&seen); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := p.q.QueryRow(ctx, "SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = ?", actor.ID, t.Number).Scan(&seen); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	return p.markSeen(ctx, actor, t, seen)
@@ -207,7 +207,7 @@ func (p *Portal) markSeen(ctx context.Context, actor *User, t *Ticket, seen int6
 	if !actor.IsStaff() || p.Plan().State == StateReadOnly || seen >= t.LastActivityAt {
 		return nil
 	}
-	_, err := p.DB.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
+	_, err := p.q.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at WHERE seen_at < excluded.seen_at",
 		actor.ID, t.Number, max(t.LastActivityAt, p.Now().Unix()))
 	return err
 }
@@ -301,21 +301,21 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 	if len(sets) == 0 {
 		return t, nil
 	}
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = p.Tx(ctx, func(tp *Portal) error {
 		sets = append(sets, "updated_at = ?", "last_activity_at = ?")
 		args = append(args, now, now, number)
-		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
 			return err
 		}
 		for _, ev := range events {
-			if _, err := p.DB.TxExec(ctx, tx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actor.ID, ev, now); err != nil {
+			if _, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actor.ID, ev, now); err != nil {
 				return err
 			}
 		}
-		if err := markRead(ctx, p, tx, actor.ID, number, now); err != nil {
+		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
 			return err
 		}
-		return p.notifyChange(ctx, tx, t, actor, newStatus, newAssignee)
+		return tp.notifyChange(ctx, t, actor, newStatus, newAssignee)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update ticket %d: %w", number, err)
@@ -334,8 +334,8 @@ func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) er
 		return ErrForbidden
 	}
 	var paths []string
-	err := p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT path FROM attachments WHERE ticket_id = ?", number)
+	err := p.Tx(ctx, func(tp *Portal) error {
+		rows, err := tp.q.Query(ctx, "SELECT path FROM attachments WHERE ticket_id = ?", number)
 		if err != nil {
 			return err
 		}
@@ -345,25 +345,26 @@ func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) er
 			paths = append(paths, s)
 		}
 		rows.Close()
-		if err := p.unindexTicket(ctx, tx, number); err != nil {
+		if err := tp.unindexTicket(ctx, number); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", number)
+		res, err := tp.q.Exec(ctx, "DELETE FROM tickets WHERE id = ?", number)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM reads WHERE ticket_id = ?", number)
+		_, err = tp.q.Exec(ctx, "DELETE FROM reads WHERE ticket_id = ?", number)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	p.ticketsChanged(-1)
 	for _, path := range paths {
 		_ = p.Fs.Remove(path)
 	}
-	_, _ = p.DB.W.ExecContext(ctx, "PRAGMA incremental_vacuum")
+	_, _ = p.DB.Writer().ExecContext(ctx, "PRAGMA incremental_vacuum")
 	return nil
 }

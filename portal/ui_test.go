@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // listen opens a live-update stream as client c and returns the events'

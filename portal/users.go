@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"portaldesk/portal/sqlitedb"
 	"strings"
 	"time"
 
@@ -74,23 +75,17 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	return u, err
 }
 
-// Execer is a *sql.DB or *sql.Tx.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // ErrEmailTaken is returned when a user with that email already exists.
 var ErrEmailTaken = errors.New("a user with this email already exists")
 
 // InsertUser adds a user with an already hashed password.
-func InsertUser(ctx context.Context, db Execer, u *User, hash string, now time.Time) error {
-	res, err := db.ExecContext(ctx,
-		`INSERT INTO users (email, name, surname, role, password_hash, active, lang, created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
-		strings.TrimSpace(u.Email), u.Name, u.Surname, u.Role, hash, u.Lang, now.Unix())
+func (p *Portal) InsertUser(ctx context.Context, u *User, hash string) error {
+	now := p.Now()
+	res, err := p.q.Exec(ctx,
+		`INSERT INTO users (email, name, surname, role, password_hash, active, lang, tour_done, created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+		strings.TrimSpace(u.Email), u.Name, u.Surname, u.Role, hash, u.Lang, u.TourDone, now.Unix())
 	if err != nil {
-		if IsUniqueViolation(err) {
+		if sqlitedb.IsUniqueViolation(err) {
 			return ErrEmailTaken
 		}
 		return fmt.Errorf("store: insert user: %w", err)
@@ -113,12 +108,12 @@ func (p *Portal) UserByID(ctx context.Context, id int64) (*User, error) {
 }
 
 func (p *Portal) loadUser(ctx context.Context, id int64) (*User, error) {
-	return scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	return scanUser(p.q.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
 }
 
 // UserByEmail loads one user by email, ignoring case.
 func (p *Portal) UserByEmail(ctx context.Context, email string) (*User, error) {
-	u, err := scanUser(p.DB.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", strings.TrimSpace(email)))
+	u, err := scanUser(p.q.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", strings.TrimSpace(email)))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("store: user %q: %w", email, err)
 	}
@@ -151,7 +146,7 @@ func (p *Portal) Authenticate(ctx context.Context, email, password string) (*Use
 	if err := p.CanSignIn(ctx, u); err != nil {
 		return nil, err
 	}
-	_, _ = p.DB.Exec(ctx, "UPDATE users SET last_login_at = ? WHERE id = ?", p.Now().Unix(), u.ID)
+	_, _ = p.q.Exec(ctx, "UPDATE users SET last_login_at = ? WHERE id = ?", p.Now().Unix(), u.ID)
 	return u, nil
 }
 
@@ -175,7 +170,7 @@ func (p *Portal) CanSignIn(ctx context.Context, u *User) error {
 	}
 	rank, err := p.ref.ranks.get(p.DB, [2]int64{int64(admin), u.ID}, func() (int, error) {
 		var n int
-		err := p.DB.QueryRow(ctx,
+		err := p.q.QueryRow(ctx,
 			`SELECT COUNT(*) FROM users WHERE active = 1 AND role IN ('admin','operator')
 			 AND (CASE role WHEN 'admin' THEN 0 ELSE 1 END, id) < (?, ?)`, admin, u.ID).Scan(&n)
 		return n, err
@@ -213,9 +208,9 @@ func (p *Portal) IssueToken(ctx context.Context, userID int64, kind, name string
 	if ttl > 0 {
 		exp = now.Add(ttl).Unix()
 	}
-	if _, err := p.DB.Exec(ctx, "INSERT INTO tokens (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+	if _, err := p.q.Exec(ctx, "INSERT INTO tokens (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 		tokenHash(tok), userID, kind, name, now.Unix(), exp); err != nil {
-		return "", fmt.Errorf("store: issue token: %w", mapDBError(p.DB, err))
+		return "", fmt.Errorf("store: issue token: %w", err)
 	}
 	return tok, nil
 }
@@ -225,7 +220,7 @@ func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
 	hash := tokenHash(tok)
 	tu, err := p.ref.tokens.get(p.DB, string(hash), func() (tokenUser, error) {
 		var tu tokenUser
-		u, err := scanUser(tokenRow{p.DB.QueryRow(ctx, tokenQuery, hash), &tu.expires})
+		u, err := scanUser(tokenRow{p.q.QueryRow(ctx, tokenQuery, hash), &tu.expires})
 		tu.user = u
 		return tu, err
 	})
@@ -252,7 +247,7 @@ func (r tokenRow) Scan(dest ...any) error { return r.row.Scan(append(dest, r.exp
 
 // RevokeToken deletes a bearer token.
 func (p *Portal) RevokeToken(ctx context.Context, tok string) error {
-	_, err := p.DB.Exec(ctx, "DELETE FROM tokens WHERE hash = ?", tokenHash(tok))
+	_, err := p.q.Exec(ctx, "DELETE FROM tokens WHERE hash = ?", tokenHash(tok))
 	return err
 }
 
@@ -268,7 +263,7 @@ func (p *Portal) Setting(ctx context.Context, key, def string) string {
 }
 
 func (p *Portal) loadSettings(ctx context.Context) (map[string]string, error) {
-	rows, err := p.DB.Query(ctx, "SELECT key, value FROM settings")
+	rows, err := p.q.Query(ctx, "SELECT key, value FROM settings")
 	if err != nil {
 		return nil, err
 	}
@@ -285,10 +280,23 @@ func (p *Portal) loadSettings(ctx context.Context) (map[string]string, error) {
 }
 
 // SetSetting writes one key of the portal's settings.
-func SetSetting(ctx context.Context, db Execer, key, value string) error {
-	_, err := db.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+func (p *Portal) SetSetting(ctx context.Context, key, value string) error {
+	_, err := p.q.Exec(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
 	if err != nil {
 		return fmt.Errorf("store: setting %s: %w", key, err)
 	}
 	return nil
+}
+
+// DismissTour remembers that u pressed "Don't show again" on the
+// first-login tour.
+func (p *Portal) DismissTour(ctx context.Context, u *User) error {
+	_, err := p.q.Exec(ctx, "UPDATE users SET tour_done = 1 WHERE id = ?", u.ID)
+	return err
+}
+
+// SetLang remembers the language u chose.
+func (p *Portal) SetLang(ctx context.Context, u *User, lang string) error {
+	_, err := p.q.Exec(ctx, "UPDATE users SET lang = ? WHERE id = ?", lang, u.ID)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"portaldesk/portal/sqlitedb"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (p *Portal) loadWorkTypes(ctx context.Context, all bool) ([]WorkType, error
 	if !all {
 		q += " WHERE active = 1"
 	}
-	rows, err := p.DB.Query(ctx, q+" ORDER BY name")
+	rows, err := p.q.Query(ctx, q+" ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
@@ -94,20 +95,20 @@ func (p *Portal) SaveWorkType(ctx context.Context, actor *User, id int64, w Work
 	var err error
 	if id == 0 {
 		var res sql.Result
-		res, err = p.DB.Exec(ctx, "INSERT INTO work_types (name, unit, price, active) VALUES (?, ?, ?, 1)", w.Name, w.Unit, w.Price)
+		res, err = p.q.Exec(ctx, "INSERT INTO work_types (name, unit, price, active) VALUES (?, ?, ?, 1)", w.Name, w.Unit, w.Price)
 		if err == nil {
 			id, _ = res.LastInsertId()
 		}
 	} else {
 		var res sql.Result
-		res, err = p.DB.Exec(ctx, "UPDATE work_types SET name = ?, unit = ?, price = ?, active = COALESCE(?, active) WHERE id = ?", w.Name, w.Unit, w.Price, w.Active, id)
+		res, err = p.q.Exec(ctx, "UPDATE work_types SET name = ?, unit = ?, price = ?, active = COALESCE(?, active) WHERE id = ?", w.Name, w.Unit, w.Price, w.Active, id)
 		if err == nil {
 			if n, _ := res.RowsAffected(); n == 0 {
 				return nil, ErrNotFound
 			}
 		}
 	}
-	if IsUniqueViolation(errors.Unwrap(err)) || IsUniqueViolation(err) {
+	if sqlitedb.IsUniqueViolation(err) {
 		return nil, &FieldErrors{Fields: map[string]string{"name": "This work type exists."}}
 	}
 	if err != nil {
@@ -118,7 +119,7 @@ func (p *Portal) SaveWorkType(ctx context.Context, actor *User, id int64, w Work
 
 func (p *Portal) workType(ctx context.Context, id int64) (*WorkType, error) {
 	var w WorkType
-	err := p.DB.QueryRow(ctx, "SELECT id, name, unit, price, active FROM work_types WHERE id = ?", id).Scan(&w.ID, &w.Name, &w.Unit, &w.Price, &w.Active)
+	err := p.q.QueryRow(ctx, "SELECT id, name, unit, price, active FROM work_types WHERE id = ?", id).Scan(&w.ID, &w.Name, &w.Unit, &w.Price, &w.Active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -254,17 +255,17 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 	}
 	cost := Cost(wt.Price, qty)
 	var id int64
-	err = p.DB.Tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := p.DB.TxExec(ctx, tx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
+	err = p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, `INSERT INTO work_entries (ticket_id, operator_id, client_id, work_type_id, quantity, price, cost, day, comment, visible, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, actor.ID, t.Client.ID, wt.ID, qty, wt.Price, cost, day.Unix()/86400, strings.TrimSpace(in.Comment), in.Visible, p.Now().Unix())
 		if err != nil {
 			return err
 		}
 		id, _ = res.LastInsertId()
-		if _, err := p.DB.TxExec(ctx, tx, "UPDATE tickets SET work = work + 1 WHERE id = ?", number); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET work = work + 1 WHERE id = ?", number); err != nil {
 			return err
 		}
-		return p.workMonth(ctx, tx, 1, "w.id = ?", id)
+		return tp.workMonth(ctx, 1, "w.id = ?", id)
 	})
 	if err != nil {
 		return nil, err
@@ -307,7 +308,7 @@ func (p *Portal) workOn(ctx context.Context, actor *User, number int64) (*Ticket
 	if !actor.IsStaff() {
 		q += " AND w.visible = 1"
 	}
-	rows, err := p.DB.Query(ctx, q+" ORDER BY w.day, w.id", number)
+	rows, err := p.q.Query(ctx, q+" ORDER BY w.day, w.id", number)
 	if err != nil {
 		return nil, err
 	}

@@ -21,8 +21,8 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/loadtest"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/loadtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // report adds the median and p99 of the samples to the benchmark's output.
@@ -265,7 +265,7 @@ func zipfPortals(b *testing.B, total int) (dir string, toks, clients []string) {
 			b.Fatal(err)
 		}
 		client := &portal.User{Email: "c@z.test", Name: "Carla", Role: portal.RoleClient}
-		if err := portal.InsertUser(ctx, p.DB.W, client, hash, p.Now()); err != nil {
+		if err := p.InsertUser(ctx, client, hash); err != nil {
 			b.Fatal(err)
 		}
 		if clients[i], err = p.IssueToken(ctx, client.ID, portal.TokenLogin, "bench", 365*24*time.Hour); err != nil {

@@ -1,6 +1,9 @@
 package provisioner
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // Hooks for the tests of package provisioner_test.
 
@@ -9,8 +12,7 @@ func SetFailAt(s *Service, f func(step string) error) { s.failAt = f }
 var ProvisionSteps = []string{stepCatalog, stepFiles, stepDatabase, stepRename, stepAdmin, stepCommit}
 
 func CatalogRows(s *Service) int {
-	var n int
-	s.catalog.db.R.QueryRow("SELECT COUNT(*) FROM portals").Scan(&n)
+	n, _ := s.catalog.CountPortals(context.Background())
 	return n
 }
 

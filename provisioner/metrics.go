@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,17 +71,12 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := c.s.catalog.db.R.QueryContext(ctx, `SELECT p.state, COALESCE(u.level, 0), COUNT(*) FROM portals p LEFT JOIN usage u ON u.portal_id = p.id WHERE p.state <> 'deleted' GROUP BY 1, 2`)
+	counts, err := c.s.catalog.StateCounts(ctx)
 	if err != nil {
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var state, level string
-		var n float64
-		if rows.Scan(&state, &level, &n) == nil {
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, n, state, level)
-		}
+	for _, sc := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(sc.N), sc.State, strconv.Itoa(sc.Level))
 	}
 }
 

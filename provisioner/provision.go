@@ -3,7 +3,6 @@ package provisioner
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/provisioner/catalog"
 )
 
 // SignupInput is the one short form a business fills to get a portal.
@@ -72,7 +72,7 @@ var ErrSlugTaken = &web.Error{Status: http.StatusConflict, Code: "slug_taken", M
 
 // Provisioned is the outcome of a signup: the new portal, open, and its admin.
 type Provisioned struct {
-	Record *PortalRecord
+	Record *catalog.Portal
 	Admin  *portal.User
 	Handle *Handle // the portal, already in the registry; Release it when done
 }
@@ -116,111 +116,94 @@ func (s *Service) ProvisionHashed(ctx context.Context, in SignupInput, hash stri
 	return s.provisionHashed(ctx, in, hash)
 }
 
-func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash string) (_ *Provisioned, err error) {
+func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash string) (*Provisioned, error) {
 	start := time.Now()
 	tariff := in.Tariff
 	if tariff == "" {
 		tariff = "free"
 	}
-	now := s.now()
-	// The catalog transaction is the lock: its unique index decides which of
-	// two simultaneous signups for a slug wins, and nothing it wrote exists
-	// until every file is in place.
-	tx, err := s.catalog.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
 	if err := s.step(stepCatalog); err != nil {
 		return nil, err
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO portals (slug, company, state, tariff_id, operators, admin_email, created_at) VALUES (?, ?, 'active', ?, 1, ?, ?)",
-		in.Slug, in.Company, tariff, in.AdminEmail, now.Unix())
-	if err != nil {
-		if portal.IsUniqueViolation(err) {
-			return nil, ErrSlugTaken
-		}
-		return nil, fmt.Errorf("provision %s: catalog: %w", in.Slug, err)
-	}
-	id, _ := res.LastInsertId()
-	rec, err := scanPortal(tx.QueryRowContext(ctx, portalSelect+" WHERE p.id = ?", id))
-	if err != nil {
-		return nil, err
-	}
-
-	final := s.PortalDir(in.Slug)
-	if _, err := os.Stat(final); err == nil {
-		// A directory without a catalog row is a leftover of a crash: keep it, aside.
-		if _, err := s.moveToTrash(in.Slug, "orphan"); err != nil {
-			return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
-		}
-	}
-	staging := filepath.Join(s.cfg.DataDir, "portals", ".new-"+in.Slug+"-"+randomHex(4))
-	renamed := false
-	defer func() {
-		if err != nil {
-			os.RemoveAll(staging)
-			if renamed {
-				os.RemoveAll(final)
-			}
-		}
-	}()
-	if err := s.step(stepFiles); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(staging, portal.FilesDir), 0o750); err != nil {
-		return nil, fmt.Errorf("provision %s: files: %w", in.Slug, err)
-	}
-	if err := s.step(stepDatabase); err != nil {
-		return nil, err
-	}
-	if err := copyFileSync(s.templatePath, filepath.Join(staging, portal.DBFile)); err != nil {
-		return nil, fmt.Errorf("provision %s: database: %w", in.Slug, err)
-	}
-	if err := s.step(stepRename); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(staging, final); err != nil {
-		return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
-	}
-	renamed = true
-	syncDir(filepath.Dir(final))
-
-	plan := rec.Plan()
-	p, err := portal.Open(ctx, final, plan, s.openOptions())
-	if err != nil {
-		return nil, err
-	}
+	// The catalog's transaction is the lock: its unique index decides which
+	// of two simultaneous signups for a slug wins, and nothing it wrote
+	// exists until every file is in place and the admin is in the portal.
+	var p *portal.Portal
 	admin := &portal.User{Email: in.AdminEmail, Name: in.AdminName, Role: portal.RoleAdmin}
-	err = func() error {
-		if err := s.step(stepAdmin); err != nil {
-			return err
-		}
-		return p.DB.Tx(ctx, func(ctx context.Context, ptx *sql.Tx) error {
-			if err := portal.InsertUser(ctx, ptx, admin, hash, now); err != nil {
+	rec, err := s.catalog.CreatePortal(ctx, catalog.NewPortal{Slug: in.Slug, Company: in.Company, Tariff: tariff, Operators: 1, AdminEmail: in.AdminEmail},
+		func(rec *catalog.Portal) (err error) {
+			if p, err = s.buildPortal(ctx, rec, admin, hash); err != nil {
 				return err
 			}
-			return portal.SetSetting(ctx, ptx, "company", in.Company)
+			return s.step(stepCommit)
 		})
-	}()
-	if err == nil {
-		err = s.step(stepCommit)
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
 	if err != nil {
-		p.Close()
+		if p != nil { // built, but the catalog entry was not committed
+			p.Close()
+			os.RemoveAll(s.PortalDir(in.Slug))
+		}
+		if errors.Is(err, catalog.ErrSlugTaken) {
+			return nil, ErrSlugTaken
+		}
 		return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
 	}
 	s.wire(p)
 	h := s.registry.Adopt(p)
 	s.observeProvision(time.Since(start))
 	return &Provisioned{Record: rec, Admin: admin, Handle: h}, nil
+}
+
+// buildPortal lays out a new portal's directory from the prebuilt
+// template, in a staging directory renamed into place, opens it and adds
+// its admin. When it fails after opening the portal it returns it with
+// the error, for the caller to close and remove.
+func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *portal.User, hash string) (*portal.Portal, error) {
+	final := s.PortalDir(rec.Slug)
+	if _, err := os.Stat(final); err == nil {
+		// A directory without a catalog entry is a leftover of a crash: keep it, aside.
+		if _, err := s.moveToTrash(rec.Slug, "orphan"); err != nil {
+			return nil, err
+		}
+	}
+	staging := filepath.Join(s.cfg.DataDir, "portals", ".new-"+rec.Slug+"-"+randomHex(4))
+	err := func() error {
+		if err := s.step(stepFiles); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(staging, portal.FilesDir), 0o750); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		if err := s.step(stepDatabase); err != nil {
+			return err
+		}
+		if err := copyFileSync(s.templatePath, filepath.Join(staging, portal.DBFile)); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if err := s.step(stepRename); err != nil {
+			return err
+		}
+		return os.Rename(staging, final)
+	}()
+	if err != nil {
+		os.RemoveAll(staging)
+		return nil, err
+	}
+	syncDir(filepath.Dir(final))
+	p, err := portal.Open(ctx, final, rec.Plan(), s.openOptions())
+	if err != nil {
+		os.RemoveAll(final)
+		return nil, err
+	}
+	err = s.step(stepAdmin)
+	if err == nil {
+		err = p.Tx(ctx, func(tp *portal.Portal) error {
+			if err := tp.InsertUser(ctx, admin, hash); err != nil {
+				return err
+			}
+			return tp.SetSetting(ctx, "company", rec.Company)
+		})
+	}
+	return p, err
 }
 
 // PortalDir is where a portal's database and files live.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/sqlitedb"
+	"portaldesk/provisioner/catalog"
 )
 
 // Config is the service's configuration; every field has a default that
@@ -73,7 +75,7 @@ func (c *Config) Defaults() {
 type Service struct {
 	cfg          Config
 	secret       []byte
-	catalog      *Catalog
+	catalog      *catalog.Catalog
 	registry     *Registry
 	mailer       *Mailer
 	metrics      *Metrics
@@ -84,6 +86,7 @@ type Service struct {
 
 	provisioned atomic.Int64
 	hubs        *portal.Hubs
+	tickets     *ticketCounts
 }
 
 // Open opens (creating when needed) the data directory: catalog, secret,
@@ -99,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := OpenCatalog(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	cat, err := catalog.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +118,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.mailer.Start(!cfg.NoSweep)
+	s.tickets = newTicketCounts(cat)
 	s.cleanStaging()
 	return s, nil
 }
@@ -124,6 +128,7 @@ func (s *Service) Close() error {
 	s.hubs.Shutdown()
 	s.mailer.Stop()
 	s.registry.Close()
+	s.tickets.stop()
 	return s.catalog.Close()
 }
 
@@ -131,7 +136,7 @@ func (s *Service) Close() error {
 func (s *Service) Config() Config { return s.cfg }
 
 // Catalog is the control plane's database.
-func (s *Service) Catalog() *Catalog { return s.catalog }
+func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
 
 // Registry is the LRU of open portals.
 func (s *Service) Registry() *Registry { return s.registry }
@@ -140,7 +145,10 @@ func (s *Service) Registry() *Registry { return s.registry }
 func (s *Service) Secret() []byte { return s.secret }
 
 // SetClock replaces the service's clock (tests and `--now`).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+func (s *Service) SetClock(now func() time.Time) {
+	s.now = now
+	s.catalog.SetClock(now)
+}
 
 func (s *Service) openOptions() portal.OpenOptions {
 	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL}
@@ -175,8 +183,9 @@ func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing boo
 
 // wire connects an open portal to the service's workers.
 func (s *Service) wire(p *portal.Portal) {
-	slug := p.Slug
+	slug, id := p.Slug, p.Plan().ID
 	p.OnOutbox = func() { s.mailer.Queued(slug) }
+	p.OnTickets = func(delta int64) { s.tickets.add(id, delta) }
 	p.Events = s.hubs.For(slug)
 }
 
@@ -224,11 +233,11 @@ func buildTemplate(ctx context.Context, dataDir string) (string, error) {
 		return path, nil
 	}
 	tmp := path + "." + randomHex(4) + ".tmp"
-	db, err := portal.OpenDB(tmp, portal.DBOptions{})
+	db, err := sqlitedb.Open(tmp, sqlitedb.Options{})
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}
-	if err := portal.MigratePortal(ctx, db.W); err != nil {
+	if err := portal.Migrate(ctx, db); err != nil {
 		db.Close()
 		os.Remove(tmp)
 		return "", fmt.Errorf("template: %w", err)

@@ -107,7 +107,7 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 	defer res.Handle.Release()
 	// A business that signs up in Russian gets a portal that speaks Russian.
 	if lang := web.ServiceLang(w, r); lang != "en" {
-		if err := portal.SetSetting(r.Context(), res.Handle.Portal.DB.W, "lang", lang); err != nil {
+		if err := res.Handle.Portal.SetSetting(r.Context(), "lang", lang); err != nil {
 			return err
 		}
 	}
@@ -134,7 +134,7 @@ func (s *Site) signupAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Site) ready(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.catalog.db.R.PingContext(r.Context()); err != nil {
+	if err := s.svc.catalog.Ping(r.Context()); err != nil {
 		return web.Errorf(http.StatusServiceUnavailable, "not_ready", "catalog unreachable: %v", err)
 	}
 	probe := filepath.Join(s.svc.cfg.DataDir, ".ready-probe")

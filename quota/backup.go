@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,20 +16,21 @@ import (
 	"time"
 
 	"portaldesk/portal"
-	"portaldesk/provisioner"
+	"portaldesk/portal/sqlitedb"
+	"portaldesk/provisioner/catalog"
 )
 
 // Manifest describes a snapshot: what it holds and how to check it.
 type Manifest struct {
-	Slug          string                    `json:"slug"`
-	CreatedAt     time.Time                 `json:"created_at"`
-	SchemaVersion int                       `json:"schema_version"`
-	Portal        *provisioner.PortalRecord `json:"portal"`
-	Database      FileEntry                 `json:"database"`
-	Files         []FileEntry               `json:"files"`
-	Linked        int                       `json:"linked"` // attachments hard-linked from the previous snapshot
-	Bytes         int64                     `json:"bytes"`
-	Verified      bool                      `json:"verified"`
+	Slug          string          `json:"slug"`
+	CreatedAt     time.Time       `json:"created_at"`
+	SchemaVersion int             `json:"schema_version"`
+	Portal        *catalog.Portal `json:"portal"`
+	Database      FileEntry       `json:"database"`
+	Files         []FileEntry     `json:"files"`
+	Linked        int             `json:"linked"` // attachments hard-linked from the previous snapshot
+	Bytes         int64           `json:"bytes"`
+	Verified      bool            `json:"verified"`
 }
 
 // FileEntry is one file of a snapshot.
@@ -145,13 +145,13 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		m.Database, dbLinked = prev.Database, true
 	} else {
 		// The database: its own connection, so the portal's writer is not held.
-		// portal.OpenDB, not sql.Open: it waits while the running service
-		// has the file open for itself alone (portal.DBOptions.Exclusive).
-		db, err := portal.OpenDB(filepath.Join(live, portal.DBFile), portal.DBOptions{Readers: 1})
+		// sqlitedb.Open, not sql.Open: it waits while the running service
+		// has the file open for itself alone (sqlitedb.Options.Exclusive).
+		db, err := sqlitedb.Open(filepath.Join(live, portal.DBFile), sqlitedb.Options{Readers: 1})
 		if err != nil {
 			return "", nil, err
 		}
-		_, err = db.W.ExecContext(ctx, "VACUUM INTO ?", filepath.Join(tmp, portal.DBFile))
+		err = db.VacuumInto(ctx, filepath.Join(tmp, portal.DBFile))
 		db.Close()
 		if err != nil {
 			return "", nil, fmt.Errorf("backup %s: database: %w", slug, err)
@@ -216,6 +216,9 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		return "", nil, err
 	}
 	ok = true
+	if err := j.svc.Catalog().RecordBackup(ctx, rec.ID, m.CreatedAt); err != nil {
+		return final, m, fmt.Errorf("backup %s: the snapshot is taken, but not recorded in the catalog: %w", slug, err)
+	}
 	return final, m, nil
 }
 
@@ -273,19 +276,7 @@ func verify(dir string, m *Manifest, db, files bool) error {
 	if err := check(portal.DBFile, m.Database); err != nil {
 		return err
 	}
-	conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, portal.DBFile)+"?mode=ro&immutable=1")
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var res string
-	if err := conn.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
-		return fmt.Errorf("integrity check: %w", err)
-	}
-	if res != "ok" {
-		return fmt.Errorf("integrity check: %s", res)
-	}
-	return nil
+	return sqlitedb.CheckIntegrity(filepath.Join(dir, portal.DBFile))
 }
 
 // BackupAll snapshots every live portal, reporting progress.
@@ -400,4 +391,19 @@ func (j *Jobs) Restore(ctx context.Context, slug, from, as string) (string, erro
 		}
 		return nil
 	})
+}
+
+// TakeSnapshot backs up one portal now and prunes its old snapshots by
+// the retention (the ops console's "Back up now").
+func (j *Jobs) TakeSnapshot(ctx context.Context, slug string) (string, error) {
+	dir, _, err := j.Backup(ctx, slug, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return dir, j.Prune(slug, j.Retention)
+}
+
+// Snapshots lists a portal's snapshot directories, oldest first.
+func (j *Jobs) Snapshots(slug string) ([]string, error) {
+	return Snapshots(j.svc.Config().DataDir, slug)
 }

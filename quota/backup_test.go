@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
 	"portaldesk/quota"
 )
 
@@ -69,7 +69,7 @@ func TestBackupUnderWritesThenRestore(t *testing.T) {
 	}
 	snapTickets := count(t, filepath.Join(dir, "portal.db"), "SELECT COUNT(*) FROM tickets")
 	liveTickets := 0
-	e.Portal(t, "acme", func(p *portal.Portal) { p.DB.R.QueryRow("SELECT COUNT(*) FROM tickets").Scan(&liveTickets) })
+	e.Portal(t, "acme", func(p *portal.Portal) { p.DB.Readers().QueryRow("SELECT COUNT(*) FROM tickets").Scan(&liveTickets) })
 	if snapTickets < 5 || snapTickets >= liveTickets {
 		t.Fatalf("snapshot has %d tickets, live %d: the snapshot is not a moment during the writes", snapTickets, liveTickets)
 	}

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
 	"portaldesk/quota"
 )
 
@@ -47,11 +47,12 @@ func manyPortals(b *testing.B) (*pdtest.Env, int, []string) {
 			}
 			res.Handle.Release()
 			if i%2 == 0 {
+				// A paid plan the admin chose: charged daily from today.
 				e.Svc.Adjust(ctx, slug, 100000_00, "bench", "bench")
-				if err := e.Svc.SetTariff(ctx, slug, "start", 2, "bench"); err != nil {
+				tariff, ops := "start", 2
+				if _, err := e.Svc.ChangeSubscription(ctx, res.Record.ID, "bench", &tariff, &ops); err != nil {
 					b.Fatal(err)
 				}
-				e.Svc.Catalog().DB().W.Exec("UPDATE portals SET paid_through = NULL WHERE slug = ?", slug)
 			}
 		}
 		os.WriteFile(filepath.Join(dir, "ready"), nil, 0o600)

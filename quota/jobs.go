@@ -6,7 +6,6 @@ package quota
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,23 +14,25 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"portaldesk/portal"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/catalog"
 )
 
 // Jobs runs the scheduled work over one service.
 type Jobs struct {
 	svc *provisioner.Service
-	db  *portal.DB
+	cat *catalog.Catalog
 	// Retention of snapshots (default 7 daily, 4 weekly).
 	Retention Retention
 }
 
 // New makes the jobs of svc.
 func New(svc *provisioner.Service) *Jobs {
-	return &Jobs{svc: svc, db: svc.Catalog().DB(), Retention: Retention{Daily: 7, Weekly: 4}}
+	return &Jobs{svc: svc, cat: svc.Catalog(), Retention: Retention{Daily: 7, Weekly: 4}}
 }
 
 // Names are the jobs that can be run by hand.
@@ -50,14 +51,13 @@ func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, err
 		},
 	}[name]
 	if fn == nil {
-		return nil, fmt.Errorf("no job %q (jobs: usage, enforce, billing, expiry)", name)
+		return nil, fmt.Errorf("no job %q (jobs: %s)", name, strings.Join(Names, ", "))
 	}
 	start := time.Now()
-	res, err := j.db.W.ExecContext(ctx, "INSERT INTO job_runs (job, as_of, started_at) VALUES (?, ?, ?)", name, now.Unix(), start.Unix())
+	id, err := j.cat.StartRun(ctx, name, now, start)
 	if err != nil {
 		return nil, err
 	}
-	id, _ := res.LastInsertId()
 	counts, runErr := fn(ctx, now)
 	j.svc.Metrics().ObserveJob(name, time.Since(start), runErr)
 	outcome := "ok"
@@ -65,50 +65,22 @@ func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, err
 		outcome = "error: " + runErr.Error()
 	}
 	b, _ := json.Marshal(counts)
-	_, _ = j.db.W.ExecContext(ctx, "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ? WHERE id = ?", time.Now().Unix(), outcome, string(b), id)
+	_ = j.cat.FinishRun(ctx, id, time.Now(), outcome, string(b))
 	slog.Info("job", "job", name, "as_of", now.UTC().Format(time.RFC3339), "duration", time.Since(start), "outcome", outcome, "counts", string(b))
 	return counts, runErr
 }
 
-// Run is a recorded run of a job.
-type RunRecord struct {
-	Job      string
-	AsOf     time.Time
-	Started  time.Time
-	Finished time.Time
-	Outcome  string
-	Counts   string
-}
-
-// Recent lists the latest runs, newest first.
-func (j *Jobs) Recent(ctx context.Context, limit int) ([]RunRecord, error) {
-	rows, err := j.db.R.QueryContext(ctx, "SELECT job, as_of, started_at, COALESCE(finished_at, 0), outcome, counts FROM job_runs ORDER BY id DESC LIMIT ?", limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RunRecord
-	for rows.Next() {
-		var r RunRecord
-		var asOf, st, fin int64
-		if err := rows.Scan(&r.Job, &asOf, &st, &fin, &r.Outcome, &r.Counts); err != nil {
-			return nil, err
-		}
-		r.AsOf, r.Started, r.Finished = time.Unix(asOf, 0).UTC(), time.Unix(st, 0).UTC(), time.Unix(fin, 0).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // Usage measures each portal's database (file plus WAL, by stat — never by
 // opening the live file) and attachments (a walk of its files directory),
-// into the catalog. It reads no portal database, so it neither stalls
-// requests nor churns the registry.
+// into the catalog. It opens no portal database, so it neither stalls
+// requests nor churns the registry; a portal that is open anyway has its
+// attachment bytes reconciled with its own records and its tickets counted.
 func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
-	list, err := j.svc.Catalog().Portals(ctx)
+	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
 	}
+	j.svc.FlushTicketCounts() // the counts taken below replace what is gathered until now
 	c := Counts{}
 	for _, rec := range list {
 		if err := ctx.Err(); err != nil {
@@ -136,13 +108,11 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			}
 			return nil
 		})
-		// Reconcile with what the portal recorded, when it is open anyway.
-		var tickets any
+		var tickets *int64
 		if h := j.svc.Registry().Peek(rec.Slug); h != nil {
 			recorded, err := h.Portal.DiskUsage(ctx)
-			var n int64
-			if h.Portal.DB.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM tickets").Scan(&n) == nil {
-				tickets = n
+			if n, err := h.Portal.TicketCount(ctx); err == nil {
+				tickets = &n
 			}
 			h.Release()
 			if err == nil && recorded != disk-branding {
@@ -151,10 +121,7 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 			}
 			c["reconciled"]++
 		}
-		if _, err := j.db.W.ExecContext(ctx, `INSERT INTO usage (portal_id, db_bytes, disk_bytes, measured_at, tickets) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (portal_id) DO UPDATE SET db_bytes = excluded.db_bytes, disk_bytes = excluded.disk_bytes, measured_at = excluded.measured_at,
-			tickets = COALESCE(excluded.tickets, usage.tickets)`,
-			rec.ID, dbBytes, disk, now.Unix(), tickets); err != nil {
+		if err := j.cat.RecordUsage(ctx, rec.ID, dbBytes, disk, now, tickets); err != nil {
 			return c, err
 		}
 		c["portals"]++
@@ -177,59 +144,66 @@ func Level(used, quota int64) int {
 
 // Enforce compares usage with quotas: admins are warned at 80 % and 100 %
 // (once per level), a portal over 100 % goes read-only, and comes back by
-// itself when usage falls or the tariff grows.
+// itself when usage falls or the tariff grows. A portal whose state
+// changed since it was read (ops suspended it meanwhile) is left as ops
+// left it: the state transitions are compare-and-set.
 func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
-	list, err := j.svc.Catalog().Portals(ctx)
+	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := Counts{}
 	for _, rec := range list {
-		var dbB, diskB int64
-		var prev int
-		err := j.db.R.QueryRowContext(ctx, "SELECT db_bytes, disk_bytes, level FROM usage WHERE portal_id = ?", rec.ID).Scan(&dbB, &diskB, &prev)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+		u, ok, err := j.cat.Usage(ctx, rec.ID)
 		if err != nil {
 			return c, err
 		}
+		if !ok {
+			continue
+		}
 		plan := rec.Plan()
-		level := max(Level(dbB, plan.DBQuotaBytes), Level(diskB, plan.DiskQuotaBytes))
-		if level != prev {
-			if _, err := j.db.W.ExecContext(ctx, "UPDATE usage SET level = ? WHERE portal_id = ?", level, rec.ID); err != nil {
+		level := max(Level(u.DBBytes, plan.DBQuotaBytes), Level(u.DiskBytes, plan.DiskQuotaBytes))
+		if level != u.Level {
+			if err := j.cat.SetUsageLevel(ctx, rec.ID, level); err != nil {
 				return c, err
 			}
 		}
-		var reason string
-		_ = j.db.R.QueryRowContext(ctx, "SELECT readonly_reason FROM portals WHERE id = ?", rec.ID).Scan(&reason)
+		changed := false
 		switch {
 		case level >= 100 && rec.State == portal.StateActive:
-			if _, err := j.db.W.ExecContext(ctx, "UPDATE portals SET state = 'readonly', readonly_reason = 'quota' WHERE id = ?", rec.ID); err != nil {
-				return c, err
+			err = j.cat.MarkReadOnly(ctx, rec.ID, "quota")
+			changed = err == nil
+			if changed {
+				c["readonly"]++
 			}
-			c["readonly"]++
-		case level < 100 && rec.State == portal.StateReadOnly && reason == "quota":
-			if _, err := j.db.W.ExecContext(ctx, "UPDATE portals SET state = 'active', readonly_reason = '' WHERE id = ?", rec.ID); err != nil {
-				return c, err
+		case level < 100 && rec.State == portal.StateReadOnly && rec.ReadOnlyReason == "quota":
+			err = j.cat.Recover(ctx, rec.ID, "quota")
+			changed = err == nil
+			if changed {
+				c["recovered"]++
 			}
-			c["recovered"]++
+		}
+		switch {
+		case errors.Is(err, catalog.ErrStateChanged), errors.Is(err, portal.ErrNotFound):
+			c["state_changed"]++
+		case err != nil:
+			return c, err
 		}
 		if level > 0 {
 			c[fmt.Sprintf("level_%d", level)]++
 			key := fmt.Sprintf("quota-%d", level)
 			text := fmt.Sprintf("Your portal %s uses %d%% or more of its quota: database %s of %s, files %s of %s.", rec.Company, level,
-				portal.HumanBytes(dbB), portal.HumanBytes(plan.DBQuotaBytes), portal.HumanBytes(diskB), portal.HumanBytes(plan.DiskQuotaBytes))
+				portal.HumanBytes(u.DBBytes), portal.HumanBytes(plan.DBQuotaBytes), portal.HumanBytes(u.DiskBytes), portal.HumanBytes(plan.DiskQuotaBytes))
 			if level >= 100 {
 				text += " Until space is freed or the tariff grows, the portal is read-only: people can read and export but not add anything."
 			}
-			if err := j.notifyOnce(ctx, rec, key, now, "Storage quota: "+fmt.Sprint(level)+"% used", text); err != nil {
+			if err := j.notifyOnce(ctx, rec, key, "Storage quota: "+fmt.Sprint(level)+"% used", text); err != nil {
 				slog.Warn("quota notice", "portal", rec.Slug, "err", err)
 			}
-		} else if prev > 0 {
-			_, _ = j.db.W.ExecContext(ctx, "DELETE FROM notices WHERE portal_id = ? AND key LIKE 'quota-%'", rec.ID)
+		} else if u.Level > 0 {
+			_ = j.cat.ForgetNotices(ctx, rec.ID, "quota-")
 		}
-		if level != prev || level >= 100 {
+		if level != u.Level || changed || level >= 100 {
 			j.svc.Registry().Invalidate(rec.Slug)
 		}
 	}
@@ -237,13 +211,10 @@ func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
 }
 
 // notifyOnce mails the portal's admins unless this notice was sent before.
-func (j *Jobs) notifyOnce(ctx context.Context, rec *provisioner.PortalRecord, key string, now time.Time, subject, text string) error {
-	res, err := j.db.W.ExecContext(ctx, "INSERT OR IGNORE INTO notices (portal_id, key, sent_at) VALUES (?, ?, ?)", rec.ID, key, now.Unix())
-	if err != nil {
+func (j *Jobs) notifyOnce(ctx context.Context, rec *catalog.Portal, key string, subject, text string) error {
+	first, err := j.cat.FirstNotice(ctx, rec.ID, key)
+	if err != nil || !first {
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
 	}
 	h, err := j.svc.Registry().Acquire(ctx, rec.Slug)
 	if err != nil {
@@ -259,24 +230,24 @@ func (j *Jobs) notifyOnce(ctx context.Context, rec *provisioner.PortalRecord, ke
 // cannot pay a day, the subscription expires: the portal falls back to the
 // free tariff, and no data is touched.
 func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
-	list, err := j.svc.Catalog().Portals(ctx)
+	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := Counts{}
-	today := provisioner.Day(now)
+	today := catalog.Day(now)
 	for _, rec := range list {
 		if rec.Tariff.PricePerOperator == 0 {
 			continue
 		}
-		charged, expired, err := j.svc.ChargeThrough(ctx, rec, today, now)
+		charged, expired, err := j.svc.ChargeThrough(ctx, rec, today)
 		if err != nil {
 			return c, fmt.Errorf("billing %s: %w", rec.Slug, err)
 		}
 		c["charges"] += charged
 		if expired {
 			c["expired"]++
-			if err := j.notifyOnce(ctx, rec, fmt.Sprintf("expired-%d", today), now, "Your subscription has expired",
+			if err := j.notifyOnce(ctx, rec, fmt.Sprintf("expired-%d", today), "Your subscription has expired",
 				"The balance no longer covers your tariff, so the portal is now on the free tariff: operators beyond the first cannot sign in and paid features are locked. Nothing was deleted. Top up to get everything back."); err != nil {
 				slog.Warn("expiry notice", "portal", rec.Slug, "err", err)
 			}
@@ -289,7 +260,7 @@ func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
 // Expiry reminds the admins of paid portals 7, 3 and 1 days before the
 // balance runs out, once each.
 func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
-	list, err := j.svc.Catalog().Portals(ctx)
+	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +281,7 @@ func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
 			if left <= m && left >= 0 {
 				key := fmt.Sprintf("remind-%d-%s", m, sub.PaidUntil)
 				text := fmt.Sprintf("The balance of your portal %s (%s) lasts until %s — %d day(s). Top up to keep your tariff %s.", rec.Company, sub.Account, sub.PaidUntil, left, sub.TariffName)
-				if err := j.notifyOnce(ctx, rec, key, now, fmt.Sprintf("Your subscription runs out in %d day(s)", max(left, 1)), text); err != nil {
+				if err := j.notifyOnce(ctx, rec, key, fmt.Sprintf("Your subscription runs out in %d day(s)", max(left, 1)), text); err != nil {
 					slog.Warn("reminder", "portal", rec.Slug, "err", err)
 				}
 				c["reminders"]++

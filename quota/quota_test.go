@@ -13,9 +13,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/provisioner/catalog"
 	"portaldesk/quota"
 )
 
@@ -77,7 +78,7 @@ func TestDailyPrice(t *testing.T) {
 		ops   int
 		want  int64
 	}{{85000, 1, 2795}, {85000, 2, 5590}, {0, 5, 0}, {129000, 3, 12724}, {1, 1, 1}} {
-		if got := provisioner.DailyPrice(c.price, c.ops); got != c.want {
+		if got := catalog.DailyPrice(c.price, c.ops); got != c.want {
 			t.Errorf("DailyPrice(%d, %d) = %d, want %d", c.price, c.ops, got, c.want)
 		}
 	}
@@ -179,7 +180,7 @@ func TestLedgerUnderConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rec, _ := w.e.Svc.Catalog().PortalBySlug(ctx, "acme")
-			_, _, err := w.e.Svc.ChargeThrough(ctx, rec, provisioner.Day(w.clk.Now()), w.clk.Now())
+			_, _, err := w.e.Svc.ChargeThrough(ctx, rec, catalog.Day(w.clk.Now()))
 			errs <- err
 		}()
 	}
@@ -240,7 +241,7 @@ func TestBillingIsIdempotentAndCatchesUp(t *testing.T) {
 	if charges() != 6 || w.balance(t) != 3000_00-6*5590 {
 		t.Fatalf("after catch-up: %d charges, balance %d", charges(), w.balance(t))
 	}
-	runs, _ := w.jobs.Recent(ctx, 10)
+	runs, _ := w.e.Svc.Catalog().RecentRuns(ctx, 10)
 	if len(runs) != 4 || runs[0].Job != "billing" || runs[0].Outcome != "ok" {
 		t.Fatalf("job runs: %+v", runs)
 	}
@@ -320,8 +321,8 @@ func TestQuotaHitMidTransactionLeavesTheDatabaseConsistent(t *testing.T) {
 	w.e.Portal(t, "acme", func(p *portal.Portal) {
 		var n int
 		var ok string
-		p.DB.R.QueryRow("SELECT COUNT(*) FROM tickets").Scan(&n)
-		p.DB.R.QueryRow("PRAGMA integrity_check").Scan(&ok)
+		p.DB.Readers().QueryRow("SELECT COUNT(*) FROM tickets").Scan(&n)
+		p.DB.Readers().QueryRow("PRAGMA integrity_check").Scan(&ok)
 		if n != created || ok != "ok" {
 			t.Fatalf("%d tickets (want %d), integrity %q", n, created, ok)
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,10 +20,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"portaldesk/cmd/loadtest"
+	"portaldesk/cmd/server"
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/loadtest"
+	"portaldesk/provisioner/catalog"
 	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
 )
@@ -152,51 +153,35 @@ func serve(args []string) error {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg.OpenLimit, _ = provisioner.FitOpenLimit(cfg.OpenLimit)
-	svc, err := provisioner.Open(context.Background(), *cfg)
-	if err != nil {
-		return err
-	}
-	app, err := provisioner.NewApp(svc)
-	if err != nil {
-		svc.Close()
-		return err
-	}
-	jobs := quota.New(svc)
-	app.Site.Handle("/ops", ops.New(svc, jobs, app.Tpl))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		svc.Close()
 		return err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	srv.RegisterOnShutdown(svc.Hubs().Shutdown) // live pages must not hold the shutdown up
-	sched := quota.NewScheduler(jobs, nil)
-	if err := sched.Start(); err != nil {
-		svc.Close()
+	srv, err := server.New(context.Background(), *cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	if err := srv.StartJobs(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
+	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", srv.Svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
 	select {
 	case err := <-errc:
-		sched.Stop()
-		svc.Close()
 		return err
 	case <-ctx.Done():
 	}
-	// Stop taking requests and finish those in flight, then the scheduler
-	// (a running job completes), then the mail worker and every portal.
+	// Stop taking requests and finish those in flight (20 s at most), then
+	// the scheduler (a running job completes), the mail worker and every portal.
 	slog.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		slog.Warn("shutdown", "err", err)
-	}
-	sched.Stop()
-	err = svc.Close()
+	err = srv.Shutdown(sctx)
 	slog.Info("stopped", "err", err)
 	return err
 }
@@ -291,9 +276,9 @@ func portals(args []string) error {
 		}
 		switch pos[0] {
 		case "add":
-			return svc.Catalog().AddDomain(ctx, pos[1], pos[2])
+			return svc.AddDomain(ctx, pos[1], pos[2])
 		case "remove":
-			return svc.Catalog().RemoveDomain(ctx, pos[2])
+			return svc.RemoveDomain(ctx, pos[2])
 		}
 		return fmt.Errorf("portals domain: add or remove, not %q", pos[0])
 	default:
@@ -461,7 +446,7 @@ func tariffs(args []string) error {
 	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("tariffs "+action, flag.ExitOnError)
 	cfg := configFlags(fs)
-	var t provisioner.TariffChange
+	var t catalog.TariffChange
 	fs.Func("name", "name", func(v string) error { t.Name = &v; return nil })
 	fs.Func("price", "price per operator per month, minor units", func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

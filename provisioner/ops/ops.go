@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,16 +32,24 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
-	"portaldesk/quota"
+	"portaldesk/provisioner/catalog"
 	"portaldesk/templates"
 )
+
+// Backups is what the console needs of the backup job: a snapshot taken
+// now (old ones pruned by the retention), and the list of a portal's
+// snapshot directories, oldest first.
+type Backups interface {
+	TakeSnapshot(ctx context.Context, slug string) (dir string, err error)
+	Snapshots(slug string) ([]string, error)
+}
 
 // Console serves /ops.
 type Console struct {
 	svc      *provisioner.Service
-	jobs     *quota.Jobs
+	backups  Backups
 	tpl      *templates.Set
-	db       *portal.DB
+	cat      *catalog.Catalog
 	mux      *mux.Router
 	sessions *sessions.CookieStore
 	mu       sync.Mutex
@@ -50,10 +57,10 @@ type Console struct {
 }
 
 // New builds the console over svc.
-func New(svc *provisioner.Service, jobs *quota.Jobs, tpl *templates.Set) *Console {
+func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console {
 	m := hmac.New(sha256.New, svc.Secret())
 	m.Write([]byte("portaldesk ops session"))
-	c := &Console{svc: svc, jobs: jobs, tpl: tpl, db: svc.Catalog().DB(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(m.Sum(nil)), limits: map[string]*rate.Limiter{}}
+	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(m.Sum(nil)), limits: map[string]*rate.Limiter{}}
 	c.sessions.Options = &sessions.Options{Path: "/ops", MaxAge: 12 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	r := c.mux.PathPrefix("/ops").Subrouter()
 	r.HandleFunc("/login", c.h(c.loginPage, false)).Methods("GET")
@@ -84,9 +91,7 @@ func AddUser(ctx context.Context, svc *provisioner.Service, email, name, passwor
 	if name == "" {
 		name = email
 	}
-	_, err = svc.Catalog().DB().W.ExecContext(ctx, "INSERT INTO ops_users (email, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET hash = excluded.hash, name = excluded.name",
-		email, name, string(hash), time.Now().Unix())
-	return err
+	return svc.Catalog().SaveOpsUser(ctx, email, name, string(hash))
 }
 
 type ctxUser struct{}
@@ -130,8 +135,7 @@ func clientIP(r *http.Request) string {
 }
 
 func (c *Console) audit(ctx context.Context, r *http.Request, actor, action, target, detail string) {
-	_, _ = c.db.W.ExecContext(ctx, "INSERT INTO audit (at, actor, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?)",
-		time.Now().Unix(), actor, action, target, clientIP(r), detail)
+	_ = c.cat.Audit(ctx, catalog.AuditEntry{Actor: actor, Action: action, Target: target, IP: clientIP(r), Detail: detail})
 }
 
 func (c *Console) limiter(ip string) *rate.Limiter {
@@ -163,8 +167,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 		pg.Error = "Too many failed attempts. Wait a minute."
 		return c.tpl.Render(w, http.StatusTooManyRequests, "ops_login", pg)
 	}
-	var hash string
-	err := c.db.R.QueryRowContext(r.Context(), "SELECT hash FROM ops_users WHERE email = ?", email).Scan(&hash)
+	hash, err := c.cat.OpsUserHash(r.Context(), email)
 	if err != nil || bcrypt.CompareHashAndPassword([]byte(hash), []byte(r.PostForm.Get("password"))) != nil {
 		lim.Allow()
 		c.audit(r.Context(), r, email, "login failed", "", "")
@@ -191,160 +194,92 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, user string) er
 }
 
 // Row is one portal in the console's table.
-type Row struct {
-	Slug, Company, Tariff, State string
-	Operators                    int
-	Tickets                      sql.NullInt64
-	DBBytes, DiskBytes           int64
-	DBQuota, DiskQuota           int64
-	Balance                      int64
-	PaidUntil                    string
-	LastBackup                   time.Time
-	BackupAge                    string
-	Level                        int
+type Row struct{ catalog.OpsRow }
+
+// BackupAge is how long ago the last snapshot was taken, or "" when never.
+func (r Row) BackupAge() string {
+	if r.LastBackup.IsZero() {
+		return ""
+	}
+	return time.Since(r.LastBackup).Round(time.Minute).String()
 }
 
 // HomeData is the console's main page.
 type HomeData struct {
-	Rows  []Row
-	Query url.Values
-	Runs  []quota.RunRecord
-	Audit []AuditLine
-	Money func(int64) string
-	Count int
+	Rows       []Row
+	Query      url.Values
+	Runs       []catalog.Run
+	Audit      []catalog.AuditEntry
+	Money      func(int64) string
+	Count      int    // portals matching the filter, on every page
+	Prev, Next string // the neighbouring pages of the table
 }
 
-// AuditLine is one ops action.
-type AuditLine struct {
-	At                                time.Time
-	Actor, Action, Target, IP, Detail string
-}
-
-func (c *Console) rows(ctx context.Context) ([]Row, error) {
-	list, err := c.svc.Catalog().Portals(ctx)
-	if err != nil {
-		return nil, err
+func rowsOf(list []catalog.OpsRow) []Row {
+	out := make([]Row, len(list))
+	for i, r := range list {
+		out[i] = Row{r}
 	}
-	out := make([]Row, 0, len(list))
-	for _, rec := range list {
-		row := Row{Slug: rec.Slug, Company: rec.Company, Tariff: rec.TariffID, State: rec.State, Operators: rec.Operators,
-			DBQuota: rec.Plan().DBQuotaBytes, DiskQuota: rec.DiskMB << 20, Level: rec.UsageLevel}
-		_ = c.db.R.QueryRowContext(ctx, "SELECT COALESCE(db_bytes, 0), COALESCE(disk_bytes, 0), tickets FROM usage WHERE portal_id = ?", rec.ID).Scan(&row.DBBytes, &row.DiskBytes, &row.Tickets)
-		if sub, err := c.svc.Subscription(ctx, rec.ID); err == nil {
-			row.Balance, row.PaidUntil = sub.Balance, sub.PaidUntil
-			if sub.Expired {
-				row.State = "expired"
-			}
-		}
-		if snaps, _ := quota.Snapshots(c.svc.Config().DataDir, rec.Slug); len(snaps) > 0 {
-			if m, err := quota.ReadManifest(snaps[len(snaps)-1]); err == nil {
-				row.LastBackup = m.CreatedAt
-				row.BackupAge = time.Since(m.CreatedAt).Round(time.Minute).String()
-			}
-		}
-		out = append(out, row)
-	}
-	return out, nil
+	return out
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) error {
 	ctx := r.Context()
-	rows, err := c.rows(ctx)
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	list, total, err := c.cat.OpsTable(ctx, catalog.OpsQuery{Search: q.Get("q"), State: q.Get("state"), Sort: q.Get("sort"), Page: page})
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	if f := strings.ToLower(strings.TrimSpace(q.Get("q"))); f != "" {
-		kept := rows[:0]
-		for _, row := range rows {
-			if strings.Contains(row.Slug, f) || strings.Contains(strings.ToLower(row.Company), f) {
-				kept = append(kept, row)
-			}
+	d := &HomeData{Rows: rowsOf(list), Query: q, Money: c.svc.Money, Count: total}
+	pageURL := func(n int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
 		}
-		rows = kept
+		v.Set("page", strconv.Itoa(n))
+		return "/ops?" + v.Encode()
 	}
-	if st := q.Get("state"); st != "" {
-		kept := rows[:0]
-		for _, row := range rows {
-			if row.State == st {
-				kept = append(kept, row)
-			}
-		}
-		rows = kept
+	if page > 1 {
+		d.Prev = pageURL(page - 1)
 	}
-	less := map[string]func(a, b Row) bool{
-		"slug": func(a, b Row) bool { return a.Slug < b.Slug }, "db": func(a, b Row) bool { return a.DBBytes > b.DBBytes },
-		"disk": func(a, b Row) bool { return a.DiskBytes > b.DiskBytes }, "balance": func(a, b Row) bool { return a.Balance < b.Balance },
-		"backup": func(a, b Row) bool { return a.LastBackup.Before(b.LastBackup) }, "tariff": func(a, b Row) bool { return a.Tariff < b.Tariff },
-	}[q.Get("sort")]
-	if less != nil {
-		sort.SliceStable(rows, func(i, j int) bool { return less(rows[i], rows[j]) })
+	if page*catalog.OpsPageSize < total {
+		d.Next = pageURL(page + 1)
 	}
-	d := &HomeData{Rows: rows, Query: q, Money: c.svc.Money, Count: len(rows)}
-	if d.Runs, err = c.jobs.Recent(ctx, 20); err != nil {
+	if d.Runs, err = c.cat.RecentRuns(ctx, 20); err != nil {
 		return err
 	}
-	if d.Audit, err = c.auditLog(ctx, "", 30); err != nil {
+	if d.Audit, err = c.cat.AuditLog(ctx, "", 30); err != nil {
 		return err
 	}
 	return c.tpl.Render(w, http.StatusOK, "ops", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops", Data: d, User: &web.UserView{Name: user}})
 }
 
-func (c *Console) auditLog(ctx context.Context, target string, limit int) ([]AuditLine, error) {
-	q := "SELECT at, actor, action, target, ip, detail FROM audit"
-	var args []any
-	if target != "" {
-		q += " WHERE target = ?"
-		args = append(args, target)
-	}
-	rows, err := c.db.R.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []AuditLine
-	for rows.Next() {
-		var a AuditLine
-		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.IP, &a.Detail); err != nil {
-			return nil, err
-		}
-		a.At = time.Unix(at, 0).UTC()
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // PortalData is a portal's page in the console.
 type PortalData struct {
 	Row      Row
-	Invoices []provisioner.OpenInvoice
+	Invoices []catalog.OpenInvoice
 	Snaps    []string
-	Audit    []AuditLine
+	Audit    []catalog.AuditEntry
 	Money    func(int64) string
 	Result   string
 }
 
 func (c *Console) portalData(ctx context.Context, slug string) (*PortalData, error) {
-	rows, err := c.rows(ctx)
+	list, _, err := c.cat.OpsTable(ctx, catalog.OpsQuery{Slug: slug})
 	if err != nil {
 		return nil, err
 	}
-	d := &PortalData{Money: c.svc.Money}
-	found := false
-	for _, row := range rows {
-		if row.Slug == slug {
-			d.Row, found = row, true
-		}
-	}
-	if !found {
+	if len(list) == 0 {
 		return nil, portal.ErrNotFound
 	}
-	if d.Invoices, err = c.svc.OpenInvoices(ctx, slug); err != nil {
+	d := &PortalData{Row: Row{list[0]}, Money: c.svc.Money}
+	if d.Invoices, err = c.cat.OpenInvoices(ctx, list[0].ID); err != nil {
 		return nil, err
 	}
-	d.Snaps, _ = quota.Snapshots(c.svc.Config().DataDir, slug)
-	d.Audit, err = c.auditLog(ctx, slug, 30)
+	d.Snaps, _ = c.backups.Snapshots(slug)
+	d.Audit, err = c.cat.AuditLog(ctx, slug, 30)
 	return d, err
 }
 
@@ -380,7 +315,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) er
 		result = fmt.Sprintf("Invoice %s is paid; the balance is %s.", inv, c.svc.Money(bal))
 	case "backup":
 		var dir string
-		dir, _, err = c.jobs.Backup(ctx, slug, time.Now())
+		dir, err = c.backups.TakeSnapshot(ctx, slug)
 		detail = dir
 		result = "Snapshot taken: " + filepath.Base(dir)
 	default:
@@ -398,7 +333,7 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) er
 // download streams the latest snapshot as a .tar.gz.
 func (c *Console) download(w http.ResponseWriter, r *http.Request, user string) error {
 	slug := mux.Vars(r)["slug"]
-	snaps, err := quota.Snapshots(c.svc.Config().DataDir, slug)
+	snaps, err := c.backups.Snapshots(slug)
 	if err != nil || len(snaps) == 0 {
 		return web.Errorf(http.StatusNotFound, "no_snapshot", "There is no snapshot of %s yet.", slug)
 	}

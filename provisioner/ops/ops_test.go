@@ -16,7 +16,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 func TestMain(m *testing.M) {

@@ -1,9 +1,11 @@
-package portal
+package sqlitedb
 
 import (
 	"bufio"
 	"context"
 	"database/sql"
+	"embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,14 +15,19 @@ import (
 	"time"
 )
 
+//go:embed testdata/migrations/*.sql
+var testFS embed.FS
+
+var testMigrations = MustLoadMigrations(testFS, "testdata/migrations")
+
 // TestPlanStableKeepsIndexes checks that "= +?" (planStable) finds the same
 // rows through the same indexes as "= ?": by primary key, by a secondary
 // index, and by a NOCASE unique column.
 func TestPlanStableKeepsIndexes(t *testing.T) {
 	ctx := context.Background()
-	p, _ := migratedPortal(t)
-	d := p.DB
-	if _, err := d.W.Exec(`INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (1, 'Ann@Example.test', 'Ann', 'client', x'00', 0), (2, 'bob@example.test', 'Bob', 'client', x'00', 0)`); err != nil {
+	d, _ := migratedDB(t)
+	defer d.Close()
+	if _, err := d.Writer().Exec(`INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (1, 'Ann@Example.test', 'Ann', 'client', x'00', 0), (2, 'bob@example.test', 'Bob', 'client', x'00', 0)`); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -38,7 +45,7 @@ func TestPlanStableKeepsIndexes(t *testing.T) {
 			t.Fatalf("planStable(%q) = %q", tc.query, q)
 		}
 		var plan strings.Builder
-		rows, err := d.W.Query("EXPLAIN QUERY PLAN "+q, tc.arg)
+		rows, err := d.Writer().Query("EXPLAIN QUERY PLAN "+q, tc.arg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,11 +81,11 @@ func TestCloseEmptiesTheWAL(t *testing.T) {
 		}
 		return fi.Size()
 	}
-	d, err := OpenDB(path, DBOptions{})
+	d, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := MigratePortal(ctx, d.W); err != nil {
+	if err := testMigrations.Apply(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	if walSize() == 0 {
@@ -88,7 +95,7 @@ func TestCloseEmptiesTheWAL(t *testing.T) {
 	if n := walSize(); n != 0 {
 		t.Fatalf("-wal holds %d bytes after Close", n)
 	}
-	d, _ = OpenDB(path, DBOptions{})
+	d, _ = Open(path, Options{})
 	var n int
 	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func TestExclusiveOpenKeepsOtherProcessesOut(t *testing.T) {
 		}
 	}
 
-	d, err := OpenDB(path, DBOptions{Exclusive: true})
+	d, err := Open(path, Options{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +151,7 @@ func TestExclusiveOpenKeepsOtherProcessesOut(t *testing.T) {
 	if !lines.Scan() || lines.Text() != "users 1" {
 		t.Fatalf("helper: %q", lines.Text())
 	}
-	d, err = OpenDB(path, DBOptions{Exclusive: true})
+	d, err = Open(path, Options{Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,20 +230,20 @@ func TestDBHelperProcess(t *testing.T) {
 func TestExclusiveFileIsTheProcesssOnly(t *testing.T) {
 	ctx := context.Background()
 	d, path := migratedDB(t)
-	if e, err := OpenDB(path, DBOptions{Exclusive: true}); err != nil || e.Exclusive() {
+	if e, err := Open(path, Options{Exclusive: true}); err != nil || e.Exclusive() {
 		t.Fatalf("exclusive open granted while the file is open: %v", err)
 	} else {
 		e.Close()
 	}
 	d.Close()
 
-	x, err := OpenDB(path, DBOptions{Exclusive: true})
+	x, err := Open(path, Options{Exclusive: true})
 	if err != nil || !x.Exclusive() {
 		t.Fatalf("exclusive open: %v", err)
 	}
 	opened := make(chan *DB)
 	go func() {
-		o, err := OpenDB(path, DBOptions{})
+		o, err := Open(path, Options{})
 		if err != nil {
 			t.Error(err)
 		}
@@ -257,36 +264,35 @@ func TestExclusiveFileIsTheProcesssOnly(t *testing.T) {
 	o.Close()
 }
 
-// migratedDB is a new database file with the portal schema, open.
+// migratedDB is a new database file with the test schema, open.
 func migratedDB(t *testing.T) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "p.db")
-	d, err := OpenDB(path, DBOptions{})
+	d, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := MigratePortal(context.Background(), d.W); err != nil {
+	if err := testMigrations.Apply(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	return d, path
 }
 
-// A read made with the ctx of a transaction runs inside it: it sees the
-// transaction's own writes and takes no second connection; one made with
-// any other ctx sees only what is committed.
-func TestReadsInsideATransactionUseIt(t *testing.T) {
+// Reads made on a transaction see its own writes and take no second
+// connection; reads made on the DB meanwhile see only what is committed.
+func TestReadsOnATransactionSeeIt(t *testing.T) {
 	d, _ := migratedDB(t)
 	defer d.Close()
-	outer := context.Background()
+	ctx := context.Background()
 	var inside, outside int
-	err := d.Tx(outer, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := d.Exec(ctx, "INSERT INTO settings (key, value) VALUES ('probe', 'x')"); err != nil {
+	err := d.Tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO settings (key, value) VALUES ('probe', 'x')"); err != nil {
 			return err
 		}
-		if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&inside); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&inside); err != nil {
 			return err
 		}
-		rows, err := d.Query(ctx, "SELECT value FROM settings WHERE key = 'probe'")
+		rows, err := tx.Query(ctx, "SELECT value FROM settings WHERE key = 'probe'")
 		if err != nil {
 			return err
 		}
@@ -294,15 +300,65 @@ func TestReadsInsideATransactionUseIt(t *testing.T) {
 			inside++
 		}
 		rows.Close()
-		if n := d.R.Stats().OpenConnections; n != 0 {
+		if n := d.Readers().Stats().OpenConnections; n != 0 {
 			t.Errorf("%d reader connections opened inside the transaction", n)
 		}
-		return d.QueryRow(outer, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&outside)
+		return d.QueryRow(ctx, "SELECT COUNT(*) FROM settings WHERE key = 'probe'").Scan(&outside)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if inside != 2 || outside != 0 {
 		t.Errorf("inside the transaction saw %d of 2, outside %d of 0", inside, outside)
+	}
+}
+
+// A transaction whose function fails keeps nothing, and its error comes back.
+func TestFailedTransactionKeepsNothing(t *testing.T) {
+	d, _ := migratedDB(t)
+	defer d.Close()
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := d.Tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO settings (key, value) VALUES ('a', '1')"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx returned %v, want boom", err)
+	}
+	var n int
+	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM settings").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d settings after the rollback (%v), want 0", n, err)
+	}
+}
+
+// A write past MaxPageCount fails as ErrQuotaExceeded and keeps nothing.
+func TestQuotaExceeded(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "q.db")
+	d, err := Open(path, Options{MaxPageCount: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := testMigrations.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Tx(ctx, func(tx *Tx) error {
+		for i := 0; i < 200; i++ {
+			if _, err := tx.Exec(ctx, "INSERT INTO settings (key, value) VALUES (?, ?)", fmt.Sprint(i), strings.Repeat("x", 1000)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("got %v, want ErrQuotaExceeded", err)
+	}
+	var n int
+	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM settings").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d settings kept (%v), want 0", n, err)
 	}
 }

@@ -20,9 +20,9 @@ import (
 	"strings"
 	"testing"
 
+	"portaldesk/cmd/server"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
 )
 
@@ -31,6 +31,7 @@ type Env struct {
 	Dir  string
 	Svc  *provisioner.Service
 	App  *provisioner.App
+	Jobs *quota.Jobs
 	URL  string // http://127.0.0.1:port
 	srv  *httptest.Server
 	t    testing.TB
@@ -48,18 +49,13 @@ func New(t testing.TB, cfg provisioner.Config) *Env {
 		t.Fatal(err)
 	}
 	cfg.PublicURL = "http://" + ln.Addr().String()
-	svc, err := provisioner.Open(context.Background(), cfg)
+	s, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := provisioner.NewApp(svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Site.Handle("/ops", ops.New(svc, quota.New(svc), app.Tpl))
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: app}}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Handler()}}
 	srv.Start()
-	e := &Env{Dir: cfg.DataDir, Svc: svc, App: app, URL: cfg.PublicURL, srv: srv, t: t}
+	e := &Env{Dir: cfg.DataDir, Svc: s.Svc, App: s.App, Jobs: s.Jobs, URL: cfg.PublicURL, srv: srv, t: t}
 	t.Cleanup(e.Close)
 	return e
 }
@@ -109,7 +105,7 @@ func (e *Env) AddUser(t testing.TB, slug, email, name, role string) *portal.User
 	e.Portal(t, slug, func(p *portal.Portal) {
 		hash, _ := portal.HashPassword(Password)
 		u = &portal.User{Email: email, Name: name, Role: role}
-		if err := portal.InsertUser(context.Background(), p.DB.W, u, hash, p.Now()); err != nil {
+		if err := p.InsertUser(context.Background(), u, hash); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -261,20 +257,16 @@ func (e *Env) Mails(t testing.TB, slug string) []string {
 }
 
 // SetPlan puts slug on a tariff with a number of operators and optional
-// quota overrides in MB (0 keeps the tariff's), as ops would.
+// quota overrides in MB (0 keeps the tariff's), as ops would from the
+// shell (portals set-tariff, set-limits).
 func (e *Env) SetPlan(t testing.TB, slug, tariff string, operators int, dbMB, diskMB int64) {
 	t.Helper()
-	var db, disk any
-	if dbMB > 0 {
-		db = dbMB
-	}
-	if diskMB > 0 {
-		disk = diskMB
-	}
-	if _, err := e.Svc.Catalog().DB().W.Exec("UPDATE portals SET tariff_id = ?, operators = ?, db_mb = ?, disk_mb = ? WHERE slug = ? AND state <> 'deleted'",
-		tariff, operators, db, disk, slug); err != nil {
+	ctx := context.Background()
+	if err := e.Svc.SetTariff(ctx, slug, tariff, operators, "ops"); err != nil {
 		t.Fatal(err)
 	}
-	e.Svc.Registry().Invalidate(slug)
+	if err := e.Svc.SetLimits(ctx, slug, dbMB, diskMB); err != nil {
+		t.Fatal(err)
+	}
 	e.Svc.Registry().WaitClosed()
 }

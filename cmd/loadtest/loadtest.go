@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"portaldesk/cmd/server"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 )
@@ -251,23 +252,19 @@ func startService(ctx context.Context, o Options) (func(), string, string, *prov
 		return nil, "", "", nil, err
 	}
 	base := "http://" + ln.Addr().String()
-	svc, err := provisioner.Open(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true})
+	srv, err := server.New(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true})
 	if err != nil {
 		return nil, "", "", nil, err
 	}
-	app, err := provisioner.NewApp(svc)
-	if err != nil {
-		return nil, "", "", nil, err
-	}
-	srv := &http.Server{Handler: app}
 	go srv.Serve(ln)
 	return func() {
-		srv.Close()
-		svc.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
 		if o.DataDir == "" {
 			os.RemoveAll(dir)
 		}
-	}, base, dir, svc, nil
+	}, base, dir, srv.Svc, nil
 }
 
 func machine() string {
@@ -336,12 +333,12 @@ func (r *runner) provisionFast(s *site, i int) error {
 	s.admin = user{tok: tok, id: res.Admin.ID}
 	s.op = s.admin
 	// People who use the product daily have long dismissed the first-login tour.
-	if _, err := p.DB.Exec(ctx, "UPDATE users SET tour_done = 1"); err != nil {
+	if err := p.DismissTour(ctx, res.Admin); err != nil {
 		return err
 	}
 	for c := 0; c < 3; c++ {
-		u := &portal.User{Email: fmt.Sprintf("client%d@%s.test", c, s.slug), Name: fmt.Sprint("Client ", c), Role: portal.RoleClient}
-		if err := portal.InsertUser(ctx, p.DB.W, u, r.hash, p.Now()); err != nil {
+		u := &portal.User{Email: fmt.Sprintf("client%d@%s.test", c, s.slug), Name: fmt.Sprint("Client ", c), Role: portal.RoleClient, TourDone: true}
+		if err := p.InsertUser(ctx, u, r.hash); err != nil {
 			return err
 		}
 		tok, err := p.IssueToken(ctx, u.ID, portal.TokenLogin, "load", time.Hour)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"portaldesk/provisioner/loadtest"
+	"portaldesk/cmd/loadtest"
 )
 
 // TestLoadSmall runs the whole load command in miniature against an

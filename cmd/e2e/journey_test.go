@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/pdtest"
+	"portaldesk/cmd/server/pdtest"
 )
 
 // chromium finds the browser; without one the test fails with the command

@@ -1,0 +1,88 @@
+// Package server assembles the whole Portaldesk service: the control
+// plane (provisioner), every portal's pages and API, the ops console at
+// /ops and the scheduled jobs (quota). The binary, the test harness and the
+// load command all build the service here, so every way of running it has
+// the same routes, jobs and console.
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
+	"portaldesk/quota"
+)
+
+// Server is the assembled service.
+type Server struct {
+	Svc   *provisioner.Service
+	App   *provisioner.App
+	Jobs  *quota.Jobs
+	sched *quota.Scheduler
+	http  *http.Server
+	once  sync.Once
+	err   error
+}
+
+// New opens the data directory of cfg and wires the service; Serve (or
+// Handler) puts it to work, StartJobs runs the schedule.
+func New(ctx context.Context, cfg provisioner.Config) (*Server, error) {
+	svc, err := provisioner.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	app, err := provisioner.NewApp(svc)
+	if err != nil {
+		svc.Close()
+		return nil, err
+	}
+	jobs := quota.New(svc)
+	app.Site.Handle("/ops", ops.New(svc, jobs, app.Tpl))
+	s := &Server{Svc: svc, App: app, Jobs: jobs}
+	s.http = &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Live pages must not hold a shutdown up.
+	s.http.RegisterOnShutdown(svc.Hubs().Shutdown)
+	return s, nil
+}
+
+// Handler is every route of the service.
+func (s *Server) Handler() http.Handler { return s.App }
+
+// StartJobs runs the scheduled jobs (and a catch-up round at once).
+func (s *Server) StartJobs() error {
+	s.sched = quota.NewScheduler(s.Jobs, nil)
+	return s.sched.Start()
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops taking requests and finishes those in flight (until ctx
+// ends), then the scheduler (a running job completes), then the mail
+// worker and every portal.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.Close())
+}
+
+// Close stops the scheduler and closes the service without waiting for
+// requests (after Shutdown, or when Serve was never called).
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		if s.sched != nil {
+			s.sched.Stop()
+		}
+		s.err = s.Svc.Close()
+	})
+	return s.err
+}

@@ -1,0 +1,174 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"portaldesk/portal"
+)
+
+// SaveOpsUser creates an ops account or replaces its name and password hash.
+func (c *Catalog) SaveOpsUser(ctx context.Context, email, name, hash string) error {
+	_, err := c.db.Exec(ctx, "INSERT INTO ops_users (email, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET hash = excluded.hash, name = excluded.name",
+		email, name, hash, c.now().Unix())
+	return err
+}
+
+// OpsUserHash is the password hash of an ops account (portal.ErrNotFound when there is none).
+func (c *Catalog) OpsUserHash(ctx context.Context, email string) (string, error) {
+	var hash string
+	err := c.db.QueryRow(ctx, "SELECT hash FROM ops_users WHERE email = ?", email).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", portal.ErrNotFound
+	}
+	return hash, err
+}
+
+// AuditEntry is one ops action: who, what, on which portal, from where.
+type AuditEntry struct {
+	At                                time.Time
+	Actor, Action, Target, IP, Detail string
+}
+
+// Audit records an ops action (now, when At is zero).
+func (c *Catalog) Audit(ctx context.Context, a AuditEntry) error {
+	if a.At.IsZero() {
+		a.At = c.now()
+	}
+	_, err := c.db.Exec(ctx, "INSERT INTO audit (at, actor, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?)",
+		a.At.Unix(), a.Actor, a.Action, a.Target, a.IP, a.Detail)
+	return err
+}
+
+// AuditLog lists the latest ops actions, on one portal when target is set.
+func (c *Catalog) AuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error) {
+	q := "SELECT at, actor, action, target, ip, detail FROM audit"
+	var args []any
+	if target != "" {
+		q += " WHERE target = ?"
+		args = append(args, target)
+	}
+	rows, err := c.db.Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Target, &a.IP, &a.Detail); err != nil {
+			return nil, err
+		}
+		a.At = time.Unix(at, 0).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// OpsRow is one portal in the ops console's table.
+type OpsRow struct {
+	ID                           int64
+	Slug, Company, Tariff, State string // State is "expired" for a portal that fell back to free
+	Operators                    int
+	Tickets                      sql.NullInt64
+	DBBytes, DiskBytes           int64
+	DBQuota, DiskQuota           int64
+	Balance                      int64
+	PaidUntil                    string // the day the balance lasts to; empty when nothing is charged
+	LastBackup                   time.Time
+	Level                        int
+}
+
+// OpsQuery selects and orders the ops table.
+type OpsQuery struct {
+	Search string // part of the slug or company
+	State  string // active, readonly, suspended, expired; empty for all
+	Slug   string // exactly this portal
+	Sort   string // slug (default), db, disk, balance, backup, tariff
+	Page   int    // from 1
+}
+
+// OpsPageSize is the number of rows of the ops table per page.
+const OpsPageSize = 100
+
+// OpsTable is one page of the ops console's table and the number of rows
+// matching in all, from one query whatever the number of portals: usage,
+// balance and the last backup are kept in the catalog beside each portal.
+func (c *Catalog) OpsTable(ctx context.Context, q OpsQuery) ([]OpsRow, int, error) {
+	state := `CASE WHEN p.expired_at IS NOT NULL AND t.price_per_operator = 0 AND p.state = 'active' THEN 'expired' ELSE p.state END`
+	where := []string{"p.state <> 'deleted'"}
+	var args []any
+	if s := strings.ToLower(strings.TrimSpace(q.Search)); s != "" {
+		where = append(where, "(instr(p.slug, ?) > 0 OR instr(lower(p.company), ?) > 0)")
+		args = append(args, s, s)
+	}
+	if q.State != "" {
+		where = append(where, state+" = ?")
+		args = append(args, q.State)
+	}
+	if q.Slug != "" {
+		where = append(where, "p.slug = ?")
+		args = append(args, q.Slug)
+	}
+	order := map[string]string{
+		"db": "db_bytes DESC", "disk": "disk_bytes DESC", "balance": "p.balance", "backup": "COALESCE(p.last_backup_at, 0)", "tariff": "p.tariff_id",
+	}[q.Sort]
+	if order == "" {
+		order = "p.slug"
+	} else {
+		order += ", p.slug"
+	}
+	page := max(q.Page, 1)
+	rows, err := c.db.Query(ctx, `SELECT p.id, p.slug, p.company, p.tariff_id, `+state+`, p.operators, p.balance, p.paid_through, COALESCE(p.last_backup_at, 0),
+		COALESCE(p.db_mb, t.db_mb), COALESCE(p.admin_db_mb, 0), COALESCE(p.disk_mb, t.disk_mb), t.price_per_operator,
+		COALESCE(u.db_bytes, 0) AS db_bytes, COALESCE(u.disk_bytes, 0) AS disk_bytes, u.tickets, COALESCE(u.level, 0), COUNT(*) OVER ()
+		FROM portals p JOIN tariffs t ON t.id = p.tariff_id LEFT JOIN usage u ON u.portal_id = p.id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, OpsPageSize, (page-1)*OpsPageSize)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	today := Day(c.now())
+	var out []OpsRow
+	total := 0
+	for rows.Next() {
+		var r OpsRow
+		var paidThrough sql.NullInt64
+		var backup, dbMB, adminDBMB, diskMB, price int64
+		if err := rows.Scan(&r.ID, &r.Slug, &r.Company, &r.Tariff, &r.State, &r.Operators, &r.Balance, &paidThrough, &backup,
+			&dbMB, &adminDBMB, &diskMB, &price, &r.DBBytes, &r.DiskBytes, &r.Tickets, &r.Level, &total); err != nil {
+			return nil, 0, err
+		}
+		r.DBQuota, r.DiskQuota = min(dbMB, orMax(adminDBMB))<<20, diskMB<<20
+		if backup > 0 {
+			r.LastBackup = time.Unix(backup, 0).UTC()
+		}
+		r.PaidUntil = paidUntil(price, r.Operators, r.Balance, paidThrough, today)
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// paidUntil is the day (YYYY-MM-DD) a balance lasts to on a plan, counted
+// from the last day charged (or today); empty on a free plan.
+func paidUntil(price int64, operators int, balance int64, paidThrough sql.NullInt64, today int64) string {
+	daily := DailyPrice(price, operators)
+	if daily <= 0 {
+		return ""
+	}
+	last := today
+	if paidThrough.Valid {
+		last = paidThrough.Int64
+	}
+	return DayTime(last + balance/daily).Format(time.DateOnly)
+}
+
+// PaidUntil is the day a portal's balance lasts to on its plan, as the
+// ops table computes it; empty on a free plan.
+func PaidUntil(rec *Portal, a *Account, now time.Time) string {
+	return paidUntil(rec.Tariff.PricePerOperator, rec.Operators, a.Balance, a.PaidThrough, Day(now))
+}
