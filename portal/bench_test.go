@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/cmd/server/pdtest"
 )
 
 // benchPortal is a portal with 10,000 tickets and 100,000 messages (sizes

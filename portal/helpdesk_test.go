@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
-	"portaldesk/cmd/server/pdtest"
 )
 
 // world is two portals: alpha (a paid tariff) with an admin, an operator and

@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/cmd/server/pdtest"
 )
 
 func TestCostArithmetic(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/cmd/server/pdtest"
 )
 
 // clock is a settable time for retries and expiry.

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"portaldesk/provisioner"
 	"portaldesk/cmd/server/pdtest"
+	"portaldesk/provisioner"
 )
 
 // listen opens a live-update stream as client c and returns the events'

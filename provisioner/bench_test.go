@@ -19,10 +19,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"portaldesk/portal"
-	"portaldesk/provisioner"
 	"portaldesk/cmd/loadtest"
 	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
+	"portaldesk/provisioner"
 )
 
 // report adds the median and p99 of the samples to the benchmark's output.

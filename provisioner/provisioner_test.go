@@ -15,9 +15,9 @@ import (
 	"sync"
 	"testing"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/cmd/server/pdtest"
 )
 
 func TestSlugRules(t *testing.T) {

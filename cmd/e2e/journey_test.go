@@ -17,8 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"portaldesk/provisioner"
 	"portaldesk/cmd/server/pdtest"
+	"portaldesk/provisioner"
 )
 
 // chromium finds the browser; without one the test fails with the command

@@ -87,11 +87,11 @@ func (c *Catalog) Balance(ctx context.Context, portalID int64) (int64, error) {
 // PlanChange is a move of a portal to another tariff or number of
 // operators, priced beforehand.
 type PlanChange struct {
-	From       *Portal
-	Tariff     string
-	Operators  int
-	Daily      int64 // the new plan's daily price
-	Actor      string
+	From      *Portal
+	Tariff    string
+	Operators int
+	Daily     int64 // the new plan's daily price
+	Actor     string
 }
 
 // ChangePlan records a plan change: a ledger line for each part that

@@ -13,10 +13,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
-	"portaldesk/cmd/server/pdtest"
 )
 
 func TestMain(m *testing.M) {
