@@ -9,14 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"portaldesk/portal/i18n"
+	"github.com/gabriel-vasile/mimetype"
+
+	"portaldesk/templates/i18n"
 )
 
 // Attachment is a file on a ticket or a message.
@@ -77,8 +78,8 @@ func newFilePath() string {
 	return path.Join(h[:2], h[2:])
 }
 
-// cleanName keeps a file name presentable: no directories, no control characters.
-func cleanName(name string) string {
+// CleanName keeps a file name presentable: no directories, no control characters.
+func CleanName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
 		if r < 32 || r == 127 || r == '"' {
@@ -175,7 +176,7 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 		p.Fs.Remove(tmp)
 		return nil, &FieldErrors{Fields: map[string]string{"file": "The file is empty."}}
 	}
-	a := &Attachment{TicketID: number, MessageID: messageID, Name: cleanName(name), ContentType: sniff(head, name), Size: written,
+	a := &Attachment{TicketID: number, MessageID: messageID, Name: CleanName(name), ContentType: sniff(head, name), Size: written,
 		Internal: internal, CreatedAt: p.Now().Unix(), path: newFilePath()}
 	var msgID any
 	if messageID != 0 {
@@ -216,17 +217,22 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 	return a, nil
 }
 
-// sniff decides the type a file is served with from its bytes, never trusting
-// the uploader; anything that could run in a browser is served as a download.
+// sniff decides the type a file is served with from its bytes, never
+// trusting the uploader (github.com/gabriel-vasile/mimetype); anything a
+// browser could run or render as a page of the portal is served as
+// plain bytes.
 func sniff(head []byte, name string) string {
-	ct := http.DetectContentType(head)
+	m := mimetype.Detect(head)
+	for x := m; x != nil; x = x.Parent() {
+		if x.Is("text/html") || x.Is("text/xml") || x.Is("application/xml") || x.Is("image/svg+xml") || x.Is("text/javascript") {
+			return "application/octet-stream"
+		}
+	}
+	ct := m.String()
 	if i := strings.IndexByte(ct, ';'); i >= 0 && !strings.HasPrefix(ct, "text/plain") {
 		ct = ct[:i]
 	}
-	switch {
-	case strings.HasPrefix(ct, "text/html"), strings.HasPrefix(ct, "text/xml"), ct == "image/svg+xml":
-		return "application/octet-stream"
-	case ct == "application/octet-stream" && strings.HasSuffix(strings.ToLower(name), ".pdf"):
+	if ct == "application/octet-stream" && strings.HasSuffix(strings.ToLower(name), ".pdf") {
 		return "application/pdf"
 	}
 	return ct

@@ -1,12 +1,7 @@
 package portal
 
 import (
-	"fmt"
-	"net/http"
 	"sync"
-	"time"
-
-	"portaldesk/portal/web"
 )
 
 // Change is what live pages hear when a ticket changes: which ticket and
@@ -79,6 +74,19 @@ func (h *Hub) Listeners() int {
 	return len(h.subs)
 }
 
+// Listen subscribes to the changes a person may know of: of one ticket,
+// or of every ticket (ticket 0, the operators' table). The channel holds
+// at most one change a reader has not taken yet, and is closed when the
+// hub shuts down; stop ends the subscription. ok is false when the hub is
+// shut down already.
+func (h *Hub) Listen(ticket int64, staff bool, userID int64) (changes <-chan Change, stop func(), ok bool) {
+	l := &listener{ticket: ticket, staff: staff, userID: userID, ch: make(chan Change, 1)}
+	if !h.listen(l) {
+		return nil, nil, false
+	}
+	return l.ch, func() { h.leave(l) }, true
+}
+
 func (h *Hub) listen(l *listener) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -127,68 +135,4 @@ func (p *Portal) publish(t *Ticket, internal bool) {
 		return
 	}
 	p.Events.Publish(Change{Ticket: t.Number, ClientID: t.Client.ID, Internal: internal})
-}
-
-// ticketEvents streams changes of one ticket to its open page.
-func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	n := number(r)
-	if _, err := rq.P.Ticket(r.Context(), rq.User, n); err != nil {
-		return err
-	}
-	return s.stream(w, r, rq, &listener{ticket: n, staff: rq.User.IsStaff(), userID: rq.User.ID, ch: make(chan Change, 1)})
-}
-
-// tableEvents streams changes of every ticket the person may see to the
-// tickets table.
-func (s *Server) tableEvents(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	return s.stream(w, r, rq, &listener{staff: rq.User.IsStaff(), userID: rq.User.ID, ch: make(chan Change, 1)})
-}
-
-// streamLife bounds one stream; the browser reconnects by itself, which
-// also lets a closed portal go.
-const streamLife = 5 * time.Minute
-
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, l *listener) error {
-	fl, ok := w.(http.Flusher)
-	if !ok || rq.P.Events == nil {
-		return web.Errorf(http.StatusNotImplemented, "no_streaming", "Live updates are not available here.")
-	}
-	hub := rq.P.Events
-	if !hub.listen(l) {
-		return web.Errorf(http.StatusServiceUnavailable, "shutting_down", "The service is restarting.")
-	}
-	defer hub.leave(l)
-	// The stream needs only the hub, which outlives the portal's handle:
-	// give the portal back now, so that open pages never keep portals open
-	// past the registry's limit.
-	if rq.release != nil {
-		rq.release()
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 3000\n: hello\n\n")
-	fl.Flush()
-	ping := time.NewTicker(25 * time.Second)
-	defer ping.Stop()
-	end := time.NewTimer(streamLife)
-	defer end.Stop()
-	for {
-		select {
-		case c, ok := <-l.ch:
-			if !ok {
-				return nil
-			}
-			fmt.Fprintf(w, "event: ticket\ndata: {\"ticket\":%d}\n\n", c.Ticket)
-		case <-ping.C:
-			fmt.Fprint(w, ": ping\n\n")
-		case <-end.C:
-			return nil
-		case <-r.Context().Done():
-			return nil
-		}
-		fl.Flush()
-	}
 }

@@ -50,3 +50,11 @@ func (l *loginLimiter) Blocked(ip string, now time.Time) bool {
 func (l *loginLimiter) Failed(ip string, now time.Time) {
 	l.get(ip, now).AllowN(now, 1)
 }
+
+// LoginBlocked reports whether ip has used up its failed sign-in attempts
+// on this portal.
+func (p *Portal) LoginBlocked(ip string) bool { return p.limiter.Blocked(ip, p.Now()) }
+
+// LoginFailed records a failed sign-in attempt (or another guess, such as
+// a password-reset request) from ip.
+func (p *Portal) LoginFailed(ip string) { p.limiter.Failed(ip, p.Now()) }

@@ -10,11 +10,10 @@ import (
 	_ "image/png"
 	"io"
 	"io/fs"
-	"net/http"
 	"strconv"
 	"strings"
 
-	"portaldesk/portal/web"
+	"github.com/gabriel-vasile/mimetype"
 )
 
 // MaxLogoBytes is the largest logo a portal may show in its header.
@@ -53,7 +52,7 @@ func (p *Portal) SetLogo(ctx context.Context, r io.Reader) error {
 	if len(b) > MaxLogoBytes {
 		return &FieldErrors{Fields: map[string]string{"logo": "The logo must be at most 512 KB."}}
 	}
-	ct := http.DetectContentType(b)
+	ct := mimetype.Detect(b).String()
 	if !logoTypes[ct] {
 		return &FieldErrors{Fields: map[string]string{"logo": "Use a PNG, JPEG, GIF or WebP image."}}
 	}
@@ -94,53 +93,17 @@ func (p *Portal) RemoveLogo(ctx context.Context) error {
 	return nil
 }
 
-// logo serves the portal's logo to anyone: it is on the sign-in page.
-func (s *Server) logo(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	v := rq.P.Setting(r.Context(), "logo", "")
+// OpenLogo opens the portal's logo with its content type and version;
+// ErrNotFound when it has none.
+func (p *Portal) OpenLogo(ctx context.Context) (contentType, version string, f io.ReadCloser, err error) {
+	v := p.Setting(ctx, "logo", "")
 	ct, ver, ok := strings.Cut(v, "|")
 	if !ok || !logoTypes[ct] {
-		return web.ErrNotFound
+		return "", "", nil, ErrNotFound
 	}
-	f, err := rq.P.Fs.Open(logoPath)
+	f, err = p.Fs.Open(logoPath)
 	if err != nil {
-		return web.ErrNotFound
+		return "", "", nil, ErrNotFound
 	}
-	defer f.Close()
-	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'")
-	if r.URL.Query().Get("v") == ver {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", "no-cache")
-	}
-	_, err = io.Copy(w, f)
-	return err
-}
-
-func (s *Server) logoSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	back := rq.Base + "/admin/settings"
-	if r.FormValue("remove") != "" {
-		if err := rq.P.RemoveLogo(r.Context()); err != nil {
-			return err
-		}
-		return redirect(w, r, flashURL(back, "The default logo is back."))
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxLogoBytes+64<<10)
-	f, _, err := r.FormFile("logo")
-	if err != nil {
-		err = &FieldErrors{Fields: map[string]string{"logo": "Choose an image file."}}
-	} else {
-		defer f.Close()
-		err = rq.P.SetLogo(r.Context(), f)
-	}
-	if err != nil {
-		we, ok := webError(err).(*web.Error)
-		if !ok {
-			return err
-		}
-		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
-	}
-	return redirect(w, r, flashURL(back, "The logo is saved."))
+	return ct, ver, f, nil
 }

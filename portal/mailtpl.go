@@ -200,6 +200,17 @@ func (p *Portal) ResetMailTemplate(ctx context.Context, actor *User, kind, lang 
 	return err
 }
 
+// PreviewMail renders a template the admin is editing with sample values.
+func (p *Portal) PreviewMail(subject, body string) (string, string, error) {
+	v := SampleMailVars(p.company())
+	s, err := renderText(subject, v)
+	if err != nil {
+		return "", "", err
+	}
+	b, err := renderText(body, v)
+	return s, b, err
+}
+
 // SampleMailVars are the values of a template's preview.
 func SampleMailVars(portal string) MailVars {
 	return MailVars{Portal: portal, Name: "Anna Smith", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",

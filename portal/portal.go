@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/sessions"
+	"github.com/gorilla/securecookie"
 	"github.com/spf13/afero"
 
 	"portaldesk/portal/sqlitedb"
@@ -67,12 +67,11 @@ type Portal struct {
 
 // core is what every Portal value of one open portal shares.
 type core struct {
-	Slug     string
-	Dir      string
-	DB       *sqlitedb.DB
-	Fs       afero.Fs // rooted at the portal's files/ directory
-	Sessions *sessions.CookieStore
-	Now      func() time.Time
+	Slug string
+	Dir  string
+	DB   *sqlitedb.DB
+	Fs   afero.Fs // rooted at the portal's files/ directory
+	Now  func() time.Time
 
 	// URL is the portal's address for links in mail, e.g. http://host/acme/.
 	URL string
@@ -84,9 +83,13 @@ type core struct {
 	// Events passes ticket changes to the portal's live pages.
 	Events *Hub
 
-	plan      atomic.Pointer[Plan]
-	ref       refCache
-	limiter   *loginLimiter
+	plan    atomic.Pointer[Plan]
+	ref     refCache
+	limiter *loginLimiter
+	// cookieKey signs the portal's session cookies (see SessionKey);
+	// codecs verify them.
+	cookieKey []byte
+	codecs    []securecookie.Codec
 	deliverMu sync.Mutex
 	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
 }
@@ -116,6 +119,15 @@ const (
 	DBFile   = "portal.db"
 	FilesDir = "files"
 )
+
+// SessionCookie is the name of a portal's session cookie.
+const SessionCookie = "pd_session"
+
+// SessionTTL is how long a session cookie lasts.
+const SessionTTL = 30 * 24 * time.Hour
+
+// CookieKey is the key that signs this portal's session cookies.
+func (p *Portal) CookieKey() []byte { return p.cookieKey }
 
 // SessionKey derives the key that signs this portal's cookies from the
 // service secret, the slug and the catalog id, so a cookie is worthless on any
@@ -178,11 +190,11 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		limiter: newLoginLimiter(),
 	}}
 	p.q = db
-	p.Sessions = sessions.NewCookieStore(SessionKey(o.Secret, plan.Slug, plan.ID))
+	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)
+	p.codecs = securecookie.CodecsFromPairs(p.cookieKey)
 	m := hmac.New(sha256.New, o.Secret)
 	m.Write([]byte("portaldesk seal\x00" + plan.Slug))
 	p.sealKey = m.Sum(nil)
-	p.Sessions.MaxAge(30 * 24 * 3600)
 	p.SetPlan(plan)
 	return p, nil
 }

@@ -99,12 +99,13 @@ type refCache struct {
 	cookies keyed[string, [2]int64] // cookie value -> user id, session version
 }
 
-// session is the user id and session version a session cookie's value
-// holds, or zeros when it holds none or does not verify.
-func (p *Portal) session(value string) (uid, sv int64) {
+// Session is the user id and session version a session cookie's value
+// holds, or zeros when it holds none or does not verify (signed for
+// another portal, changed, or too old).
+func (p *Portal) Session(value string) (uid, sv int64) {
 	v, err := p.ref.cookies.get(timeOnly{}, value, func() ([2]int64, error) {
 		values := map[any]any{}
-		if err := securecookie.DecodeMulti(sessionName, value, &values, p.Sessions.Codecs...); err != nil {
+		if err := securecookie.DecodeMulti(SessionCookie, value, &values, p.codecs...); err != nil {
 			return [2]int64{}, err
 		}
 		uid, _ := values["uid"].(int64)

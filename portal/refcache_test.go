@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"portaldesk/portal/sqlitedb"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/securecookie"
-	"github.com/gorilla/sessions"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // migratedPortal is a portal on a fresh, migrated database in a temporary
@@ -206,10 +206,10 @@ func TestRefCacheConcurrentReadersSeeTheLastWrite(t *testing.T) {
 // this portal gives its user, again from memory; one signed for another
 // portal, or changed by a byte, gives nobody, the first time and after.
 func TestSessionCookiesVerifyBeforeTheyAreKept(t *testing.T) {
-	mine := &Portal{core: &core{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "alpha", 1))}}
-	other := &Portal{core: &core{Sessions: sessions.NewCookieStore(SessionKey([]byte("secret"), "beta", 2))}}
+	mine := &Portal{core: &core{codecs: securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "alpha", 1))}}
+	other := &Portal{core: &core{codecs: securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "beta", 2))}}
 	cookie := func(p *Portal, uid int64) string {
-		v, err := securecookie.EncodeMulti(sessionName, map[any]any{"uid": uid, "sv": int64(3)}, p.Sessions.Codecs...)
+		v, err := securecookie.EncodeMulti(SessionCookie, map[any]any{"uid": uid, "sv": int64(3)}, p.codecs...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,13 +218,13 @@ func TestSessionCookiesVerifyBeforeTheyAreKept(t *testing.T) {
 	good, foreign := cookie(mine, 7), cookie(other, 7)
 	tampered := good[:len(good)-2] + string('A'+(good[len(good)-2]-'A'+1)%26) + good[len(good)-1:]
 	for i := 0; i < 2; i++ {
-		if uid, sv := mine.session(good); uid != 7 || sv != 3 {
+		if uid, sv := mine.Session(good); uid != 7 || sv != 3 {
 			t.Fatalf("round %d: own cookie gave %d/%d", i, uid, sv)
 		}
-		if uid, _ := mine.session(foreign); uid != 0 {
+		if uid, _ := mine.Session(foreign); uid != 0 {
 			t.Fatalf("round %d: another portal's cookie signed in user %d", i, uid)
 		}
-		if uid, _ := mine.session(tampered); uid != 0 {
+		if uid, _ := mine.Session(tampered); uid != 0 {
 			t.Fatalf("round %d: a changed cookie signed in user %d", i, uid)
 		}
 	}

@@ -7,12 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
-
-	"portaldesk/portal/web"
 )
 
 // ResetTTL is how long a password reset link works.
@@ -88,78 +84,4 @@ func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*Us
 		return nil, err
 	}
 	return p.UserByID(ctx, uid)
-}
-
-func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	return s.tpl.Render(w, http.StatusOK, "forgot", s.page(r, rq, "Forgot your password?", nil))
-}
-
-func (s *Server) forgotSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := r.ParseForm(); err != nil {
-		return web.BadRequest("Bad form.")
-	}
-	if rq.P.limiter.Blocked(ClientIP(r), rq.P.Now()) {
-		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
-	}
-	rq.P.limiter.Failed(ClientIP(r), rq.P.Now())
-	email := strings.TrimSpace(r.PostForm.Get("email"))
-	if err := rq.P.RequestPasswordReset(r.Context(), email); err != nil {
-		return s.formFail(w, s.page(r, rq, "Forgot your password?", nil), "forgot", r.PostForm, err)
-	}
-	pg := s.page(r, rq, "Sign in", nil)
-	pg.Form = url.Values{"email": {email}}
-	pg.Flash = "If " + email + " is registered here, a link to set a new password is on its way. It works for an hour."
-	return s.tpl.Render(w, http.StatusOK, "login", pg)
-}
-
-func (s *Server) resetPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	pg := s.page(r, rq, "Set a new password", nil)
-	pg.Form = url.Values{"token": {r.URL.Query().Get("token")}}
-	return s.tpl.Render(w, http.StatusOK, "reset", pg)
-}
-
-func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := r.ParseForm(); err != nil {
-		return web.BadRequest("Bad form.")
-	}
-	pg := s.page(r, rq, "Set a new password", nil)
-	if r.PostForm.Get("password") != r.PostForm.Get("password2") {
-		return s.formFail(w, pg, "reset", url.Values{"token": {r.PostForm.Get("token")}}, &FieldErrors{Fields: map[string]string{"password2": "The two passwords differ."}})
-	}
-	u, err := rq.P.ResetPassword(r.Context(), r.PostForm.Get("token"), r.PostForm.Get("password"))
-	if err != nil {
-		return s.formFail(w, pg, "reset", url.Values{"token": {r.PostForm.Get("token")}}, err)
-	}
-	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq.Base+"/tickets", "Your new password is set."))
-}
-
-func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Email string }
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	if rq.P.limiter.Blocked(ClientIP(r), rq.P.Now()) {
-		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
-	}
-	rq.P.limiter.Failed(ClientIP(r), rq.P.Now())
-	if err := rq.P.RequestPasswordReset(r.Context(), in.Email); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusAccepted)
-	return nil
-}
-
-func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Token, Password string }
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	if _, err := rq.P.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }

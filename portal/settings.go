@@ -4,13 +4,11 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
-	"portaldesk/portal/i18n"
+	"portaldesk/templates/i18n"
 )
 
 // MaxFileMBCeiling is the largest file size an admin may allow.
@@ -80,13 +78,16 @@ func (p *Portal) SetPreamble(ctx context.Context, text string) error {
 	return p.SetSetting(ctx, "preamble", strings.TrimSpace(text))
 }
 
-func timeOf(unix int64) time.Time { return time.Unix(unix, 0) }
-
-//go:embed openapi.json
-var openAPIDoc []byte
-
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(openAPIDoc)
-	return nil
+// Settings are the admin's knobs for the portal.
+type Settings struct {
+	MaxFiles        int     `json:"max_files"`
+	MaxFileMB       float64 `json:"max_file_mb"`
+	Preamble        string  `json:"preamble"`
+	NotifyNewTicket string  `json:"notify_new_ticket"`
+	// Lang is the portal's default language ("en" or "ru"): pages for
+	// people who have not chosen one, and their mail.
+	Lang string `json:"lang"`
+	// NotifyDefaults is what each kind of notification starts as for a user
+	// who has not chosen.
+	NotifyDefaults map[string]bool `json:"notify_defaults"`
 }

@@ -2,9 +2,10 @@ package portal
 
 import (
 	"context"
-	"portaldesk/portal/sqlitedb"
 	"strings"
 	"unicode/utf8"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // StatusInput is what the admin sends for a new or changed status.
@@ -36,7 +37,7 @@ func (in *StatusInput) apply(st *Status) map[string]string {
 	case n > 60:
 		errs["name"] = "At most 60 characters."
 	}
-	if !validColor(st.Color) {
+	if !ValidColor(st.Color) {
 		errs["color"] = "Choose a colour like #2563eb."
 	}
 	if st.Initial && st.Closed {
@@ -54,7 +55,7 @@ func (p *Portal) SaveStatus(ctx context.Context, actor *User, id int64, in Statu
 	st := &Status{Color: "#6b7280"}
 	if id != 0 {
 		var err error
-		if st, err = p.statusByID(ctx, id); err != nil {
+		if st, err = p.StatusByID(ctx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -102,10 +103,10 @@ func (p *Portal) SaveStatus(ctx context.Context, actor *User, id int64, in Statu
 	if err != nil {
 		return nil, err
 	}
-	return p.statusByID(ctx, st.ID)
+	return p.StatusByID(ctx, st.ID)
 }
 
-func (p *Portal) statusByID(ctx context.Context, id int64) (*Status, error) {
+func (p *Portal) StatusByID(ctx context.Context, id int64) (*Status, error) {
 	sts, err := p.Statuses(ctx)
 	if err != nil {
 		return nil, err
@@ -144,4 +145,17 @@ func (p *Portal) reorder(ctx context.Context, table string, id int64, pos int) e
 		}
 	}
 	return nil
+}
+
+// ValidColor reports whether c is a hex colour like #2563eb.
+func ValidColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for _, r := range c[1:] {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }

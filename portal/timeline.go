@@ -368,3 +368,52 @@ func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) er
 	_, _ = p.DB.Writer().ExecContext(ctx, "PRAGMA incremental_vacuum")
 	return nil
 }
+
+// TicketView is a ticket as its page shows it to one person.
+type TicketView struct {
+	Ticket   *Ticket
+	Timeline []*Entry // the latest entries, oldest first
+	Earlier  bool     // the conversation has entries before Timeline
+	Files    []*Attachment
+	Work     *TicketWork
+	Rating   *Rating // nil until a closed ticket is rated
+}
+
+// ViewTicket reads what ticket number's page shows actor — with limit > 0
+// only the latest limit entries of its conversation — and records that
+// staff have seen it as it is. The ticket is checked once; its parts are
+// read only when it has them: a rating only a closed ticket can have,
+// work and files only when it counts some.
+func (p *Portal) ViewTicket(ctx context.Context, actor *User, number int64, limit int) (*TicketView, error) {
+	t, seen, err := p.ticketSeen(ctx, actor, number)
+	if err != nil {
+		return nil, err
+	}
+	v := &TicketView{Ticket: t, Work: &TicketWork{Entries: []WorkEntry{}}}
+	if t.Status.Closed {
+		if v.Rating, err = p.rating(ctx, number); err != nil {
+			return nil, err
+		}
+	}
+	if t.work > 0 {
+		if v.Work, err = p.workOn(ctx, actor, number); err != nil {
+			return nil, err
+		}
+	}
+	var atts []*Attachment
+	if t.Files > 0 {
+		if atts, err = p.Attachments(ctx, actor, number); err != nil {
+			return nil, err
+		}
+	}
+	if v.Timeline, v.Earlier, err = p.timeline(ctx, actor, number, atts, limit); err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if a.MessageID == 0 {
+			v.Files = append(v.Files, a)
+		}
+	}
+	_ = p.markSeen(ctx, actor, t, seen)
+	return v, nil
+}

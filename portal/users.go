@@ -8,11 +8,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"portaldesk/portal/sqlitedb"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // Roles of the people of a portal.
@@ -37,6 +38,10 @@ type User struct {
 	passwordHash   string
 	sessionVersion int64
 }
+
+// SessionVersion is what a session cookie of u must carry to be valid:
+// it moves when u's password changes or u is deactivated.
+func (u *User) SessionVersion() int64 { return u.sessionVersion }
 
 // FullName is the name and surname together.
 func (u *User) FullName() string { return strings.TrimSpace(u.Name + " " + u.Surname) }
@@ -231,6 +236,37 @@ func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
 		return nil, ErrNotFound
 	}
 	return copyUser(tu.user), nil
+}
+
+// TokenUser is the person a bearer token signs in, if they may use the
+// portal now (ErrNotFound otherwise).
+func (p *Portal) TokenUser(ctx context.Context, tok string) (*User, error) {
+	u, err := p.UserByToken(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if p.CanSignIn(ctx, u) != nil {
+		return nil, ErrNotFound
+	}
+	return u, nil
+}
+
+// SessionUser is the person a session cookie's value signs in, if the
+// cookie verifies for this portal, the session is current and they may
+// use the portal now (ErrNotFound otherwise).
+func (p *Portal) SessionUser(ctx context.Context, cookie string) (*User, error) {
+	uid, sv := p.Session(cookie)
+	if uid == 0 {
+		return nil, ErrNotFound
+	}
+	u, err := p.UserByID(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	if u.sessionVersion != sv || p.CanSignIn(ctx, u) != nil {
+		return nil, ErrNotFound
+	}
+	return u, nil
 }
 
 // tokenQuery reads a token's user and expiry ("u.id, u.email, …").

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"portaldesk/portal/sqlitedb"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // Units of work.

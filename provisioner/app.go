@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"portaldesk/portal"
+	"portaldesk/portal/handlers"
 	"portaldesk/portal/web"
 	"portaldesk/static"
 	"portaldesk/templates"
@@ -22,7 +22,7 @@ type App struct {
 	Svc     *Service
 	Router  *Router
 	Site    *Site
-	Portals *portal.Server
+	Portals *handlers.Server
 	Assets  *static.Assets
 	Tpl     *templates.Set
 	handler http.Handler
@@ -37,7 +37,7 @@ func NewApp(svc *Service) (*App, error) {
 	}
 	a := &App{Svc: svc, Assets: assets, Tpl: tpl}
 	a.Site = NewSite(svc, tpl, assets)
-	a.Portals = portal.NewServer(portal.ServerConfig{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc})
+	a.Portals = handlers.New(handlers.Config{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc})
 	a.Router = NewRouter(svc, a.Site, a.Portals)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/handlers"
 	"portaldesk/portal/web"
 )
 
@@ -114,7 +115,7 @@ func (rt *Router) servePortal(w http.ResponseWriter, r *http.Request, slug, base
 	}
 	r2 := new(http.Request)
 	*r2 = *r
-	r2 = r2.WithContext(portal.WithPortal(r.Context(), p, base, h.Release))
+	r2 = r2.WithContext(handlers.WithPortal(r.Context(), p, base, h.Release))
 	if base != "" {
 		u := *r.URL
 		u.Path = strings.TrimPrefix(r.URL.Path, base)

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"portaldesk/portal"
-	"portaldesk/portal/sqlitedb"
 	"portaldesk/provisioner/catalog"
 )
 
@@ -233,16 +232,8 @@ func buildTemplate(ctx context.Context, dataDir string) (string, error) {
 		return path, nil
 	}
 	tmp := path + "." + randomHex(4) + ".tmp"
-	db, err := sqlitedb.Open(tmp, sqlitedb.Options{})
-	if err != nil {
-		return "", fmt.Errorf("template: %w", err)
-	}
-	if err := portal.Migrate(ctx, db); err != nil {
-		db.Close()
+	if err := portal.CreateDatabase(ctx, tmp); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("template: %w", err)
-	}
-	if err := db.Close(); err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {

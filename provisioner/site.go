@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"portaldesk/portal"
+	"portaldesk/portal/handlers"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
 )
@@ -75,11 +75,11 @@ func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error)
 	case "portal_suspended":
 		title = "Portal suspended"
 	}
-	_ = s.tpl.Render(w, e.Status, "error", &web.Page{Title: title, Data: e.Message, Lang: web.ServiceLang(w, r)})
+	_ = s.tpl.Render(w, e.Status, "error", &templates.Page{Title: title, Data: e.Message, Lang: web.ServiceLang(w, r)})
 }
 
 func (s *Site) landing(w http.ResponseWriter, r *http.Request) error {
-	return s.tpl.Render(w, http.StatusOK, "landing", &web.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
+	return s.tpl.Render(w, http.StatusOK, "landing", &templates.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
 }
 
 func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
@@ -102,7 +102,7 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 				form[k] = v
 			}
 		}
-		return s.tpl.Render(w, e.Status, "landing", &web.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
+		return s.tpl.Render(w, e.Status, "landing", &templates.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
 	}
 	defer res.Handle.Release()
 	// A business that signs up in Russian gets a portal that speaks Russian.
@@ -112,7 +112,7 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	base := "/" + res.Record.Slug
-	if err := portal.StartSession(w, r, res.Handle.Portal, base, res.Admin); err != nil {
+	if err := handlers.StartSession(w, r, res.Handle.Portal, base, res.Admin); err != nil {
 		return err
 	}
 	http.Redirect(w, r, base+"/", http.StatusSeeOther)

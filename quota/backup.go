@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"portaldesk/portal"
-	"portaldesk/portal/sqlitedb"
 	"portaldesk/provisioner/catalog"
 )
 
@@ -145,15 +144,7 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		m.Database, dbLinked = prev.Database, true
 	} else {
 		// The database: its own connection, so the portal's writer is not held.
-		// sqlitedb.Open, not sql.Open: it waits while the running service
-		// has the file open for itself alone (sqlitedb.Options.Exclusive).
-		db, err := sqlitedb.Open(filepath.Join(live, portal.DBFile), sqlitedb.Options{Readers: 1})
-		if err != nil {
-			return "", nil, err
-		}
-		err = db.VacuumInto(ctx, filepath.Join(tmp, portal.DBFile))
-		db.Close()
-		if err != nil {
+		if err := portal.CopyDatabase(ctx, live, filepath.Join(tmp, portal.DBFile)); err != nil {
 			return "", nil, fmt.Errorf("backup %s: database: %w", slug, err)
 		}
 		sum, size, err := sha256File(filepath.Join(tmp, portal.DBFile))
@@ -276,7 +267,7 @@ func verify(dir string, m *Manifest, db, files bool) error {
 	if err := check(portal.DBFile, m.Database); err != nil {
 		return err
 	}
-	return sqlitedb.CheckIntegrity(filepath.Join(dir, portal.DBFile))
+	return portal.CheckSnapshot(filepath.Join(dir, portal.DBFile))
 }
 
 // BackupAll snapshots every live portal, reporting progress.

@@ -4,8 +4,6 @@ import (
 	"html"
 	"html/template"
 	"net/url"
-
-	"portaldesk/portal/web"
 )
 
 // chrome writes the frame every page shares — head, menu, banners, tour,
@@ -19,7 +17,7 @@ type chrome struct {
 	static func(string) string
 }
 
-type cw = web.Writer
+type cw = Writer
 
 // pathAttr is a request path for an attribute, escaped as a URL path.
 func pathAttr(p string) string {
@@ -27,7 +25,7 @@ func pathAttr(p string) string {
 }
 
 // head opens the page, up to the page's title.
-func (c chrome) head(w *cw, pg *web.Page) {
+func (c chrome) head(w *cw, pg *Page) {
 	w.Raw(`<!doctype html>
 <html lang="`, c.lang, `">
 <head>
@@ -37,7 +35,7 @@ func (c chrome) head(w *cw, pg *web.Page) {
 }
 
 // top is the rest of the head and the page's header, up to <main.
-func (c chrome) top(w *cw, pg *web.Page) {
+func (c chrome) top(w *cw, pg *Page) {
 	w.Raw(" · ")
 	if pg.Portal != nil {
 		w.Esc(pg.Portal.Name)
@@ -95,7 +93,7 @@ func (c chrome) top(w *cw, pg *web.Page) {
 }
 
 // nav is a signed-in person's menu: what their role may open.
-func (c chrome) nav(w *cw, pg *web.Page, b string) {
+func (c chrome) nav(w *cw, pg *Page, b string) {
 	link := func(path, nav, text string) {
 		w.Raw(`<a href="`, b, path, `"`)
 		if pg.Nav == nav {
@@ -140,7 +138,7 @@ func (c chrome) nav(w *cw, pg *web.Page, b string) {
 }
 
 // banners closes <main and writes the page-wide messages.
-func (c chrome) banners(w *cw, pg *web.Page) {
+func (c chrome) banners(w *cw, pg *Page) {
 	w.Raw(` id="main">`, "\n")
 	for _, b := range []struct{ text, class, role string }{{pg.Banner, "warn", "status"}, {pg.Flash, "ok", "status"}, {pg.Error, "err", "alert"}} {
 		if b.text != "" {
@@ -154,7 +152,7 @@ func (c chrome) banners(w *cw, pg *web.Page) {
 
 // foot closes <main> and the page: the tour, when the person has not
 // dismissed it, and the footer with the language switch.
-func (c chrome) foot(w *cw, pg *web.Page) {
+func (c chrome) foot(w *cw, pg *Page) {
 	w.Raw("\n</main>\n")
 	if pg.Portal != nil && pg.User != nil && pg.User.Tour {
 		c.tour(w, pg)
@@ -184,16 +182,16 @@ func (c chrome) foot(w *cw, pg *web.Page) {
 
 // fn is a part of the chrome as a template function, for the pages that
 // are templates.
-func (c chrome) fn(part func(chrome, *cw, *web.Page)) func(*web.Page) template.HTML {
-	return func(pg *web.Page) template.HTML {
-		w := web.NewWriter(c.lang, 2048)
+func (c chrome) fn(part func(chrome, *cw, *Page)) func(*Page) template.HTML {
+	return func(pg *Page) template.HTML {
+		w := NewWriter(c.lang, 2048)
 		part(c, w, pg)
 		return template.HTML(w.String())
 	}
 }
 
 // tour is the first-login walk through a person's screens.
-func (c chrome) tour(w *cw, pg *web.Page) {
+func (c chrome) tour(w *cw, pg *Page) {
 	step := func(target, text string) {
 		w.Raw(`<li data-target='a[href$="`, target, `"]'>`)
 		w.T(text)

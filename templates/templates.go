@@ -16,8 +16,7 @@ import (
 	"strings"
 	"sync"
 
-	"portaldesk/portal/i18n"
-	"portaldesk/portal/web"
+	"portaldesk/templates/i18n"
 )
 
 //go:embed *.html
@@ -34,7 +33,7 @@ type Set struct {
 // Content is the data of a page written by hand in Go: the set frames its
 // HTML with the shared chrome, and runs no template for it.
 type Content interface {
-	WriteHTML(w *web.Writer, pg *web.Page)
+	WriteHTML(w *Writer, pg *Page)
 }
 
 // Funcs are the helpers every template may call, beside the ones given to Parse.
@@ -193,7 +192,7 @@ func (s *Set) Names() []string {
 // never sends half a page; done is called with the bytes.
 func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	lang := "en"
-	pg, _ := data.(*web.Page)
+	pg, _ := data.(*Page)
 	if pg != nil {
 		lang = i18n.Pick(pg.Lang)
 		localize(lang, pg)
@@ -202,7 +201,7 @@ func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	buf.Reset()
 	defer s.bufs.Put(buf)
 	if c, ok := pageContent(pg); ok {
-		ch, w := s.chrome[lang], &web.Writer{Buffer: buf, Lang: lang}
+		ch, w := s.chrome[lang], &Writer{Buffer: buf, Lang: lang}
 		ch.head(w, pg)
 		w.Esc(pg.Title)
 		ch.top(w, pg)
@@ -221,7 +220,7 @@ func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	return done(buf.Bytes())
 }
 
-func pageContent(pg *web.Page) (Content, bool) {
+func pageContent(pg *Page) (Content, bool) {
 	if pg == nil {
 		return nil, false
 	}
@@ -230,7 +229,7 @@ func pageContent(pg *web.Page) (Content, bool) {
 }
 
 // localize translates the page-wide sentences that Go code wrote in English.
-func localize(lang string, pg *web.Page) {
+func localize(lang string, pg *Page) {
 	if lang == "en" {
 		return
 	}

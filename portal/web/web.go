@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"portaldesk/templates/i18n"
 )
 
 // Error is an error a user should see: an HTTP status, a stable code, a
@@ -109,4 +111,18 @@ func Info(r *http.Request) *RouteInfo {
 		return ri
 	}
 	return &RouteInfo{}
+}
+
+// ServiceLang is the language of a service page (not a portal's): one just
+// picked with ?lang= (remembered in a cookie), the remembered one, the
+// browser's, else English.
+func ServiceLang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); i18n.Supported(l) {
+		http.SetCookie(w, &http.Cookie{Name: "pd_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if c, err := r.Cookie("pd_lang"); err == nil && i18n.Supported(c.Value) {
+		return c.Value
+	}
+	return i18n.Pick(i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")))
 }

@@ -106,7 +106,7 @@ func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, a
 		if auth && user == "" {
 			// The login page itself, answered 401: never any data.
 			if r.Method == http.MethodGet {
-				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
+				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
 				return
 			}
 			c.fail(w, r, web.ErrUnauthorized)
@@ -123,7 +123,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, portal.ErrNotFound) {
 		e = web.ErrNotFound
 	}
-	_ = c.tpl.Render(w, e.Status, "error", &web.Page{Lang: web.ServiceLang(w, r), Title: http.StatusText(e.Status), Data: e.Message})
+	_ = c.tpl.Render(w, e.Status, "error", &templates.Page{Lang: web.ServiceLang(w, r), Title: http.StatusText(e.Status), Data: e.Message})
 }
 
 func clientIP(r *http.Request) string {
@@ -153,7 +153,7 @@ func (c *Console) limiter(ip string) *rate.Limiter {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, _ string) error {
-	return c.tpl.Render(w, http.StatusOK, "ops_login", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
+	return c.tpl.Render(w, http.StatusOK, "ops_login", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
 }
 
 func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -161,7 +161,7 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 		return web.BadRequest("Bad form.")
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	pg := &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in", Form: url.Values{"email": {email}}}
+	pg := &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in", Form: url.Values{"email": {email}}}
 	lim := c.limiter(clientIP(r))
 	if lim.Tokens() < 1 {
 		pg.Error = "Too many failed attempts. Wait a minute."
@@ -253,7 +253,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) erro
 	if d.Audit, err = c.cat.AuditLog(ctx, "", 30); err != nil {
 		return err
 	}
-	return c.tpl.Render(w, http.StatusOK, "ops", &web.Page{Lang: web.ServiceLang(w, r), Title: "Ops", Data: d, User: &web.UserView{Name: user}})
+	return c.tpl.Render(w, http.StatusOK, "ops", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops", Data: d, User: &templates.UserView{Name: user}})
 }
 
 // PortalData is a portal's page in the console.
@@ -289,7 +289,7 @@ func (c *Console) portalPage(w http.ResponseWriter, r *http.Request, user string
 		return err
 	}
 	d.Result = r.URL.Query().Get("done")
-	return c.tpl.Render(w, http.StatusOK, "ops_portal", &web.Page{Lang: web.ServiceLang(w, r), Title: d.Row.Slug, Data: d, User: &web.UserView{Name: user}})
+	return c.tpl.Render(w, http.StatusOK, "ops_portal", &templates.Page{Lang: web.ServiceLang(w, r), Title: d.Row.Slug, Data: d, User: &templates.UserView{Name: user}})
 }
 
 func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) error {

@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"context"
@@ -11,9 +11,10 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
 
-	"portaldesk/portal/i18n"
+	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 type ctxKey struct{}
@@ -21,9 +22,9 @@ type ctxKey struct{}
 // Request is what a portal handler knows about the request it serves: the
 // portal the router resolved, the path prefix it lives under, and the user.
 type Request struct {
-	P    *Portal
-	Base string // "/acme", or "" when served on a custom domain
-	User *User  // nil when anonymous
+	P    *portal.Portal
+	Base string       // "/acme", or "" when served on a custom domain
+	User *portal.User // nil when anonymous
 	// ViaToken is true when the user was authenticated by a bearer token.
 	ViaToken bool
 	// release gives the portal back to the router's registry before the
@@ -34,7 +35,7 @@ type Request struct {
 // WithPortal is how the router hands a request to a portal. base is the path
 // prefix the router stripped; release, when not nil, lets a long request
 // give the portal back early, and may be called again (it does nothing then).
-func WithPortal(ctx context.Context, p *Portal, base string, release func()) context.Context {
+func WithPortal(ctx context.Context, p *portal.Portal, base string, release func()) context.Context {
 	return context.WithValue(ctx, ctxKey{}, &Request{P: p, Base: base, release: release})
 }
 
@@ -43,19 +44,19 @@ func requestOf(r *http.Request) *Request {
 	return rq
 }
 
-// ServerConfig is the service-wide configuration portal handlers need.
-type ServerConfig struct {
+// Config is the service-wide configuration portal handlers need.
+type Config struct {
 	// PublicURL is the service's address as users reach it, e.g. http://127.0.0.1:8080.
 	PublicURL string
 	Templates *templates.Set
 	Mailer    MailTester
-	Billing   Billing
+	Billing   portal.Billing
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
 // each request from the router.
 type Server struct {
-	cfg ServerConfig
+	cfg Config
 	tpl *templates.Set
 	mux *mux.Router
 }
@@ -63,8 +64,8 @@ type Server struct {
 // HandlerFunc is a portal handler that returns an error for the adapter to render.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request, rq *Request) error
 
-// NewServer builds the routes shared by every portal.
-func NewServer(cfg ServerConfig) *Server {
+// New builds the routes shared by every portal.
+func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, tpl: cfg.Templates, mux: mux.NewRouter()}
 	s.routes()
 	return s
@@ -148,8 +149,6 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 	})
 }
 
-const sessionName = "pd_session"
-
 // identify finds the user of a request: a bearer token on the API, else the
 // portal's session cookie. A token of another portal is simply unknown here.
 func (s *Server) identify(r *http.Request, rq *Request) error {
@@ -159,47 +158,45 @@ func (s *Server) identify(r *http.Request, rq *Request) error {
 		if !ok {
 			return web.ErrUnauthorized
 		}
-		u, err := rq.P.UserByToken(ctx, strings.TrimSpace(tok))
-		if errors.Is(err, ErrNotFound) {
+		u, err := rq.P.TokenUser(ctx, strings.TrimSpace(tok))
+		if errors.Is(err, portal.ErrNotFound) {
 			return web.ErrUnauthorized
 		}
 		if err != nil {
 			return err
 		}
-		if err := rq.P.CanSignIn(ctx, u); err != nil {
-			return web.ErrUnauthorized
-		}
 		rq.User, rq.ViaToken = u, true
 		return nil
 	}
-	c, err := r.Cookie(sessionName)
+	c, err := r.Cookie(portal.SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	uid, sv := rq.P.session(c.Value)
-	if uid == 0 { // no session, or a cookie signed for another portal, or tampered with: anonymous
-		return nil
-	}
-	u, err := rq.P.UserByID(ctx, uid)
-	if errors.Is(err, ErrNotFound) {
+	// No session, a cookie signed for another portal or tampered with, or
+	// a session that has ended: anonymous.
+	u, err := rq.P.SessionUser(ctx, c.Value)
+	if errors.Is(err, portal.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if u.sessionVersion != sv || rq.P.CanSignIn(ctx, u) != nil {
-		return nil
-	}
 	rq.User = u
 	return nil
 }
 
+// sessionOptions are the session cookie's attributes: scoped to the
+// portal's path (or, on its own domain, its host).
+func sessionOptions(r *http.Request, base string, maxAge int) *sessions.Options {
+	return &sessions.Options{Path: base + "/", MaxAge: maxAge, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+}
+
 // StartSession signs u in on this response with the portal's cookie.
-func StartSession(w http.ResponseWriter, r *http.Request, p *Portal, base string, u *User) error {
-	sess, _ := p.Sessions.New(r, sessionName)
+func StartSession(w http.ResponseWriter, r *http.Request, p *portal.Portal, base string, u *portal.User) error {
+	sess, _ := sessions.NewCookieStore(p.CookieKey()).New(r, portal.SessionCookie)
 	sess.Values["uid"] = u.ID
-	sess.Values["sv"] = u.sessionVersion
-	sess.Options = &sessions.Options{Path: base + "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+	sess.Values["sv"] = u.SessionVersion()
+	sess.Options = sessionOptions(r, base, int(portal.SessionTTL.Seconds()))
 	return sess.Save(r, w)
 }
 
@@ -222,13 +219,13 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 // page builds the common part of every portal page.
-func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web.Page {
+func (s *Server) page(r *http.Request, rq *Request, title string, data any) *templates.Page {
 	pl := rq.P.Plan()
-	pg := &web.Page{
+	pg := &templates.Page{
 		Title: title,
 		Lang:  s.lang(r, rq),
 		Path:  rq.Base + r.URL.Path,
-		Portal: &web.PortalView{
+		Portal: &templates.PortalView{
 			Name:   pl.Company,
 			Slug:   pl.Slug,
 			Base:   rq.Base,
@@ -239,16 +236,16 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *web
 		Data: data,
 	}
 	if rq.User != nil {
-		pg.User = &web.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role,
+		pg.User = &templates.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role,
 			Tour: !rq.User.TourDone || r.URL.Query().Get("tour") == "1"}
 	}
 	switch {
-	case pl.State == StateReadOnly:
+	case pl.State == portal.StateReadOnly:
 		pg.Banner = "This portal is read-only for now: you can read and export, but not add anything."
-		if rq.User != nil && rq.User.Role == RoleAdmin {
+		if rq.User != nil && rq.User.Role == portal.RoleAdmin {
 			pg.Banner += " It is over its quota or its subscription: see Subscription."
 		}
-	case pl.UsageLevel >= 80 && rq.User != nil && rq.User.Role == RoleAdmin:
+	case pl.UsageLevel >= 80 && rq.User != nil && rq.User.Role == portal.RoleAdmin:
 		pg.Banner = fmt.Sprintf("The portal uses over %d%% of its storage quota. Free space or choose a larger tariff under Subscription.", pl.UsageLevel)
 	}
 	return pg
@@ -287,7 +284,7 @@ func (s *Server) langSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: rq.Base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	if rq.User != nil {
-		if _, err := rq.P.DB.Exec(r.Context(), "UPDATE users SET lang = ? WHERE id = ?", l, rq.User.ID); err != nil {
+		if err := rq.P.SetLang(r.Context(), rq.User, l); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"errors"
@@ -11,25 +11,27 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/templates"
 )
 
 func (s *Server) billingRoutes(m, api *mux.Router) {
-	m.Handle("/admin/subscription", s.user(s.subscriptionPage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/subscription", s.user(s.subscriptionSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/subscription/topup", s.user(s.topupSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/subscription/db-limit", s.user(s.dbLimitSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/invoices/{number}", s.user(s.invoicePage, RoleAdmin)).Methods("GET")
-	api.Handle("/subscription", s.user(s.apiSubscription, RoleAdmin)).Methods("GET")
-	api.Handle("/subscription", s.user(s.apiChangeSubscription, RoleAdmin)).Methods("PATCH")
-	api.Handle("/subscription/quote", s.user(s.apiQuote, RoleAdmin)).Methods("GET")
-	api.Handle("/subscription/topup", s.user(s.apiTopUp, RoleAdmin)).Methods("POST")
-	api.Handle("/transactions", s.user(s.apiTransactions, RoleAdmin)).Methods("GET")
-	api.Handle("/invoices/{number}", s.user(s.apiInvoice, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/subscription", s.user(s.subscriptionPage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/subscription", s.user(s.subscriptionSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/subscription/topup", s.user(s.topupSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/subscription/db-limit", s.user(s.dbLimitSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/invoices/{number}", s.user(s.invoicePage, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/subscription", s.user(s.apiSubscription, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/subscription", s.user(s.apiChangeSubscription, portal.RoleAdmin)).Methods("PATCH")
+	api.Handle("/subscription/quote", s.user(s.apiQuote, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/subscription/topup", s.user(s.apiTopUp, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/transactions", s.user(s.apiTransactions, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/invoices/{number}", s.user(s.apiInvoice, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/tariffs", s.user(s.apiTariffs)).Methods("GET")
 }
 
-func (s *Server) billing() (Billing, error) {
+func (s *Server) billing() (portal.Billing, error) {
 	if s.cfg.Billing == nil {
 		return nil, errors.New("billing is not set up on this service")
 	}
@@ -38,16 +40,16 @@ func (s *Server) billing() (Billing, error) {
 
 // SubscriptionData is the admin's subscription page.
 type SubscriptionData struct {
-	Sub     *Subscription
-	Tariffs []TariffInfo
-	Txns    []Transaction
-	Quote   *Quote
+	Sub     *portal.Subscription
+	Tariffs []portal.TariffInfo
+	Txns    []portal.Transaction
+	Quote   *portal.Quote
 	Money   func(int64) string
 	DBUsed  int64
 	DBQuota int64
 }
 
-func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	b, err := s.billing()
 	if err != nil {
 		return err
@@ -83,7 +85,7 @@ func (s *Server) billingFail(w http.ResponseWriter, r *http.Request, rq *Request
 	if !ok || we.Status == http.StatusNotFound || we.Status == http.StatusForbidden {
 		return err
 	}
-	return s.renderSubscription(w, r, rq, we.Status, func(pg *web.Page) {
+	return s.renderSubscription(w, r, rq, we.Status, func(pg *templates.Page) {
 		for k, v := range r.PostForm {
 			pg.Form[k] = v
 		}
@@ -104,14 +106,14 @@ func (s *Server) subscriptionSubmit(w http.ResponseWriter, r *http.Request, rq *
 	tariff := r.PostForm.Get("tariff")
 	ops, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("operators")))
 	if err != nil {
-		return s.billingFail(w, r, rq, &FieldErrors{Fields: map[string]string{"operators": "Enter a whole number."}})
+		return s.billingFail(w, r, rq, &portal.FieldErrors{Fields: map[string]string{"operators": "Enter a whole number."}})
 	}
 	q, err := b.Quote(r.Context(), rq.P.Plan().ID, tariff, ops)
 	if err != nil {
 		return s.billingFail(w, r, rq, err)
 	}
 	if r.PostForm.Get("confirm") == "" {
-		return s.renderSubscription(w, r, rq, http.StatusOK, func(pg *web.Page) {
+		return s.renderSubscription(w, r, rq, http.StatusOK, func(pg *templates.Page) {
 			pg.Data.(*SubscriptionData).Quote = q
 			pg.Form.Set("tariff", q.Tariff)
 			pg.Form.Set("operators", strconv.Itoa(q.Operators))
@@ -143,7 +145,7 @@ func (s *Server) topupSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	}
 	amount, ok := parseMoney(r.PostForm.Get("amount"))
 	if !ok {
-		return s.billingFail(w, r, rq, &FieldErrors{Fields: map[string]string{"amount": "Enter an amount, like 8500 or 8500.50."}})
+		return s.billingFail(w, r, rq, &portal.FieldErrors{Fields: map[string]string{"amount": "Enter an amount, like 8500 or 8500.50."}})
 	}
 	inv, err := b.TopUp(r.Context(), rq.P.Plan().ID, amount, r.PostForm.Get("promo"), r.PostForm.Get("payer"))
 	if err != nil {
@@ -162,7 +164,7 @@ func (s *Server) dbLimitSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 	}
 	mb, err := strconv.ParseInt(strings.TrimSpace(r.PostForm.Get("db_mb")), 10, 64)
 	if err != nil {
-		return s.billingFail(w, r, rq, &FieldErrors{Fields: map[string]string{"db_mb": "Enter a whole number of megabytes, or 0 for the tariff's limit."}})
+		return s.billingFail(w, r, rq, &portal.FieldErrors{Fields: map[string]string{"db_mb": "Enter a whole number of megabytes, or 0 for the tariff's limit."}})
 	}
 	if err := b.SetAdminDBLimit(r.Context(), rq.P.Plan().ID, mb); err != nil {
 		return s.billingFail(w, r, rq, err)
@@ -172,7 +174,7 @@ func (s *Server) dbLimitSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 
 // InvoiceData is a printable invoice.
 type InvoiceData struct {
-	Inv   *Invoice
+	Inv   *portal.Invoice
 	Money func(int64) string
 }
 

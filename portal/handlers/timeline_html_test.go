@@ -1,30 +1,32 @@
-package portal
+package handlers
 
 import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"portaldesk/portal/i18n"
-	"portaldesk/portal/web"
+	"portaldesk/portal"
+	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // TestTimelineHTML: the hand-written conversation escapes everything people
 // typed, marks notes and the viewer's own messages, and speaks the language.
 func TestTimelineHTML(t *testing.T) {
-	timelineHTML := func(entries []*Entry, base string, viewer int64, lang string) string {
-		w := web.NewWriter(lang, 0)
+	timelineHTML := func(entries []*portal.Entry, base string, viewer int64, lang string) string {
+		w := templates.NewWriter(lang, 0)
 		writeTimeline(w, entries, base, viewer)
 		return w.String()
 	}
-	entries := []*Entry{
-		{ID: 1, Kind: KindMessage, Author: &Person{ID: 7, Name: `Eve "<b>"`}, AuthorRole: RoleClient, Body: `<script>alert(1)</script> & more`, CreatedAt: 86400,
-			Attachments: []*Attachment{{ID: 3, Name: `x"><img src=y>.png`, ContentType: "image/png", Size: 2048}}},
-		{ID: 2, Kind: KindNote, Author: &Person{ID: 9, Name: "Oleg"}, AuthorRole: RoleOperator, Body: "check warranty", CreatedAt: 90000},
-		{ID: 3, Kind: KindEvent, Body: "Oleg took the ticket", CreatedAt: 90060},
+	entries := []*portal.Entry{
+		{ID: 1, Kind: portal.KindMessage, Author: &portal.Person{ID: 7, Name: `Eve "<b>"`}, AuthorRole: portal.RoleClient, Body: `<script>alert(1)</script> & more`, CreatedAt: 86400,
+			Attachments: []*portal.Attachment{{ID: 3, Name: `x"><img src=y>.png`, ContentType: "image/png", Size: 2048}}},
+		{ID: 2, Kind: portal.KindNote, Author: &portal.Person{ID: 9, Name: "Oleg"}, AuthorRole: portal.RoleOperator, Body: "check warranty", CreatedAt: 90000},
+		{ID: 3, Kind: portal.KindEvent, Body: "Oleg took the ticket", CreatedAt: 90060},
 	}
 	h := string(timelineHTML(entries, "/acme", 9, "en"))
 	for _, bad := range []string{"<script>", `"><img src=y>`, "<b>"} {
@@ -57,7 +59,8 @@ func TestHandWrittenTextsAreTranslated(t *testing.T) {
 	n := 0
 	// texts: which arguments of a call are texts to translate (-1: all).
 	texts := map[string]int{"T": -1, "Th": -1, "Pick": -1, "link": 2, "step": 1}
-	for _, name := range []string{"ticket_html.go", "timeline_html.go", "rows.go", "../templates/layout.go"} {
+	handwritten, _ := filepath.Glob("*_html.go")
+	for _, name := range append(handwritten, "rows.go", "../../templates/layout.go") {
 		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)

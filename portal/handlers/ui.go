@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // tourSubmit remembers that the person pressed "Don't show again"; the
 // help menu's "Show the tour" brings it back with ?tour=1.
 func (s *Server) tourSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if _, err := rq.P.DB.Exec(r.Context(), "UPDATE users SET tour_done = 1 WHERE id = ?", rq.User.ID); err != nil {
+	if err := rq.P.DismissTour(r.Context(), rq.User); err != nil {
 		return err
 	}
 	return redirect(w, r, localNext(rq.Base, r.FormValue("next")))

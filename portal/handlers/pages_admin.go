@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"fmt"
@@ -11,22 +11,24 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"portaldesk/portal/i18n"
+	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // ProfileData is the personal cabinet.
 type ProfileData struct {
 	Prefs      map[string]bool
 	Kinds      []struct{ ID, Label string }
-	Tokens     []Token
+	Tokens     []portal.Token
 	NewToken   string
 	APITokens  bool
 	NotifyDefs bool
 }
 
 func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error) {
-	d := &ProfileData{Prefs: rq.P.NotifyPrefs(r.Context(), rq.User), Kinds: NotifyKinds, APITokens: rq.P.Plan().APITokens}
+	d := &ProfileData{Prefs: rq.P.NotifyPrefs(r.Context(), rq.User), Kinds: portal.NotifyKinds, APITokens: rq.P.Plan().APITokens}
 	if rq.User.IsStaff() {
 		var err error
 		if d.Tokens, err = rq.P.PersonalTokens(r.Context(), rq.User); err != nil {
@@ -36,7 +38,7 @@ func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error)
 	return d, nil
 }
 
-func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*web.Page)) error {
+func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*templates.Page)) error {
 	d, err := s.profileData(r, rq)
 	if err != nil {
 		return err
@@ -62,7 +64,7 @@ func (s *Server) profileFail(w http.ResponseWriter, r *http.Request, rq *Request
 	if !ok {
 		return err
 	}
-	return s.renderProfile(w, r, rq, we.Status, r.PostForm, func(pg *web.Page) {
+	return s.renderProfile(w, r, rq, we.Status, r.PostForm, func(pg *templates.Page) {
 		pg.Errors, pg.Error = we.Fields, we.Message
 	})
 }
@@ -71,8 +73,8 @@ func (s *Server) profileSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	in := Profile{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Lang: r.PostForm.Get("lang"), Notify: map[string]bool{}}
-	for _, k := range NotifyKinds {
+	in := portal.Profile{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Lang: r.PostForm.Get("lang"), Notify: map[string]bool{}}
+	for _, k := range portal.NotifyKinds {
 		in.Notify[k.ID] = r.PostForm.Get("notify_"+k.ID) != ""
 	}
 	if err := rq.P.UpdateProfile(r.Context(), rq.User, in); err != nil {
@@ -86,7 +88,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		return web.BadRequest("Bad form.")
 	}
 	if r.PostForm.Get("new_password") != r.PostForm.Get("new_password2") {
-		return s.profileFail(w, r, rq, &FieldErrors{Fields: map[string]string{"new_password2": "The two new passwords differ."}})
+		return s.profileFail(w, r, rq, &portal.FieldErrors{Fields: map[string]string{"new_password2": "The two new passwords differ."}})
 	}
 	u, err := rq.P.ChangePassword(r.Context(), rq.User, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
 	if err != nil {
@@ -106,7 +108,7 @@ func (s *Server) tokenSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return s.profileFail(w, r, rq, err)
 	}
-	return s.renderProfile(w, r, rq, http.StatusOK, nil, func(pg *web.Page) {
+	return s.renderProfile(w, r, rq, http.StatusOK, nil, func(pg *templates.Page) {
 		pg.Data.(*ProfileData).NewToken = tok
 		pg.Flash = "The token is created. Copy it now: it is shown only once."
 	})
@@ -121,15 +123,15 @@ func (s *Server) tokenRevokeSubmit(w http.ResponseWriter, r *http.Request, rq *R
 
 // PeopleData is the people page.
 type PeopleData struct {
-	Users        []*User
+	Users        []*portal.User
 	MaxOperators int
 	ActiveStaff  int
 }
 
-func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	role := ""
-	if rq.User.Role != RoleAdmin {
-		role = RoleClient
+	if rq.User.Role != portal.RoleAdmin {
+		role = portal.RoleClient
 	}
 	users, err := rq.P.Users(r.Context(), role)
 	if err != nil {
@@ -144,7 +146,7 @@ func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Reques
 	pg := s.withFlash(r, s.page(r, rq, "People", d))
 	pg.Nav = "people"
 	if pg.Form == nil {
-		pg.Form = url.Values{"role": {RoleClient}}
+		pg.Form = url.Values{"role": {portal.RoleClient}}
 	}
 	if fix != nil {
 		fix(pg)
@@ -160,14 +162,14 @@ func (s *Server) inviteSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	in := NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}
+	in := portal.NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}
 	u, err := rq.P.Invite(r.Context(), rq.User, in)
 	if err != nil {
 		we, ok := webError(err).(*web.Error)
 		if !ok || we.Status == http.StatusForbidden {
 			return err
 		}
-		return s.renderPeople(w, r, rq, we.Status, func(pg *web.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
+		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
 	}
 	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("%s is invited: the login and password are on their way to %s.", u.FullName(), u.Email)))
 }
@@ -176,7 +178,7 @@ func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	var ch UserChange
+	var ch portal.UserChange
 	if v := r.PostForm.Get("active"); v != "" {
 		b := v == "1"
 		ch.Active = &b
@@ -190,26 +192,26 @@ func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		if !ok || we.Status == http.StatusForbidden || we.Status == http.StatusNotFound {
 			return err
 		}
-		return s.renderPeople(w, r, rq, we.Status, func(pg *web.Page) { pg.Error = we.Message })
+		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
 	}
 	return redirect(w, r, flashURL(rq.Base+"/people", u.FullName()+" is updated."))
 }
 
 // FormData is the questionnaire designer.
 type FormData struct {
-	Fields   []*Field
+	Fields   []*portal.Field
 	Types    []struct{ ID, Label string }
 	Designer bool
 	Preamble string
 	EditID   int64
 }
 
-func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	fields, err := rq.P.Fields(r.Context(), true)
 	if err != nil {
 		return err
 	}
-	d := &FormData{Fields: fields, Types: FieldTypes, Designer: rq.P.Plan().Designer, Preamble: rq.P.Setting(r.Context(), "preamble", "")}
+	d := &FormData{Fields: fields, Types: portal.FieldTypes, Designer: rq.P.Plan().Designer, Preamble: rq.P.Setting(r.Context(), "preamble", "")}
 	pg := s.withFlash(r, s.page(r, rq, "Questionnaire", d))
 	pg.Nav = "form"
 	if fix != nil {
@@ -222,14 +224,14 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request, rq *Request) e
 	return s.renderForm(w, r, rq, http.StatusOK, nil)
 }
 
-func fieldInputOf(form url.Values) FieldInput {
+func fieldInputOf(form url.Values) portal.FieldInput {
 	label, help, typ := form.Get("label"), form.Get("help"), form.Get("type")
 	req := form.Get("required") != ""
 	var opts []string
 	for _, line := range strings.Split(form.Get("options"), "\n") {
 		opts = append(opts, strings.TrimSpace(line))
 	}
-	in := FieldInput{Label: &label, Help: &help, Required: &req, Options: opts}
+	in := portal.FieldInput{Label: &label, Help: &help, Required: &req, Options: opts}
 	if typ != "" {
 		in.Type = &typ
 	}
@@ -241,7 +243,7 @@ func (s *Server) formFailDesigner(w http.ResponseWriter, r *http.Request, rq *Re
 	if !ok || we.Status == http.StatusNotFound {
 		return err
 	}
-	return s.renderForm(w, r, rq, we.Status, func(pg *web.Page) {
+	return s.renderForm(w, r, rq, we.Status, func(pg *templates.Page) {
 		pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message
 		pg.Data.(*FormData).EditID = editID
 	})
@@ -263,7 +265,7 @@ func (s *Server) fieldEditSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		return web.BadRequest("Bad form.")
 	}
 	id := pathID(r)
-	var in FieldInput
+	var in portal.FieldInput
 	switch r.PostForm.Get("action") {
 	case "up", "down":
 		f, err := rq.P.Field(r.Context(), id)
@@ -313,17 +315,17 @@ func (s *Server) preambleSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 type SettingsData struct {
 	Usage     int64
 	Quota     int64
-	Plan      *Plan
+	Plan      *portal.Plan
 	Embed     string        // the "Support" button for the business's website, as HTML source
 	Preview   template.HTML // the same button, shown on the page
 	CeilingMB int
-	Statuses  []Status
+	Statuses  []portal.Status
 	EditID    int64 // the status whose form failed
 	Defaults  map[string]bool
 	Kinds     []struct{ ID, Label string }
 }
 
-func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
 	used, err := rq.P.DiskUsage(ctx)
 	if err != nil {
@@ -334,14 +336,14 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 		return err
 	}
 	pg := s.page(r, rq, "Settings", nil)
-	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: MaxFileMBCeiling,
+	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: portal.MaxFileMBCeiling,
 		Embed: supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
 	d.Preview = template.HTML(d.Embed) // built here from the escaped address and our own text
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
-	d.Defaults, d.Kinds = st.NotifyDefaults, NotifyKinds
+	d.Defaults, d.Kinds = st.NotifyDefaults, portal.NotifyKinds
 	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}, "lang": {st.Lang}}
 	if fix != nil {
 		fix(pg)
@@ -368,20 +370,20 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	st.NotifyNewTicket = r.PostForm.Get("notify_new_ticket")
 	st.Lang = r.PostForm.Get("lang")
-	for _, k := range NotifyKinds {
+	for _, k := range portal.NotifyKinds {
 		st.NotifyDefaults[k.ID] = r.PostForm.Get("default_"+k.ID) != ""
 	}
 	if len(errs) == 0 {
 		err = rq.P.SaveSettings(r.Context(), st)
 	} else {
-		err = &FieldErrors{Fields: errs}
+		err = &portal.FieldErrors{Fields: errs}
 	}
 	if err != nil {
 		we, ok := webError(err).(*web.Error)
 		if !ok {
 			return err
 		}
-		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
+		return s.renderSettings(w, r, rq, we.Status, func(pg *templates.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
 	}
 	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The settings are saved."))
 }
@@ -393,10 +395,10 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	f := r.PostForm
 	name, color := f.Get("name"), f.Get("color")
 	closed, initial := f.Get("closed") != "", f.Get("initial") != ""
-	in := StatusInput{Name: &name, Color: &color, Closed: &closed, Initial: &initial}
+	in := portal.StatusInput{Name: &name, Color: &color, Closed: &closed, Initial: &initial}
 	switch f.Get("action") {
 	case "up", "down":
-		st, err := rq.P.statusByID(r.Context(), pathID(r))
+		st, err := rq.P.StatusByID(r.Context(), pathID(r))
 		if err != nil {
 			return err
 		}
@@ -404,7 +406,7 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		if f.Get("action") == "down" {
 			pos = st.Position + 1
 		}
-		in = StatusInput{Position: &pos}
+		in = portal.StatusInput{Position: &pos}
 	}
 	st, err := rq.P.SaveStatus(r.Context(), rq.User, pathID(r), in)
 	if err != nil {
@@ -412,7 +414,7 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		if !ok || we.Status == http.StatusNotFound || we.Status == http.StatusForbidden {
 			return err
 		}
-		return s.renderSettings(w, r, rq, we.Status, func(pg *web.Page) {
+		return s.renderSettings(w, r, rq, we.Status, func(pg *templates.Page) {
 			for k, v := range r.PostForm {
 				pg.Form[k] = v
 			}

@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"errors"
@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gorilla/sessions"
+
+	"portaldesk/portal"
 	"portaldesk/portal/web"
 )
 
@@ -22,9 +25,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 }
 
 // login checks credentials with the per-address limit of this portal.
-func (s *Server) login(r *http.Request, rq *Request, email, password string) (*User, error) {
-	ip, now := ClientIP(r), rq.P.Now()
-	if rq.P.limiter.Blocked(ip, now) {
+func (s *Server) login(r *http.Request, rq *Request, email, password string) (*portal.User, error) {
+	ip := ClientIP(r)
+	if rq.P.LoginBlocked(ip) {
 		return nil, web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts. Please wait a minute and try again.")
 	}
 	fields := map[string]string{}
@@ -39,10 +42,10 @@ func (s *Server) login(r *http.Request, rq *Request, email, password string) (*U
 	}
 	u, err := rq.P.Authenticate(r.Context(), email, password)
 	switch {
-	case errors.Is(err, ErrBadCredentials):
-		rq.P.limiter.Failed(ip, now)
+	case errors.Is(err, portal.ErrBadCredentials):
+		rq.P.LoginFailed(ip)
 		return nil, &web.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "Wrong email or password.", Fields: map[string]string{"password": "Wrong email or password."}}
-	case errors.Is(err, ErrInactive):
+	case errors.Is(err, portal.ErrInactive):
 		return nil, web.Errorf(http.StatusForbidden, "inactive", "%s", strings.ToUpper(err.Error()[:1])+err.Error()[1:]+".")
 	case err != nil:
 		return nil, err
@@ -73,10 +76,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	sess, _ := rq.P.Sessions.New(r, sessionName)
-	sess.Options.Path = rq.Base + "/"
-	sess.Options.MaxAge = -1
-	_ = sess.Save(r, w)
+	http.SetCookie(w, sessions.NewCookie(portal.SessionCookie, "", sessionOptions(r, rq.Base, -1)))
 	http.Redirect(w, r, rq.Base+"/login", http.StatusSeeOther)
 	return nil
 }
@@ -90,7 +90,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) e
 	if err != nil {
 		return err
 	}
-	tok, err := rq.P.IssueToken(r.Context(), u.ID, TokenLogin, "login", LoginTokenTTL)
+	tok, err := rq.P.IssueToken(r.Context(), u.ID, portal.TokenLogin, "login", portal.LoginTokenTTL)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,11 @@
-package portal
+package handlers
 
 import (
 	"errors"
 	"net/http"
 	"strings"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
 )
 
@@ -14,7 +15,7 @@ func webError(err error) error {
 	if errors.As(err, &we) {
 		return we
 	}
-	var fe *FieldErrors
+	var fe *portal.FieldErrors
 	if errors.As(err, &fe) {
 		e := web.Invalid(fe.Fields)
 		if fe.Message != "" {
@@ -22,7 +23,7 @@ func webError(err error) error {
 		}
 		return e
 	}
-	var qe *ErrQuota
+	var qe *portal.ErrQuota
 	if errors.As(err, &qe) {
 		status := http.StatusInsufficientStorage
 		switch qe.Code {
@@ -34,19 +35,19 @@ func webError(err error) error {
 		return &web.Error{Status: status, Code: qe.Code, Message: qe.Message, Fields: map[string]string{"file": qe.Message}}
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, portal.ErrNotFound):
 		return web.ErrNotFound
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, portal.ErrForbidden):
 		return web.ErrForbidden
-	case errors.Is(err, ErrNoDesigner), errors.Is(err, ErrNoAPITokens), errors.Is(err, ErrNoOwnSMTP), errors.Is(err, ErrNoTiming):
+	case errors.Is(err, portal.ErrNoDesigner), errors.Is(err, portal.ErrNoAPITokens), errors.Is(err, portal.ErrNoOwnSMTP), errors.Is(err, portal.ErrNoTiming):
 		return &web.Error{Status: http.StatusForbidden, Code: "not_in_tariff", Message: sentence(err)}
-	case errors.Is(err, ErrOperatorLimit):
+	case errors.Is(err, portal.ErrOperatorLimit):
 		return &web.Error{Status: http.StatusConflict, Code: "operator_limit", Message: sentence(err), Fields: map[string]string{"role": sentence(err)}}
-	case errors.Is(err, ErrPaymentRequired):
+	case errors.Is(err, portal.ErrPaymentRequired):
 		return &web.Error{Status: http.StatusPaymentRequired, Code: "payment_required", Message: sentence(err)}
-	case errors.Is(err, ErrQuotaExceeded):
+	case errors.Is(err, portal.ErrQuotaExceeded):
 		return &web.Error{Status: http.StatusInsufficientStorage, Code: "quota_exceeded", Message: "The portal's database quota is exceeded: nothing was saved. Ask the admin to free space or move to a larger tariff."}
-	case errors.Is(err, ErrReadOnly):
+	case errors.Is(err, portal.ErrReadOnly):
 		return &web.Error{Status: http.StatusInsufficientStorage, Code: "quota_exceeded", Message: "This portal is read-only for now (over its quota or unpaid): you can read and export, but not add anything."}
 	}
 	return err

@@ -1,19 +1,20 @@
-package portal
+package handlers
 
 import (
 	"cmp"
 	"html"
 	"strconv"
 
-	"portaldesk/portal/i18n"
-	"portaldesk/portal/web"
+	"portaldesk/portal"
+	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // htmlw is a hand-written piece of the ticket page.
-type htmlw struct{ *web.Writer }
+type htmlw struct{ *templates.Writer }
 
 // fieldClass opens a field's wrapper, marked when the field has an error.
-func (w *htmlw) fieldClass(pg *web.Page, name string) {
+func (w *htmlw) fieldClass(pg *templates.Page, name string) {
 	if pg.FieldError(name) != "" {
 		w.Raw(`<div class="field-error">`)
 	} else {
@@ -22,7 +23,7 @@ func (w *htmlw) fieldClass(pg *web.Page, name string) {
 }
 
 // fieldError writes the error at a field, if there is one.
-func (w *htmlw) fieldError(pg *web.Page, name, attrs string) {
+func (w *htmlw) fieldError(pg *templates.Page, name, attrs string) {
 	if e := pg.FieldError(name); e != "" {
 		w.Raw(`<p class="error-text"`, attrs, `>`)
 		w.Esc(e)
@@ -31,26 +32,13 @@ func (w *htmlw) fieldError(pg *web.Page, name, attrs string) {
 }
 
 // statusPill is a status in its colour. Colours are checked when a status
-// is saved (validColor); one that is not is never written into the style.
-func statusPill(st Status, lang string) string {
+// is saved (ValidColor); one that is not is never written into the style.
+func statusPill(st portal.Status, lang string) string {
 	c := st.Color
-	if !validColor(c) {
+	if !portal.ValidColor(c) {
 		c = "#57606a"
 	}
 	return `<span class="pill" style="background:` + c + `22;color:` + c + `;border:1px solid ` + c + `55">` + html.EscapeString(i18n.Msg(lang, st.Name)) + `</span>`
-}
-
-// validColor reports whether c is a hex colour like #2563eb.
-func validColor(c string) bool {
-	if len(c) != 7 || c[0] != '#' {
-		return false
-	}
-	for _, r := range c[1:] {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // WriteHTML writes the ticket page's content into w. Like the conversation and the
@@ -59,7 +47,7 @@ func validColor(c string) bool {
 // reflect.Call — was a quarter of the CPU of a ticket view under load.
 // pg carries the viewer and what they typed, so a form that failed shows
 // its values and errors again.
-func (d *TicketData) WriteHTML(out *web.Writer, pg *web.Page) {
+func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	t := d.T
 	lang := out.Lang
 	w := &htmlw{out}
@@ -133,7 +121,7 @@ func (d *TicketData) WriteHTML(out *web.Writer, pg *web.Page) {
 
 // workHTML is the labour logged on the ticket and, for staff when the
 // tariff times work, the form that logs more.
-func (d *TicketData) workHTML(w *htmlw, pg *web.Page, tu string) {
+func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu string) {
 	staff := pg.User.IsStaff()
 	if len(d.Work.Entries) == 0 && !(staff && d.Timing) {
 		return
@@ -206,7 +194,7 @@ func (d *TicketData) workHTML(w *htmlw, pg *web.Page, tu string) {
 	w.Raw("\n</div>\n")
 }
 
-func (d *TicketData) workFormHTML(w *htmlw, pg *web.Page, tu string, money func(int64) string) {
+func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu string, money func(int64) string) {
 	w.Raw("\n", `<form method="post" action="`, tu, `/work" class="row" novalidate>`, "\n")
 	w.fieldClass(pg, "work_type")
 	w.Raw(`<label for="work_type">`)
@@ -264,7 +252,7 @@ func (d *TicketData) workFormHTML(w *htmlw, pg *web.Page, tu string, money func(
 
 // ratingHTML is a closed ticket's rating and, for its client while it may
 // still be changed, the form that rates it.
-func (d *TicketData) ratingHTML(w *htmlw, pg *web.Page, tu string) {
+func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu string) {
 	t := d.T
 	if !t.Status.Closed {
 		return
@@ -322,7 +310,7 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *web.Page, tu string) {
 
 // replyHTML is the form that answers the ticket (and, for staff, writes an
 // internal note).
-func (d *TicketData) replyHTML(w *htmlw, pg *web.Page, tu string) {
+func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu string) {
 	staff := pg.User.IsStaff()
 	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply">`, "\n")
 	w.fieldClass(pg, "body")
@@ -361,7 +349,7 @@ func (d *TicketData) replyHTML(w *htmlw, pg *web.Page, tu string) {
 
 // asideHTML is the staff's side panel: take, delegate, status, priority
 // and, for admins, delete.
-func (d *TicketData) asideHTML(w *htmlw, pg *web.Page, tu, num string) {
+func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num string) {
 	t := d.T
 	update := `<form method="post" action="` + tu + `/update">`
 	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")

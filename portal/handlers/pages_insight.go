@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"encoding/csv"
@@ -11,31 +11,33 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/templates"
 )
 
 func (s *Server) insightRoutes(m, api *mux.Router) {
-	m.Handle("/admin/work-types", s.user(s.workTypesPage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/work-types", s.user(s.workTypeSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/work-types/{id:[0-9]+}", s.user(s.workTypeSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/tickets/{n:[0-9]+}/work", s.user(s.workSubmit, RoleAdmin, RoleOperator)).Methods("POST")
-	m.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.ratingSubmit, RoleClient)).Methods("POST")
-	m.Handle("/reports/labour", s.user(s.labourPage, RoleAdmin, RoleOperator)).Methods("GET")
-	m.Handle("/stats", s.user(s.statsPage, RoleAdmin)).Methods("GET")
-	api.Handle("/work-types", s.user(s.apiWorkTypes, RoleAdmin, RoleOperator)).Methods("GET")
-	api.Handle("/work-types", s.user(s.apiSaveWorkType, RoleAdmin)).Methods("POST")
-	api.Handle("/work-types/{id:[0-9]+}", s.user(s.apiSaveWorkType, RoleAdmin)).Methods("PATCH")
+	m.Handle("/admin/work-types", s.user(s.workTypesPage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/work-types", s.user(s.workTypeSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/work-types/{id:[0-9]+}", s.user(s.workTypeSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/work", s.user(s.workSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.ratingSubmit, portal.RoleClient)).Methods("POST")
+	m.Handle("/reports/labour", s.user(s.labourPage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/stats", s.user(s.statsPage, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/work-types", s.user(s.apiWorkTypes, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	api.Handle("/work-types", s.user(s.apiSaveWorkType, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/work-types/{id:[0-9]+}", s.user(s.apiSaveWorkType, portal.RoleAdmin)).Methods("PATCH")
 	api.Handle("/tickets/{n:[0-9]+}/work", s.user(s.apiWork)).Methods("GET")
 	api.Handle("/tickets/{n:[0-9]+}/work", s.user(s.apiLogWork)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.apiRating)).Methods("GET")
 	api.Handle("/tickets/{n:[0-9]+}/rating", s.user(s.apiRate)).Methods("POST")
-	api.Handle("/reports/labour", s.user(s.apiLabour, RoleAdmin, RoleOperator)).Methods("GET")
-	api.Handle("/stats", s.user(s.apiStats, RoleAdmin)).Methods("GET")
+	api.Handle("/reports/labour", s.user(s.apiLabour, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	api.Handle("/stats", s.user(s.apiStats, portal.RoleAdmin)).Methods("GET")
 }
 
 // WorkTypesData is the price list page.
 type WorkTypesData struct {
-	Types  []WorkType
+	Types  []portal.WorkType
 	Timing bool
 	Money  func(int64) string
 	EditID int64
@@ -48,7 +50,7 @@ func (s *Server) money() func(int64) string {
 	return func(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
 }
 
-func (s *Server) renderWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	types, err := rq.P.WorkTypes(r.Context(), true)
 	if err != nil {
 		return err
@@ -69,7 +71,7 @@ func (s *Server) workTypeSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	in := WorkTypeInput{Name: r.PostForm.Get("name"), Unit: r.PostForm.Get("unit")}
+	in := portal.WorkTypeInput{Name: r.PostForm.Get("name"), Unit: r.PostForm.Get("unit")}
 	price, ok := parseMoney(r.PostForm.Get("price"))
 	if v := r.PostForm.Get("active"); v != "" {
 		b := v == "1"
@@ -77,7 +79,7 @@ func (s *Server) workTypeSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	var err error
 	if !ok {
-		err = &FieldErrors{Fields: map[string]string{"price": "Enter a price, like 1500 or 1500.50."}}
+		err = &portal.FieldErrors{Fields: map[string]string{"price": "Enter a price, like 1500 or 1500.50."}}
 	} else {
 		in.Price = price
 		_, err = rq.P.SaveWorkType(r.Context(), rq.User, pathID(r), in)
@@ -87,7 +89,7 @@ func (s *Server) workTypeSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		if !isWeb || we.Status == http.StatusNotFound {
 			return err
 		}
-		return s.renderWorkTypes(w, r, rq, we.Status, func(pg *web.Page) {
+		return s.renderWorkTypes(w, r, rq, we.Status, func(pg *templates.Page) {
 			pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message
 			pg.Data.(*WorkTypesData).EditID = pathID(r)
 		})
@@ -100,7 +102,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 		return web.BadRequest("Bad form.")
 	}
 	n := number(r)
-	in := NewWork{WorkType: r.PostForm.Get("work_type"), Quantity: r.PostForm.Get("quantity"), Date: r.PostForm.Get("date"),
+	in := portal.NewWork{WorkType: r.PostForm.Get("work_type"), Quantity: r.PostForm.Get("quantity"), Date: r.PostForm.Get("date"),
 		Comment: r.PostForm.Get("comment"), Visible: r.PostForm.Get("visible") != ""}
 	if _, err := rq.P.LogWork(r.Context(), rq.User, n, in); err != nil {
 		d, derr := s.ticketData(r, rq, n)
@@ -128,10 +130,10 @@ func (s *Server) ratingSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "Thank you for your rating!")+"#rating")
 }
 
-func labourFilterOf(r *http.Request, rq *Request) (LabourFilter, map[string]string) {
+func labourFilterOf(r *http.Request, rq *Request) (portal.LabourFilter, map[string]string) {
 	q := r.URL.Query()
-	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
-	f := LabourFilter{Period: pr}
+	pr, errs := portal.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	f := portal.LabourFilter{Period: pr}
 	f.Operator, _ = strconv.ParseInt(q.Get("operator"), 10, 64)
 	f.Client, _ = strconv.ParseInt(q.Get("client"), 10, 64)
 	f.WorkType, _ = strconv.ParseInt(q.Get("work_type"), 10, 64)
@@ -155,8 +157,8 @@ func minor(v int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
 }
 
-func labourCSV(w http.ResponseWriter, rep *LabourReport, table string) error {
-	groups := map[string][]LabourRow{"operators": rep.ByOperator, "clients": rep.ByClient, "work_types": rep.ByWorkType, "periods": rep.ByPeriod}
+func labourCSV(w http.ResponseWriter, rep *portal.LabourReport, table string) error {
+	groups := map[string][]portal.LabourRow{"operators": rep.ByOperator, "clients": rep.ByClient, "work_types": rep.ByWorkType, "periods": rep.ByPeriod}
 	if rows, ok := groups[table]; ok {
 		out := [][]string{{table, "entries", "quantity", "cost"}}
 		for _, r := range rows {
@@ -173,10 +175,10 @@ func labourCSV(w http.ResponseWriter, rep *LabourReport, table string) error {
 
 // LabourData is the labour report page.
 type LabourData struct {
-	Rep     *LabourReport
+	Rep     *portal.LabourReport
 	Query   url.Values
-	Staff   []*User
-	Types   []WorkType
+	Staff   []*portal.User
+	Types   []portal.WorkType
 	Money   func(int64) string
 	CSVBase string
 }
@@ -184,7 +186,7 @@ type LabourData struct {
 func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	f, errs := labourFilterOf(r, rq)
 	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+		return &portal.FieldErrors{Fields: errs}
 	}
 	rep, err := rq.P.Labour(r.Context(), rq.User, f)
 	if err != nil {
@@ -210,13 +212,13 @@ func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request)
 
 // StatsData is the statistics page.
 type StatsData struct {
-	S       *Stats
+	S       *portal.Stats
 	Chart   template.HTML
 	Query   url.Values
 	CSVBase string
 }
 
-func statsCSV(w http.ResponseWriter, st *Stats, table string) error {
+func statsCSV(w http.ResponseWriter, st *portal.Stats, table string) error {
 	var out [][]string
 	switch table {
 	case "operators":
@@ -248,9 +250,9 @@ func hours(sec int64) string { return fmt.Sprintf("%.1f", float64(sec)/3600) }
 
 func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	q := r.URL.Query()
-	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	pr, errs := portal.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
 	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+		return &portal.FieldErrors{Fields: errs}
 	}
 	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
 	if err != nil {
@@ -272,7 +274,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 
 // chartSVG draws the dynamics as lines — created, resolved, open — in an
 // inline SVG, so the page needs no chart library.
-func chartSVG(pts []Point) template.HTML {
+func chartSVG(pts []portal.Point) template.HTML {
 	const w, h, pad = 720.0, 220.0, 28.0
 	maxV := 1
 	for _, p := range pts {
@@ -285,7 +287,7 @@ func chartSVG(pts []Point) template.HTML {
 		return pad + float64(i)*(w-2*pad)/float64(len(pts)-1)
 	}
 	y := func(v int) float64 { return h - pad - float64(v)*(h-2*pad)/float64(maxV) }
-	line := func(get func(Point) int, color, label string) string {
+	line := func(get func(portal.Point) int, color, label string) string {
 		var b strings.Builder
 		for i, p := range pts {
 			if i == 0 {
@@ -305,15 +307,15 @@ func chartSVG(pts []Point) template.HTML {
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678">%s</text>`, pad, h-8, pts[0].Start)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678" text-anchor="end">%s</text>`, w-pad, h-8, pts[len(pts)-1].Start)
 	}
-	b.WriteString(line(func(p Point) int { return p.Open }, "#d97706", "open"))
-	b.WriteString(line(func(p Point) int { return p.Created }, "#2563eb", "created"))
-	b.WriteString(line(func(p Point) int { return p.Resolved }, "#16a34a", "resolved"))
+	b.WriteString(line(func(p portal.Point) int { return p.Open }, "#d97706", "open"))
+	b.WriteString(line(func(p portal.Point) int { return p.Created }, "#2563eb", "created"))
+	b.WriteString(line(func(p portal.Point) int { return p.Resolved }, "#16a34a", "resolved"))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
 func (s *Server) apiWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	types, err := rq.P.WorkTypes(r.Context(), rq.User.Role == RoleAdmin)
+	types, err := rq.P.WorkTypes(r.Context(), rq.User.Role == portal.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -322,7 +324,7 @@ func (s *Server) apiWorkTypes(w http.ResponseWriter, r *http.Request, rq *Reques
 }
 
 func (s *Server) apiSaveWorkType(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in WorkTypeInput
+	var in portal.WorkTypeInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -358,7 +360,7 @@ func (s *Server) apiLogWork(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	e, err := rq.P.LogWork(r.Context(), rq.User, number(r), NewWork{WorkType: stringify(in.WorkType), Quantity: stringify(in.Quantity), Date: in.Date, Comment: in.Comment, Visible: in.Visible})
+	e, err := rq.P.LogWork(r.Context(), rq.User, number(r), portal.NewWork{WorkType: stringify(in.WorkType), Quantity: stringify(in.Quantity), Date: in.Date, Comment: in.Comment, Visible: in.Visible})
 	if err != nil {
 		return err
 	}
@@ -394,7 +396,7 @@ func (s *Server) apiRate(w http.ResponseWriter, r *http.Request, rq *Request) er
 func (s *Server) apiLabour(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	f, errs := labourFilterOf(r, rq)
 	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+		return &portal.FieldErrors{Fields: errs}
 	}
 	rep, err := rq.P.Labour(r.Context(), rq.User, f)
 	if err != nil {
@@ -409,9 +411,9 @@ func (s *Server) apiLabour(w http.ResponseWriter, r *http.Request, rq *Request) 
 
 func (s *Server) apiStats(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	q := r.URL.Query()
-	pr, errs := ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
+	pr, errs := portal.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
 	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+		return &portal.FieldErrors{Fields: errs}
 	}
 	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
 	if err != nil {

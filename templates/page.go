@@ -1,11 +1,6 @@
-package web
+package templates
 
-import (
-	"net/http"
-	"net/url"
-
-	"portaldesk/portal/i18n"
-)
+import "net/url"
 
 // Page is what every HTML template receives.
 type Page struct {
@@ -64,18 +59,4 @@ func (p *Page) FieldError(name string) string {
 		return ""
 	}
 	return p.Errors[name]
-}
-
-// ServiceLang is the language of a service page (not a portal's): one just
-// picked with ?lang= (remembered in a cookie), the remembered one, the
-// browser's, else English.
-func ServiceLang(w http.ResponseWriter, r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); i18n.Supported(l) {
-		http.SetCookie(w, &http.Cookie{Name: "pd_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-		return l
-	}
-	if c, err := r.Cookie("pd_lang"); err == nil && i18n.Supported(c.Value) {
-		return c.Value
-	}
-	return i18n.Pick(i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")))
 }

@@ -1,10 +1,10 @@
-package web
+package templates
 
 import (
 	"bytes"
 	"html"
 
-	"portaldesk/portal/i18n"
+	"portaldesk/templates/i18n"
 )
 
 // Writer builds a hand-written piece of a page, for the hottest HTML,

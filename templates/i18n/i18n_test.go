@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"portaldesk/portal/i18n"
+	"portaldesk/templates/i18n"
 )
 
 // TestEveryTemplateStringIsTranslated reads every page template and checks

@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"errors"
@@ -11,7 +11,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/templates"
 )
 
 func (s *Server) pageRoutes(m *mux.Router) {
@@ -29,33 +31,33 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/events", s.user(s.tableEvents)).Methods("GET")
 	m.Handle("/tour", s.user(s.tourSubmit)).Methods("POST")
 	m.Handle("/logo", s.h(s.logo)).Methods("GET")
-	m.Handle("/admin/logo", s.user(s.logoSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/qr.{ext:png|svg}", s.user(s.qrCode, RoleAdmin)).Methods("GET")
+	m.Handle("/admin/logo", s.user(s.logoSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/qr.{ext:png|svg}", s.user(s.qrCode, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.replySubmit)).Methods("POST")
-	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, RoleAdmin, RoleOperator)).Methods("POST")
-	m.Handle("/tickets/{n:[0-9]+}/delete", s.user(s.ticketDeleteSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/delete", s.user(s.ticketDeleteSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
 	m.Handle("/profile", s.user(s.profilePage)).Methods("GET")
 	m.Handle("/profile", s.user(s.profileSubmit)).Methods("POST")
 	m.Handle("/profile/password", s.user(s.passwordSubmit)).Methods("POST")
-	m.Handle("/profile/tokens", s.user(s.tokenSubmit, RoleAdmin, RoleOperator)).Methods("POST")
-	m.Handle("/profile/tokens/{id}/revoke", s.user(s.tokenRevokeSubmit, RoleAdmin, RoleOperator)).Methods("POST")
-	m.Handle("/people", s.user(s.peoplePage, RoleAdmin, RoleOperator)).Methods("GET")
-	m.Handle("/people", s.user(s.inviteSubmit, RoleAdmin, RoleOperator)).Methods("POST")
-	m.Handle("/people/{id:[0-9]+}", s.user(s.personSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/form", s.user(s.formPage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/form/fields", s.user(s.fieldAddSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/form/fields/{id:[0-9]+}", s.user(s.fieldEditSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/form/preamble", s.user(s.preambleSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/settings", s.user(s.settingsPage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/settings", s.user(s.settingsSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/statuses", s.user(s.statusSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/statuses/{id:[0-9]+}", s.user(s.statusSubmit, RoleAdmin)).Methods("POST")
+	m.Handle("/profile/tokens", s.user(s.tokenSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/profile/tokens/{id}/revoke", s.user(s.tokenRevokeSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/people", s.user(s.peoplePage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/people", s.user(s.inviteSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/people/{id:[0-9]+}", s.user(s.personSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form", s.user(s.formPage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/form/fields", s.user(s.fieldAddSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form/fields/{id:[0-9]+}", s.user(s.fieldEditSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/form/preamble", s.user(s.preambleSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/settings", s.user(s.settingsPage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/settings", s.user(s.settingsSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/statuses", s.user(s.statusSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/statuses/{id:[0-9]+}", s.user(s.statusSubmit, portal.RoleAdmin)).Methods("POST")
 }
 
 // formFail re-renders a form with what was typed and the errors at their
 // fields, or returns err when it is not a validation failure.
-func (s *Server) formFail(w http.ResponseWriter, pg *web.Page, page string, form url.Values, err error) error {
+func (s *Server) formFail(w http.ResponseWriter, pg *templates.Page, page string, form url.Values, err error) error {
 	var we *web.Error
 	if !errors.As(webError(err), &we) || we.Status >= 500 && we.Code != "quota_exceeded" {
 		return err
@@ -81,7 +83,7 @@ func flashURL(to, msg string) string {
 	return to + sep + "done=" + url.QueryEscape(msg)
 }
 
-func (s *Server) withFlash(r *http.Request, pg *web.Page) *web.Page {
+func (s *Server) withFlash(r *http.Request, pg *templates.Page) *templates.Page {
 	if d := r.URL.Query().Get("done"); d != "" && len(d) < 200 {
 		pg.Flash = d
 	}
@@ -103,7 +105,7 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	in := NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email")}
+	in := portal.NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email")}
 	if _, err := rq.P.Register(r.Context(), in); err != nil {
 		return s.formFail(w, s.page(r, rq, "Register", nil), "register", r.PostForm, err)
 	}
@@ -115,10 +117,10 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 
 // TicketsData is what the tickets page shows.
 type TicketsData struct {
-	List     *TicketList
-	Filter   TicketFilter
-	Statuses []Status
-	Staff    []*User
+	List     *portal.TicketList
+	Filter   portal.TicketFilter
+	Statuses []portal.Status
+	Staff    []*portal.User
 	Query    url.Values
 	Prev     string
 	Next     string
@@ -134,11 +136,11 @@ func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request
 	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff()}
 	var err error
 	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
-		var fe *FieldErrors
+		var fe *portal.FieldErrors
 		if !errors.As(err, &fe) {
 			return err
 		}
-		d.Filter, d.List = TicketFilter{}, &TicketList{Page: 1}
+		d.Filter, d.List = portal.TicketFilter{}, &portal.TicketList{Page: 1}
 	}
 	if d.Statuses, err = rq.P.Statuses(ctx); err != nil {
 		return err
@@ -176,9 +178,9 @@ func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request
 // NewTicketData is the questionnaire as the form shows it.
 type NewTicketData struct {
 	Preamble string
-	Fields   []*Field
-	Limits   Limits
-	Clients  []*User
+	Fields   []*portal.Field
+	Limits   portal.Limits
+	Clients  []*portal.User
 }
 
 func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, error) {
@@ -188,7 +190,7 @@ func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, er
 	}
 	d := &NewTicketData{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Fields: fields, Limits: rq.P.FileLimits(r.Context())}
 	if rq.User.IsStaff() {
-		if d.Clients, err = rq.P.Users(r.Context(), RoleClient); err != nil {
+		if d.Clients, err = rq.P.Users(r.Context(), portal.RoleClient); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +208,7 @@ func (s *Server) newTicketPage(w http.ResponseWriter, r *http.Request, rq *Reque
 }
 
 // uploadedFiles checks the chosen files against the limits before anything is saved.
-func uploadedFiles(form *multipart.Form, lim Limits) ([]*multipart.FileHeader, string) {
+func uploadedFiles(form *multipart.Form, lim portal.Limits) ([]*multipart.FileHeader, string) {
 	if form == nil {
 		return nil, ""
 	}
@@ -216,7 +218,7 @@ func uploadedFiles(form *multipart.Form, lim Limits) ([]*multipart.FileHeader, s
 			continue
 		}
 		if fh.Size > lim.MaxFileBytes {
-			return nil, fmt.Sprintf("%s is larger than the limit of %s.", cleanName(fh.Filename), HumanBytes(lim.MaxFileBytes))
+			return nil, fmt.Sprintf("%s is larger than the limit of %s.", portal.CleanName(fh.Filename), portal.HumanBytes(lim.MaxFileBytes))
 		}
 		files = append(files, fh)
 	}
@@ -227,13 +229,13 @@ func uploadedFiles(form *multipart.Form, lim Limits) ([]*multipart.FileHeader, s
 }
 
 // parseUpload reads a form that may carry files, bounded by the portal's limits.
-func parseUpload(w http.ResponseWriter, r *http.Request, lim Limits) error {
+func parseUpload(w http.ResponseWriter, r *http.Request, lim portal.Limits) error {
 	r.Body = http.MaxBytesReader(w, r.Body, lim.MaxFileBytes*int64(max(lim.MaxFiles, 1))+1<<20)
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		if err := r.ParseMultipartForm(1 << 20); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return &ErrQuota{"file_too_large", fmt.Sprintf("The files are larger than the limit of %s each.", HumanBytes(lim.MaxFileBytes))}
+				return &portal.ErrQuota{Code: "file_too_large", Message: fmt.Sprintf("The files are larger than the limit of %s each.", portal.HumanBytes(lim.MaxFileBytes))}
 			}
 			return web.BadRequest("Bad form.")
 		}
@@ -255,7 +257,7 @@ func (s *Server) attachAll(r *http.Request, rq *Request, number, msgID int64, fi
 			f.Close()
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s was not attached: %s", cleanName(fh.Filename), sentence(webError(err))))
+			failed = append(failed, fmt.Sprintf("%s was not attached: %s", portal.CleanName(fh.Filename), sentence(webError(err))))
 		}
 	}
 	return strings.Join(failed, " ")
@@ -279,9 +281,9 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 	}
 	client, _ := strconv.ParseInt(r.PostForm.Get("client"), 10, 64)
 	if msg != "" {
-		return s.formFail(w, pg, "ticket_new", r.PostForm, &ErrQuota{"file_too_large", msg})
+		return s.formFail(w, pg, "ticket_new", r.PostForm, &portal.ErrQuota{Code: "file_too_large", Message: msg})
 	}
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client})
 	if err != nil {
 		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
 	}
@@ -294,18 +296,18 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 
 // TicketData is what the ticket page shows.
 type TicketData struct {
-	T           *Ticket
-	Timeline    []*Entry
+	T           *portal.Ticket
+	Timeline    []*portal.Entry
 	Earlier     bool // the conversation has entries before Timeline
-	TicketFiles []*Attachment
-	Statuses    []Status
-	Staff       []*User
+	TicketFiles []*portal.Attachment
+	Statuses    []portal.Status
+	Staff       []*portal.User
 	Priorities  []string
-	Limits      Limits
-	Work        *TicketWork
-	WorkTypes   []WorkType
+	Limits      portal.Limits
+	Work        *portal.TicketWork
+	WorkTypes   []portal.WorkType
 	Timing      bool
-	Rating      *Rating
+	Rating      *portal.Rating
 	Money       func(int64) string
 	Today       string
 	base        string
@@ -314,58 +316,29 @@ type TicketData struct {
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
 	ctx := r.Context()
-	t, seen, err := rq.P.ticketSeen(ctx, rq.User, n)
-	if err != nil {
-		return nil, err
-	}
-	d := &TicketData{T: t, Priorities: Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
-		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID}
-	// Ticket has checked that the user may see it; what follows reads its
-	// parts without checking again, and only the parts it has: a rating
-	// only a closed ticket can have, work and files only when it counts
-	// some.
-	if t.Status.Closed {
-		if d.Rating, err = rq.P.rating(ctx, n); err != nil {
-			return nil, err
-		}
-	}
-	d.Work = &TicketWork{Entries: []WorkEntry{}}
-	if t.work > 0 {
-		if d.Work, err = rq.P.workOn(ctx, rq.User, n); err != nil {
-			return nil, err
-		}
-	}
-	if d.Timing && rq.User.IsStaff() {
-		if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {
-			return nil, err
-		}
-	}
-	var atts []*Attachment
-	if t.Files > 0 {
-		if atts, err = rq.P.Attachments(ctx, rq.User, n); err != nil {
-			return nil, err
-		}
-	}
-	limit := TimelineShown
+	limit := portal.TimelineShown
 	if r.URL.Query().Get("all") == "1" {
 		limit = 0
 	}
-	if d.Timeline, d.Earlier, err = rq.P.timeline(ctx, rq.User, n, atts, limit); err != nil {
+	v, err := rq.P.ViewTicket(ctx, rq.User, n, limit)
+	if err != nil {
 		return nil, err
 	}
-	for _, a := range atts {
-		if a.MessageID == 0 {
-			d.TicketFiles = append(d.TicketFiles, a)
-		}
-	}
+	d := &TicketData{T: v.Ticket, Timeline: v.Timeline, Earlier: v.Earlier, TicketFiles: v.Files, Work: v.Work, Rating: v.Rating,
+		Priorities: portal.Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
+		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID}
 	if rq.User.IsStaff() {
+		if d.Timing {
+			if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {
+				return nil, err
+			}
+		}
 		if d.Statuses, err = rq.P.Statuses(ctx); err != nil {
 			return nil, err
 		}
 		if d.Staff, err = rq.P.Staff(ctx); err != nil {
 			return nil, err
 		}
-		_ = rq.P.markSeen(ctx, rq.User, t, seen)
 	}
 	return d, nil
 }
@@ -394,7 +367,7 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	}
 	files, msg := uploadedFiles(r.MultipartForm, lim)
 	if msg != "" {
-		return s.formFail(w, pg, "ticket", r.PostForm, &ErrQuota{"file_too_large", msg})
+		return s.formFail(w, pg, "ticket", r.PostForm, &portal.ErrQuota{Code: "file_too_large", Message: msg})
 	}
 	internal := r.PostForm.Get("internal") != ""
 	body := r.PostForm.Get("body")
@@ -427,7 +400,7 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 		return web.BadRequest("Bad form.")
 	}
 	n := number(r)
-	var ch TicketChange
+	var ch portal.TicketChange
 	if v, ok := r.PostForm["status"]; ok {
 		ch.Status = &v[0]
 	}

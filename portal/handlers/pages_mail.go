@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"context"
@@ -9,46 +9,48 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/templates"
 )
 
 // MailTester sends a test message through an SMTP account and reports the
 // server's answer; the service's mailer provides it.
 type MailTester interface {
-	SendTest(ctx context.Context, p *Portal, s *SMTPSettings, to *User) (string, error)
+	SendTest(ctx context.Context, p *portal.Portal, s *portal.SMTPSettings, to *portal.User) (string, error)
 }
 
 func (s *Server) mailRoutes(m, api *mux.Router) {
-	m.Handle("/admin/mail", s.user(s.mailPage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/mail/smtp", s.user(s.smtpSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/mail/test", s.user(s.testMailSubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/mail/retry", s.user(s.retrySubmit, RoleAdmin)).Methods("POST")
-	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templatePage, RoleAdmin)).Methods("GET")
-	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templateSubmit, RoleAdmin)).Methods("POST")
-	api.Handle("/mail/smtp", s.user(s.apiSMTP, RoleAdmin)).Methods("GET")
-	api.Handle("/mail/smtp", s.user(s.apiPutSMTP, RoleAdmin)).Methods("PUT")
-	api.Handle("/mail/test", s.user(s.apiTestMail, RoleAdmin)).Methods("POST")
-	api.Handle("/mail/templates", s.user(s.apiTemplates, RoleAdmin)).Methods("GET")
-	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiPutTemplate, RoleAdmin)).Methods("PUT")
-	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiResetTemplate, RoleAdmin)).Methods("DELETE")
-	api.Handle("/outbox/retry", s.user(s.apiRetry, RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail", s.user(s.mailPage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/mail/smtp", s.user(s.smtpSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/test", s.user(s.testMailSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/retry", s.user(s.retrySubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templatePage, portal.RoleAdmin)).Methods("GET")
+	m.Handle("/admin/mail/templates/{kind}/{lang}", s.user(s.templateSubmit, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/mail/smtp", s.user(s.apiSMTP, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/mail/smtp", s.user(s.apiPutSMTP, portal.RoleAdmin)).Methods("PUT")
+	api.Handle("/mail/test", s.user(s.apiTestMail, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/mail/templates", s.user(s.apiTemplates, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiPutTemplate, portal.RoleAdmin)).Methods("PUT")
+	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiResetTemplate, portal.RoleAdmin)).Methods("DELETE")
+	api.Handle("/outbox/retry", s.user(s.apiRetry, portal.RoleAdmin)).Methods("POST")
 }
 
 // MailData is the admin's mail page.
 type MailData struct {
 	OwnSMTP       bool
-	Templates     []*MailTemplate
+	Templates     []*portal.MailTemplate
 	Kinds         []struct{ ID, Label string }
-	Mail          []*Mail
+	Mail          []*portal.Mail
 	TemplateError string
 	TestResult    string
 }
 
-func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*web.Page)) error {
+func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
-	d := &MailData{OwnSMTP: rq.P.Plan().OwnSMTP, Kinds: MailKinds, TemplateError: rq.P.Setting(ctx, "mail_template_error", "")}
-	for _, k := range MailKinds {
-		for _, l := range Languages {
+	d := &MailData{OwnSMTP: rq.P.Plan().OwnSMTP, Kinds: portal.MailKinds, TemplateError: rq.P.Setting(ctx, "mail_template_error", "")}
+	for _, k := range portal.MailKinds {
+		for _, l := range portal.Languages {
 			t, err := rq.P.MailTemplateFor(ctx, k.ID, l)
 			if err != nil {
 				return err
@@ -74,9 +76,9 @@ func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, rq *Request) e
 	return s.renderMail(w, r, rq, http.StatusOK, nil)
 }
 
-func smtpOf(f url.Values) SMTPSettings {
+func smtpOf(f url.Values) portal.SMTPSettings {
 	port, _ := strconv.Atoi(f.Get("port"))
-	return SMTPSettings{Host: f.Get("host"), Port: port, Security: f.Get("security"), User: f.Get("user"), Password: f.Get("password"), FromName: f.Get("from_name"), From: f.Get("from")}
+	return portal.SMTPSettings{Host: f.Get("host"), Port: port, Security: f.Get("security"), User: f.Get("user"), Password: f.Get("password"), FromName: f.Get("from_name"), From: f.Get("from")}
 }
 
 func (s *Server) mailFail(w http.ResponseWriter, r *http.Request, rq *Request, err error) error {
@@ -84,7 +86,7 @@ func (s *Server) mailFail(w http.ResponseWriter, r *http.Request, rq *Request, e
 	if !ok || we.Status == http.StatusNotFound {
 		return err
 	}
-	return s.renderMail(w, r, rq, we.Status, func(pg *web.Page) {
+	return s.renderMail(w, r, rq, we.Status, func(pg *templates.Page) {
 		for k, v := range r.PostForm {
 			if k != "password" {
 				pg.Form[k] = v
@@ -113,7 +115,7 @@ func (s *Server) testMail(r *http.Request, rq *Request) (string, error) {
 
 func (s *Server) testMailSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	answer, err := s.testMail(r, rq)
-	return s.renderMail(w, r, rq, http.StatusOK, func(pg *web.Page) {
+	return s.renderMail(w, r, rq, http.StatusOK, func(pg *templates.Page) {
 		d := pg.Data.(*MailData)
 		if err != nil {
 			d.TestResult = "The test email was not sent: " + err.Error()
@@ -137,20 +139,20 @@ func (s *Server) retrySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 
 // TemplateData is the editor of one mail template.
 type TemplateData struct {
-	T       *MailTemplate
+	T       *portal.MailTemplate
 	Label   string
 	Subject string
 	Body    string
 }
 
-func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*web.Page)) error {
+func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*templates.Page)) error {
 	vars := mux.Vars(r)
 	t, err := rq.P.MailTemplateFor(r.Context(), vars["kind"], vars["lang"])
 	if err != nil || (vars["lang"] != "en" && vars["lang"] != "ru") {
-		return ErrNotFound
+		return portal.ErrNotFound
 	}
 	d := &TemplateData{T: t}
-	for _, k := range MailKinds {
+	for _, k := range portal.MailKinds {
 		if k.ID == t.Kind {
 			d.Label = k.Label
 		}
@@ -158,9 +160,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Requ
 	if form == nil {
 		form = url.Values{"subject": {t.Subject}, "body": {t.Body}}
 	}
-	subj, err1 := renderText(form.Get("subject"), SampleMailVars(rq.P.company()))
-	body, err2 := renderText(form.Get("body"), SampleMailVars(rq.P.company()))
-	if err1 == nil && err2 == nil {
+	if subj, body, err := rq.P.PreviewMail(form.Get("subject"), form.Get("body")); err == nil {
 		d.Subject, d.Body = subj, body
 	}
 	pg := s.withFlash(r, s.page(r, rq, "Mail template", d))
@@ -196,7 +196,7 @@ func (s *Server) templateSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		if !ok || we.Status == http.StatusNotFound {
 			return err
 		}
-		return s.renderTemplate(w, r, rq, we.Status, r.PostForm, func(pg *web.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
+		return s.renderTemplate(w, r, rq, we.Status, r.PostForm, func(pg *templates.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
 	}
 	return redirect(w, r, flashURL(back, "The template is saved."))
 }
@@ -207,7 +207,7 @@ func (s *Server) apiSMTP(w http.ResponseWriter, r *http.Request, rq *Request) er
 }
 
 func (s *Server) apiPutSMTP(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in SMTPSettings
+	var in portal.SMTPSettings
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -228,9 +228,9 @@ func (s *Server) apiTestMail(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var out []*MailTemplate
-	for _, k := range MailKinds {
-		for _, l := range Languages {
+	var out []*portal.MailTemplate
+	for _, k := range portal.MailKinds {
+		for _, l := range portal.Languages {
 			t, err := rq.P.MailTemplateFor(r.Context(), k.ID, l)
 			if err != nil {
 				return err

@@ -1,17 +1,18 @@
-package portal
+package handlers
 
 import (
 	"html"
 	"strconv"
 
-	"portaldesk/portal/i18n"
-	"portaldesk/portal/web"
+	"portaldesk/portal"
+	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // writeTimeline writes a ticket's conversation. Like the tickets table's
 // rows it is written by hand: with thirty messages, html/template's
 // reflective execution of this loop was most of the ticket page's time.
-func writeTimeline(w *web.Writer, entries []*Entry, base string, viewer int64) {
+func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, viewer int64) {
 	if len(entries) == 0 {
 		w.Raw(`<p class="muted">`)
 		w.T("No messages yet.")
@@ -21,7 +22,7 @@ func writeTimeline(w *web.Writer, entries []*Entry, base string, viewer int64) {
 	for _, e := range entries {
 		id := strconv.FormatInt(e.ID, 10)
 		when := html.EscapeString(i18n.DateTime(w.Lang, e.CreatedAt))
-		if e.Kind == KindEvent {
+		if e.Kind == portal.KindEvent {
 			w.Raw(`<div class="msg event" id="m`, id, `">`)
 			w.T(e.Body)
 			w.Raw(` · `, when, "</div>\n")
@@ -43,7 +44,7 @@ func writeTimeline(w *web.Writer, entries []*Entry, base string, viewer int64) {
 		if e.Author != nil {
 			w.Esc(e.Author.Name)
 		}
-		if e.AuthorRole != "" && e.AuthorRole != RoleClient {
+		if e.AuthorRole != "" && e.AuthorRole != portal.RoleClient {
 			w.Raw(` <span class="pill">`)
 			w.T("support")
 			w.Raw(`</span>`)
@@ -57,7 +58,7 @@ func writeTimeline(w *web.Writer, entries []*Entry, base string, viewer int64) {
 }
 
 // writeFiles writes the previews and download links of files.
-func writeFiles(w *web.Writer, files []*Attachment, base string) {
+func writeFiles(w *templates.Writer, files []*portal.Attachment, base string) {
 	if len(files) == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package portal
+package handlers
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"portaldesk/portal"
 	"portaldesk/portal/web"
 )
 
@@ -20,14 +21,14 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/register", s.h(s.apiRegister)).Methods("POST")
 	api.Handle("/password/forgot", s.h(s.apiForgot)).Methods("POST")
 	api.Handle("/password/reset", s.h(s.apiReset)).Methods("POST")
-	api.Handle("/users", s.user(s.apiUsers, RoleAdmin, RoleOperator)).Methods("GET")
-	api.Handle("/users", s.user(s.apiInvite, RoleAdmin, RoleOperator)).Methods("POST")
-	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, RoleAdmin)).Methods("PATCH")
+	api.Handle("/users", s.user(s.apiUsers, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	api.Handle("/users", s.user(s.apiInvite, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, portal.RoleAdmin)).Methods("PATCH")
 	api.Handle("/form", s.user(s.apiForm)).Methods("GET")
-	api.Handle("/form", s.user(s.apiPutForm, RoleAdmin)).Methods("PUT")
+	api.Handle("/form", s.user(s.apiPutForm, portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/statuses", s.user(s.apiStatuses)).Methods("GET")
-	api.Handle("/statuses", s.user(s.apiSaveStatus, RoleAdmin)).Methods("POST")
-	api.Handle("/statuses/{id:[0-9]+}", s.user(s.apiSaveStatus, RoleAdmin)).Methods("PATCH")
+	api.Handle("/statuses", s.user(s.apiSaveStatus, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/statuses/{id:[0-9]+}", s.user(s.apiSaveStatus, portal.RoleAdmin)).Methods("PATCH")
 	api.Handle("/tickets", s.user(s.apiTickets)).Methods("GET")
 	api.Handle("/tickets", s.user(s.apiCreateTicket)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiTicket)).Methods("GET")
@@ -37,15 +38,15 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.apiPostMessage)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}/attachments", s.user(s.apiUpload)).Methods("POST")
 	api.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
-	api.Handle("/settings", s.user(s.apiSettings, RoleAdmin)).Methods("GET")
-	api.Handle("/settings", s.user(s.apiPutSettings, RoleAdmin)).Methods("PUT", "PATCH")
+	api.Handle("/settings", s.user(s.apiSettings, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/settings", s.user(s.apiPutSettings, portal.RoleAdmin)).Methods("PUT", "PATCH")
 	api.Handle("/profile", s.user(s.apiProfile)).Methods("GET")
 	api.Handle("/profile", s.user(s.apiPutProfile)).Methods("PUT")
 	api.Handle("/password", s.user(s.apiPassword)).Methods("POST")
-	api.Handle("/tokens", s.user(s.apiTokens, RoleAdmin, RoleOperator)).Methods("GET")
-	api.Handle("/tokens", s.user(s.apiCreateToken, RoleAdmin, RoleOperator)).Methods("POST")
-	api.Handle("/tokens/{id}", s.user(s.apiRevokeToken, RoleAdmin, RoleOperator)).Methods("DELETE")
-	api.Handle("/outbox", s.user(s.apiOutbox, RoleAdmin)).Methods("GET")
+	api.Handle("/tokens", s.user(s.apiTokens, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	api.Handle("/tokens", s.user(s.apiCreateToken, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/tokens/{id}", s.user(s.apiRevokeToken, portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
+	api.Handle("/outbox", s.user(s.apiOutbox, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/openapi.json", s.h(s.openAPI)).Methods("GET")
 }
 
@@ -60,7 +61,7 @@ func pathID(r *http.Request) int64 {
 }
 
 func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in NewPerson
+	var in portal.NewPerson
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rq *Request) e
 }
 
 func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in NewPerson
+	var in portal.NewPerson
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request, rq *Request) 
 }
 
 func (s *Server) apiChangeUser(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var ch UserChange
+	var ch portal.UserChange
 	if err := web.DecodeJSON(r, &ch); err != nil {
 		return err
 	}
@@ -109,13 +110,13 @@ func (s *Server) apiChangeUser(w http.ResponseWriter, r *http.Request, rq *Reque
 
 // FormView is the questionnaire as the API shows it.
 type FormView struct {
-	Preamble string   `json:"preamble"`
-	Designer bool     `json:"designer"`
-	Fields   []*Field `json:"fields"`
+	Preamble string          `json:"preamble"`
+	Designer bool            `json:"designer"`
+	Fields   []*portal.Field `json:"fields"`
 }
 
 func (s *Server) apiForm(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	all := rq.User.Role == RoleAdmin && r.URL.Query().Get("all") == "1"
+	all := rq.User.Role == portal.RoleAdmin && r.URL.Query().Get("all") == "1"
 	fields, err := rq.P.Fields(r.Context(), all)
 	if err != nil {
 		return err
@@ -132,7 +133,7 @@ func (s *Server) apiPutForm(w http.ResponseWriter, r *http.Request, rq *Request)
 		Preamble *string `json:"preamble"`
 		Fields   []struct {
 			ID int64 `json:"id"`
-			FieldInput
+			portal.FieldInput
 		} `json:"fields"`
 	}
 	if err := web.DecodeJSON(r, &in); err != nil {
@@ -159,13 +160,13 @@ func (s *Server) apiPutForm(w http.ResponseWriter, r *http.Request, rq *Request)
 				_, err = rq.P.UpdateField(ctx, f.ID, f.FieldInput)
 				kept[f.ID] = true
 			} else {
-				var nf *Field
+				var nf *portal.Field
 				if nf, err = rq.P.AddField(ctx, f.FieldInput); err == nil {
 					kept[nf.ID] = true
-					_, err = rq.P.UpdateField(ctx, nf.ID, FieldInput{Position: &pos})
+					_, err = rq.P.UpdateField(ctx, nf.ID, portal.FieldInput{Position: &pos})
 				}
 			}
-			var fe *FieldErrors
+			var fe *portal.FieldErrors
 			if errors.As(err, &fe) {
 				for k, v := range fe.Fields {
 					errs[fmt.Sprintf("fields.%d.%s", i, k)] = v
@@ -177,12 +178,12 @@ func (s *Server) apiPutForm(w http.ResponseWriter, r *http.Request, rq *Request)
 			}
 		}
 		if len(errs) > 0 {
-			return &FieldErrors{Fields: errs}
+			return &portal.FieldErrors{Fields: errs}
 		}
 		retire := false
 		for _, f := range existing {
 			if !kept[f.ID] && !f.Builtin && f.Active {
-				if _, err := rq.P.UpdateField(ctx, f.ID, FieldInput{Active: &retire}); err != nil {
+				if _, err := rq.P.UpdateField(ctx, f.ID, portal.FieldInput{Active: &retire}); err != nil {
 					return err
 				}
 			}
@@ -201,7 +202,7 @@ func (s *Server) apiStatuses(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) apiSaveStatus(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in StatusInput
+	var in portal.StatusInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -218,10 +219,10 @@ func (s *Server) apiSaveStatus(w http.ResponseWriter, r *http.Request, rq *Reque
 }
 
 // filterOf reads the tickets table's filters from a query string.
-func filterOf(q url.Values) TicketFilter {
+func filterOf(q url.Values) portal.TicketFilter {
 	page, _ := strconv.Atoi(q.Get("page"))
 	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
-	return TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Priority: q.Get("priority"),
+	return portal.TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Priority: q.Get("priority"),
 		Query: q.Get("q"), Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
 }
 
@@ -269,7 +270,7 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Req
 	for k, v := range in.Fields {
 		vals[k] = stringify(v)
 	}
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client})
 	if err != nil {
 		return err
 	}
@@ -280,8 +281,8 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Req
 
 // TicketView is a ticket with its files, as GET /tickets/{n} answers.
 type TicketView struct {
-	*Ticket
-	Attachments []*Attachment `json:"attachments"`
+	*portal.Ticket
+	Attachments []*portal.Attachment `json:"attachments"`
 }
 
 func (s *Server) apiTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -302,7 +303,7 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	var ch TicketChange
+	var ch portal.TicketChange
 	str := func(key string) (*string, error) {
 		raw, ok := in[key]
 		if !ok {
@@ -349,7 +350,7 @@ func assigneeID(rq *Request, a string) (int64, error) {
 	}
 	id, err := strconv.ParseInt(a, 10, 64)
 	if err != nil {
-		return 0, &FieldErrors{Fields: map[string]string{"assignee": "Use me, none or an operator's id."}}
+		return 0, &portal.FieldErrors{Fields: map[string]string{"assignee": "Use me, none or an operator's id."}}
 	}
 	return id, nil
 }
@@ -403,7 +404,7 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 		return web.BadRequest("Send the file as multipart/form-data in a part named \"file\".")
 	}
 	msgID, _ := strconv.ParseInt(r.URL.Query().Get("message"), 10, 64)
-	var out []*Attachment
+	var out []*portal.Attachment
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -412,7 +413,7 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return &ErrQuota{"file_too_large", fmt.Sprintf("The upload is larger than the limit of %s.", HumanBytes(lim.MaxFileBytes))}
+				return &portal.ErrQuota{Code: "file_too_large", Message: fmt.Sprintf("The upload is larger than the limit of %s.", portal.HumanBytes(lim.MaxFileBytes))}
 			}
 			return web.BadRequest("Broken multipart body: %v", err)
 		}
@@ -430,7 +431,7 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 		part.Close()
 	}
 	if len(out) == 0 {
-		return &FieldErrors{Fields: map[string]string{"file": "Choose a file to upload."}}
+		return &portal.FieldErrors{Fields: map[string]string{"file": "Choose a file to upload."}}
 	}
 	if len(out) == 1 {
 		web.WriteJSON(w, http.StatusCreated, out[0])
@@ -461,20 +462,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rq *Request) e
 	return nil
 }
 
-// Settings are the admin's knobs for the portal.
-type Settings struct {
-	MaxFiles        int     `json:"max_files"`
-	MaxFileMB       float64 `json:"max_file_mb"`
-	Preamble        string  `json:"preamble"`
-	NotifyNewTicket string  `json:"notify_new_ticket"`
-	// Lang is the portal's default language ("en" or "ru"): pages for
-	// people who have not chosen one, and their mail.
-	Lang string `json:"lang"`
-	// NotifyDefaults is what each kind of notification starts as for a user
-	// who has not chosen.
-	NotifyDefaults map[string]bool `json:"notify_defaults"`
-}
-
 func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	web.WriteJSON(w, http.StatusOK, rq.P.Settings(r.Context()))
 	return nil
@@ -497,7 +484,7 @@ func (s *Server) apiProfile(w http.ResponseWriter, r *http.Request, rq *Request)
 }
 
 func (s *Server) apiPutProfile(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	in := Profile{Name: rq.User.Name, Surname: rq.User.Surname, Lang: rq.User.Lang, Notify: rq.P.NotifyPrefs(r.Context(), rq.User)}
+	in := portal.Profile{Name: rq.User.Name, Surname: rq.User.Surname, Lang: rq.User.Lang, Notify: rq.P.NotifyPrefs(r.Context(), rq.User)}
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}

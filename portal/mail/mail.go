@@ -1,0 +1,219 @@
+// Package mail turns a portal's outbox rows into MIME messages and sends
+// them: through an SMTP server (github.com/wneessen/go-mail) or, with no
+// server configured, into .eml files.
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"portaldesk/portal"
+)
+
+// Compose turns an outbox row into a MIME message: text and HTML, UTF-8,
+// a stable Message-ID, and threading headers for mail about a ticket.
+func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *portal.Mail) (*gomail.Msg, error) {
+	msg := gomail.NewMsg()
+	if from == "" {
+		from = "noreply@portaldesk.localhost"
+	}
+	if fromName == "" {
+		fromName = p.Plan().Company
+	}
+	if err := msg.FromFormat(fromName, from); err != nil {
+		return nil, fmt.Errorf("mail from: %w", err)
+	}
+	if err := msg.AddToFormat(mm.ToName, mm.To); err != nil {
+		return nil, fmt.Errorf("mail to: %w", err)
+	}
+	msg.Subject(mm.Subject)
+	msg.SetMessageIDWithValue(strings.Trim(mm.MessageID, "<>"))
+	msg.SetDateWithValue(time.Unix(mm.CreatedAt, 0))
+	if mm.TicketID != 0 {
+		if first := p.ThreadID(ctx, mm.TicketID); first != "" && first != mm.MessageID {
+			msg.SetGenHeader(gomail.HeaderInReplyTo, first)
+			msg.SetGenHeader(gomail.HeaderReferences, first)
+		}
+	}
+	msg.SetGenHeader("X-Portaldesk-Portal", p.Slug)
+	msg.SetBodyString(gomail.TypeTextPlain, mm.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, "<div style=\"font-family:sans-serif;white-space:pre-wrap\">"+html.EscapeString(mm.Text)+"</div>")
+	files, err := p.MailFiles(ctx, mm)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range files {
+		f, err := p.OpenFile(a)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if err := msg.AttachReader(a.Name, bytes.NewReader(b), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return nil, err
+		}
+	}
+	return msg, nil
+}
+
+// FileSender writes each message as an .eml file under Dir/<slug>/, the
+// embedded default when no SMTP server is configured.
+type FileSender struct {
+	Dir  string
+	From string
+}
+
+// Send writes each message atomically: a reader never sees half a file.
+func (f *FileSender) Send(ctx context.Context, p *portal.Portal, mails []*portal.Mail) []error {
+	errs := make([]error, len(mails))
+	dir := filepath.Join(f.Dir, p.Slug)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, mm := range mails {
+		msg, err := Compose(ctx, p, "", f.From, mm)
+		if err == nil {
+			name := filepath.Join(dir, fmt.Sprintf("%s-%06d.eml", time.Unix(mm.CreatedAt, 0).UTC().Format("20060102T150405Z"), mm.ID))
+			if err = msg.WriteToFile(name + ".tmp"); err == nil {
+				err = os.Rename(name+".tmp", name)
+			}
+		}
+		errs[i] = err
+	}
+	return errs
+}
+
+// SMTPConfig is an SMTP account.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	Security string // none, starttls, tls
+	User     string
+	Password string
+	FromName string
+	From     string
+	Insecure bool           // accept any certificate (loopback relays)
+	RootCAs  *x509.CertPool // trusted besides the system's
+}
+
+// ParseSMTPURL reads smtp://user:pass@host:port (smtps:// for implicit TLS,
+// ?starttls=1 for STARTTLS, ?from=addr, ?insecure=1).
+func ParseSMTPURL(s string) (SMTPConfig, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return SMTPConfig{}, fmt.Errorf("smtp url %q: want smtp://user:pass@host:port", s)
+	}
+	c := SMTPConfig{Host: u.Hostname(), Security: "none", From: u.Query().Get("from"), Insecure: u.Query().Get("insecure") == "1"}
+	switch u.Scheme {
+	case "smtp":
+		c.Port = 25
+		if u.Query().Get("starttls") == "1" {
+			c.Security = "starttls"
+		}
+	case "smtps":
+		c.Port, c.Security = 465, "tls"
+	default:
+		return SMTPConfig{}, fmt.Errorf("smtp url %q: the scheme must be smtp or smtps", s)
+	}
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil {
+			return SMTPConfig{}, fmt.Errorf("smtp url %q: bad port", s)
+		}
+	}
+	if u.User != nil {
+		c.User = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	return c, nil
+}
+
+// SMTPSender delivers through an SMTP server with go-mail, one connection per batch.
+type SMTPSender struct{ Cfg SMTPConfig }
+
+type permanentError struct{ error }
+
+func (permanentError) Permanent() bool { return true }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func (s *SMTPSender) client() (*gomail.Client, error) {
+	c := s.Cfg
+	opts := []gomail.Option{gomail.WithPort(c.Port), gomail.WithTimeout(15 * time.Second)}
+	switch c.Security {
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if c.Insecure || c.RootCAs != nil {
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{InsecureSkipVerify: c.Insecure, RootCAs: c.RootCAs, ServerName: c.Host, MinVersion: tls.VersionTLS12}))
+	}
+	if c.User != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(c.User), gomail.WithPassword(c.Password))
+	}
+	return gomail.NewClient(c.Host, opts...)
+}
+
+// Send delivers the batch over one connection; a 5xx answer is permanent.
+func (s *SMTPSender) Send(ctx context.Context, p *portal.Portal, mails []*portal.Mail) []error {
+	errs := make([]error, len(mails))
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	c, err := s.client()
+	if err != nil {
+		return fail(permanentError{err})
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return fail(classify(err))
+	}
+	defer c.Close()
+	for i, mm := range mails {
+		msg, err := Compose(ctx, p, s.Cfg.FromName, s.Cfg.From, mm)
+		if err != nil {
+			errs[i] = permanentError{err}
+			continue
+		}
+		if err := c.Send(msg); err != nil {
+			errs[i] = classify(err)
+		}
+	}
+	return errs
+}
+
+// classify marks SMTP 5xx answers as permanent; everything else (refused
+// connections, timeouts, 4xx) is worth another try.
+func classify(err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 && !se.IsTemp() {
+		return permanentError{err}
+	}
+	return err
+}
