@@ -80,6 +80,7 @@ func newFilePath() string {
 
 // CleanName keeps a file name presentable: no directories, no control characters.
 func CleanName(name string) string {
+	name = Text(name)
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
 		if r < 32 || r == 127 || r == '"' {

@@ -87,6 +87,7 @@ var phoneRe = regexp.MustCompile(`^\+?[0-9 ()\-.]{5,25}$`)
 // Normalize checks one answer against the field and returns the value to store.
 // It returns a message for the user when the value is not acceptable.
 func (f *Field) Normalize(raw string) (string, string) {
+	raw = Text(raw)
 	v := strings.TrimSpace(raw)
 	if f.Type == FieldCheckbox {
 		switch strings.ToLower(v) {
@@ -217,10 +218,10 @@ var ErrNoDesigner = errors.New("the questionnaire designer is not included in th
 func (in *FieldInput) validate(f *Field) map[string]string {
 	errs := map[string]string{}
 	if in.Label != nil {
-		f.Label = strings.TrimSpace(*in.Label)
+		f.Label = strings.TrimSpace(Text(*in.Label))
 	}
 	if in.Help != nil {
-		f.Help = strings.TrimSpace(*in.Help)
+		f.Help = strings.TrimSpace(Text(*in.Help))
 	}
 	if in.Type != nil && !f.Builtin {
 		f.Type = *in.Type
@@ -235,7 +236,7 @@ func (in *FieldInput) validate(f *Field) map[string]string {
 		f.Options = nil
 		seen := map[string]bool{}
 		for _, o := range in.Options {
-			o = strings.TrimSpace(o)
+			o = strings.TrimSpace(Text(o))
 			if o != "" && !seen[o] {
 				seen[o] = true
 				f.Options = append(f.Options, o)

@@ -578,7 +578,7 @@ func (p *Portal) Rate(ctx context.Context, actor *User, number int64, score int,
 	if score < 1 || score > 5 {
 		errs["score"] = "Choose from 1 to 5."
 	}
-	comment = strings.TrimSpace(comment)
+	comment = strings.TrimSpace(Text(comment))
 	if utf8.RuneCountInString(comment) > 2000 {
 		errs["comment"] = "At most 2000 characters."
 	}

@@ -168,6 +168,7 @@ func (p *Portal) SaveMailTemplate(ctx context.Context, actor *User, kind, lang, 
 	if _, ok := defaultMail[kind]; !ok || (lang != "en" && lang != "ru") {
 		return ErrNotFound
 	}
+	subject, body = Text(subject), Text(body)
 	errs := map[string]string{}
 	sample := SampleMailVars(p.company())
 	if strings.TrimSpace(subject) == "" {

@@ -18,7 +18,7 @@ type NewPerson struct {
 }
 
 func (in *NewPerson) validate() map[string]string {
-	in.Name, in.Surname, in.Email = strings.TrimSpace(in.Name), strings.TrimSpace(in.Surname), strings.TrimSpace(in.Email)
+	in.Name, in.Surname, in.Email = strings.TrimSpace(Text(in.Name)), strings.TrimSpace(Text(in.Surname)), strings.TrimSpace(in.Email)
 	errs := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Name); {
 	case n == 0:
@@ -210,7 +210,7 @@ type Profile struct {
 
 // UpdateProfile saves the cabinet: name and notification preferences.
 func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
-	in.Name, in.Surname = strings.TrimSpace(in.Name), strings.TrimSpace(in.Surname)
+	in.Name, in.Surname = strings.TrimSpace(Text(in.Name)), strings.TrimSpace(Text(in.Surname))
 	errs := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Name); {
 	case n == 0:
@@ -295,7 +295,7 @@ func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, name string) 
 	if !p.Plan().APITokens {
 		return "", ErrNoAPITokens
 	}
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(Text(name))
 	if name == "" || utf8.RuneCountInString(name) > 80 {
 		return "", &FieldErrors{Fields: map[string]string{"name": "Name the token (at most 80 characters)."}}
 	}

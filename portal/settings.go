@@ -59,7 +59,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		for k, v := range map[string]string{
 			"notify_defaults": string(defsJSON),
 			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
-			"preamble": strings.TrimSpace(in.Preamble), "notify_new_ticket": in.NotifyNewTicket,
+			"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
 			"lang": in.Lang,
 		} {
 			if err := tp.SetSetting(ctx, k, v); err != nil {
@@ -75,7 +75,7 @@ func (p *Portal) SetPreamble(ctx context.Context, text string) error {
 	if utf8.RuneCountInString(text) > 5000 {
 		return &FieldErrors{Fields: map[string]string{"preamble": "At most 5000 characters."}}
 	}
-	return p.SetSetting(ctx, "preamble", strings.TrimSpace(text))
+	return p.SetSetting(ctx, "preamble", strings.TrimSpace(Text(text)))
 }
 
 // Settings are the admin's knobs for the portal.

@@ -141,7 +141,7 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 	if internal && !actor.IsStaff() {
 		return nil, ErrForbidden
 	}
-	body = strings.TrimRight(body, " \t\r\n")
+	body = strings.TrimRight(Text(body), " \t\r\n")
 	switch n := utf8.RuneCountInString(strings.TrimSpace(body)); {
 	case n == 0:
 		return nil, &FieldErrors{Fields: map[string]string{"body": "Write a message."}}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/mail"
+	"portaldesk/templates/i18n"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,3 +33,8 @@ func ValidatePassword(s string) string {
 	}
 	return ""
 }
+
+// Text is what the helpdesk keeps of text a person typed: valid UTF-8,
+// no NUL, and none of the bidirectional controls that can make a name
+// read as something else (i18n.CleanText).
+func Text(s string) string { return i18n.CleanText(s) }

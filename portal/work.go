@@ -79,7 +79,7 @@ func (p *Portal) SaveWorkType(ctx context.Context, actor *User, id int64, w Work
 	if !p.Plan().Timing {
 		return nil, ErrNoTiming
 	}
-	w.Name = strings.TrimSpace(w.Name)
+	w.Name = strings.TrimSpace(Text(w.Name))
 	errs := map[string]string{}
 	if n := utf8.RuneCountInString(w.Name); n == 0 || n > 100 {
 		errs["name"] = "Name the work (at most 100 characters)."
@@ -248,6 +248,7 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 		}
 		day = d
 	}
+	in.Comment = Text(in.Comment)
 	if utf8.RuneCountInString(in.Comment) > 1000 {
 		errs["comment"] = "At most 1000 characters."
 	}

@@ -147,7 +147,8 @@ func (s *Service) TopUp(ctx context.Context, portalID int64, amount int64, promo
 	if len(errs) > 0 {
 		return nil, &portal.FieldErrors{Fields: errs}
 	}
-	if strings.TrimSpace(payer) == "" {
+	payer = strings.TrimSpace(portal.Text(payer))
+	if payer == "" {
 		payer = rec.Company
 	}
 	number, err := s.catalog.CreateInvoice(ctx, portalID, amount, promo, payer)

@@ -1,7 +1,6 @@
 package templates
 
 import (
-	"html"
 	"html/template"
 	"net/url"
 )
@@ -20,14 +19,14 @@ type chrome struct {
 type cw = Writer
 
 // pathAttr is a request path for an attribute, escaped as a URL path.
-func pathAttr(p string) string {
-	return html.EscapeString((&url.URL{Path: p}).EscapedPath())
+func pathAttr(p string) template.HTML {
+	return Escape((&url.URL{Path: p}).EscapedPath())
 }
 
 // head opens the page, up to the page's title.
 func (c chrome) head(w *cw, pg *Page) {
 	w.Raw(`<!doctype html>
-<html lang="`, c.lang, `">
+<html lang="`, Escape(c.lang), `">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -43,23 +42,23 @@ func (c chrome) top(w *cw, pg *Page) {
 		w.T("Portaldesk")
 	}
 	w.Raw("</title>\n",
-		`<link rel="stylesheet" href="`, html.EscapeString(c.static("app.css")), `">`, "\n",
-		`<link rel="icon" href="`, html.EscapeString(c.static("logo.svg")), `">`, "\n",
-		`<script src="`, html.EscapeString(c.static("app.js")), `" defer></script>`, "\n</head>\n<body>\n", `<header class="top">`, "\n")
+		`<link rel="stylesheet" href="`, Escape(c.static("app.css")), `">`, "\n",
+		`<link rel="icon" href="`, Escape(c.static("logo.svg")), `">`, "\n",
+		`<script src="`, Escape(c.static("app.js")), `" defer></script>`, "\n</head>\n<body>\n", `<header class="top">`, "\n")
 	if pg.Portal == nil {
-		w.Raw("\n  ", `<a class="brand" href="/"><img src="`, html.EscapeString(c.static("logo.svg")), `" alt="">`)
+		w.Raw("\n  ", `<a class="brand" href="/"><img src="`, Escape(c.static("logo.svg")), `" alt="">`)
 		w.T("Portaldesk")
 		w.Raw("</a>\n  ", `<nav aria-label="`)
 		w.T("Main")
 		w.Raw(`"></nav>`, "\n\n</header>\n<main")
 		return
 	}
-	b := html.EscapeString(pg.Portal.Base)
+	b := Escape(pg.Portal.Base)
 	logo := pg.Portal.Logo
 	if logo == "" {
 		logo = c.static("logo.svg")
 	}
-	w.Raw("\n  ", `<a class="brand" href="`, b, `/"><img src="`, html.EscapeString(logo), `" alt="">`)
+	w.Raw("\n  ", `<a class="brand" href="`, b, `/"><img src="`, Escape(logo), `" alt="">`)
 	w.Esc(pg.Portal.Name)
 	w.Raw("</a>\n  ", `<nav aria-label="`)
 	w.T("Main")
@@ -93,8 +92,8 @@ func (c chrome) top(w *cw, pg *Page) {
 }
 
 // nav is a signed-in person's menu: what their role may open.
-func (c chrome) nav(w *cw, pg *Page, b string) {
-	link := func(path, nav, text string) {
+func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
+	link := func(path template.HTML, nav, text string) {
 		w.Raw(`<a href="`, b, path, `"`)
 		if pg.Nav == nav {
 			w.Raw(` class="on" aria-current="page"`)
@@ -140,7 +139,10 @@ func (c chrome) nav(w *cw, pg *Page, b string) {
 // banners closes <main and writes the page-wide messages.
 func (c chrome) banners(w *cw, pg *Page) {
 	w.Raw(` id="main">`, "\n")
-	for _, b := range []struct{ text, class, role string }{{pg.Banner, "warn", "status"}, {pg.Flash, "ok", "status"}, {pg.Error, "err", "alert"}} {
+	for _, b := range []struct {
+		text        string
+		class, role template.HTML
+	}{{pg.Banner, "warn", "status"}, {pg.Flash, "ok", "status"}, {pg.Error, "err", "alert"}} {
 		if b.text != "" {
 			w.Raw(`<div class="banner `, b.class, `" role="`, b.role, `">`)
 			w.Esc(b.text)
@@ -164,14 +166,13 @@ func (c chrome) foot(w *cw, pg *Page) {
 	}
 	w.T("Powered by Portaldesk")
 	w.Raw("\n")
-	other := `value="ru" lang="ru">Русский`
-	href := `<a href="?lang=ru" lang="ru">Русский</a>`
+	var other, href template.HTML = `value="ru" lang="ru">Русский`, `<a href="?lang=ru" lang="ru">Русский</a>`
 	if c.lang != "en" {
 		other = `value="en" lang="en">English`
 		href = `<a href="?lang=en" lang="en">English</a>`
 	}
 	if pg.Portal != nil {
-		w.Raw(`<form method="post" action="`, html.EscapeString(pg.Portal.Base), `/lang" class="langs"><input type="hidden" name="next" value="`)
+		w.Raw(`<form method="post" action="`, Escape(pg.Portal.Base), `/lang" class="langs"><input type="hidden" name="next" value="`)
 		w.Esc(pg.Path)
 		w.Raw(`"><button class="link" name="lang" `, other, "</button></form>\n")
 	} else {
@@ -192,7 +193,7 @@ func (c chrome) fn(part func(chrome, *cw, *Page)) func(*Page) template.HTML {
 
 // tour is the first-login walk through a person's screens.
 func (c chrome) tour(w *cw, pg *Page) {
-	step := func(target, text string) {
+	step := func(target template.HTML, text string) {
 		w.Raw(`<li data-target='a[href$="`, target, `"]'>`)
 		w.T(text)
 		w.Raw("</li>\n")
@@ -218,7 +219,7 @@ func (c chrome) tour(w *cw, pg *Page) {
 	}
 	w.Raw("\n")
 	step("/profile", "Your profile: name, password, language, and which emails you get. The tour is always under Help.")
-	w.Raw("</ol>\n", `<form method="post" action="`, html.EscapeString(pg.Portal.Base), `/tour" class="tour-actions"><input type="hidden" name="next" value="`)
+	w.Raw("</ol>\n", `<form method="post" action="`, Escape(pg.Portal.Base), `/tour" class="tour-actions"><input type="hidden" name="next" value="`)
 	w.Esc(pg.Path)
 	w.Raw(`">`, "\n", `<button type="button" class="secondary" data-tour-next>`)
 	w.T("Next")

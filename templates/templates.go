@@ -196,6 +196,9 @@ func (s *Set) execute(page string, data any, done func([]byte) error) error {
 	if pg != nil {
 		lang = i18n.Pick(pg.Lang)
 		localize(lang, pg)
+		if pg.Form != nil {
+			pg.Form = i18n.CleanValues(pg.Form) // what was typed, shown again
+		}
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()

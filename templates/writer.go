@@ -3,16 +3,22 @@ package templates
 import (
 	"bytes"
 	"html"
+	"html/template"
+	"strconv"
 
 	"portaldesk/templates/i18n"
 )
 
 // Writer builds a hand-written piece of a page, for the hottest HTML,
 // where html/template's reflective execution cost more than the page's
-// queries. Raw writes markup the code spells out; Esc writes text people
-// typed; T writes a fixed English text translated into Lang. Esc and T
-// escape with html.EscapeString. It writes into a bytes.Buffer, so that a
-// whole page goes straight into the buffer it is sent from.
+// queries. It escapes by default: Esc writes text, T a fixed English text
+// translated into Lang, Int a number; only Raw writes markup as it is, and
+// Raw takes template.HTML — markup the code vouches for. A string literal
+// converts to it by itself; a value computed at run time must be
+// converted on purpose (Escape, or template.HTML for markup built from
+// escaped parts), so a forgotten escape does not compile. It writes into a
+// bytes.Buffer, so that a whole page goes straight into the buffer it is
+// sent from.
 type Writer struct {
 	*bytes.Buffer
 	Lang string
@@ -23,18 +29,29 @@ func NewWriter(lang string, size int) *Writer {
 	return &Writer{Buffer: bytes.NewBuffer(make([]byte, 0, size)), Lang: lang}
 }
 
-// Raw writes parts as they are.
-func (w *Writer) Raw(parts ...string) {
+// Raw writes markup as it is.
+func (w *Writer) Raw(parts ...template.HTML) {
 	for _, s := range parts {
-		w.WriteString(s)
+		w.WriteString(string(s))
 	}
 }
 
 // Esc writes s escaped.
-func (w *Writer) Esc(s string) { w.WriteString(html.EscapeString(s)) }
+func (w *Writer) Esc(s string) { w.WriteString(escape(s)) }
+
+// Int writes a number.
+func (w *Writer) Int(n int64) { w.WriteString(strconv.FormatInt(n, 10)) }
+
+// Escape is s escaped for HTML text or a quoted attribute.
+func Escape(s string) template.HTML { return template.HTML(escape(s)) }
+
+// escape is html.EscapeString of i18n.CleanText(s): the helpdesk keeps
+// text cleaned (portal.Text), and text written before that rule must not
+// turn a name around either.
+func escape(s string) string { return html.EscapeString(i18n.CleanText(s)) }
 
 // T writes msg translated, escaped.
-func (w *Writer) T(msg string) { w.WriteString(html.EscapeString(i18n.Msg(w.Lang, msg))) }
+func (w *Writer) T(msg string) { w.WriteString(escape(i18n.Msg(w.Lang, msg))) }
 
 // Pick writes yes when cond holds and no otherwise, translated.
 func (w *Writer) Pick(cond bool, yes, no string) {

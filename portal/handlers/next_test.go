@@ -25,7 +25,7 @@ func TestLocalNext(t *testing.T) {
 }
 
 func TestSupportButton(t *testing.T) {
-	got := supportButton(`http://h/a"b/`, "Поддержка <3")
+	got := string(supportButton(`http://h/a"b/`, "Поддержка <3"))
 	if !strings.Contains(got, `href="http://h/a&#34;b/"`) || !strings.Contains(got, "Поддержка &lt;3</a>") || !strings.Contains(got, `style="display:inline-block`) {
 		t.Fatalf("support button: %s", got)
 	}

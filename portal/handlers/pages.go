@@ -14,6 +14,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 func (s *Server) pageRoutes(m *mux.Router) {
@@ -131,7 +132,7 @@ type TicketsData struct {
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	ctx := r.Context()
-	q := r.URL.Query()
+	q := i18n.CleanValues(r.URL.Query())
 	f := filterOf(q)
 	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff()}
 	var err error

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"fmt"
-	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -337,8 +336,8 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	pg := s.page(r, rq, "Settings", nil)
 	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: portal.MaxFileMBCeiling,
-		Embed: supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
-	d.Preview = template.HTML(d.Embed) // built here from the escaped address and our own text
+		Preview: supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
+	d.Embed = string(d.Preview)
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"
@@ -427,7 +426,7 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 
 // supportButton is the snippet a business puts on its website: a link to
 // its portal styled as a button inline, so that it needs none of our CSS.
-func supportButton(portalURL, label string) string {
-	return `<a href="` + html.EscapeString(portalURL) + `" target="_blank" rel="noopener" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2855d8;color:#fff;font:600 15px/1.2 system-ui,sans-serif;text-decoration:none">` +
-		html.EscapeString(label) + `</a>`
+func supportButton(portalURL, label string) template.HTML {
+	return `<a href="` + templates.Escape(portalURL) + `" target="_blank" rel="noopener" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2855d8;color:#fff;font:600 15px/1.2 system-ui,sans-serif;text-decoration:none">` +
+		templates.Escape(label) + `</a>`
 }

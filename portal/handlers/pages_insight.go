@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -287,31 +286,36 @@ func chartSVG(pts []portal.Point) template.HTML {
 		return pad + float64(i)*(w-2*pad)/float64(len(pts)-1)
 	}
 	y := func(v int) float64 { return h - pad - float64(v)*(h-2*pad)/float64(maxV) }
-	line := func(get func(portal.Point) int, color, label string) string {
-		var b strings.Builder
+	// num is a coordinate: digits and a point need no escaping.
+	num := func(v float64) template.HTML { return template.HTML(strconv.FormatFloat(v, 'f', 1, 64)) }
+	out := templates.NewWriter("en", 4096)
+	line := func(get func(portal.Point) int, color, label template.HTML) {
+		out.Raw(`<path d="`)
 		for i, p := range pts {
 			if i == 0 {
-				b.WriteString("M")
+				out.Raw("M")
 			} else {
-				b.WriteString(" L")
+				out.Raw(" L")
 			}
-			fmt.Fprintf(&b, "%.1f %.1f", x(i), y(get(p)))
+			out.Raw(num(x(i)), " ", num(y(get(p))))
 		}
-		return fmt.Sprintf(`<path d="%s" fill="none" stroke="%s" stroke-width="2"><title>%s</title></path>`, b.String(), color, label)
+		out.Raw(`" fill="none" stroke="`, color, `" stroke-width="2"><title>`, label, `</title></path>`)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="Tickets created, resolved and open" xmlns="http://www.w3.org/2000/svg">`, w, h)
-	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#c9cfdc"/>`, pad, h-pad, w-pad, h-pad)
-	fmt.Fprintf(&b, `<text x="4" y="%.0f" font-size="11" fill="#5d6678">%d</text><text x="4" y="%.0f" font-size="11" fill="#5d6678">0</text>`, pad, maxV, h-pad)
+	out.Raw(`<svg class="chart" viewBox="0 0 `, num(w), ` `, num(h), `" role="img" aria-label="Tickets created, resolved and open" xmlns="http://www.w3.org/2000/svg">`)
+	out.Raw(`<line x1="`, num(pad), `" y1="`, num(h-pad), `" x2="`, num(w-pad), `" y2="`, num(h-pad), `" stroke="#c9cfdc"/>`)
+	out.Raw(`<text x="4" y="`, num(pad), `" font-size="11" fill="#5d6678">`, digits(int64(maxV)), `</text><text x="4" y="`, num(h-pad), `" font-size="11" fill="#5d6678">0</text>`)
 	if len(pts) > 0 {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678">%s</text>`, pad, h-8, pts[0].Start)
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#5d6678" text-anchor="end">%s</text>`, w-pad, h-8, pts[len(pts)-1].Start)
+		out.Raw(`<text x="`, num(pad), `" y="`, num(h-8), `" font-size="11" fill="#5d6678">`)
+		out.Esc(pts[0].Start)
+		out.Raw(`</text><text x="`, num(w-pad), `" y="`, num(h-8), `" font-size="11" fill="#5d6678" text-anchor="end">`)
+		out.Esc(pts[len(pts)-1].Start)
+		out.Raw(`</text>`)
 	}
-	b.WriteString(line(func(p portal.Point) int { return p.Open }, "#d97706", "open"))
-	b.WriteString(line(func(p portal.Point) int { return p.Created }, "#2563eb", "created"))
-	b.WriteString(line(func(p portal.Point) int { return p.Resolved }, "#16a34a", "resolved"))
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	line(func(p portal.Point) int { return p.Open }, "#d97706", "open")
+	line(func(p portal.Point) int { return p.Created }, "#2563eb", "created")
+	line(func(p portal.Point) int { return p.Resolved }, "#16a34a", "resolved")
+	out.Raw(`</svg>`)
+	return template.HTML(out.String())
 }
 
 func (s *Server) apiWorkTypes(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"html"
 	"html/template"
 	"strconv"
 
@@ -13,13 +12,14 @@ import (
 // ticketRows renders the body of the tickets table. It is the hottest HTML
 // of the product — 50 rows with a dozen values each — and html/template's
 // reflective escaping made it 2 ms of a 3 ms page, so it is written here
-// with templates.Writer, which escapes every value with html.EscapeString.
+// with templates.Writer, which escapes every value unless it is
+// template.HTML.
 func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) template.HTML {
 	w := templates.NewWriter(lang, len(list)*700)
-	b := html.EscapeString(base)
-	newActivity := html.EscapeString(i18n.Msg(lang, "New activity"))
+	b := templates.Escape(base)
+	newActivity := templates.Escape(i18n.Msg(lang, "New activity"))
 	for _, t := range list {
-		num := strconv.FormatInt(t.Number, 10)
+		num := digits(t.Number)
 		href := b + "/tickets/" + num
 		if t.Unread {
 			w.Raw(`<tr class="unread">`)
@@ -34,14 +34,14 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) tem
 		w.Esc(t.Subject)
 		w.Raw(`</a></td>`)
 		if staff {
-			w.Raw(`<td class="hide-sm"><a href="`, b, `/tickets?client=`, strconv.FormatInt(t.Client.ID, 10), `">`)
+			w.Raw(`<td class="hide-sm"><a href="`, b, `/tickets?client=`, digits(t.Client.ID), `">`)
 			w.Esc(t.Client.Name)
 			w.Raw(`</a></td>`)
 		}
 		w.Raw(`<td>`, statusPill(t.Status, lang), `</td>`)
 		switch t.Priority {
 		case "urgent", "high":
-			w.Raw(`<td class="hide-sm"><span class="pill prio-`, t.Priority, `">`)
+			w.Raw(`<td class="hide-sm"><span class="pill prio-`, templates.Escape(t.Priority), `">`)
 		default:
 			w.Raw(`<td class="hide-sm"><span class="muted">`)
 		}
@@ -54,7 +54,7 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) tem
 		} else {
 			w.Raw(`<td><span class="muted">—</span></td>`)
 		}
-		w.Raw(`<td class="hide-sm muted">`, i18n.DateTime(lang, t.LastActivityAt), "</td></tr>\n")
+		w.Raw(`<td class="hide-sm muted">`, templates.Escape(i18n.DateTime(lang, t.LastActivityAt)), "</td></tr>\n")
 	}
 	return template.HTML(w.String())
 }
@@ -74,3 +74,6 @@ func (d *TicketsData) Unread() int {
 	}
 	return n
 }
+
+// digits is n as HTML: digits need no escaping.
+func digits(n int64) template.HTML { return template.HTML(strconv.FormatInt(n, 10)) }

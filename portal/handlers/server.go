@@ -321,3 +321,27 @@ func ClientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// Route is one route a portal serves.
+type Route struct {
+	Method string
+	Path   string // the template, e.g. /tickets/{n:[0-9]+}
+}
+
+// Routes lists every route of a portal (tests walk them: every page is
+// rendered with hostile data, every API route is in the OpenAPI document).
+func (s *Server) Routes() []Route {
+	var out []Route
+	_ = s.mux.Walk(func(r *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := r.GetPathTemplate()
+		if err != nil {
+			return nil
+		}
+		methods, _ := r.GetMethods()
+		for _, m := range methods {
+			out = append(out, Route{Method: m, Path: tpl})
+		}
+		return nil
+	})
+	return out
+}

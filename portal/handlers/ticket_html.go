@@ -2,7 +2,7 @@ package handlers
 
 import (
 	"cmp"
-	"html"
+	"html/template"
 	"strconv"
 
 	"portaldesk/portal"
@@ -23,7 +23,7 @@ func (w *htmlw) fieldClass(pg *templates.Page, name string) {
 }
 
 // fieldError writes the error at a field, if there is one.
-func (w *htmlw) fieldError(pg *templates.Page, name, attrs string) {
+func (w *htmlw) fieldError(pg *templates.Page, name string, attrs template.HTML) {
 	if e := pg.FieldError(name); e != "" {
 		w.Raw(`<p class="error-text"`, attrs, `>`)
 		w.Esc(e)
@@ -33,12 +33,12 @@ func (w *htmlw) fieldError(pg *templates.Page, name, attrs string) {
 
 // statusPill is a status in its colour. Colours are checked when a status
 // is saved (ValidColor); one that is not is never written into the style.
-func statusPill(st portal.Status, lang string) string {
-	c := st.Color
-	if !portal.ValidColor(c) {
+func statusPill(st portal.Status, lang string) template.HTML {
+	c := template.HTML(st.Color) // checked just below: # and six hex digits
+	if !portal.ValidColor(st.Color) {
 		c = "#57606a"
 	}
-	return `<span class="pill" style="background:` + c + `22;color:` + c + `;border:1px solid ` + c + `55">` + html.EscapeString(i18n.Msg(lang, st.Name)) + `</span>`
+	return `<span class="pill" style="background:` + c + `22;color:` + c + `;border:1px solid ` + c + `55">` + templates.Escape(i18n.Msg(lang, st.Name)) + `</span>`
 }
 
 // WriteHTML writes the ticket page's content into w. Like the conversation and the
@@ -57,8 +57,8 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	}
 	w.Grow(size)
 	staff := pg.User.IsStaff()
-	b := html.EscapeString(pg.Portal.Base)
-	num := strconv.FormatInt(t.Number, 10)
+	b := templates.Escape(pg.Portal.Base)
+	num := digits(t.Number)
 	tu := b + "/tickets/" + num
 
 	w.Raw("\n", `<p><a href="`, b, `/tickets">← `)
@@ -83,7 +83,7 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	w.Esc(t.Client.Name)
 	w.Raw("</dd>\n<dt>")
 	w.T("Opened")
-	w.Raw("</dt><dd>", i18n.DateTime(lang, t.CreatedAt), "</dd>\n")
+	w.Raw("</dt><dd>", templates.Escape(i18n.DateTime(lang, t.CreatedAt)), "</dd>\n")
 	for _, v := range t.Values {
 		w.Raw("<dt>")
 		w.T(v.Label)
@@ -121,12 +121,12 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 
 // workHTML is the labour logged on the ticket and, for staff when the
 // tariff times work, the form that logs more.
-func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu string) {
+func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
 	if len(d.Work.Entries) == 0 && !(staff && d.Timing) {
 		return
 	}
-	money := func(v int64) string { return html.EscapeString(i18n.Number(w.Lang, d.Money(v))) }
+	money := func(v int64) template.HTML { return templates.Escape(i18n.Number(w.Lang, d.Money(v))) }
 	w.Raw(`<div class="card" id="work">`, "\n<h2>")
 	w.T("Work")
 	w.Raw("</h2>\n")
@@ -179,7 +179,7 @@ func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu string) {
 		if len(d.WorkTypes) == 0 {
 			w.Raw(`<p class="muted">`)
 			if pg.User.IsAdmin() {
-				w.Raw(`<a href="`, html.EscapeString(pg.Portal.Base), `/admin/work-types">`)
+				w.Raw(`<a href="`, templates.Escape(pg.Portal.Base), `/admin/work-types">`)
 				w.T("Set up the price list")
 				w.Raw("</a> ")
 				w.T("to log work.")
@@ -194,7 +194,7 @@ func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu string) {
 	w.Raw("\n</div>\n")
 }
 
-func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu string, money func(int64) string) {
+func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu template.HTML, money func(int64) template.HTML) {
 	w.Raw("\n", `<form method="post" action="`, tu, `/work" class="row" novalidate>`, "\n")
 	w.fieldClass(pg, "work_type")
 	w.Raw(`<label for="work_type">`)
@@ -202,9 +202,9 @@ func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu string, money
 	w.Raw(`</label><select id="work_type" name="work_type">`)
 	chosen := pg.Value("work_type")
 	for _, wt := range d.WorkTypes {
-		id := strconv.FormatInt(wt.ID, 10)
+		id := digits(wt.ID)
 		w.Raw(`<option value="`, id, `"`)
-		if chosen == id {
+		if chosen == string(id) {
 			w.Raw(" selected")
 		}
 		w.Raw(">")
@@ -252,7 +252,7 @@ func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu string, money
 
 // ratingHTML is a closed ticket's rating and, for its client while it may
 // still be changed, the form that rates it.
-func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu string) {
+func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	t := d.T
 	if !t.Status.Closed {
 		return
@@ -262,7 +262,7 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu string) {
 	w.Raw("</h2>\n")
 	switch r := d.Rating; {
 	case r != nil:
-		w.Raw("<p><strong>", strconv.Itoa(r.Score), " ")
+		w.Raw("<p><strong>", digits(int64(r.Score)), " ")
 		w.T("of 5")
 		w.Raw("</strong>")
 		if r.Comment != "" {
@@ -288,9 +288,9 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu string) {
 		if d.Rating != nil {
 			cur = strconv.Itoa(d.Rating.Score)
 		}
-		for _, i := range []string{"1", "2", "3", "4", "5"} {
+		for _, i := range []template.HTML{"1", "2", "3", "4", "5"} {
 			w.Raw(`<label><input type="radio" name="score" value="`, i, `"`)
-			if chosen == i || cur == i {
+			if chosen == string(i) || cur == string(i) {
 				w.Raw(" checked")
 			}
 			w.Raw("> ", i, "</label>")
@@ -310,7 +310,7 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu string) {
 
 // replyHTML is the form that answers the ticket (and, for staff, writes an
 // internal note).
-func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu string) {
+func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
 	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply">`, "\n")
 	w.fieldClass(pg, "body")
@@ -349,7 +349,7 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu string) {
 
 // asideHTML is the staff's side panel: take, delegate, status, priority
 // and, for admins, delete.
-func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num string) {
+func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HTML) {
 	t := d.T
 	update := `<form method="post" action="` + tu + `/update">`
 	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")
@@ -371,7 +371,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num string) {
 	w.T("Nobody")
 	w.Raw("</option>\n")
 	for _, u := range d.Staff {
-		w.Raw(`<option value="`, strconv.FormatInt(u.ID, 10), `"`)
+		w.Raw(`<option value="`, digits(u.ID), `"`)
 		if t.Assignee != nil && t.Assignee.ID == u.ID {
 			w.Raw(" selected")
 		}
@@ -385,7 +385,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num string) {
 	w.T("Status")
 	w.Raw("</label>\n", `<select id="status" name="status">`)
 	for _, st := range d.Statuses {
-		w.Raw(`<option value="`, strconv.FormatInt(st.ID, 10), `"`)
+		w.Raw(`<option value="`, digits(st.ID), `"`)
 		if st.ID == t.Status.ID {
 			w.Raw(" selected")
 		}

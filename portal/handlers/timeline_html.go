@@ -1,9 +1,6 @@
 package handlers
 
 import (
-	"html"
-	"strconv"
-
 	"portaldesk/portal"
 	"portaldesk/templates"
 	"portaldesk/templates/i18n"
@@ -20,8 +17,8 @@ func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, vi
 		return
 	}
 	for _, e := range entries {
-		id := strconv.FormatInt(e.ID, 10)
-		when := html.EscapeString(i18n.DateTime(w.Lang, e.CreatedAt))
+		id := digits(e.ID)
+		when := templates.Escape(i18n.DateTime(w.Lang, e.CreatedAt))
 		if e.Kind == portal.KindEvent {
 			w.Raw(`<div class="msg event" id="m`, id, `">`)
 			w.T(e.Body)
@@ -62,11 +59,11 @@ func writeFiles(w *templates.Writer, files []*portal.Attachment, base string) {
 	if len(files) == 0 {
 		return
 	}
-	b := html.EscapeString(base)
+	b := templates.Escape(base)
 	w.Raw(`<div class="thumbs">`)
 	for _, a := range files {
 		if a.IsImage() {
-			u := b + "/attachments/" + strconv.FormatInt(a.ID, 10)
+			u := b + "/attachments/" + digits(a.ID)
 			w.Raw(`<a href="`, u, `"><img src="`, u, `?inline=1" alt="`)
 			w.Esc(a.Name)
 			w.Raw(`" loading="lazy"></a>`)
@@ -74,7 +71,7 @@ func writeFiles(w *templates.Writer, files []*portal.Attachment, base string) {
 	}
 	w.Raw("</div>\n", `<ul class="files">`)
 	for _, a := range files {
-		w.Raw(`<li><a href="`, b, "/attachments/", strconv.FormatInt(a.ID, 10), `" download>`)
+		w.Raw(`<li><a href="`, b, "/attachments/", digits(a.ID), `" download>`)
 		w.Esc(a.Name)
 		w.Raw(`</a> <span class="muted">`)
 		w.Esc(i18n.Bytes(w.Lang, a.Size))

@@ -34,6 +34,7 @@ import (
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
 	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // Backups is what the console needs of the backup job: a snapshot taken
@@ -225,7 +226,7 @@ func rowsOf(list []catalog.OpsRow) []Row {
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) error {
 	ctx := r.Context()
-	q := r.URL.Query()
+	q := i18n.CleanValues(r.URL.Query())
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
 	list, total, err := c.cat.OpsTable(ctx, catalog.OpsQuery{Search: q.Get("q"), State: q.Get("state"), Sort: q.Get("sort"), Page: page})

@@ -12,10 +12,12 @@ package i18n
 import (
 	"embed"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -266,4 +268,38 @@ func Bytes(lang string, n int64) string {
 		s = strings.Replace(s, ".", ",", 1)
 	}
 	return s
+}
+
+// CleanText is s as it may be shown or kept: valid UTF-8 (invalid bytes
+// become U+FFFD: a browser would guess at them, and a page must mean one
+// thing) and without the bidirectional embedding, override and isolate
+// controls (U+202A–U+202E, U+2066–U+2069), which can make a name, a
+// subject or a file name read as something else ("invoice\u202efdp.exe").
+// Right-to-left scripts need none of them. NUL goes too.
+func CleanText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if !strings.ContainsAny(s, "\x00\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == 0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// CleanValues is CleanText of every value (a form shown again).
+func CleanValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		c := make([]string, len(vs))
+		for i, s := range vs {
+			c[i] = CleanText(s)
+		}
+		out[CleanText(k)] = c
+	}
+	return out
 }

@@ -1,0 +1,158 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
+)
+
+// hostile is what an attacker types into every field: markup that would
+// run, an attribute break-out, template actions, a right-to-left override
+// that turns a name around, and bytes that are not UTF-8. short fits the
+// fields limited to 60 characters.
+const (
+	hostile = `<script>alert(1)</script>"><img src=x onerror=alert(2)>{{.Name}}` + "\u202egpj.exe\xff\xfe"
+	short   = `<script>x</script>"><b onmouseover=y>{{.X}}` + "\u202e\xff"
+)
+
+// unescaped are the hostile strings as a browser would run them.
+var unescaped = []string{"<script>alert(1)", "<img src=x", "<script>x<", "<b onmouseover", "\u202e"}
+
+// TestHostileStringsAreEscapedOnEveryPage puts hostile strings into every
+// field a person can set — company, names, questionnaire, statuses, price
+// list, ticket, answers, messages, notes, file names, work, rating, token,
+// mail template, sender — and renders every page of the portal (each GET
+// route, for admin, operator and client, in English and Russian, and the
+// forms that come back with errors) and of the ops console. No page may
+// carry any of them unescaped, every page is valid UTF-8, and the template
+// actions typed into a subject are shown, never run.
+func TestHostileStringsAreEscapedOnEveryPage(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	ctx := context.Background()
+	res, err := e.Svc.Provision(ctx, provisioner.SignupInput{Company: hostile, Slug: "evil", AdminName: hostile, AdminEmail: "admin@evil.test", AdminPassword: pdtest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Handle.Release()
+	e.SetPlan(t, "evil", "business", 5, 0, 0)
+	admin := e.Login(t, "evil", "admin@evil.test")
+	api := func(tok, method, path string, body any, want int) pdtest.Resp {
+		t.Helper()
+		r := e.API(t, tok, method, "evil", path, body)
+		if r.Status != want {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		return r
+	}
+	api(admin, "POST", "/users", map[string]string{"name": hostile, "surname": hostile, "email": "invited@evil.test", "role": "client"}, 201)
+	api("", "POST", "/register", map[string]string{"name": hostile, "surname": hostile, "email": "registered@evil.test"}, 201)
+	// The people the test signs in as (their mailed passwords are random)
+	// name themselves in their profiles.
+	e.AddUser(t, "evil", "op@evil.test", "Op", portal.RoleOperator)
+	e.AddUser(t, "evil", "client@evil.test", "Client", portal.RoleClient)
+	op, client := e.Login(t, "evil", "op@evil.test"), e.Login(t, "evil", "client@evil.test")
+	for _, tok := range []string{op, client} {
+		api(tok, "PUT", "/profile", map[string]any{"name": hostile, "surname": hostile}, 200)
+	}
+
+	api(admin, "PUT", "/settings", map[string]any{"preamble": hostile}, 200)
+	api(admin, "PUT", "/form", map[string]any{"fields": []map[string]any{
+		{"id": 1}, {"id": 2},
+		{"label": hostile, "help": hostile, "type": "text"},
+		{"label": hostile, "type": "select", "options": []string{hostile, "plain"}},
+	}}, 200)
+	closed := api(admin, "POST", "/statuses", map[string]any{"name": short, "color": "#aa00aa", "closed": true}, 201).JSON(t)["id"]
+	api(admin, "POST", "/work-types", map[string]any{"name": hostile, "unit": "hour", "price": 100_00}, 201)
+	form := api(admin, "GET", "/form", nil, 200).JSON(t)["fields"].([]any)
+	fields := map[string]any{"subject": hostile, "description": hostile}
+	for _, f := range form[2:] {
+		fields[f.(map[string]any)["name"].(string)] = hostile
+	}
+	n := int64(api(client, "POST", "/tickets", map[string]any{"fields": fields}, 201).JSON(t)["number"].(float64))
+	tp := fmt.Sprintf("/tickets/%d", n)
+	api(client, "POST", tp+"/messages", map[string]any{"body": hostile}, 201)
+	api(op, "POST", tp+"/messages", map[string]any{"body": hostile}, 201)
+	api(op, "POST", tp+"/messages", map[string]any{"body": hostile, "internal": true}, 201)
+	api(client, "POST", tp+"/attachments", pdtest.Multipart{Files: map[string][]pdtest.File{"file": {{Name: hostile + ".txt", Data: []byte("x")}}}}, 201)
+	api(op, "POST", tp+"/work", map[string]any{"work_type": 1, "quantity": "1", "comment": hostile, "visible": true}, 201)
+	api(op, "PATCH", tp, map[string]any{"status": fmt.Sprint(closed), "assignee": "me"}, 200)
+	api(client, "POST", tp+"/rating", map[string]any{"score": 5, "comment": hostile}, 200)
+	api(admin, "POST", "/tokens", map[string]any{"name": hostile[:70]}, 201)
+	api(admin, "PUT", "/mail/templates/status/en", map[string]string{"subject": hostile, "body": hostile}, 200)
+	api(admin, "PUT", "/mail/smtp", map[string]any{"host": "smtp.evil.test", "port": 587, "security": "starttls", "from": "help@evil.test", "from_name": hostile}, 200)
+	inv := api(admin, "POST", "/subscription/topup", map[string]any{"amount": 1000_00, "payer": hostile}, 201).JSON(t)["invoice"].(string)
+
+	check := func(what string, r pdtest.Resp) {
+		t.Helper()
+		if !utf8.ValidString(r.Body) {
+			t.Errorf("%s: the page is not valid UTF-8", what)
+		}
+		for _, bad := range unescaped {
+			if i := strings.Index(r.Body, bad); i >= 0 {
+				t.Errorf("%s: %q unescaped: …%s…", what, bad, r.Body[max(0, i-80):min(len(r.Body), i+80)])
+			}
+		}
+	}
+	vars := strings.NewReplacer("{n:[0-9]+}", fmt.Sprint(n), "{number}", inv, "{kind}", "status", "{lang}", "en")
+	people := map[string]string{"admin": "admin@evil.test", "operator": "op@evil.test", "client": "client@evil.test"}
+	pages := 0
+	for who, email := range people {
+		browser := e.SignIn(t, "evil", email)
+		for _, rt := range e.App.Portals.Routes() {
+			if rt.Method != "GET" || strings.HasPrefix(rt.Path, "/api/") || strings.Contains(rt.Path, "{id") ||
+				strings.Contains(rt.Path, "{ext") || strings.HasSuffix(rt.Path, "/events") || rt.Path == "/logo" {
+				continue // the API, files, live streams: not pages
+			}
+			for _, q := range []string{"", "?lang=ru", "?all=1&q=" + url.QueryEscape(hostile)} {
+				u := e.URL + "/evil" + vars.Replace(rt.Path) + q
+				r := pdtest.Do(t, browser, "GET", u, nil)
+				if r.Status >= 500 {
+					t.Errorf("%s %s: %d", who, u, r.Status)
+				}
+				if strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+					pages++
+					check(who+" "+rt.Path+q, r)
+				}
+			}
+		}
+		page := pdtest.Do(t, browser, "GET", e.URL+"/evil"+tp, nil).Body
+		if !strings.Contains(page, "{{.Name}}") {
+			t.Errorf("%s: the template action typed into the subject is not shown as typed", who)
+		}
+	}
+	if pages < 60 {
+		t.Fatalf("only %d pages rendered: is the walk right?", pages)
+	}
+	// Forms that come back with errors show what was typed, escaped.
+	anon := pdtest.Browser()
+	check("register with errors", pdtest.Do(t, anon, "POST", e.URL+"/evil/register", url.Values{"name": {hostile}, "surname": {hostile}, "email": {hostile}}))
+	check("sign-in with errors", pdtest.Do(t, anon, "POST", e.URL+"/evil/login", url.Values{"email": {hostile}, "password": {"x"}}))
+	ab := e.SignIn(t, "evil", "admin@evil.test")
+	check("invite with errors", pdtest.Do(t, ab, "POST", e.URL+"/evil/people", url.Values{"name": {hostile}, "email": {hostile}, "role": {"client"}}))
+	check("new ticket with errors", pdtest.Do(t, ab, "POST", e.URL+"/evil/tickets", url.Values{"subject": {hostile}}))
+	check("field with errors", pdtest.Do(t, ab, "POST", e.URL+"/evil/admin/form/fields", url.Values{"label": {hostile}, "type": {hostile}}))
+	check("reply with errors", pdtest.Do(t, ab, "POST", e.URL+"/evil"+tp+"/messages", url.Values{"body": {""}, "x": {hostile}}))
+
+	// The ops console shows the company and the payer.
+	if err := ops.AddUser(ctx, e.Svc, "ops@vendor.test", "Ops", pdtest.Password); err != nil {
+		t.Fatal(err)
+	}
+	ob := pdtest.Browser()
+	pdtest.Do(t, ob, "POST", e.URL+"/ops/login", url.Values{"email": {"ops@vendor.test"}, "password": {pdtest.Password}}, "Origin", e.URL)
+	for _, p := range []string{"/ops", "/ops/portals/evil", "/ops?q=" + url.QueryEscape(hostile)} {
+		r := pdtest.Do(t, ob, "GET", e.URL+p, nil)
+		if r.Status != 200 || !regexp.MustCompile(`evil`).MatchString(r.Body) {
+			t.Fatalf("%s: %d", p, r.Status)
+		}
+		check(p, r)
+	}
+}
