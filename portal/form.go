@@ -344,3 +344,117 @@ func (e *FieldErrors) Error() string {
 	}
 	return "please correct the highlighted fields"
 }
+
+// FieldEdit is one field of a whole-form change: ID 0 adds a field.
+type FieldEdit struct {
+	ID int64 `json:"id"`
+	FieldInput
+}
+
+// FormEdit replaces the questionnaire at once. Fields, when not nil, are
+// the form in its new order: fields with an id are changed, fields without
+// one are added, and custom fields left out are retired — never deleted,
+// so old tickets keep their answers. Preamble, when not nil, replaces the
+// text above the form.
+type FormEdit struct {
+	Preamble *string     `json:"preamble"`
+	Fields   []FieldEdit `json:"fields"`
+}
+
+// SaveForm applies a whole-form change (admins only). Every part is
+// checked before anything is written, and everything is written in one
+// transaction: a change with any invalid part (its errors keyed
+// fields.N.name, N its place in Fields) changes nothing.
+func (p *Portal) SaveForm(ctx context.Context, actor *User, in FormEdit) error {
+	if actor.Role != RoleAdmin {
+		return ErrForbidden
+	}
+	errs := map[string]string{}
+	var preamble string
+	if in.Preamble != nil {
+		if preamble = strings.TrimSpace(Text(*in.Preamble)); utf8.RuneCountInString(preamble) > 5000 {
+			errs["preamble"] = "At most 5000 characters."
+		}
+	}
+	var all []*Field
+	if in.Fields != nil {
+		if !p.Plan().Designer {
+			return ErrNoDesigner
+		}
+		var err error
+		if all, err = p.Fields(ctx, true); err != nil {
+			return err
+		}
+	}
+	byID := map[int64]*Field{}
+	for _, f := range all {
+		byID[f.ID] = f
+	}
+	edited := make([]*Field, len(in.Fields))
+	seen := map[int64]bool{}
+	for i, fe := range in.Fields {
+		f := &Field{Type: FieldText, Active: true}
+		if fe.ID != 0 {
+			old := byID[fe.ID]
+			if old == nil || seen[fe.ID] {
+				errs[fmt.Sprintf("fields.%d.id", i)] = "No such field, or it is listed twice."
+				continue
+			}
+			seen[fe.ID] = true
+			c := *old
+			f = &c
+		}
+		for k, v := range fe.validate(f) {
+			errs[fmt.Sprintf("fields.%d.%s", i, k)] = v
+		}
+		edited[i] = f
+	}
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	err := p.Tx(ctx, func(tp *Portal) error {
+		if in.Preamble != nil {
+			if err := tp.SetSetting(ctx, "preamble", preamble); err != nil {
+				return err
+			}
+		}
+		if in.Fields == nil {
+			return nil
+		}
+		pos := 0
+		for _, f := range edited {
+			pos++
+			if f.ID == 0 {
+				res, err := tp.q.Exec(ctx, `INSERT INTO fields (name, label, help, type, required, options, position, active) VALUES ('', ?, ?, ?, ?, ?, ?, ?)`,
+					f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options), pos, f.Active)
+				if err != nil {
+					return err
+				}
+				id, _ := res.LastInsertId()
+				if _, err := tp.q.Exec(ctx, "UPDATE fields SET name = ? WHERE id = ?", "f"+strconv.FormatInt(id, 10), id); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tp.q.Exec(ctx, "UPDATE fields SET label = ?, help = ?, type = ?, required = ?, options = ?, active = ?, position = ? WHERE id = ?",
+				f.Label, f.Help, f.Type, f.Required, optionsJSON(f.Options), f.Active, pos, f.ID); err != nil {
+				return err
+			}
+		}
+		// Fields left out follow, in their old order; custom ones retire.
+		for _, f := range all {
+			if seen[f.ID] {
+				continue
+			}
+			pos++
+			if _, err := tp.q.Exec(ctx, "UPDATE fields SET position = ?, active = CASE WHEN builtin THEN active ELSE 0 END WHERE id = ?", pos, f.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: save form: %w", err)
+	}
+	return nil
+}

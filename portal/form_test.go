@@ -1,8 +1,12 @@
 package portal_test
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 
+	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 )
 
@@ -59,5 +63,66 @@ func TestFieldValidation(t *testing.T) {
 		if !c.bad && got != c.want {
 			t.Errorf("%s %q = %q, want %q", c.typ, c.in, got, c.want)
 		}
+	}
+}
+
+// TestFormChangeIsWholeOrNothing: a form change with one invalid part —
+// through the API (preamble, a renamed field, an added field, then a bad
+// one) or through the designer's pages — answers 422 at the part it
+// concerns and leaves the whole form as it was.
+func TestFormChangeIsWholeOrNothing(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	r := w.api(t, w.admin, "PUT", "/form", map[string]any{"preamble": "Before", "fields": []map[string]any{
+		{"id": 1}, {"id": 2}, {"label": "Serial number", "type": "text"}}})
+	if r.Status != 200 {
+		t.Fatalf("set-up: %d %s", r.Status, r.Body)
+	}
+	before := w.api(t, w.admin, "GET", "/form?all=1", nil).Body
+	serial := int64(0)
+	for _, f := range w.api(t, w.admin, "GET", "/form?all=1", nil).JSON(t)["fields"].([]any) {
+		if f.(map[string]any)["label"] == "Serial number" {
+			serial = int64(f.(map[string]any)["id"].(float64))
+		}
+	}
+	r = w.api(t, w.admin, "PUT", "/form", map[string]any{"preamble": "After", "fields": []map[string]any{
+		{"id": serial, "label": "Serial"},
+		{"id": 1}, {"id": 2},
+		{"label": "Purchase date", "type": "date"},
+		{"label": "Colour", "type": "select"}, // a select list needs options
+	}})
+	if r.Status != 422 || !strings.Contains(r.Body, `"fields.4.options"`) {
+		t.Fatalf("an invalid part: %d %s", r.Status, r.Body)
+	}
+	if after := w.api(t, w.admin, "GET", "/form?all=1", nil).Body; after != before {
+		t.Fatalf("a refused change left part of itself:\nbefore %s\nafter  %s", before, after)
+	}
+	for _, bad := range []map[string]any{
+		{"fields": []map[string]any{{"id": 999}}},                // no such field
+		{"fields": []map[string]any{{"id": 1}, {"id": 1}}},       // listed twice
+		{"preamble": strings.Repeat("x", 5001), "fields": nil},   // too long
+		{"fields": []map[string]any{{"label": "", "type": "x"}}}, // no label, no type
+	} {
+		if r := w.api(t, w.admin, "PUT", "/form", bad); r.Status != 422 {
+			t.Errorf("%v: %d %s", bad, r.Status, r.Body)
+		}
+		if after := w.api(t, w.admin, "GET", "/form?all=1", nil).Body; after != before {
+			t.Fatalf("%v changed the form", bad)
+		}
+	}
+
+	// The designer's pages: an edit with an empty label comes back with the
+	// error at its field and changes nothing.
+	admin := e.SignIn(t, "alpha", "admin@alpha.test")
+	page := pdtest.Do(t, admin, "POST", fmt.Sprintf("%s/alpha/admin/form/fields/%d", e.URL, serial), url.Values{"label": {""}, "type": {"date"}, "help": {"changed"}})
+	if page.Status != 422 || !strings.Contains(page.Body, "Give the field a label.") {
+		t.Fatalf("designer edit with an error: %d", page.Status)
+	}
+	page = pdtest.Do(t, admin, "POST", e.URL+"/alpha/admin/form/fields", url.Values{"label": {"Colour"}, "type": {"select"}})
+	if page.Status != 422 {
+		t.Fatalf("designer add with an error: %d", page.Status)
+	}
+	if after := w.api(t, w.admin, "GET", "/form?all=1", nil).Body; after != before {
+		t.Fatalf("the designer's refused edits changed the form:\nbefore %s\nafter  %s", before, after)
 	}
 }

@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -380,4 +381,70 @@ func TestOverQuotaGoesReadOnlyAndRecovers(t *testing.T) {
 	if r := w.api(t, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "More", "description": "data"}}); r.Status != 201 {
 		t.Fatalf("write after recovery: %d", r.Status)
 	}
+}
+
+// TestConcurrentStateChangesNeverOverwriteEachOther races ops suspending a portal
+// against the quota job turning it read-only, many times over. Whatever
+// the order, the portal ends suspended — the job's change starts from
+// "active" and is refused once ops have moved it — and the job says so.
+// A transition that starts from a state the portal left is refused, not
+// applied.
+func TestConcurrentStateChangesNeverOverwriteEachOther(t *testing.T) {
+	w := newBillWorld(t)
+	ctx := context.Background()
+	cat := w.e.Svc.Catalog()
+	if err := w.e.Svc.SetLimits(ctx, "acme", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.RecordUsage(ctx, w.id, 1<<20, 2<<20, w.clk.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		rec, err := cat.PortalBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.State
+	}
+
+	// The job read "active"; ops suspend; the job's write comes too late.
+	if err := w.e.Svc.Suspend(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.MarkReadOnly(ctx, w.id, "quota"); !errors.Is(err, catalog.ErrStateChanged) {
+		t.Fatalf("read-only over a suspension: %v", err)
+	}
+	if err := cat.Recover(ctx, w.id, "quota"); !errors.Is(err, catalog.ErrStateChanged) {
+		t.Fatalf("recovery of a suspended portal: %v", err)
+	}
+	if s := state(); s != portal.StateSuspended {
+		t.Fatalf("state %s, want suspended", s)
+	}
+
+	changed := 0
+	for i := 0; i < 40; i++ {
+		if err := w.e.Svc.Resume(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var counts quota.Counts
+		var jobErr, opsErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); counts, jobErr = w.jobs.Enforce(ctx, w.clk.Now()) }()
+		go func() { defer wg.Done(); opsErr = w.e.Svc.Suspend(ctx, "acme") }()
+		wg.Wait()
+		if jobErr != nil || opsErr != nil {
+			t.Fatalf("round %d: job %v, ops %v", i, jobErr, opsErr)
+		}
+		if s := state(); s != portal.StateSuspended {
+			t.Fatalf("round %d: the portal ended %s: the quota job overwrote the suspension", i, s)
+		}
+		// It turned the portal read-only before the suspension, was refused
+		// after it, or read the list after it and left the portal alone.
+		if counts["readonly"]+counts["state_changed"] > 1 {
+			t.Fatalf("round %d: the job reports %v", i, counts)
+		}
+		changed += counts["state_changed"]
+	}
+	t.Logf("the job found the state changed under it in %d of 40 rounds", changed)
 }

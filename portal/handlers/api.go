@@ -125,69 +125,15 @@ func (s *Server) apiForm(w http.ResponseWriter, r *http.Request, rq *Request) er
 	return nil
 }
 
-// apiPutForm replaces the questionnaire: fields with an id are changed (and
-// put in the order given), fields without one are added, custom fields left
-// out are retired — never deleted, so old tickets keep their answers.
+// apiPutForm replaces the questionnaire as a whole (portal.FormEdit):
+// all of it, or — when any part is invalid — none of it.
 func (s *Server) apiPutForm(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Preamble *string `json:"preamble"`
-		Fields   []struct {
-			ID int64 `json:"id"`
-			portal.FieldInput
-		} `json:"fields"`
-	}
+	var in portal.FormEdit
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if in.Preamble != nil {
-		if err := rq.P.SetPreamble(ctx, *in.Preamble); err != nil {
-			return err
-		}
-	}
-	if in.Fields != nil {
-		existing, err := rq.P.Fields(ctx, true)
-		if err != nil {
-			return err
-		}
-		kept := map[int64]bool{}
-		errs := map[string]string{}
-		for i, f := range in.Fields {
-			pos := i + 1
-			f.Position = &pos
-			var err error
-			if f.ID != 0 {
-				_, err = rq.P.UpdateField(ctx, f.ID, f.FieldInput)
-				kept[f.ID] = true
-			} else {
-				var nf *portal.Field
-				if nf, err = rq.P.AddField(ctx, f.FieldInput); err == nil {
-					kept[nf.ID] = true
-					_, err = rq.P.UpdateField(ctx, nf.ID, portal.FieldInput{Position: &pos})
-				}
-			}
-			var fe *portal.FieldErrors
-			if errors.As(err, &fe) {
-				for k, v := range fe.Fields {
-					errs[fmt.Sprintf("fields.%d.%s", i, k)] = v
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if len(errs) > 0 {
-			return &portal.FieldErrors{Fields: errs}
-		}
-		retire := false
-		for _, f := range existing {
-			if !kept[f.ID] && !f.Builtin && f.Active {
-				if _, err := rq.P.UpdateField(ctx, f.ID, portal.FieldInput{Active: &retire}); err != nil {
-					return err
-				}
-			}
-		}
+	if err := rq.P.SaveForm(r.Context(), rq.User, in); err != nil {
+		return err
 	}
 	return s.apiForm(w, r, rq)
 }

@@ -115,7 +115,7 @@ func (c *Catalog) OpsTable(ctx context.Context, q OpsQuery) ([]OpsRow, int, erro
 		args = append(args, q.Slug)
 	}
 	order := map[string]string{
-		"db": "db_bytes DESC", "disk": "disk_bytes DESC", "balance": "p.balance", "backup": "COALESCE(p.last_backup_at, 0)", "tariff": "p.tariff_id",
+		"db": "db_bytes DESC", "disk": "disk_bytes DESC", "balance": "p.balance", "backup": "p.last_backup_at", "tariff": "p.tariff_id",
 	}[q.Sort]
 	if order == "" {
 		order = "p.slug"
@@ -123,24 +123,32 @@ func (c *Catalog) OpsTable(ctx context.Context, q OpsQuery) ([]OpsRow, int, erro
 		order += ", p.slug"
 	}
 	page := max(q.Page, 1)
+	cond := strings.Join(where, " AND ")
+	total := 0
+	from := "portals p"
+	if q.State != "" { // "expired" reads the tariff's price
+		from += " JOIN tariffs t ON t.id = p.tariff_id"
+	}
+	if err := c.db.QueryRow(ctx, "SELECT COUNT(*) FROM "+from+" WHERE "+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
 	rows, err := c.db.Query(ctx, `SELECT p.id, p.slug, p.company, p.tariff_id, `+state+`, p.operators, p.balance, p.paid_through, COALESCE(p.last_backup_at, 0),
 		COALESCE(p.db_mb, t.db_mb), COALESCE(p.admin_db_mb, 0), COALESCE(p.disk_mb, t.disk_mb), t.price_per_operator,
-		COALESCE(u.db_bytes, 0) AS db_bytes, COALESCE(u.disk_bytes, 0) AS disk_bytes, u.tickets, COALESCE(u.level, 0), COUNT(*) OVER ()
+		COALESCE(u.db_bytes, 0) AS db_bytes, COALESCE(u.disk_bytes, 0) AS disk_bytes, u.tickets, COALESCE(u.level, 0)
 		FROM portals p JOIN tariffs t ON t.id = p.tariff_id LEFT JOIN usage u ON u.portal_id = p.id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, OpsPageSize, (page-1)*OpsPageSize)...)
+		WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, OpsPageSize, (page-1)*OpsPageSize)...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
 	today := Day(c.now())
 	var out []OpsRow
-	total := 0
 	for rows.Next() {
 		var r OpsRow
 		var paidThrough sql.NullInt64
 		var backup, dbMB, adminDBMB, diskMB, price int64
 		if err := rows.Scan(&r.ID, &r.Slug, &r.Company, &r.Tariff, &r.State, &r.Operators, &r.Balance, &paidThrough, &backup,
-			&dbMB, &adminDBMB, &diskMB, &price, &r.DBBytes, &r.DiskBytes, &r.Tickets, &r.Level, &total); err != nil {
+			&dbMB, &adminDBMB, &diskMB, &price, &r.DBBytes, &r.DiskBytes, &r.Tickets, &r.Level); err != nil {
 			return nil, 0, err
 		}
 		r.DBQuota, r.DiskQuota = min(dbMB, orMax(adminDBMB))<<20, diskMB<<20
