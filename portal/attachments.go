@@ -62,6 +62,7 @@ type ErrQuota struct {
 	Message string
 }
 
+// Error is the message a person reads.
 func (e *ErrQuota) Error() string { return e.Message }
 
 // DiskUsage is the bytes of all attachments of the portal.

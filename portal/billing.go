@@ -7,20 +7,6 @@ import (
 	"time"
 )
 
-// Billing is what the control plane offers a portal about its subscription.
-// The portal passes only its own catalog id; the money lives in the catalog.
-type Billing interface {
-	Subscription(ctx context.Context, portalID int64) (*Subscription, error)
-	Quote(ctx context.Context, portalID int64, tariff string, operators int) (*Quote, error)
-	ChangeSubscription(ctx context.Context, portalID int64, actor string, tariff *string, operators *int) (*Subscription, error)
-	TopUp(ctx context.Context, portalID int64, amount int64, promo, payer string) (*Invoice, error)
-	Invoice(ctx context.Context, portalID int64, number string) (*Invoice, error)
-	Transactions(ctx context.Context, portalID int64, limit int) ([]Transaction, error)
-	Tariffs(ctx context.Context) ([]TariffInfo, error)
-	SetAdminDBLimit(ctx context.Context, portalID int64, mb int64) error
-	Money(minor int64) string
-}
-
 // Subscription is a portal's account as its admin sees it.
 type Subscription struct {
 	Account      string    `json:"account"`

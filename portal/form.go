@@ -338,6 +338,7 @@ type FieldErrors struct {
 	Fields  map[string]string
 }
 
+// Error is the message for the whole form.
 func (e *FieldErrors) Error() string {
 	if e.Message != "" {
 		return e.Message

@@ -8,8 +8,8 @@ import (
 // The search index and the monthly work totals are derived from tickets,
 // messages and work entries. The code that writes those keeps them, in the
 // same transaction, rather than six triggers: SQLite parses every trigger
-// of a database each time it opens it, and these were a fifth of the cost
-// of opening a portal the registry had closed (migration 0006).
+// of a database each time it opens it, and a closed portal is opened on
+// many requests (migration 0006 dropped them).
 //
 // A ticket has two search documents: its conversation at rowid 2n —
 // subject, description and messages, which its client may search — and

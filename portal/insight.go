@@ -345,7 +345,7 @@ func aggAt(m map[int64]*agg, k int64) *agg {
 }
 
 // Labour is the labour-cost report (staff; a tariff feature). Whole months
-// of an unfiltered report come from the monthly totals the triggers keep;
+// of an unfiltered report come from the monthly totals kept with each entry;
 // the days at the edges, and filtered reports, are summed from the entries.
 func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*LabourReport, error) {
 	if !actor.IsStaff() {

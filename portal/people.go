@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"portaldesk/portal/throttle"
 	"strings"
 	"unicode/utf8"
 )
@@ -190,12 +191,18 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 			return nil, err
 		}
 	}
-	if _, err := p.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, session_version = session_version + CASE WHEN ? THEN 0 ELSE 1 END WHERE id = ?",
-		role, active, active, id); err != nil {
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ? WHERE id = ?", role, active, id); err != nil {
+			return err
+		}
+		if !active { // deactivated: every session and token ends, for good
+			return tp.revokeAccess(ctx, id, nil)
+		}
+		return nil
+	})
+	p.ref.cookies.forget()
+	if err != nil {
 		return nil, err
-	}
-	if !active {
-		_, _ = p.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", id)
 	}
 	return p.UserByID(ctx, id)
 }
@@ -236,12 +243,19 @@ func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
 	return err
 }
 
-// ChangePassword checks the current password and sets a new one; every other
-// session and login token of the user stops working.
-func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next string) (*User, error) {
+// ChangePassword checks the current password and sets a new one. Every
+// other session of u and every token (login and personal) stop working;
+// the session with cookie (the browser that changed it) goes on.
+func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next, cookie string) (*User, error) {
+	a, wait := throttle.Begin(p.Now(), throttle.Key{T: p.guards.accounts, Key: accountKey(u.Email), Clear: true})
+	if a == nil {
+		return nil, &WaitError{Wait: wait}
+	}
 	if _, err := p.Authenticate(ctx, u.Email, current); err != nil {
+		a.Failed(p.Now())
 		return nil, &FieldErrors{Fields: map[string]string{"current_password": "The current password is not right."}}
 	}
+	a.Succeeded(p.Now())
 	if msg := ValidatePassword(next); msg != "" {
 		return nil, &FieldErrors{Fields: map[string]string{"new_password": msg}}
 	}
@@ -249,13 +263,17 @@ func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next stri
 	if err != nil {
 		return nil, err
 	}
+	var keep []byte
+	if ref, err := p.session(ctx, cookie); err == nil && ref.uid == u.ID {
+		keep = ref.hash
+	}
 	err = p.Tx(ctx, func(tp *Portal) error {
-		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, u.ID); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, u.ID); err != nil {
 			return err
 		}
-		_, err := tp.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", u.ID)
-		return err
+		return tp.revokeAccess(ctx, u.ID, keep)
 	})
+	p.ref.cookies.forget()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
-// Package portal is one helpdesk: its database, its files, its users and
-// tickets, and the handlers that serve them. Code here is handed one
-// *Portal by the router and has no way to name another.
+// Package portal is one helpdesk's domain and store: its database and
+// files, its people, questionnaire, tickets, conversations, labour,
+// statistics and outbox, with every rule and all the SQL they need. It
+// speaks neither HTTP nor HTML (package handlers does). Code here is
+// handed one *Portal by the router and has no way to name another.
 package portal
 
 import (
@@ -83,9 +85,9 @@ type core struct {
 	// Events passes ticket changes to the portal's live pages.
 	Events *Hub
 
-	plan    atomic.Pointer[Plan]
-	ref     refCache
-	limiter *loginLimiter
+	plan   atomic.Pointer[Plan]
+	ref    refCache
+	guards guards
 	// cookieKey signs the portal's session cookies (see SessionKey);
 	// codecs verify them.
 	cookieKey []byte
@@ -181,13 +183,13 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		now = time.Now
 	}
 	p := &Portal{core: &core{
-		Slug:    plan.Slug,
-		Dir:     dir,
-		DB:      db,
-		Fs:      afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
-		Now:     now,
-		URL:     o.PublicURL + "/" + plan.Slug + "/",
-		limiter: newLoginLimiter(),
+		Slug:   plan.Slug,
+		Dir:    dir,
+		DB:     db,
+		Fs:     afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
+		Now:    now,
+		URL:    o.PublicURL + "/" + plan.Slug + "/",
+		guards: newGuards(),
 	}}
 	p.q = db
 	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)

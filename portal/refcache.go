@@ -3,8 +3,6 @@ package portal
 import (
 	"sync"
 	"time"
-
-	"github.com/gorilla/securecookie"
 )
 
 // Reference data — the settings, the statuses, the staff, the price list,
@@ -41,6 +39,16 @@ type keyed[K comparable, V any] struct {
 	stamp int64
 	at    time.Time
 	m     map[K]V
+	gen   uint64 // moved by forget: a load that began before is not kept
+}
+
+// forget drops every kept value at once (a session was ended); a load
+// running meanwhile is answered but not kept.
+func (c *keyed[K, V]) forget() {
+	c.mu.Lock()
+	c.m = nil
+	c.gen++
+	c.mu.Unlock()
 }
 
 const keyedMax = 512
@@ -59,12 +67,17 @@ func (c *keyed[K, V]) get(d stamper, k K, load func() (V, error)) (V, error) {
 			return v, nil
 		}
 	}
+	gen := c.gen
 	c.mu.Unlock()
 	v, err := load()
 	if err != nil || !d.Unchanged(stamp) {
 		return v, err
 	}
 	c.mu.Lock()
+	if c.gen != gen {
+		c.mu.Unlock()
+		return v, nil
+	}
 	if c.m == nil || c.stamp != stamp || len(c.m) >= keyedMax || time.Since(c.at) >= refTTL {
 		c.m, c.stamp, c.at = make(map[K]V), stamp, time.Now()
 	}
@@ -89,33 +102,13 @@ type refCache struct {
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
 	ranks     keyed[[2]int64, int] // (0 for an admin else 1, user id) -> staff before them
-	// cookies keeps what session cookies decoded to, so that a browser's
-	// cookie is verified (HMAC and age) and gob-decoded once per refTTL
-	// rather than on every request. Only cookies that decoded are kept,
-	// under their whole value: an entry is reached only by presenting that
-	// exact cookie, which would decode anyway. Whether the session still
-	// holds — the user active, the session version current — is checked on
-	// every request against the user.
-	cookies keyed[string, [2]int64] // cookie value -> user id, session version
-}
-
-// Session is the user id and session version a session cookie's value
-// holds, or zeros when it holds none or does not verify (signed for
-// another portal, changed, or too old).
-func (p *Portal) Session(value string) (uid, sv int64) {
-	v, err := p.ref.cookies.get(timeOnly{}, value, func() ([2]int64, error) {
-		values := map[any]any{}
-		if err := securecookie.DecodeMulti(SessionCookie, value, &values, p.codecs...); err != nil {
-			return [2]int64{}, err
-		}
-		uid, _ := values["uid"].(int64)
-		sv, _ := values["sv"].(int64)
-		return [2]int64{uid, sv}, nil
-	})
-	if err != nil {
-		return 0, 0
-	}
-	return v[0], v[1]
+	// cookies keeps what session cookies stand for (sessions.go): a
+	// browser's cookie is verified (HMAC and age), decoded and looked up
+	// once per refTTL rather than on every request. Only cookies that
+	// verified and whose session exists are kept, under their whole value:
+	// an entry is reached only by presenting that exact cookie. Ending a
+	// session forgets them all.
+	cookies keyed[string, sessionRef]
 }
 
 // tokenUser is whom a bearer token signs in, and until when.

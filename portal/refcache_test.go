@@ -202,33 +202,47 @@ func TestRefCacheConcurrentReadersSeeTheLastWrite(t *testing.T) {
 	}
 }
 
-// TestSessionCookiesVerifyBeforeTheyAreKept: a session cookie signed for
-// this portal gives its user, again from memory; one signed for another
-// portal, or changed by a byte, gives nobody, the first time and after.
+// TestSessionCookiesVerifyBeforeTheyAreKept: a session cookie of this
+// portal gives its user, again from memory; one signed for another
+// portal, or changed by a byte, gives nobody, the first time and after;
+// once the session ends, its cookie gives nobody at once, kept or not.
 func TestSessionCookiesVerifyBeforeTheyAreKept(t *testing.T) {
-	mine := &Portal{core: &core{codecs: securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "alpha", 1))}}
-	other := &Portal{core: &core{codecs: securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "beta", 2))}}
-	cookie := func(p *Portal, uid int64) string {
-		v, err := securecookie.EncodeMulti(SessionCookie, map[any]any{"uid": uid, "sv": int64(3)}, p.codecs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+	ctx := context.Background()
+	mine, _ := migratedPortal(t)
+	mine.codecs = securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "alpha", 1))
+	other, _ := migratedPortal(t)
+	other.codecs = securecookie.CodecsFromPairs(SessionKey([]byte("secret"), "beta", 2))
+	ann := &User{Email: "ann@x.test", Name: "Ann", Role: RoleClient}
+	if err := mine.InsertUser(ctx, ann, "x"); err != nil {
+		t.Fatal(err)
 	}
-	good, foreign := cookie(mine, 7), cookie(other, 7)
+	if err := other.InsertUser(ctx, &User{Email: "ann@x.test", Name: "Ann", Role: RoleClient}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	good, err := mine.StartSession(ctx, ann, "10.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := other.StartSession(ctx, ann, "10.0.0.1", "test")
 	tampered := good[:len(good)-2] + string('A'+(good[len(good)-2]-'A'+1)%26) + good[len(good)-1:]
 	for i := 0; i < 2; i++ {
-		if uid, sv := mine.Session(good); uid != 7 || sv != 3 {
-			t.Fatalf("round %d: own cookie gave %d/%d", i, uid, sv)
+		if u, err := mine.SessionUser(ctx, good); err != nil || u.ID != ann.ID {
+			t.Fatalf("round %d: own cookie gave %v, %v", i, u, err)
 		}
-		if uid, _ := mine.Session(foreign); uid != 0 {
-			t.Fatalf("round %d: another portal's cookie signed in user %d", i, uid)
+		if u, err := mine.SessionUser(ctx, foreign); err == nil {
+			t.Fatalf("round %d: another portal's cookie signed in %s", i, u.Email)
 		}
-		if uid, _ := mine.Session(tampered); uid != 0 {
-			t.Fatalf("round %d: a changed cookie signed in user %d", i, uid)
+		if u, err := mine.SessionUser(ctx, tampered); err == nil {
+			t.Fatalf("round %d: a changed cookie signed in %s", i, u.Email)
 		}
 	}
 	if len(mine.ref.cookies.m) != 1 {
 		t.Fatalf("kept %d cookies, want only the one that verified", len(mine.ref.cookies.m))
+	}
+	if err := mine.EndSession(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := mine.SessionUser(ctx, good); err == nil {
+		t.Fatalf("an ended session still signs in %s", u.Email)
 	}
 }

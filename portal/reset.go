@@ -17,9 +17,12 @@ const ResetTTL = time.Hour
 // RequestPasswordReset mails a one-time link to the user with this email, if
 // there is one. The answer is the same either way, so nobody learns who is
 // registered.
-func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
+func (p *Portal) RequestPasswordReset(ctx context.Context, email, ip string) error {
 	if msg := ValidateEmail(email); msg != "" {
 		return &FieldErrors{Fields: map[string]string{"email": msg}}
+	}
+	if err := p.mailAllowed(ip, email); err != nil {
+		return err
 	}
 	u, err := p.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) || (err == nil && !u.Active) {
@@ -48,8 +51,8 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email string) error {
 	return nil
 }
 
-// ResetPassword sets a new password with a link's token; the link then stops
-// working, and so do the user's other sessions.
+// ResetPassword sets a new password with a link's token; the link then
+// stops working, and so do every session and token of the user.
 func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*User, error) {
 	var uid int64
 	err := p.q.QueryRow(ctx, "SELECT user_id FROM password_resets WHERE hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash(token), p.Now().Unix()).Scan(&uid)
@@ -74,12 +77,12 @@ func (p *Portal) ResetPassword(ctx context.Context, token, password string) (*Us
 		if n, _ := res.RowsAffected(); n == 0 {
 			return &FieldErrors{Fields: map[string]string{"token": "This link is used or has expired. Ask for a new one."}}
 		}
-		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?", hash, uid); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, uid); err != nil {
 			return err
 		}
-		_, err = tp.q.Exec(ctx, "DELETE FROM tokens WHERE user_id = ? AND kind = 'login'", uid)
-		return err
+		return tp.revokeAccess(ctx, uid, nil)
 	})
+	p.ref.cookies.forget()
 	if err != nil {
 		return nil, err
 	}

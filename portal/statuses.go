@@ -106,6 +106,7 @@ func (p *Portal) SaveStatus(ctx context.Context, actor *User, id int64, in Statu
 	return p.StatusByID(ctx, st.ID)
 }
 
+// StatusByID is one of the portal's statuses (ErrNotFound when there is none).
 func (p *Portal) StatusByID(ctx context.Context, id int64) (*Status, error) {
 	sts, err := p.Statuses(ctx)
 	if err != nil {

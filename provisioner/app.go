@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"portaldesk/portal/handlers"
@@ -43,10 +46,75 @@ func NewApp(svc *Service) (*App, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Site.RenderError(w, r, web.Errorf(http.StatusForbidden, "cross_origin", "This form was sent from another site and was refused. Please reload the page and try again."))
 	}))
-	a.handler = observe(svc.metrics, cop.Handler(a.Router))
+	a.handler = observe(svc.metrics, a.clientOf, cop.Handler(a.Router))
 	return a, nil
 }
 
+// clientOf is where a request comes from and whether over https: the
+// remote address, unless it is a trusted proxy, whose forwarding headers
+// then say. A request counts as secure when the public address is https.
+func (a *App) clientOf(r *http.Request) (ip string, secure bool) {
+	cfg := a.Svc.cfg
+	secure = r.TLS != nil || strings.HasPrefix(cfg.PublicURL, "https://")
+	ip = web.ClientIP(r)
+	trusted := func(s string) bool {
+		addr, err := netip.ParseAddr(strings.Trim(s, "[]"))
+		if err != nil {
+			return false
+		}
+		for _, p := range cfg.TrustedProxies {
+			if p.Contains(addr.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(cfg.TrustedProxies) == 0 || !trusted(ip) {
+		return ip, secure
+	}
+	var chain []string
+	proto := ""
+	if f := r.Header.Get("Forwarded"); f != "" {
+		for _, elem := range strings.Split(f, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				v = strings.Trim(v, `"`)
+				switch strings.ToLower(k) {
+				case "for":
+					if host, _, err := net.SplitHostPort(v); err == nil {
+						v = host
+					}
+					chain = append(chain, v)
+				case "proto":
+					proto = strings.ToLower(v)
+				}
+			}
+		}
+	} else {
+		for _, v := range strings.Split(r.Header.Get("X-Forwarded-For"), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				chain = append(chain, v)
+			}
+		}
+		proto = strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")))
+	}
+	// The client is the last address on the way that is not a trusted proxy.
+	for i := len(chain) - 1; i >= 0; i-- {
+		if _, err := netip.ParseAddr(strings.Trim(chain[i], "[]")); err != nil {
+			break
+		}
+		ip = strings.Trim(chain[i], "[]")
+		if !trusted(chain[i]) {
+			break
+		}
+	}
+	if proto == "https" {
+		secure = true
+	}
+	return ip, secure
+}
+
+// ServeHTTP serves every request of the service.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 type statusWriter struct {
@@ -88,10 +156,11 @@ func RequestID(ctx context.Context) string {
 
 // observe writes one structured line per request — portal, route, status,
 // duration, request id — and feeds the request metrics.
-func observe(m *Metrics, next http.Handler) http.Handler {
+func observe(m *Metrics, client func(*http.Request) (string, bool), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, ri := web.WithRouteInfo(r.Context())
+		ri.IP, ri.Secure = client(r)
 		b := make([]byte, 8)
 		rand.Read(b)
 		id := hex.EncodeToString(b)
@@ -111,7 +180,7 @@ func observe(m *Metrics, next http.Handler) http.Handler {
 		if slog.Default().Enabled(ctx, slog.LevelInfo) {
 			slog.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("id", id), slog.String("method", r.Method), slog.String("portal", ri.Portal), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d))
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("ip", ri.IP))
 		}
 	})
 }

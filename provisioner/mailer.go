@@ -59,8 +59,7 @@ func (m *Mailer) Kick(slug string) { m.queue(slug, false) }
 // the request holds it open: the mailer keeps it open until the mail is
 // out. A portal opened for that one request (a rarely visited one, which
 // the registry does not keep) is then not closed after the request and
-// opened again for delivery: at 5,000 portals and 256 open, that second
-// open followed a quarter of all writes.
+// opened again for delivery.
 func (m *Mailer) Queued(slug string) { m.queue(slug, true) }
 
 // maxHolding bounds the portals the mailer keeps open: while mail is slow

@@ -24,8 +24,8 @@ const planTTL = time.Second
 // (TinyLFU-style admission); otherwise it is opened for the requests at hand
 // and closed after them. Under a Zipf-like popularity, as many businesses
 // produce, this keeps the popular portals open through bursts of rarely
-// visited ones: a quarter fewer cold opens than a plain LRU in simulation
-// at 5,000 portals and 256 open.
+// visited ones, with fewer cold opens than a plain LRU (provisioner's
+// README has the measurements).
 type Registry struct {
 	limit    int
 	loadPlan func(ctx context.Context, slug string) (*portal.Plan, error)
@@ -78,12 +78,9 @@ func NewRegistry(limit int, loadPlan func(context.Context, string) (*portal.Plan
 }
 
 // touchLocked counts a request for slug and returns its recent frequency.
-// Every forty times the limit of requests (10,240 at the default 256, a
-// few seconds of a busy service) all counts are halved, so the counts
-// follow what is popular now. Halving every ten times the limit, as
-// before, let noise decide more: at 5,000 portals under Zipf (s = 1.1)
-// 25.7 % of requests opened a portal, against 24.1 % now (23.4 % is the
-// floor: the share of requests outside the 256 most popular portals).
+// Every forty times the limit of requests (a few seconds of a busy
+// service) all counts are halved, so the counts follow what is popular
+// now; halving more often lets noise decide more.
 func (r *Registry) touchLocked(slug string) uint16 {
 	f := r.freq[slug]
 	if f < 1<<15 {

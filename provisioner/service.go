@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,36 @@ type Config struct {
 	// system's (--smtp-ca: private relays, tests).
 	SMTPRootCAs *x509.CertPool
 	Billing     BillingConfig
+	// TrustedProxies are the addresses (CIDR prefixes) of reverse proxies
+	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
+	// believed; nobody else's are.
+	TrustedProxies []netip.Prefix
+}
+
+// ParsePrefixes reads a comma-separated list of addresses and CIDR
+// prefixes (--trusted-proxies).
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Defaults fills what is unset.
@@ -166,7 +197,7 @@ func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, erro
 
 // openPortal opens a portal for the registry. A passing portal, opened for
 // the request at hand and closed after it, is opened for this process
-// alone: a cold open that needs no -shm file costs a third less, and for
+// alone: a cold open that needs no -shm file costs less, and for
 // the moment it is open another process (a backup or seed command) waits.
 // Not for a request with a large body (see shortBody), which may take long.
 func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error) {

@@ -47,6 +47,7 @@ func (s *Site) Handle(path string, h http.Handler) *mux.Route {
 	return s.mux.PathPrefix(path).Handler(h)
 }
 
+// ServeHTTP serves the service's own pages.
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Site) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {

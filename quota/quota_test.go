@@ -448,3 +448,43 @@ func TestConcurrentStateChangesNeverOverwriteEachOther(t *testing.T) {
 	}
 	t.Logf("the job found the state changed under it in %d of 40 rounds", changed)
 }
+
+// TestConcurrentWritesAtTheQuotaAnswer507: many clients write at once as
+// the database quota fills; every answer is 201 or 507 quota_exceeded —
+// none is a 500 because a write that needed more pages than were left was
+// taken for a full disk.
+func TestConcurrentWritesAtTheQuotaAnswer507(t *testing.T) {
+	w := newBillWorld(t)
+	ctx := context.Background()
+	if err := w.e.Svc.SetLimits(ctx, "acme", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.e.Svc.Registry().WaitClosed()
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				// Sizes vary, so some writes need many pages when few are left.
+				desc := strings.Repeat("lorem ipsum dolor sit amet ", 50+((g*31+i*17)%40)*16)
+				r := w.api(t, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": fmt.Sprint("T", g, i), "description": desc}})
+				mu.Lock()
+				codes[r.Status]++
+				mu.Unlock()
+				if r.Status == 507 && r.JSON(t)["error"].(map[string]any)["code"] != "quota_exceeded" {
+					t.Errorf("507 with %s", r.Body)
+				}
+				if r.Status != 201 {
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if codes[201] == 0 || codes[507] != 8 || len(codes) != 2 {
+		t.Fatalf("answers %v: want only 201s, then 507 for each client", codes)
+	}
+}

@@ -120,8 +120,7 @@ var fixedText = regexp.MustCompile("\\{\\{t (\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`)\\
 
 // inlineTexts writes the translation of every fixed text into the template
 // source, escaped for HTML, so that a page in either language renders them
-// as plain text rather than a function call each (a fifth of the ticket
-// page's server time before).
+// as plain text rather than a function call each.
 func inlineTexts(lang, src string) string {
 	return fixedText.ReplaceAllStringFunc(src, func(m string) string {
 		lit := fixedText.FindStringSubmatch(m)[1]

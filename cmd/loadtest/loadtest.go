@@ -86,6 +86,11 @@ type Result struct {
 	// tickets on Zipf-chosen portals, after the mix.
 	TicketPage *OpResult            `json:"ticket_page_alone"`
 	Comparison map[string]*OpResult `json:"comparison"`
+	// CompareStaff is how many staff each new ticket of the comparison
+	// notifies; CompareMessages how long the conversations of the
+	// comparison's ticket pages are.
+	CompareStaff    int `json:"comparison_staff_notified"`
+	CompareMessages int `json:"comparison_messages_per_ticket"`
 }
 
 type user struct {
@@ -224,7 +229,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	})
 	res.RSSBytes, res.OpenPortals = r.serviceStats()
 	res.Verified = r.verify(sites)
-	cmp, err := r.compare(ctx)
+	cmp, err := r.compare(ctx, res)
 	if err != nil {
 		return nil, err
 	}
@@ -722,15 +727,49 @@ func (r *runner) verify(sites []*site) string {
 	return fmt.Sprintf("all %d tickets and %d messages created under load are there", tickets, messages)
 }
 
+// compareStaff is how many staff the comparison's portal has, each
+// notified of every new ticket; compareMessages the length of the
+// conversations its ticket pages show.
+const (
+	compareStaff    = 10
+	compareMessages = 30
+)
+
 // compare measures, with 4 concurrent clients on one portal holding 2,500
-// open tickets, ticket creation, the ticket page and the operators' table.
-func (r *runner) compare(ctx context.Context) (map[string]*OpResult, error) {
+// open tickets: ticket creation with ten staff notified by mail, the page
+// of a ticket with a 30-message conversation, and the operators' table of
+// open tickets (50 rows of 2,500). Against a running service (--target)
+// the portal stays on the free tariff, and one person is notified.
+func (r *runner) compare(ctx context.Context, res *Result) (map[string]*OpResult, error) {
 	old := r.o.Tickets
 	r.o.Tickets = 0
 	s, err := r.provisionOne(-1)
 	r.o.Tickets = old
 	if err != nil {
 		return nil, err
+	}
+	res.CompareStaff = 1
+	if r.svc != nil {
+		// Ops put the portal on a tariff for ten operators, and the admin
+		// invites nine; every one of them is told of each new ticket.
+		if err := r.svc.SetTariff(ctx, s.slug, "business", compareStaff, "loadtest"); err != nil {
+			return nil, err
+		}
+		h, err := r.svc.Registry().Acquire(ctx, s.slug)
+		if err != nil {
+			return nil, err
+		}
+		for i := 1; i < compareStaff; i++ {
+			u := &portal.User{Email: fmt.Sprintf("op%d@%s.test", i, s.slug), Name: fmt.Sprint("Operator ", i), Role: portal.RoleOperator, TourDone: true}
+			if err = h.Portal.InsertUser(ctx, u, r.hash); err != nil {
+				break
+			}
+		}
+		h.Release()
+		if err != nil {
+			return nil, err
+		}
+		res.CompareStaff = compareStaff
 	}
 	fmt.Fprintf(r.o.Out, "comparison: creating %d open tickets on one portal…\n", r.o.CompareTickets)
 	var mu sync.Mutex
@@ -752,6 +791,26 @@ func (r *runner) compare(ctx context.Context) (map[string]*OpResult, error) {
 		}()
 	}
 	wg.Wait()
+	// The pages compared are of tickets whose conversation has grown to
+	// thirty messages, the client and the operator taking turns.
+	talked := s.tickets[:min(len(s.tickets), 40)]
+	next.Store(0)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(talked)*compareMessages); i = next.Add(1) - 1 {
+				n, k := talked[i/compareMessages], i%compareMessages
+				who, body := s.op.tok, "We are looking into it."
+				if k%2 == 0 {
+					who, body = s.clients[int(n)%len(s.clients)].tok, "Any news?"
+				}
+				r.json("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", s.slug, n), who, map[string]any{"body": body}, 201)
+			}
+		}()
+	}
+	wg.Wait()
+	res.CompareMessages = compareMessages
 	run := func(name string, d time.Duration, fn func(rnd *rand.Rand) bool) *OpResult {
 		o := hammer(4, d, 0, func(rnd *rand.Rand) func() bool { return func() bool { return fn(rnd) } })
 		fmt.Fprintf(r.o.Out, "  %-28s %8.0f/s  median %.2f ms  p99 %.2f ms  errors %d\n", name, o.PerSec, o.MedianMS, o.P99MS, o.Errors)
@@ -764,7 +823,7 @@ func (r *runner) compare(ctx context.Context) (map[string]*OpResult, error) {
 		return c == 201
 	})
 	out["ticket page"] = run("ticket page", d, func(rnd *rand.Rand) bool {
-		c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+		c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, talked[rnd.Intn(len(talked))]), s.op.tok, nil)
 		return c == 200
 	})
 	out["operators' table"] = run("operators' table", d, func(rnd *rand.Rand) bool {

@@ -118,6 +118,19 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Billing.Currency, "currency", env("PORTALDESK_CURRENCY", "RUB"), "currency of prices and balances (PORTALDESK_CURRENCY)")
 	fs.IntVar(&c.Billing.FirstPaymentBonus, "first-payment-bonus", envInt("PORTALDESK_FIRST_PAYMENT_BONUS", 50), "percent credited with a portal's first payment (PORTALDESK_FIRST_PAYMENT_BONUS)")
 	fs.StringVar(&c.Billing.Vendor, "vendor", env("PORTALDESK_VENDOR", "Portaldesk"), "the vendor's details printed on invoices (PORTALDESK_VENDOR)")
+	fs.Func("trusted-proxies", "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-*/Forwarded headers are believed (PORTALDESK_TRUSTED_PROXIES)", func(v string) error {
+		p, err := provisioner.ParsePrefixes(v)
+		c.TrustedProxies = p
+		return err
+	})
+	if v := os.Getenv("PORTALDESK_TRUSTED_PROXIES"); v != "" {
+		if p, err := provisioner.ParsePrefixes(v); err == nil {
+			c.TrustedProxies = p
+		} else {
+			fmt.Fprintln(os.Stderr, "portaldesk: PORTALDESK_TRUSTED_PROXIES:", err)
+			os.Exit(2)
+		}
+	}
 	return c
 }
 
@@ -646,7 +659,7 @@ func loadtestCmd(args []string) error {
 	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
 	fmt.Fprintf(tw, "cold portal opens: %.1f %% of the mix, %.1f %% of the ticket page alone\n", res.ColdOpenPct["mix"], res.ColdOpenPct["ticket page alone"])
 	fmt.Fprintf(tw, "errors in all phases: %d; service RSS %s, %d portals open; %s\n\n", res.Errors, portal.HumanBytes(res.RSSBytes), res.OpenPortals, res.Verified)
-	fmt.Fprintf(tw, "ONE PORTAL, %d OPEN TICKETS, 4 CLIENTS\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS\n", o.CompareTickets)
+	fmt.Fprintf(tw, "ONE PORTAL, %d OPEN TICKETS, 4 CLIENTS, %d STAFF NOTIFIED, %d-MESSAGE CONVERSATIONS\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS\n", o.CompareTickets, res.CompareStaff, res.CompareMessages)
 	for _, n := range []string{"ticket creation", "ticket page", "operators' table"} {
 		op := res.Comparison[n]
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\n", n, op.PerSec, op.MedianMS, op.P99MS, op.Errors)

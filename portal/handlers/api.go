@@ -453,7 +453,7 @@ func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, rq *Request
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if _, err := rq.P.ChangePassword(r.Context(), rq.User, in.Current, in.New); err != nil {
+	if _, err := rq.P.ChangePassword(r.Context(), rq.User, in.Current, in.New, sessionCookie(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

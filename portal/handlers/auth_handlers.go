@@ -24,12 +24,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 	return s.tpl.Render(w, http.StatusOK, "login", pg)
 }
 
-// login checks credentials with the per-address limit of this portal.
+// login checks credentials, throttled per account and per address.
 func (s *Server) login(r *http.Request, rq *Request, email, password string) (*portal.User, error) {
-	ip := ClientIP(r)
-	if rq.P.LoginBlocked(ip) {
-		return nil, web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many failed sign-in attempts. Please wait a minute and try again.")
-	}
 	fields := map[string]string{}
 	if strings.TrimSpace(email) == "" {
 		fields["email"] = "Enter your email."
@@ -40,15 +36,14 @@ func (s *Server) login(r *http.Request, rq *Request, email, password string) (*p
 	if len(fields) > 0 {
 		return nil, web.Invalid(fields)
 	}
-	u, err := rq.P.Authenticate(r.Context(), email, password)
+	u, err := rq.P.SignIn(r.Context(), email, password, ClientIP(r))
 	switch {
 	case errors.Is(err, portal.ErrBadCredentials):
-		rq.P.LoginFailed(ip)
 		return nil, &web.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "Wrong email or password.", Fields: map[string]string{"password": "Wrong email or password."}}
 	case errors.Is(err, portal.ErrInactive):
 		return nil, web.Errorf(http.StatusForbidden, "inactive", "%s", strings.ToUpper(err.Error()[:1])+err.Error()[1:]+".")
 	case err != nil:
-		return nil, err
+		return nil, webError(err)
 	}
 	return u, nil
 }
@@ -66,6 +61,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 		pg := s.page(r, rq, "Sign in", nil)
 		pg.Form = url.Values{"email": {r.PostForm.Get("email")}, "next": {r.PostForm.Get("next")}}
 		pg.Errors, pg.Error = e.Fields, e.Message
+		e.SetHeaders(w)
 		return s.tpl.Render(w, e.Status, "login", pg)
 	}
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
@@ -76,6 +72,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.EndSession(r.Context(), sessionCookie(r)); err != nil {
+		return err
+	}
 	http.SetCookie(w, sessions.NewCookie(portal.SessionCookie, "", sessionOptions(r, rq.Base, -1)))
 	http.Redirect(w, r, rq.Base+"/login", http.StatusSeeOther)
 	return nil

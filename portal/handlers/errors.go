@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"portaldesk/portal"
 	"portaldesk/portal/web"
@@ -22,6 +23,11 @@ func webError(err error) error {
 			e.Message = fe.Message
 		}
 		return e
+	}
+	var wait *portal.WaitError
+	if errors.As(err, &wait) {
+		return &web.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts. Please wait a little and try again.",
+			RetryAfter: max(int(wait.Wait.Round(time.Second).Seconds()), 1)}
 	}
 	var qe *portal.ErrQuota
 	if errors.As(err, &qe) {

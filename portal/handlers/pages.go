@@ -67,6 +67,7 @@ func (s *Server) formFail(w http.ResponseWriter, pg *templates.Page, page string
 	if pg.Error == "" || len(we.Fields) > 0 && we.Code == "invalid" {
 		pg.Error = "Please correct the highlighted fields."
 	}
+	we.SetHeaders(w)
 	return s.tpl.Render(w, we.Status, page, pg)
 }
 

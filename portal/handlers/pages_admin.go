@@ -89,14 +89,10 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if r.PostForm.Get("new_password") != r.PostForm.Get("new_password2") {
 		return s.profileFail(w, r, rq, &portal.FieldErrors{Fields: map[string]string{"new_password2": "The two new passwords differ."}})
 	}
-	u, err := rq.P.ChangePassword(r.Context(), rq.User, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
-	if err != nil {
+	if _, err := rq.P.ChangePassword(r.Context(), rq.User, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), sessionCookie(r)); err != nil {
 		return s.profileFail(w, r, rq, err)
 	}
-	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq.Base+"/profile", "Your password is changed. Other sessions are signed out."))
+	return redirect(w, r, flashURL(rq.Base+"/profile", "Your password is changed. You are signed out everywhere else, and your API tokens no longer work."))
 }
 
 func (s *Server) tokenSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +16,20 @@ import (
 	"portaldesk/portal/web"
 	"portaldesk/templates"
 )
+
+// Billing is what the control plane offers a portal about its subscription.
+// The portal passes only its own catalog id; the money lives in the catalog.
+type Billing interface {
+	Subscription(ctx context.Context, portalID int64) (*portal.Subscription, error)
+	Quote(ctx context.Context, portalID int64, tariff string, operators int) (*portal.Quote, error)
+	ChangeSubscription(ctx context.Context, portalID int64, actor string, tariff *string, operators *int) (*portal.Subscription, error)
+	TopUp(ctx context.Context, portalID int64, amount int64, promo, payer string) (*portal.Invoice, error)
+	Invoice(ctx context.Context, portalID int64, number string) (*portal.Invoice, error)
+	Transactions(ctx context.Context, portalID int64, limit int) ([]portal.Transaction, error)
+	Tariffs(ctx context.Context) ([]portal.TariffInfo, error)
+	SetAdminDBLimit(ctx context.Context, portalID int64, mb int64) error
+	Money(minor int64) string
+}
 
 func (s *Server) billingRoutes(m, api *mux.Router) {
 	m.Handle("/admin/subscription", s.user(s.subscriptionPage, portal.RoleAdmin)).Methods("GET")
@@ -31,7 +46,7 @@ func (s *Server) billingRoutes(m, api *mux.Router) {
 	api.Handle("/tariffs", s.user(s.apiTariffs)).Methods("GET")
 }
 
-func (s *Server) billing() (portal.Billing, error) {
+func (s *Server) billing() (Billing, error) {
 	if s.cfg.Billing == nil {
 		return nil, errors.New("billing is not set up on this service")
 	}

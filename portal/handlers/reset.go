@@ -17,12 +17,8 @@ func (s *Server) forgotSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	if rq.P.LoginBlocked(ClientIP(r)) {
-		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
-	}
-	rq.P.LoginFailed(ClientIP(r))
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	if err := rq.P.RequestPasswordReset(r.Context(), email); err != nil {
+	if err := rq.P.RequestPasswordReset(r.Context(), email, ClientIP(r)); err != nil {
 		return s.formFail(w, s.page(r, rq, "Forgot your password?", nil), "forgot", r.PostForm, err)
 	}
 	pg := s.page(r, rq, "Sign in", nil)
@@ -60,11 +56,7 @@ func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if rq.P.LoginBlocked(ClientIP(r)) {
-		return web.Errorf(http.StatusTooManyRequests, "rate_limited", "Too many attempts. Please wait a minute and try again.")
-	}
-	rq.P.LoginFailed(ClientIP(r))
-	if err := rq.P.RequestPasswordReset(r.Context(), in.Email); err != nil {
+	if err := rq.P.RequestPasswordReset(r.Context(), in.Email, ClientIP(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

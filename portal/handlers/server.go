@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 
@@ -50,7 +49,7 @@ type Config struct {
 	PublicURL string
 	Templates *templates.Set
 	Mailer    MailTester
-	Billing   portal.Billing
+	Billing   Billing
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
@@ -172,6 +171,11 @@ func (s *Server) identify(r *http.Request, rq *Request) error {
 	if err != nil || c.Value == "" {
 		return nil
 	}
+	if web.IsAPI(r) && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// The API changes things only for a bearer token: a plain form on
+		// any page of this origin could send a browser's cookie along.
+		return nil
+	}
 	// No session, a cookie signed for another portal or tampered with, or
 	// a session that has ended: anonymous.
 	u, err := rq.P.SessionUser(ctx, c.Value)
@@ -187,17 +191,29 @@ func (s *Server) identify(r *http.Request, rq *Request) error {
 
 // sessionOptions are the session cookie's attributes: scoped to the
 // portal's path (or, on its own domain, its host).
+// Secure comes from the service (web.Info): the public address is https,
+// or a trusted proxy says the request came over https.
 func sessionOptions(r *http.Request, base string, maxAge int) *sessions.Options {
-	return &sessions.Options{Path: base + "/", MaxAge: maxAge, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+	return &sessions.Options{Path: base + "/", MaxAge: maxAge, HttpOnly: true, Secure: web.Info(r).Secure, SameSite: http.SameSiteLaxMode}
 }
 
-// StartSession signs u in on this response with the portal's cookie.
+// StartSession signs u in on this response: a new session on the server
+// and the portal's cookie that carries it.
 func StartSession(w http.ResponseWriter, r *http.Request, p *portal.Portal, base string, u *portal.User) error {
-	sess, _ := sessions.NewCookieStore(p.CookieKey()).New(r, portal.SessionCookie)
-	sess.Values["uid"] = u.ID
-	sess.Values["sv"] = u.SessionVersion()
-	sess.Options = sessionOptions(r, base, int(portal.SessionTTL.Seconds()))
-	return sess.Save(r, w)
+	value, err := p.StartSession(r.Context(), u, ClientIP(r), r.UserAgent())
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, sessions.NewCookie(portal.SessionCookie, value, sessionOptions(r, base, int(portal.SessionTTL.Seconds()))))
+	return nil
+}
+
+// sessionCookie is the value of the request's session cookie, or "".
+func sessionCookie(r *http.Request) string {
+	if c, err := r.Cookie(portal.SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request, err error) {
@@ -215,6 +231,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request
 	if e.Status == http.StatusNotFound {
 		title = "Page not found"
 	}
+	e.SetHeaders(w)
 	_ = s.tpl.Render(w, e.Status, "error", s.page(r, rq, title, e.Message))
 }
 
@@ -282,7 +299,7 @@ func (s *Server) langSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	if !i18n.Supported(l) {
 		return web.Invalid(map[string]string{"lang": "Choose English or Russian."})
 	}
-	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: rq.Base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: rq.Base + "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: web.Info(r).Secure, SameSite: http.SameSiteLaxMode})
 	if rq.User != nil {
 		if err := rq.P.SetLang(r.Context(), rq.User, l); err != nil {
 			return err
@@ -313,14 +330,10 @@ func localNext(base, next string) string {
 	return next
 }
 
-// ClientIP is the remote address without the port.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientIP is the address the request came from: the service works it
+// out once (web.Info), trusting a proxy's forwarding headers only when
+// the proxy is one configured.
+func ClientIP(r *http.Request) string { return web.ClientIP(r) }
 
 // Route is one route a portal serves.
 type Route struct {

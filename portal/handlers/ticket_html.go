@@ -44,7 +44,7 @@ func statusPill(st portal.Status, lang string) template.HTML {
 // WriteHTML writes the ticket page's content into w. Like the conversation and the
 // tickets table it is written by hand: html/template's reflective execution
 // of this page — a hundred actions, each value passed through an escaper by
-// reflect.Call — was a quarter of the CPU of a ticket view under load.
+// reflect.Call — cost more than the page's queries.
 // pg carries the viewer and what they typed, so a form that failed shows
 // its values and errors again.
 func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {

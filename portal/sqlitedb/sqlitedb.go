@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -72,7 +73,8 @@ type DB struct {
 	writes, settled atomic.Int64
 	hooked          atomic.Bool // the writer's connections count changes
 
-	queries atomic.Int64 // statements run, for tests that count a page's queries
+	queries  atomic.Int64 // statements run, for tests that count a page's queries
+	maxPages int64        // Options.MaxPageCount
 
 	exclusive bool
 	release   func() // ends the process's claim on the file (see claimFile)
@@ -158,8 +160,8 @@ func stmt(ctx context.Context, cache *sync.Map, seen *sync.Map, pool *sql.DB, qu
 // test when the bound value is 0 or 1, and so marks the statement to be
 // parsed and planned again whenever the value of such a parameter moves
 // between 0 or 1 and anything else: ticket #1 after ticket #7, user 1
-// after user 2. A cached statement was then parsed again on a tenth or
-// more of its uses. The unary plus hides the parameter from that guess and
+// after user 2. A cached statement was then parsed again on many of its
+// uses. The unary plus hides the parameter from that guess and
 // from nothing else: a "col = +?" term still uses col's index, affinity
 // and collation (TestPlanStableKeepsIndexes).
 func planStable(query string) string {
@@ -305,19 +307,29 @@ var ErrQuotaExceeded = errors.New("database quota exceeded")
 var ErrDiskFull = errors.New("disk full")
 
 // mapError tells the two kinds of SQLITE_FULL apart: the database's own
-// cap (max_page_count) and a full disk.
+// cap (max_page_count) and a full disk. With a cap set, it is the cap
+// unless the disk itself has no room left: comparing the page count with
+// the cap is no guide, for a transaction that needed more pages than were
+// left fails with the count still well below it.
 func (d *DB) mapError(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
-		var pages, maxPages int64
-		_ = d.w.QueryRow("PRAGMA page_count").Scan(&pages)
-		_ = d.w.QueryRow("PRAGMA max_page_count").Scan(&maxPages)
-		if maxPages > 0 && pages+8 >= maxPages {
+		if d.maxPages > 0 && !diskFull(filepath.Dir(d.path)) {
 			return fmt.Errorf("%w: %w", ErrQuotaExceeded, err)
 		}
 		return fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	return err
+}
+
+// diskFull reports whether the file system holding dir has less room
+// than a few pages' worth of writes.
+func diskFull(dir string) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Bavail*uint64(st.Bsize) < 1<<20
 }
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
@@ -429,7 +441,7 @@ func openPool(path, setup string, writer, exclusive bool, watch map[string]bool,
 // the WAL index in its own memory instead of the -shm file. Its
 // connections share that index and lock each other as usual; only other
 // processes are kept out. A cold open then saves the -shm file's locks,
-// truncation, regrowth and mapping: about a third of its cost. When
+// truncation, regrowth and mapping, a good part of its cost. When
 // another process has the file open, the lock is refused at once and the
 // file is opened the usual way.
 func Open(path string, o Options) (*DB, error) {
@@ -464,7 +476,7 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 func open(path string, o Options) (*DB, error) {
-	d := &DB{path: path}
+	d := &DB{path: path, maxPages: o.MaxPageCount}
 	var watch map[string]bool
 	if len(o.Watch) > 0 {
 		watch = make(map[string]bool, len(o.Watch))

@@ -334,11 +334,13 @@ func TestFailedTransactionKeepsNothing(t *testing.T) {
 	}
 }
 
-// A write past MaxPageCount fails as ErrQuotaExceeded and keeps nothing.
+// A write past MaxPageCount fails as ErrQuotaExceeded and keeps nothing —
+// also a transaction that needed far more pages than were left, after
+// which the page count is still well below the cap.
 func TestQuotaExceeded(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "q.db")
-	d, err := Open(path, Options{MaxPageCount: 16})
+	d, err := Open(path, Options{MaxPageCount: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +349,7 @@ func TestQuotaExceeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = d.Tx(ctx, func(tx *Tx) error {
-		for i := 0; i < 200; i++ {
+		for i := 0; i < 1000; i++ {
 			if _, err := tx.Exec(ctx, "INSERT INTO settings (key, value) VALUES (?, ?)", fmt.Sprint(i), strings.Repeat("x", 1000)); err != nil {
 				return err
 			}
@@ -360,5 +362,9 @@ func TestQuotaExceeded(t *testing.T) {
 	var n int
 	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM settings").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d settings kept (%v), want 0", n, err)
+	}
+	// One statement of its own, too big at once.
+	if _, err := d.Exec(ctx, "INSERT INTO settings (key, value) VALUES ('big', ?)", strings.Repeat("y", 300_000)); !errors.Is(err, ErrQuotaExceeded) {
+		t.Fatalf("a single statement: got %v, want ErrQuotaExceeded", err)
 	}
 }

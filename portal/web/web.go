@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"portaldesk/templates/i18n"
@@ -22,8 +24,11 @@ type Error struct {
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// RetryAfter, in seconds, is sent as Retry-After (429, 503).
+	RetryAfter int `json:"-"`
 }
 
+// Error is the code and the message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Errorf builds an Error with the given status and code.
@@ -84,6 +89,7 @@ func AsError(r *http.Request, err error) *Error {
 
 // JSONError writes err as {"error": {...}}.
 func JSONError(w http.ResponseWriter, e *Error) {
+	e.SetHeaders(w)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="portaldesk"`)
 	}
@@ -95,6 +101,10 @@ func JSONError(w http.ResponseWriter, e *Error) {
 type RouteInfo struct {
 	Route  string
 	Portal string
+	// IP is the client's address and Secure whether it reached the
+	// service over https, as the service decided when the request came in.
+	IP     string
+	Secure bool
 }
 
 type routeKey struct{}
@@ -118,11 +128,31 @@ func Info(r *http.Request) *RouteInfo {
 // browser's, else English.
 func ServiceLang(w http.ResponseWriter, r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); i18n.Supported(l) {
-		http.SetCookie(w, &http.Cookie{Name: "pd_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: "pd_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: Info(r).Secure, SameSite: http.SameSiteLaxMode})
 		return l
 	}
 	if c, err := r.Cookie("pd_lang"); err == nil && i18n.Supported(c.Value) {
 		return c.Value
 	}
 	return i18n.Pick(i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")))
+}
+
+// SetHeaders writes the headers an error response carries besides its body.
+func (e *Error) SetHeaders(w http.ResponseWriter) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+}
+
+// ClientIP is the request's client address (RouteInfo.IP), or the remote
+// address without its port when the service did not set it.
+func ClientIP(r *http.Request) string {
+	if ri, ok := r.Context().Value(routeKey{}).(*RouteInfo); ok && ri.IP != "" {
+		return ri.IP
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

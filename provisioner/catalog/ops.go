@@ -2,18 +2,61 @@ package catalog
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/sqlitedb"
 )
 
-// SaveOpsUser creates an ops account or replaces its name and password hash.
+// SaveOpsUser creates an ops account or replaces its name and password
+// hash; a new password ends every session of the account.
 func (c *Catalog) SaveOpsUser(ctx context.Context, email, name, hash string) error {
-	_, err := c.db.Exec(ctx, "INSERT INTO ops_users (email, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET hash = excluded.hash, name = excluded.name",
-		email, name, hash, c.now().Unix())
+	return c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO ops_users (email, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET hash = excluded.hash, name = excluded.name",
+			email, name, hash, c.now().Unix()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM ops_sessions WHERE email = ?", email)
+		return err
+	})
+}
+
+func sessionHash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// StartOpsSession signs an ops person in: it answers the secret their
+// cookie carries.
+func (c *Catalog) StartOpsSession(ctx context.Context, email, ip string) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	now := c.now().Unix()
+	_, err := c.db.Exec(ctx, "INSERT INTO ops_sessions (id, email, created_at, seen_at, ip) VALUES (?, ?, ?, ?, ?)", sessionHash(secret), email, now, now, ip)
+	return secret, err
+}
+
+// OpsSession is whose ops session secret is (portal.ErrNotFound when it
+// has ended, or the account is gone).
+func (c *Catalog) OpsSession(ctx context.Context, secret string) (string, error) {
+	var email string
+	err := c.db.QueryRow(ctx, "SELECT s.email FROM ops_sessions s JOIN ops_users u ON u.email = s.email WHERE s.id = ?", sessionHash(secret)).Scan(&email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", portal.ErrNotFound
+	}
+	return email, err
+}
+
+// EndOpsSession signs the ops session with secret out.
+func (c *Catalog) EndOpsSession(ctx context.Context, secret string) error {
+	_, err := c.db.Exec(ctx, "DELETE FROM ops_sessions WHERE id = ?", sessionHash(secret))
 	return err
 }
 

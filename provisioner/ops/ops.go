@@ -14,22 +14,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"portaldesk/portal"
+	"portaldesk/portal/throttle"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
@@ -53,15 +51,16 @@ type Console struct {
 	cat      *catalog.Catalog
 	mux      *mux.Router
 	sessions *sessions.CookieStore
-	mu       sync.Mutex
-	limits   map[string]*rate.Limiter
+	// accounts and addresses throttle sign-in guesses.
+	accounts, addresses *throttle.Throttle
 }
 
 // New builds the console over svc.
 func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console {
 	m := hmac.New(sha256.New, svc.Secret())
 	m.Write([]byte("portaldesk ops session"))
-	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(m.Sum(nil)), limits: map[string]*rate.Limiter{}}
+	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(m.Sum(nil)),
+		accounts: throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour), addresses: throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour)}
 	c.sessions.Options = &sessions.Options{Path: "/ops", MaxAge: 12 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	r := c.mux.PathPrefix("/ops").Subrouter()
 	r.HandleFunc("/login", c.h(c.loginPage, false)).Methods("GET")
@@ -75,6 +74,7 @@ func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console
 	return c
 }
 
+// ServeHTTP serves /ops.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
 // AddUser creates an ops account (portaldesk ops add-user).
@@ -102,7 +102,9 @@ func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, a
 		web.Info(r).Route = "/ops"
 		user := ""
 		if sess, err := c.sessions.Get(r, "pd_ops"); err == nil {
-			user, _ = sess.Values["ops"].(string)
+			if sid, _ := sess.Values["sid"].(string); sid != "" {
+				user, _ = c.cat.OpsSession(r.Context(), sid)
+			}
 		}
 		if auth && user == "" {
 			// The login page itself, answered 401: never any data.
@@ -127,30 +129,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	_ = c.tpl.Render(w, e.Status, "error", &templates.Page{Lang: web.ServiceLang(w, r), Title: http.StatusText(e.Status), Data: e.Message})
 }
 
-func clientIP(r *http.Request) string {
-	h, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return h
-}
+func clientIP(r *http.Request) string { return web.ClientIP(r) }
 
 func (c *Console) audit(ctx context.Context, r *http.Request, actor, action, target, detail string) {
 	_ = c.cat.Audit(ctx, catalog.AuditEntry{Actor: actor, Action: action, Target: target, IP: clientIP(r), Detail: detail})
-}
-
-func (c *Console) limiter(ip string) *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.limits[ip]
-	if l == nil {
-		if len(c.limits) > 10000 {
-			clear(c.limits)
-		}
-		l = rate.NewLimiter(rate.Every(10*time.Second), 5)
-		c.limits[ip] = l
-	}
-	return l
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -163,21 +145,31 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pg := &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in", Form: url.Values{"email": {email}}}
-	lim := c.limiter(clientIP(r))
-	if lim.Tokens() < 1 {
+	now := time.Now()
+	attempt, wait := throttle.Begin(now, throttle.Key{T: c.accounts, Key: strings.ToLower(email), Clear: true}, throttle.Key{T: c.addresses, Key: clientIP(r)})
+	if attempt == nil {
 		pg.Error = "Too many failed attempts. Wait a minute."
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(wait.Seconds()), 1)))
 		return c.tpl.Render(w, http.StatusTooManyRequests, "ops_login", pg)
 	}
 	hash, err := c.cat.OpsUserHash(r.Context(), email)
-	if err != nil || bcrypt.CompareHashAndPassword([]byte(hash), []byte(r.PostForm.Get("password"))) != nil {
-		lim.Allow()
+	if err != nil {
+		hash = string(portal.DummyHash()) // the same time for an unknown email
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(r.PostForm.Get("password"))) != nil || err != nil {
+		attempt.Failed(time.Now())
 		c.audit(r.Context(), r, email, "login failed", "", "")
 		pg.Error = "Wrong email or password."
 		return c.tpl.Render(w, http.StatusUnauthorized, "ops_login", pg)
 	}
+	attempt.Succeeded(time.Now())
+	sid, err := c.cat.StartOpsSession(r.Context(), email, clientIP(r))
+	if err != nil {
+		return err
+	}
 	sess, _ := c.sessions.New(r, "pd_ops")
-	sess.Values["ops"] = email
-	sess.Options.Secure = r.TLS != nil
+	sess.Values["sid"] = sid
+	sess.Options.Secure = web.Info(r).Secure
 	if err := sess.Save(r, w); err != nil {
 		return err
 	}
@@ -187,6 +179,14 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, user string) error {
+	if sess, err := c.sessions.Get(r, "pd_ops"); err == nil {
+		if sid, _ := sess.Values["sid"].(string); sid != "" {
+			if err := c.cat.EndOpsSession(r.Context(), sid); err != nil {
+				return err
+			}
+		}
+	}
+	c.audit(r.Context(), r, user, "logout", "", "")
 	sess, _ := c.sessions.New(r, "pd_ops")
 	sess.Options.MaxAge = -1
 	_ = sess.Save(r, w)

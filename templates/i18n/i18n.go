@@ -277,11 +277,11 @@ func Bytes(lang string, n int64) string {
 // subject or a file name read as something else ("invoice\u202efdp.exe").
 // Right-to-left scripts need none of them. NUL goes too.
 func CleanText(s string) string {
+	if clean(s) {
+		return s
+	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if !strings.ContainsAny(s, "\x00\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
-		return s
 	}
 	return strings.Map(func(r rune) rune {
 		if r == 0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
@@ -289,6 +289,28 @@ func CleanText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// clean reports whether s needs no cleaning: it is called on every value
+// a hand-written page escapes, so it looks for NUL and for the lead byte
+// of the bidi controls (0xE2) with the fast byte search, and checks UTF-8
+// only then.
+func clean(s string) bool {
+	if strings.IndexByte(s, 0) >= 0 {
+		return false
+	}
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], 0xe2)
+		if j < 0 {
+			break
+		}
+		i += j
+		if i+2 < len(s) && (s[i+1] == 0x80 && s[i+2] >= 0xaa && s[i+2] <= 0xae || s[i+1] == 0x81 && s[i+2] >= 0xa6 && s[i+2] <= 0xa9) {
+			return false
+		}
+		i++
+	}
+	return utf8.ValidString(s)
 }
 
 // CleanValues is CleanText of every value (a form shown again).

@@ -91,3 +91,21 @@ func TestNumbersAndSizes(t *testing.T) {
 		t.Errorf("Bytes en: %q", got)
 	}
 }
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                           "",
+		"plain":                      "plain",
+		"Привет, мир":                "Привет, мир",
+		"a\u202eexe.txt":             "aexe.txt",
+		"\u2066x\u2069\u202ay\u202c": "xy",
+		"bad\xff\xfe":                "bad\ufffd",
+		"nul\x00":                    "nul",
+		"арабский \u200f RLM":        "арабский \u200f RLM", // a mark, not a control: kept
+		"\u2022 bullet \u2014 dash":  "\u2022 bullet \u2014 dash",
+	} {
+		if got := i18n.CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

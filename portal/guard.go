@@ -1,0 +1,77 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"portaldesk/portal/throttle"
+)
+
+// guards slow down guessing on one portal: sign-ins per account and per
+// address, and requests that mail someone (password resets) per address.
+type guards struct {
+	accounts, addresses, mail *throttle.Throttle
+}
+
+func newGuards() guards {
+	return guards{
+		accounts:  throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour),
+		addresses: throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour),
+		mail:      throttle.New(5, time.Minute, time.Hour, time.Hour),
+	}
+}
+
+// WaitError says that too many attempts were made: try again after Wait.
+type WaitError struct{ Wait time.Duration }
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("too many attempts: wait %s", e.Wait.Round(time.Second))
+}
+
+// ErrTooManyAttempts matches every WaitError (errors.Is).
+var ErrTooManyAttempts = errors.New("too many attempts")
+
+// Is makes errors.Is(err, ErrTooManyAttempts) true for a WaitError.
+func (e *WaitError) Is(target error) bool { return target == ErrTooManyAttempts }
+
+// accountKey is how an email is counted: case and spaces do not make a new account.
+func accountKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// SignIn checks an email and password from address ip. The attempt is
+// reserved on the account and on the address before the password is
+// checked, so guesses sent at once cannot slip past the limit; a wrong
+// password counts against both, a right one clears the account.
+func (p *Portal) SignIn(ctx context.Context, email, password, ip string) (*User, error) {
+	now := p.Now()
+	a, wait := throttle.Begin(now,
+		throttle.Key{T: p.guards.accounts, Key: accountKey(email), Clear: true},
+		throttle.Key{T: p.guards.addresses, Key: ip})
+	if a == nil {
+		return nil, &WaitError{Wait: wait}
+	}
+	u, err := p.Authenticate(ctx, email, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		a.Failed(p.Now())
+	case err == nil, errors.Is(err, ErrInactive):
+		a.Succeeded(p.Now())
+	default:
+		a.Abandon()
+	}
+	return u, err
+}
+
+// mailAllowed counts a request that mails someone (a password reset)
+// against the address it came from and the address it mails.
+func (p *Portal) mailAllowed(ip, email string) error {
+	now := p.Now()
+	a, wait := throttle.Begin(now, throttle.Key{T: p.guards.mail, Key: "ip:" + ip}, throttle.Key{T: p.guards.mail, Key: "to:" + accountKey(email)})
+	if a == nil {
+		return &WaitError{Wait: wait}
+	}
+	a.Failed(now) // every such request counts
+	return nil
+}

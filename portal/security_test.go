@@ -1,0 +1,192 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
+)
+
+// TestConcurrentSignInGuessesAreThrottled: sixty sign-ins at once from one
+// address, the right password among them, through real HTTP, on the page
+// and on the API. Only the five free attempts of the account are checked;
+// every other answer is 429 with Retry-After, given before any password
+// is looked at.
+func TestConcurrentSignInGuessesAreThrottled(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	for _, api := range []bool{false, true} {
+		email := "ca@alpha.test"
+		if api {
+			email = "cb@alpha.test"
+		}
+		codes := map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 60; i++ {
+			pw := "wrong-password"
+			if i == 37 {
+				pw = pdtest.Password
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				var r pdtest.Resp
+				if api {
+					r = pdtest.Do(t, nil, "POST", e.URL+"/alpha/api/v1/login", map[string]string{"email": email, "password": pw})
+				} else {
+					r = pdtest.Do(t, pdtest.Browser(), "POST", e.URL+"/alpha/login", url.Values{"email": {email}, "password": {pw}})
+				}
+				if r.Status == 429 && r.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+				mu.Lock()
+				codes[r.Status]++
+				mu.Unlock()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		checked := 60 - codes[429]
+		if checked != 5 {
+			t.Fatalf("api=%v: %d guesses were checked (answers %v), want 5", api, checked, codes)
+		}
+	}
+}
+
+// copyBrowser is a new browser holding the same cookies as c (a copied
+// session cookie, as a thief would have it).
+func copyBrowser(t *testing.T, c *http.Client, u string) *http.Client {
+	t.Helper()
+	b := pdtest.Browser()
+	pu, _ := url.Parse(u)
+	b.Jar.SetCookies(pu, c.Jar.Cookies(pu))
+	return b
+}
+
+// TestSessionsAndTokensEnd: signing out ends that session for a copied
+// cookie too; a password change ends every other session and every token
+// (personal ones included) and says so; a reset ends them all; a
+// deactivation ends everything, for good — reactivation brings nothing
+// back.
+func TestSessionsAndTokensEnd(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	base := e.URL + "/alpha"
+	signedIn := func(c *http.Client) bool {
+		t.Helper()
+		return pdtest.Do(t, c, "GET", base+"/profile", nil).Status == 200
+	}
+	tokenWorks := func(tok string) bool {
+		t.Helper()
+		return w.api(t, tok, "GET", "/me", nil).Status == 200
+	}
+
+	// Logout ends the session, for the copy of its cookie too.
+	a := e.SignIn(t, "alpha", "op@alpha.test")
+	thief := copyBrowser(t, a, base+"/")
+	if !signedIn(thief) {
+		t.Fatal("the copied cookie does not work before logout")
+	}
+	pdtest.Do(t, a, "POST", base+"/logout", nil)
+	if signedIn(thief) {
+		t.Fatal("a copied session cookie still works after logout")
+	}
+
+	// A password change: this browser stays, the others and every token go.
+	a, b := e.SignIn(t, "alpha", "op@alpha.test"), e.SignIn(t, "alpha", "op@alpha.test")
+	personal := w.api(t, w.op, "POST", "/tokens", map[string]string{"name": "CRM"}).JSON(t)["token"].(string)
+	login := e.Login(t, "alpha", "op@alpha.test")
+	r := pdtest.Do(t, a, "POST", base+"/profile/password", url.Values{"current_password": {pdtest.Password}, "new_password": {"a-new-password-1"}, "new_password2": {"a-new-password-1"}})
+	if r.Status != 303 || !strings.Contains(r.Header.Get("Location"), "API+tokens+no+longer+work") {
+		t.Fatalf("password change: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if !signedIn(a) {
+		t.Fatal("the browser that changed the password was signed out")
+	}
+	if signedIn(b) {
+		t.Fatal("another session survived the password change")
+	}
+	for _, tok := range []string{personal, login, w.op} {
+		if tokenWorks(tok) {
+			t.Fatal("a token survived the password change")
+		}
+	}
+
+	// A reset ends every session and token.
+	personal = pdtest.Do(t, nil, "POST", base+"/api/v1/login", map[string]string{"email": "op@alpha.test", "password": "a-new-password-1"}).JSON(t)["token"].(string)
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		if err := p.RequestPasswordReset(context.Background(), "op@alpha.test", "10.9.9.9"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	mails := e.Mails(t, "alpha")
+	link := regexp.MustCompile(`reset\?token=(\S+)`).FindStringSubmatch(pdtest.Parse(t, mails[len(mails)-1]).Text)
+	if r := w.api(t, "", "POST", "/password/reset", map[string]string{"token": link[1], "password": "a-newer-password-2"}); r.Status != 204 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	if signedIn(a) || tokenWorks(personal) {
+		t.Fatal("a session or token survived the reset")
+	}
+
+	// Deactivation ends everything; reactivation brings nothing back.
+	c := e.SignIn(t, "alpha", "ca@alpha.test")
+	tok := e.Login(t, "alpha", "ca@alpha.test")
+	var ca any
+	for _, u := range w.api(t, w.admin, "GET", "/users?role=client", nil).JSON(t)["users"].([]any) {
+		if u.(map[string]any)["email"] == "ca@alpha.test" {
+			ca = u.(map[string]any)["id"]
+		}
+	}
+	for _, active := range []bool{false, true} {
+		if r := w.api(t, w.admin, "PATCH", fmt.Sprintf("/users/%v", ca), map[string]any{"active": active}); r.Status != 200 {
+			t.Fatalf("active=%v: %d %s", active, r.Status, r.Body)
+		}
+		if signedIn(c) || tokenWorks(tok) || tokenWorks(w.ca) {
+			t.Fatalf("active=%v: a session or token of the deactivated client works", active)
+		}
+	}
+}
+
+// TestOpsSessionsEnd: an ops person's copied cookie stops working when
+// they sign out, and when their password is set again from the shell.
+func TestOpsSessionsEnd(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	ctx := context.Background()
+	if err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func() *http.Client {
+		c := pdtest.Browser()
+		if r := pdtest.Do(t, c, "POST", e.URL+"/ops/login", url.Values{"email": {"root@vendor.test"}, "password": {"ops-password-1"}}); r.Status != 303 {
+			t.Fatalf("ops login: %d", r.Status)
+		}
+		return c
+	}
+	in := func(c *http.Client) bool { return pdtest.Do(t, c, "GET", e.URL+"/ops", nil).Status == 200 }
+	c := signIn()
+	thief := copyBrowser(t, c, e.URL+"/ops")
+	pdtest.Do(t, c, "POST", e.URL+"/ops/logout", nil)
+	if in(thief) {
+		t.Fatal("a copied ops cookie works after logout")
+	}
+	c = signIn()
+	thief = copyBrowser(t, c, e.URL+"/ops")
+	if err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if in(thief) || in(c) {
+		t.Fatal("an ops session survived a new password")
+	}
+}
