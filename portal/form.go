@@ -89,6 +89,9 @@ var phoneRe = regexp.MustCompile(`^\+?[0-9 ()\-.]{5,25}$`)
 func (f *Field) Normalize(raw string) (string, string) {
 	raw = Text(raw)
 	v := strings.TrimSpace(raw)
+	if f.Type != FieldTextarea {
+		v = Line(raw) // one line: a line break in a subject or a phone is a space
+	}
 	if f.Type == FieldCheckbox {
 		switch strings.ToLower(v) {
 		case "1", "true", "on", "yes":
@@ -218,7 +221,7 @@ var ErrNoDesigner = errors.New("the questionnaire designer is not included in th
 func (in *FieldInput) validate(f *Field) map[string]string {
 	errs := map[string]string{}
 	if in.Label != nil {
-		f.Label = strings.TrimSpace(Text(*in.Label))
+		f.Label = Line(*in.Label)
 	}
 	if in.Help != nil {
 		f.Help = strings.TrimSpace(Text(*in.Help))
@@ -236,7 +239,7 @@ func (in *FieldInput) validate(f *Field) map[string]string {
 		f.Options = nil
 		seen := map[string]bool{}
 		for _, o := range in.Options {
-			o = strings.TrimSpace(Text(o))
+			o = Line(o)
 			if o != "" && !seen[o] {
 				seen[o] = true
 				f.Options = append(f.Options, o)

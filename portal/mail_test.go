@@ -413,3 +413,43 @@ func TestFilesOfAMessageTravelWithItsMail(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesOfEveryShapeGetTheirMail: people whose names hold quotes,
+// colons, commas, semicolons, parentheses, angle brackets, backslashes,
+// line breaks or non-Latin letters register and get their password mail
+// from a real SMTP server, addressed to their name.
+func TestNamesOfEveryShapeGetTheirMail(t *testing.T) {
+	w := newMailWorld(t)
+	names := []string{`Ivan "Dept: Sales"`, `Doe, John; Jr.`, `Anna (Support) <boss>`, `back\slash`, "Line\r\nBcc: x@evil.test", "Пётр Ильич Чайковский", `"`, `:`}
+	for i, name := range names {
+		email := fmt.Sprintf("person%d@alpha.test", i)
+		if r := w.api(t, "", "POST", "/register", map[string]string{"name": name, "surname": "Ok", "email": email}); r.Status/100 != 2 {
+			t.Fatalf("register %q: %d %s", name, r.Status, r.Body)
+		}
+	}
+	w.deliver(t)
+	for _, m := range w.outbox(t) {
+		if m["state"] != "sent" {
+			t.Errorf("mail to %v (%v) is %v: %v", m["to"], m["to_name"], m["state"], m["last_error"])
+		}
+	}
+	dec := mime.WordDecoder{}
+	for i, name := range names {
+		got := w.smtp.To(fmt.Sprintf("person%d@alpha.test", i))
+		if len(got) != 1 {
+			t.Fatalf("%q: %d mails", name, len(got))
+		}
+		p := pdtest.Parse(t, got[0].Data)
+		to, err := p.Header.AddressList("To")
+		if err != nil || len(to) != 1 {
+			t.Fatalf("%q: To %q: %v", name, p.Header.Get("To"), err)
+		}
+		want := strings.Join(strings.Fields(strings.ReplaceAll(strings.ReplaceAll(name, "\r", " "), "\n", " ")), " ") + " Ok"
+		if n, _ := dec.DecodeHeader(to[0].Name); strings.Join(strings.Fields(n), " ") != want || to[0].Address != fmt.Sprintf("person%d@alpha.test", i) {
+			t.Errorf("%q: To is %q <%s>", name, n, to[0].Address)
+		}
+		if p.Header.Get("Bcc") != "" || len(got[0].To) != 1 {
+			t.Errorf("%q: a name added a recipient", name)
+		}
+	}
+}

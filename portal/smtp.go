@@ -93,7 +93,7 @@ func (p *Portal) SaveSMTP(ctx context.Context, actor *User, in SMTPSettings) err
 	if !p.Plan().OwnSMTP {
 		return ErrNoOwnSMTP
 	}
-	in.Host, in.User, in.From, in.FromName = strings.TrimSpace(in.Host), strings.TrimSpace(in.User), strings.TrimSpace(in.From), strings.TrimSpace(Text(in.FromName))
+	in.Host, in.User, in.From, in.FromName = strings.TrimSpace(in.Host), strings.TrimSpace(in.User), strings.TrimSpace(in.From), Line(in.FromName)
 	errs := map[string]string{}
 	if in.Host != "" {
 		if strings.ContainsAny(in.Host, " /:") {

@@ -20,7 +20,7 @@ type StatusInput struct {
 func (in *StatusInput) apply(st *Status) map[string]string {
 	errs := map[string]string{}
 	if in.Name != nil {
-		st.Name = strings.TrimSpace(Text(*in.Name))
+		st.Name = Line(*in.Name)
 	}
 	if in.Color != nil {
 		st.Color = strings.TrimSpace(*in.Color)

@@ -38,3 +38,13 @@ func ValidatePassword(s string) string {
 // no NUL, and none of the bidirectional controls that can make a name
 // read as something else (i18n.CleanText).
 func Text(s string) string { return i18n.CleanText(s) }
+
+// Line is Text for a one-line value — a name, a subject, a label: tabs,
+// line breaks and other control characters become single spaces.
+func Line(s string) string {
+	s = Text(s)
+	if strings.IndexFunc(s, func(r rune) bool { return r < 32 || r == 127 }) < 0 {
+		return strings.TrimSpace(s)
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 32 || r == 127 || r == ' ' }), " ")
+}

@@ -79,7 +79,7 @@ func (p *Portal) SaveWorkType(ctx context.Context, actor *User, id int64, w Work
 	if !p.Plan().Timing {
 		return nil, ErrNoTiming
 	}
-	w.Name = strings.TrimSpace(Text(w.Name))
+	w.Name = Line(w.Name)
 	errs := map[string]string{}
 	if n := utf8.RuneCountInString(w.Name); n == 0 || n > 100 {
 		errs["name"] = "Name the work (at most 100 characters)."

@@ -22,6 +22,7 @@ import (
 type Mailer struct {
 	svc      *Service
 	fallback portal.Sender // the service's SMTP, or files
+	files    *mail.FileSender
 	mu       sync.Mutex
 	queued   map[string]*Handle // portals to deliver; a handle keeps one open (see Queued)
 	running  bool               // handles may be kept: the loop will deliver
@@ -37,7 +38,9 @@ type Mailer struct {
 // NewMailer makes the deliverer; Start runs it.
 func NewMailer(svc *Service) (*Mailer, error) {
 	m := &Mailer{svc: svc, queued: map[string]*Handle{}, retryAt: map[string]time.Time{}, kick: make(chan struct{}, 1)}
-	m.fallback = &mail.FileSender{Dir: filepath.Join(svc.cfg.DataDir, "mail"), From: svc.cfg.MailFrom}
+	m.files = &mail.FileSender{Dir: filepath.Join(svc.cfg.DataDir, "mail"), From: svc.cfg.MailFrom,
+		Keep: svc.cfg.MailFilesKeep, MaxAge: time.Duration(svc.cfg.MailFilesDays) * 24 * time.Hour}
+	m.fallback = m.files
 	if svc.cfg.SMTPURL != "" {
 		cfg, err := mail.ParseSMTPURL(svc.cfg.SMTPURL)
 		if err != nil {
@@ -233,3 +236,10 @@ func (m *Mailer) SendTest(ctx context.Context, p *portal.Portal, s *portal.SMTPS
 	}
 	return "Accepted by " + where + " for " + to.Email + ".", nil
 }
+
+// MailFiles bounds the .eml files of every portal (the usage job calls it
+// hourly) and answers what is kept: files and bytes.
+func (m *Mailer) MailFiles(now time.Time) (int, int64) { return m.files.Prune(now) }
+
+// KeptMailFiles is what the last MailFiles found.
+func (m *Mailer) KeptMailFiles() (int, int64) { return m.files.Kept() }

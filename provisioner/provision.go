@@ -34,9 +34,9 @@ type SignupInput struct {
 func (in *SignupInput) Validate() error { return in.validate(true) }
 
 func (in *SignupInput) validate(password bool) error {
-	in.Company = strings.TrimSpace(portal.Text(in.Company))
+	in.Company = portal.Line(in.Company)
 	in.Slug = strings.TrimSpace(in.Slug)
-	in.AdminName = strings.TrimSpace(portal.Text(in.AdminName))
+	in.AdminName = portal.Line(in.AdminName)
 	in.AdminEmail = strings.TrimSpace(in.AdminEmail)
 	f := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Company); {

@@ -34,6 +34,9 @@ type Config struct {
 	CacheKiB  int    // SQLite page cache per connection
 	MailFrom  string // sender address of the service's mail
 	SMTPURL   string // the service's SMTP server; empty writes .eml files
+	// MailFilesKeep and MailFilesDays bound the .eml files kept per portal
+	// when mail goes to files (defaults 1000 and 14).
+	MailFilesKeep, MailFilesDays int
 	NoSweep   bool   // skip the start-up sweep of every outbox (ops commands)
 	// SMTPRootCAs are the authorities trusted for SMTP TLS besides the
 	// system's (--smtp-ca: private relays, tests).
@@ -97,6 +100,12 @@ func (c *Config) Defaults() {
 	}
 	if c.CacheKiB <= 0 {
 		c.CacheKiB = 512
+	}
+	if c.MailFilesKeep <= 0 {
+		c.MailFilesKeep = 1000
+	}
+	if c.MailFilesDays <= 0 {
+		c.MailFilesDays = 14
 	}
 	c.Billing.defaults()
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"portaldesk/portal"
@@ -117,6 +118,11 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		return "", nil, fmt.Errorf("backup %s: %w", slug, err)
 	}
 	base := BackupDir(j.svc.Config().DataDir, slug)
+	unlock, err := lockBackups(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("backup %s: %w", slug, err)
+	}
+	defer unlock()
 	final := filepath.Join(base, now.UTC().Format("20060102T150405.000Z"))
 	tmp := final + ".partial"
 	if err := os.MkdirAll(filepath.Join(tmp, portal.FilesDir), 0o750); err != nil {
@@ -397,4 +403,29 @@ func (j *Jobs) TakeSnapshot(ctx context.Context, slug string) (string, error) {
 // Snapshots lists a portal's snapshot directories, oldest first.
 func (j *Jobs) Snapshots(slug string) ([]string, error) {
 	return Snapshots(j.svc.Config().DataDir, slug)
+}
+
+// lockBackups takes the lock on a portal's backup directory — a file lock,
+// so a backup run from the shell and the service's nightly job wait for
+// each other — and, holding it, removes the .partial directories that
+// backups killed midway left behind: nobody else can be writing them.
+func lockBackups(base string) (unlock func(), err error) {
+	if err := os.MkdirAll(base, 0o750); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasSuffix(e.Name(), ".partial") {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
+	return func() { f.Close() }, nil // closing the file drops the lock
 }

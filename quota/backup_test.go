@@ -188,3 +188,31 @@ func TestRetentionKeepsTheLastGoodSnapshot(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// TestKilledBackupLeavesNothingBehind: a backup killed midway (here, the
+// directory it was writing) is cleaned up by the next backup of the
+// portal; the .partial name never counts as a snapshot.
+func TestKilledBackupLeavesNothingBehind(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	e.Create(t, "acme")
+	j := quota.New(e.Svc)
+	base := quota.BackupDir(e.Dir, "acme")
+	killed := filepath.Join(base, "20260101T000000.000Z.partial")
+	if err := os.MkdirAll(filepath.Join(killed, "files", "ab"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(killed, "portal.db"), []byte("half a copy"), 0o640)
+	if snaps, _ := quota.Snapshots(e.Dir, "acme"); len(snaps) != 0 {
+		t.Fatalf("a .partial directory counts as a snapshot: %v", snaps)
+	}
+	dir, _, err := j.Backup(context.Background(), "acme", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Fatalf("the killed backup's directory is still there: %v", err)
+	}
+	if snaps, _ := quota.Snapshots(e.Dir, "acme"); len(snaps) != 1 || snaps[0] != dir {
+		t.Fatalf("snapshots: %v", snaps)
+	}
+}

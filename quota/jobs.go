@@ -126,6 +126,7 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 		}
 		c["portals"]++
 	}
+	c["mail_files"], _ = j.svc.Mailer().MailFiles(now)
 	return c, nil
 }
 

@@ -114,6 +114,8 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Secret, "secret", env("PORTALDESK_SECRET", ""), "service secret (PORTALDESK_SECRET; default generated into DATA/secret)")
 	fs.IntVar(&c.OpenLimit, "open-portals", envInt("PORTALDESK_OPEN_PORTALS", 256), "portals kept open at once (PORTALDESK_OPEN_PORTALS)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("PORTALDESK_SMTP_URL", ""), "the service's SMTP server, smtp://user:pass@host:port (smtps:// for TLS, ?starttls=1); empty writes .eml files (PORTALDESK_SMTP_URL)")
+	fs.IntVar(&c.MailFilesKeep, "mail-files-keep", envInt("PORTALDESK_MAIL_FILES_KEEP", 1000), "at most this many .eml files per portal when mail goes to files (PORTALDESK_MAIL_FILES_KEEP)")
+	fs.IntVar(&c.MailFilesDays, "mail-files-days", envInt("PORTALDESK_MAIL_FILES_DAYS", 14), "and none older than this many days (PORTALDESK_MAIL_FILES_DAYS)")
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTALDESK_MAIL_FROM", ""), "sender address of the service's mail (PORTALDESK_MAIL_FROM)")
 	fs.StringVar(&c.Billing.Currency, "currency", env("PORTALDESK_CURRENCY", "RUB"), "currency of prices and balances (PORTALDESK_CURRENCY)")
 	fs.IntVar(&c.Billing.FirstPaymentBonus, "first-payment-bonus", envInt("PORTALDESK_FIRST_PAYMENT_BONUS", 50), "percent credited with a portal's first payment (PORTALDESK_FIRST_PAYMENT_BONUS)")

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -144,8 +145,34 @@ func writeCSV(w http.ResponseWriter, name string, rows [][]string) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	cw := csv.NewWriter(w)
-	cw.WriteAll(rows)
+	for _, row := range rows {
+		for i, cell := range row {
+			row[i] = safeCell(cell)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
 	return cw.Error()
+}
+
+// plainNumber is a cell a spreadsheet reads as a plain number.
+var plainNumber = regexp.MustCompile(`^-?[0-9]+([.,][0-9]+)?$`)
+
+// safeCell keeps a spreadsheet from running what people typed: a cell
+// that starts as a formula would (= + - @, a tab or a carriage return) is
+// written with a leading apostrophe, which spreadsheets show as text. A
+// plain number is left as it is.
+func safeCell(s string) string {
+	if s == "" || plainNumber.MatchString(s) {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }
 
 func minor(v int64) string {

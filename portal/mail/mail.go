@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -34,12 +36,19 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 	if fromName == "" {
 		fromName = p.Plan().Company
 	}
-	if err := msg.FromFormat(fromName, from); err != nil {
+	// Addresses are built as net/mail addresses, which quote and encode
+	// any name (quotes, colons, commas, non-Latin letters …): a name is
+	// never formatted into a header by hand.
+	sender, err := Address(fromName, from)
+	if err != nil {
 		return nil, fmt.Errorf("mail from: %w", err)
 	}
-	if err := msg.AddToFormat(mm.ToName, mm.To); err != nil {
+	rcpt, err := Address(mm.ToName, mm.To)
+	if err != nil {
 		return nil, fmt.Errorf("mail to: %w", err)
 	}
+	msg.FromMailAddress(sender)
+	msg.ToMailAddress(rcpt)
 	msg.Subject(mm.Subject)
 	msg.SetMessageIDWithValue(strings.Trim(mm.MessageID, "<>"))
 	msg.SetDateWithValue(time.Unix(mm.CreatedAt, 0))
@@ -78,6 +87,16 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 type FileSender struct {
 	Dir  string
 	From string
+	// Keep bounds the files a portal's directory holds (0: no bound), and
+	// MaxAge how old they may get (0: no bound): the oldest go first.
+	Keep   int
+	MaxAge time.Duration
+
+	mu      sync.Mutex
+	written map[string]int       // files written per directory since it was pruned
+	pruned  map[string]time.Time // when each directory was pruned
+	files   int                  // what the last Prune found in all directories
+	bytes   int64
 }
 
 // Send writes each message atomically: a reader never sees half a file.
@@ -100,7 +119,86 @@ func (f *FileSender) Send(ctx context.Context, p *portal.Portal, mails []*portal
 		}
 		errs[i] = err
 	}
+	f.afterWrite(dir, len(mails))
 	return errs
+}
+
+// afterWrite prunes dir once a tenth of Keep files were written to it
+// since it was last pruned, or a minute has passed: a busy portal's
+// directory never grows far past its bound.
+func (f *FileSender) afterWrite(dir string, n int) {
+	if f.Keep <= 0 && f.MaxAge <= 0 {
+		return
+	}
+	now := time.Now()
+	f.mu.Lock()
+	if f.written == nil {
+		f.written, f.pruned = map[string]int{}, map[string]time.Time{}
+	}
+	f.written[dir] += n
+	due := f.written[dir] >= max(f.Keep/10, 1) || now.Sub(f.pruned[dir]) > time.Minute
+	if due {
+		f.written[dir], f.pruned[dir] = 0, now
+	}
+	f.mu.Unlock()
+	if due {
+		pruneDir(dir, f.Keep, f.MaxAge, now)
+	}
+}
+
+// pruneDir removes from dir the .eml files beyond the newest keep and
+// those older than maxAge, and answers what is left. The names start
+// with the time the mail was queued, so their order is the mail's.
+func pruneDir(dir string, keep int, maxAge time.Duration, now time.Time) (files int, bytes int64) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	var names []os.DirEntry
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".eml") {
+			names = append(names, e)
+		}
+	}
+	cutoff := ""
+	if maxAge > 0 {
+		cutoff = now.Add(-maxAge).UTC().Format("20060102T150405Z")
+	}
+	for i, e := range names { // oldest first
+		old := keep > 0 && len(names)-i > keep || cutoff != "" && e.Name() < cutoff
+		if old {
+			os.Remove(filepath.Join(dir, e.Name()))
+			continue
+		}
+		files++
+		if fi, err := e.Info(); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	return files, bytes
+}
+
+// Prune bounds every portal's directory now (the hourly usage job does,
+// for portals that have stopped sending too) and remembers the totals.
+func (f *FileSender) Prune(now time.Time) (files int, bytes int64) {
+	entries, _ := os.ReadDir(f.Dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			n, b := pruneDir(filepath.Join(f.Dir, e.Name()), f.Keep, f.MaxAge, now)
+			files, bytes = files+n, bytes+b
+		}
+	}
+	f.mu.Lock()
+	f.files, f.bytes = files, bytes
+	f.mu.Unlock()
+	return files, bytes
+}
+
+// Kept is what the last Prune found: files and their bytes.
+func (f *FileSender) Kept() (files int, bytes int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.files, f.bytes
 }
 
 // SMTPConfig is an SMTP account.
@@ -216,4 +314,17 @@ func classify(err error) error {
 		return permanentError{err}
 	}
 	return err
+}
+
+// Address is a mail address with a display name: the address must parse
+// alone, and the name — whatever it holds — becomes a quoted or encoded
+// phrase. Line breaks and other control characters in the name become
+// spaces, so no name can start a header of its own.
+func Address(name, addr string) (*mail.Address, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(addr))
+	if err != nil || a.Name != "" {
+		return nil, fmt.Errorf("%q is not a mail address", addr)
+	}
+	a.Name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r < 32 || r == 127 }), " ")
+	return a, nil
 }

@@ -214,6 +214,10 @@ type HomeData struct {
 	Money      func(int64) string
 	Count      int    // portals matching the filter, on every page
 	Prev, Next string // the neighbouring pages of the table
+	// MailFiles and MailBytes are the .eml files kept when mail goes to
+	// files, as the usage job last counted them.
+	MailFiles int
+	MailBytes int64
 }
 
 func rowsOf(list []catalog.OpsRow) []Row {
@@ -234,6 +238,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) erro
 		return err
 	}
 	d := &HomeData{Rows: rowsOf(list), Query: q, Money: c.svc.Money, Count: total}
+	d.MailFiles, d.MailBytes = c.svc.Mailer().KeptMailFiles()
 	pageURL := func(n int) string {
 		v := url.Values{}
 		for k, vs := range q {
