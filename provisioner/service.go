@@ -37,7 +37,7 @@ type Config struct {
 	// MailFilesKeep and MailFilesDays bound the .eml files kept per portal
 	// when mail goes to files (defaults 1000 and 14).
 	MailFilesKeep, MailFilesDays int
-	NoSweep   bool   // skip the start-up sweep of every outbox (ops commands)
+	NoSweep                      bool // skip the start-up sweep of every outbox (ops commands)
 	// SMTPRootCAs are the authorities trusted for SMTP TLS besides the
 	// system's (--smtp-ca: private relays, tests).
 	SMTPRootCAs *x509.CertPool
