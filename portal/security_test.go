@@ -1,15 +1,18 @@
 package portal_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
@@ -218,5 +221,129 @@ func TestCSVCellsNeverRunInASpreadsheet(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the client's name is not in the CSV as text: %v", rows)
+	}
+}
+
+// TestLiveStreamsAreCapped: one person opens more live pages than a
+// browser needs: the streams beyond the cap are refused with 429, and a
+// closed one makes room again.
+func TestLiveStreamsAreCapped(t *testing.T) {
+	w := newWorld(t)
+	c := w.e.SignIn(t, "alpha", "op@alpha.test")
+	var stops []func()
+	for i := 0; i < 10; i++ {
+		_, stop := listen(t, c, w.e.URL+"/alpha/events")
+		stops = append(stops, stop)
+	}
+	r := pdtest.Do(t, c, "GET", w.e.URL+"/alpha/events", nil)
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 11th stream: %d", r.Status)
+	}
+	stops[0]()
+	time.Sleep(50 * time.Millisecond)
+	_, stop := listen(t, c, w.e.URL+"/alpha/events")
+	stop()
+	for _, s := range stops[1:] {
+		s()
+	}
+}
+
+// TestSlowBodiesHoldNoPortal: clients send their bodies a byte at a
+// time, one for each of twelve portals, with room for four open. None of
+// the portals is opened while the bodies dribble in, and each request is
+// cut off with 408 once its grace period is over.
+func TestSlowBodiesHoldNoPortal(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{OpenLimit: 4, BodyGrace: time.Second})
+	var toks []string
+	for i := 0; i < 12; i++ {
+		slug := fmt.Sprintf("slow-%d", i)
+		e.Create(t, slug)
+		toks = append(toks, e.Login(t, slug, "admin@"+slug+".test"))
+	}
+	reg := e.Svc.Registry()
+	opens := reg.ColdOpens.Load()
+	addr := strings.TrimPrefix(e.URL, "http://")
+	answers := make(chan string, 12)
+	for i, tok := range toks {
+		go func() {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST /slow-%d/api/v1/tickets HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", i, addr, tok)
+			go func() {
+				for k := 0; k < 100; k++ {
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}()
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			answers <- strings.TrimSpace(line)
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := reg.ColdOpens.Load() - opens; n != 0 {
+		t.Fatalf("%d portals were opened for bodies still arriving", n)
+	}
+	for i := 0; i < 12; i++ {
+		if a := <-answers; a != "HTTP/1.1 408 Request Timeout" {
+			t.Errorf("a dribbling body was answered %q", a)
+		}
+	}
+	if n := reg.ColdOpens.Load() - opens; n != 0 {
+		t.Fatalf("%d portals were opened for requests that never arrived whole", n)
+	}
+}
+
+// TestFormsPostOnlyFromTheirOwnPlace: a browser signed in to alpha posts
+// a reply to alpha's ticket with no token, with the token of beta's
+// pages (another portal of the same origin), and with alpha's own. Only
+// the last is taken; the refused ones changed nothing. The ops console
+// and the signup form refuse a post without their own token too.
+func TestFormsPostOnlyFromTheirOwnPlace(t *testing.T) {
+	w := newWorld(t)
+	c := w.e.SignIn(t, "alpha", "ca@alpha.test")
+	u := fmt.Sprintf("%s/alpha/tickets/%d/messages", w.e.URL, w.ticket)
+	msgs := func() int {
+		r := w.api(t, w.ca, "GET", fmt.Sprintf("/tickets/%d/messages", w.ticket), nil)
+		return len(r.JSON(t)["messages"].([]any))
+	}
+	before := msgs()
+	beta := pdtest.Do(t, c, "GET", w.e.URL+"/beta/forgot", nil)
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(beta.Body)
+	if m == nil {
+		t.Fatal("beta's page has no form token")
+	}
+	for name, tok := range map[string]string{"none": "", "beta's": m[1], "made up": strings.Repeat("A", 24)} {
+		r := pdtest.Do(t, c, "POST", u, url.Values{"body": {"Posted from elsewhere"}, "_csrf": {tok}})
+		if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "reload the page") {
+			t.Errorf("a reply with %s token: %d", name, r.Status)
+		}
+	}
+	if n := msgs(); n != before {
+		t.Fatalf("refused posts added %d messages", n-before)
+	}
+	if r := pdtest.Do(t, c, "POST", u, url.Values{"body": {"Posted from alpha"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("a reply with alpha's own token: %d %s", r.Status, r.Body)
+	}
+	if n := msgs(); n != before+1 {
+		t.Fatalf("the reply with alpha's token: %d messages added", n-before)
+	}
+	// The same browser, its token for the portal, posting to the console
+	// and to the signup form.
+	for _, p := range []string{"/ops/login", "/signup"} {
+		r := pdtest.Do(t, c, "POST", w.e.URL+p, url.Values{"email": {"x@y.test"}, "_csrf": {""}})
+		if r.Status != http.StatusForbidden {
+			t.Errorf("POST %s without its token: %d", p, r.Status)
+		}
 	}
 }

@@ -46,7 +46,7 @@ func NewApp(svc *Service) (*App, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Site.RenderError(w, r, web.Errorf(http.StatusForbidden, "cross_origin", "This form was sent from another site and was refused. Please reload the page and try again."))
 	}))
-	a.handler = observe(svc.metrics, a.clientOf, cop.Handler(a.Router))
+	a.handler = observe(svc.metrics, a.clientOf, cop.Handler(a.received(a.Router)))
 	return a, nil
 }
 
@@ -182,5 +182,21 @@ func observe(m *Metrics, client func(*http.Request) (string, bool), next http.Ha
 				slog.String("id", id), slog.String("method", r.Method), slog.String("portal", ri.Portal), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("ip", ri.IP))
 		}
+	})
+}
+
+// received makes every request's body arrive whole before next sees it
+// (Router.receive): a portal is opened only for a request that is all
+// there, so a client sending slowly holds no portal, however many it
+// keeps busy.
+func (a *App) received(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, err := a.Router.receive(w, r)
+		defer done()
+		if err != nil {
+			a.Site.RenderError(w, r, web.AsError(r, err))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }

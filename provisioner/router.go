@@ -1,10 +1,14 @@
 package provisioner
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,9 +145,9 @@ func (rt *Router) siteError(w http.ResponseWriter, r *http.Request, e *web.Error
 }
 
 // shortBody is the largest request body a request may bring and still open
-// a passing portal for this process alone (see Service.openPortal): an
-// upload can last minutes, and meanwhile another process could not use
-// the portal's database at all.
+// a passing portal for this process alone (see Service.openPortal): a big
+// upload takes a while to store, and meanwhile another process could not
+// use the portal's database at all.
 const shortBody = 64 << 10
 
 // short says whether r brings no body larger than shortBody.
@@ -160,3 +164,100 @@ type ordinaryKey struct{}
 func ordinaryOpen(ctx context.Context) context.Context {
 	return context.WithValue(ctx, ordinaryKey{}, true)
 }
+
+// memBody is the largest body kept in memory; a larger one is written to
+// a temporary file while it arrives.
+const memBody = 256 << 10
+
+// minBodyRate is the slowest a body may arrive, on average, once its grace
+// period (Config.BodyGrace) is over.
+const minBodyRate = 16 << 10 // bytes a second
+
+// receive reads r's body whole, into memory or a temporary file under
+// DATA/tmp, and puts it back as a body that can be read again. Its read
+// deadline grows with what has arrived — the grace period plus a second
+// for every minBodyRate bytes — so a client dribbling a byte a second is
+// cut off after the grace period. done removes the temporary file.
+func (rt *Router) receive(w http.ResponseWriter, r *http.Request) (done func(), err error) {
+	done = func() {}
+	if r.Body == nil || r.Body == http.NoBody {
+		return done, nil
+	}
+	limit := rt.svc.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return done, web.Errorf(http.StatusRequestEntityTooLarge, "too_large", "The request is larger than the service accepts (%s).", portal.HumanBytes(limit))
+	}
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	grace := rt.svc.cfg.BodyGrace
+	var (
+		mem  []byte
+		file *os.File
+		n    int64
+		buf  = make([]byte, 32<<10)
+	)
+	fail := func(err error) (func(), error) {
+		if file != nil {
+			file.Close()
+			os.Remove(file.Name())
+		}
+		// The rest of the body is not read: the connection closes after the
+		// answer (the deadline, left as it is, stops the server waiting for
+		// that rest), and no other request comes on it.
+		w.Header().Set("Connection", "close")
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+			return func() {}, web.Errorf(http.StatusRequestTimeout, "too_slow", "The request arrived too slowly and was not accepted. Please try again.")
+		}
+		return func() {}, err
+	}
+	for {
+		_ = rc.SetReadDeadline(start.Add(grace + time.Duration(n/minBodyRate)*time.Second))
+		k, rerr := r.Body.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if n > limit {
+				return fail(web.Errorf(http.StatusRequestEntityTooLarge, "too_large", "The request is larger than the service accepts (%s).", portal.HumanBytes(limit)))
+			}
+			if file == nil && len(mem)+k > memBody {
+				if file, err = os.CreateTemp(filepath.Join(rt.svc.cfg.DataDir, "tmp"), "body-*"); err != nil {
+					return fail(err)
+				}
+				if _, err := file.Write(mem); err != nil {
+					return fail(err)
+				}
+				mem = nil
+			}
+			if file != nil {
+				if _, err := file.Write(buf[:k]); err != nil {
+					return fail(err)
+				}
+			} else {
+				mem = append(mem, buf[:k]...)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fail(rerr)
+		}
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	r.Body.Close()
+	r.ContentLength = n
+	if file == nil {
+		r.Body = &memReader{Reader: bytes.NewReader(mem)}
+		return done, nil
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	r.Body = file
+	return func() { file.Close(); os.Remove(file.Name()) }, nil
+}
+
+// memReader is a received body kept in memory.
+type memReader struct{ *bytes.Reader }
+
+func (memReader) Close() error { return nil }

@@ -42,6 +42,11 @@ type Config struct {
 	// system's (--smtp-ca: private relays, tests).
 	SMTPRootCAs *x509.CertPool
 	Billing     BillingConfig
+	// MaxBodyBytes bounds a request's body (default 1 GiB); BodyGrace is
+	// how long a body may take before it must arrive at 16 KB a second
+	// on average (default 30 s).
+	MaxBodyBytes int64
+	BodyGrace    time.Duration
 	// TrustedProxies are the addresses (CIDR prefixes) of reverse proxies
 	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
 	// believed; nobody else's are.
@@ -101,6 +106,12 @@ func (c *Config) Defaults() {
 	if c.CacheKiB <= 0 {
 		c.CacheKiB = 512
 	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 30
+	}
+	if c.BodyGrace <= 0 {
+		c.BodyGrace = 30 * time.Second
+	}
 	if c.MailFilesKeep <= 0 {
 		c.MailFilesKeep = 1000
 	}
@@ -132,7 +143,7 @@ type Service struct {
 // the prebuilt portal template, and the registry of open portals.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.Defaults()
-	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "portals"), filepath.Join(cfg.DataDir, "template")} {
+	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "portals"), filepath.Join(cfg.DataDir, "template"), filepath.Join(cfg.DataDir, "tmp")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
@@ -285,9 +296,15 @@ func buildTemplate(ctx context.Context, dataDir string) (string, error) {
 	return path, nil
 }
 
-// cleanStaging removes half-built portals left by a crash during signup:
-// they never had a committed catalog row, so they hold no one's data.
+// cleanStaging removes half-built portals left by a crash during signup
+// (they never had a committed catalog row, so they hold no one's data)
+// and request bodies a crash left in DATA/tmp.
 func (s *Service) cleanStaging() {
+	if bodies, _ := filepath.Glob(filepath.Join(s.cfg.DataDir, "tmp", "body-*")); len(bodies) > 0 && !s.cfg.NoSweep {
+		for _, b := range bodies {
+			os.Remove(b)
+		}
+	}
 	entries, _ := os.ReadDir(filepath.Join(s.cfg.DataDir, "portals"))
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".new-") {

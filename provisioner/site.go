@@ -1,6 +1,8 @@
 package provisioner
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,22 +23,28 @@ type Site struct {
 	tpl    *templates.Set
 	mux    *mux.Router
 	static http.Handler
+	forms  web.CSRF // the signup form, bound to the browser
 }
 
 // NewSite builds the service's routes.
 func NewSite(svc *Service, tpl *templates.Set, static http.Handler) *Site {
-	s := &Site{svc: svc, tpl: tpl, mux: mux.NewRouter(), static: static}
-	m := s.mux
-	m.PathPrefix("/static/").Handler(static)
-	m.HandleFunc("/", s.h(s.landing)).Methods("GET")
-	m.HandleFunc("/signup", s.h(s.landing)).Methods("GET")
-	m.HandleFunc("/signup", s.h(s.signupForm)).Methods("POST")
-	m.HandleFunc("/api/v1/portals", s.h(s.signupAPI)).Methods("POST")
-	m.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	m.HandleFunc("/readyz", s.h(s.ready))
-	m.Handle("/metrics", svc.metrics.Handler())
-	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.RenderError(w, r, web.ErrNotFound) })
-	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	m := hmac.New(sha256.New, svc.Secret())
+	m.Write([]byte("portaldesk site forms"))
+	s := &Site{svc: svc, tpl: tpl, mux: mux.NewRouter(), static: static,
+		// Path "/" would reach every portal's pages; the signup form posts
+		// to /signup, so the cookie lives there alone.
+		forms: web.CSRF{Key: m.Sum(nil), Cookie: "pd_site_form", Path: "/signup"}}
+	mx := s.mux
+	mx.PathPrefix("/static/").Handler(static)
+	mx.HandleFunc("/", s.h(s.landing)).Methods("GET")
+	mx.HandleFunc("/signup", s.h(s.landing)).Methods("GET")
+	mx.HandleFunc("/signup", s.h(s.signupForm)).Methods("POST")
+	mx.HandleFunc("/api/v1/portals", s.h(s.signupAPI)).Methods("POST")
+	mx.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mx.HandleFunc("/readyz", s.h(s.ready))
+	mx.Handle("/metrics", svc.metrics.Handler())
+	mx.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.RenderError(w, r, web.ErrNotFound) })
+	mx.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.RenderError(w, r, web.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "Method %s is not allowed here.", r.Method))
 	})
 	return s
@@ -80,10 +88,13 @@ func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error)
 }
 
 func (s *Site) landing(w http.ResponseWriter, r *http.Request) error {
-	return s.tpl.Render(w, http.StatusOK, "landing", &templates.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
+	return s.tpl.Render(w, http.StatusOK, "landing", &templates.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r), CSRF: s.forms.Token(w, r)})
 }
 
 func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
+	if err := s.forms.Check(r); err != nil {
+		return err
+	}
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
@@ -103,7 +114,7 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 				form[k] = v
 			}
 		}
-		return s.tpl.Render(w, e.Status, "landing", &templates.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r)})
+		return s.tpl.Render(w, e.Status, "landing", &templates.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r), CSRF: s.forms.Token(w, r)})
 	}
 	defer res.Handle.Release()
 	// A business that signs up in Russian gets a portal that speaks Russian.

@@ -80,7 +80,9 @@ func (c chrome) top(w *cw, pg *Page) {
 		}
 		w.Raw("</div></details>\n  ", `<a href="`, b, `/profile">`)
 		w.Esc(pg.User.Name)
-		w.Raw("</a>\n    ", `<form method="post" action="`, b, `/logout"><button class="link" type="submit">`)
+		w.Raw("</a>\n    ", `<form method="post" action="`, b, `/logout">`)
+		w.CSRFField(pg)
+		w.Raw(`<button class="link" type="submit">`)
 		w.T("Sign out")
 		w.Raw("</button></form>\n  ")
 	} else {
@@ -172,7 +174,9 @@ func (c chrome) foot(w *cw, pg *Page) {
 		href = `<a href="?lang=en" lang="en">English</a>`
 	}
 	if pg.Portal != nil {
-		w.Raw(`<form method="post" action="`, Escape(pg.Portal.Base), `/lang" class="langs"><input type="hidden" name="next" value="`)
+		w.Raw(`<form method="post" action="`, Escape(pg.Portal.Base), `/lang" class="langs">`)
+		w.CSRFField(pg)
+		w.Raw(`<input type="hidden" name="next" value="`)
 		w.Esc(pg.Path)
 		w.Raw(`"><button class="link" name="lang" `, other, "</button></form>\n")
 	} else {
@@ -219,7 +223,9 @@ func (c chrome) tour(w *cw, pg *Page) {
 	}
 	w.Raw("\n")
 	step("/profile", "Your profile: name, password, language, and which emails you get. The tour is always under Help.")
-	w.Raw("</ol>\n", `<form method="post" action="`, Escape(pg.Portal.Base), `/tour" class="tour-actions"><input type="hidden" name="next" value="`)
+	w.Raw("</ol>\n", `<form method="post" action="`, Escape(pg.Portal.Base), `/tour" class="tour-actions">`)
+	w.CSRFField(pg)
+	w.Raw(`<input type="hidden" name="next" value="`)
 	w.Esc(pg.Path)
 	w.Raw(`">`, "\n", `<button type="button" class="secondary" data-tour-next>`)
 	w.T("Next")

@@ -15,7 +15,10 @@ type Page struct {
 	Form   url.Values  // what the user typed, so an error never loses it
 	Errors map[string]string
 	Error  string // a form-wide error message
-	Data   any
+	// CSRF is the token every form of the page posts (web.CSRF): the
+	// templates put it into each post form by themselves.
+	CSRF string
+	Data any
 }
 
 // PortalView is the portal as its pages show it.

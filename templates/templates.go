@@ -115,6 +115,15 @@ func langFuncs(lang string) template.FuncMap {
 	}
 }
 
+// postForm is the opening tag of a form that posts.
+var postForm = regexp.MustCompile(`<form\b[^>]*\bmethod="post"[^>]*>`)
+
+// withCSRF puts the page's form token (Page.CSRF) into every form of a
+// template that posts, so no form can be written without it.
+func withCSRF(src string) string {
+	return postForm.ReplaceAllString(src, `$0<input type="hidden" name="_csrf" value="{{$$.CSRF}}">`)
+}
+
 // fixedText is a call of "t" on a literal with no values: {{t "Save"}}.
 var fixedText = regexp.MustCompile("\\{\\{t (\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`)\\}\\}")
 
@@ -149,7 +158,7 @@ func parseLang(c chrome, funcs template.FuncMap) (map[string]*template.Template,
 		if err != nil {
 			return err
 		}
-		if _, err := t.New(name).Parse(inlineTexts(lang, string(src))); err != nil {
+		if _, err := t.New(name).Parse(withCSRF(inlineTexts(lang, string(src)))); err != nil {
 			return fmt.Errorf("templates: %s: %w", name, err)
 		}
 		return nil

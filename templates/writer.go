@@ -70,3 +70,11 @@ func (w *Writer) Th(msgs ...string) {
 		w.Raw("</th>")
 	}
 }
+
+// CSRFField writes the hidden field of pg's form token: the first thing
+// inside every form a hand-written page posts.
+func (w *Writer) CSRFField(pg *Page) {
+	w.Raw(`<input type="hidden" name="_csrf" value="`)
+	w.Esc(pg.CSRF)
+	w.Raw(`">`)
+}

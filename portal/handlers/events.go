@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"portaldesk/portal/web"
@@ -35,6 +36,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, tic
 		return web.Errorf(http.StatusNotImplemented, "no_streaming", "Live updates are not available here.")
 	}
 	hub := rq.P.Events
+	leave, err := s.streams.enter(ClientIP(r), fmt.Sprintf("%s/%d", rq.P.Slug, rq.User.ID))
+	if err != nil {
+		return err
+	}
+	defer leave()
 	changes, stop, ok := hub.Listen(ticket, rq.User.IsStaff(), rq.User.ID)
 	if !ok {
 		return web.Errorf(http.StatusServiceUnavailable, "shutting_down", "The service is restarting.")
@@ -73,4 +79,45 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, tic
 		}
 		fl.Flush()
 	}
+}
+
+// Live streams are capped per person and per address: each holds a
+// connection (a file descriptor) for minutes, and a browser needs one per
+// open page.
+const (
+	streamsPerUser    = 10
+	streamsPerAddress = 50
+)
+
+// streamCount counts the open live streams of the whole service.
+type streamCount struct {
+	mu     sync.Mutex
+	byIP   map[string]int
+	byUser map[string]int
+}
+
+// enter counts one more stream for ip and user, or refuses when either
+// has its share open; leave gives it back.
+func (c *streamCount) enter(ip, user string) (leave func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byIP == nil {
+		c.byIP, c.byUser = map[string]int{}, map[string]int{}
+	}
+	if c.byIP[ip] >= streamsPerAddress || c.byUser[user] >= streamsPerUser {
+		return nil, &web.Error{Status: http.StatusTooManyRequests, Code: "too_many_streams",
+			Message: "Too many pages are open for live updates. Close some and reload this one.", RetryAfter: 30}
+	}
+	c.byIP[ip]++
+	c.byUser[user]++
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.byIP[ip]--; c.byIP[ip] <= 0 {
+			delete(c.byIP, ip)
+		}
+		if c.byUser[user]--; c.byUser[user] <= 0 {
+			delete(c.byUser, user)
+		}
+	}, nil
 }

@@ -26,6 +26,8 @@ type Request struct {
 	User *portal.User // nil when anonymous
 	// ViaToken is true when the user was authenticated by a bearer token.
 	ViaToken bool
+	// CSRF is the token the page's forms post (web.CSRF).
+	CSRF string
 	// release gives the portal back to the router's registry before the
 	// request ends (a live-update stream); nothing may use P after it.
 	release func()
@@ -55,9 +57,10 @@ type Config struct {
 // Server serves every portal's pages and API; the portal itself comes with
 // each request from the router.
 type Server struct {
-	cfg Config
-	tpl *templates.Set
-	mux *mux.Router
+	cfg     Config
+	streams streamCount
+	tpl     *templates.Set
+	mux     *mux.Router
 }
 
 // HandlerFunc is a portal handler that returns an error for the adapter to render.
@@ -113,6 +116,20 @@ func (s *Server) h(fn HandlerFunc) http.Handler {
 		if cr := mux.CurrentRoute(r); cr != nil {
 			if t, err := cr.GetPathTemplate(); err == nil {
 				web.Info(r).Route = "/{portal}" + t
+			}
+		}
+		if !web.IsAPI(r) {
+			// Forms are bound to this portal and this browser: a form on
+			// another portal's page, of the same origin, cannot post here.
+			forms := formGuard(rq)
+			rq.CSRF = forms.Token(w, r)
+			// A request with a bearer token carries no cookie of ours that a
+			// page could have sent along: nothing to check.
+			if web.Unsafe(r) && r.Header.Get("Authorization") == "" {
+				if err := forms.Check(r); err != nil {
+					s.renderError(w, r, rq, err)
+					return
+				}
 			}
 		}
 		if err := s.identify(r, rq); err != nil {
@@ -239,6 +256,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, rq *Request
 func (s *Server) page(r *http.Request, rq *Request, title string, data any) *templates.Page {
 	pl := rq.P.Plan()
 	pg := &templates.Page{
+		CSRF:  rq.CSRF,
 		Title: title,
 		Lang:  s.lang(r, rq),
 		Path:  rq.Base + r.URL.Path,
@@ -357,4 +375,10 @@ func (s *Server) Routes() []Route {
 		return nil
 	})
 	return out
+}
+
+// formGuard guards the forms of rq's portal: a key of the portal's own
+// and a cookie scoped to its path.
+func formGuard(rq *Request) web.CSRF {
+	return web.CSRF{Key: rq.P.CookieKey(), Cookie: "pd_form", Path: rq.Base + "/"}
 }

@@ -196,6 +196,7 @@ func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 
 func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu template.HTML, money func(int64) template.HTML) {
 	w.Raw("\n", `<form method="post" action="`, tu, `/work" class="row" novalidate>`, "\n")
+	w.CSRFField(pg)
 	w.fieldClass(pg, "work_type")
 	w.Raw(`<label for="work_type">`)
 	w.T("Work")
@@ -281,7 +282,9 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) 
 	}
 	w.Raw("\n")
 	if pg.User.ID == t.Client.ID && (d.Rating == nil || d.Rating.Editable) {
-		w.Raw(`<form method="post" action="`, tu, `/rating" novalidate>`, "\n", `<fieldset class="stars"><legend>`)
+		w.Raw(`<form method="post" action="`, tu, `/rating" novalidate>`, "\n")
+		w.CSRFField(pg)
+		w.Raw(`<fieldset class="stars"><legend>`)
 		w.T("Your rating")
 		w.Raw("</legend>\n")
 		chosen, cur := pg.Value("score"), "0"
@@ -313,6 +316,7 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) 
 func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
 	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply">`, "\n")
+	w.CSRFField(pg)
 	w.fieldClass(pg, "body")
 	w.Raw("\n", `<label for="body">`)
 	w.Pick(staff, "Reply or note", "Your message")
@@ -351,7 +355,7 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 // and, for admins, delete.
 func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HTML) {
 	t := d.T
-	update := `<form method="post" action="` + tu + `/update">`
+	update := `<form method="post" action="` + tu + `/update"><input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
 	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")
 	w.T("Work on it")
 	w.Raw("</h2>\n")
@@ -413,7 +417,9 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	w.T("Save")
 	w.Raw("</button></div>\n</form>\n</div>\n")
 	if pg.User.IsAdmin() {
-		w.Raw(`<form class="card" method="post" action="`, tu, `/delete" data-confirm="Delete ticket #`, num, ` with all its messages and files? This cannot be undone.">`, "\n", `<button type="submit" class="danger">`)
+		w.Raw(`<form class="card" method="post" action="`, tu, `/delete" data-confirm="Delete ticket #`, num, ` with all its messages and files? This cannot be undone.">`, "\n")
+		w.CSRFField(pg)
+		w.Raw(`<button type="submit" class="danger">`)
 		w.T("Delete ticket")
 		w.Raw("</button></form>")
 	}

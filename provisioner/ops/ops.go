@@ -51,6 +51,7 @@ type Console struct {
 	cat      *catalog.Catalog
 	mux      *mux.Router
 	sessions *sessions.CookieStore
+	forms    web.CSRF // the console's forms, bound to it and the browser
 	// accounts and addresses throttle sign-in guesses.
 	accounts, addresses *throttle.Throttle
 }
@@ -59,7 +60,9 @@ type Console struct {
 func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console {
 	m := hmac.New(sha256.New, svc.Secret())
 	m.Write([]byte("portaldesk ops session"))
-	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(m.Sum(nil)),
+	key := m.Sum(nil)
+	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(key),
+		forms: web.CSRF{Key: key, Cookie: "pd_ops_form", Path: "/ops"},
 		accounts: throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour), addresses: throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour)}
 	c.sessions.Options = &sessions.Options{Path: "/ops", MaxAge: 12 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	r := c.mux.PathPrefix("/ops").Subrouter()
@@ -95,11 +98,26 @@ func AddUser(ctx context.Context, svc *provisioner.Service, email, name, passwor
 	return svc.Catalog().SaveOpsUser(ctx, email, name, string(hash))
 }
 
-type ctxUser struct{}
+// csrfKey carries the request's form token to the pages (page).
+type csrfKey struct{}
+
+// page is what every console page starts from.
+func (c *Console) page(w http.ResponseWriter, r *http.Request, title string) *templates.Page {
+	tok, _ := r.Context().Value(csrfKey{}).(string)
+	return &templates.Page{Lang: web.ServiceLang(w, r), Title: title, CSRF: tok}
+}
 
 func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, auth bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		web.Info(r).Route = "/ops"
+		csrf := c.forms.Token(w, r)
+		r = r.WithContext(context.WithValue(r.Context(), csrfKey{}, csrf))
+		if web.Unsafe(r) {
+			if err := c.forms.Check(r); err != nil {
+				c.fail(w, r, err)
+				return
+			}
+		}
 		user := ""
 		if sess, err := c.sessions.Get(r, "pd_ops"); err == nil {
 			if sid, _ := sess.Values["sid"].(string); sid != "" {
@@ -109,7 +127,7 @@ func (c *Console) h(fn func(http.ResponseWriter, *http.Request, string) error, a
 		if auth && user == "" {
 			// The login page itself, answered 401: never any data.
 			if r.Method == http.MethodGet {
-				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
+				_ = c.tpl.Render(w, http.StatusUnauthorized, "ops_login", c.page(w, r, "Ops sign in"))
 				return
 			}
 			c.fail(w, r, web.ErrUnauthorized)
@@ -126,7 +144,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, portal.ErrNotFound) {
 		e = web.ErrNotFound
 	}
-	_ = c.tpl.Render(w, e.Status, "error", &templates.Page{Lang: web.ServiceLang(w, r), Title: http.StatusText(e.Status), Data: e.Message})
+	pg := c.page(w, r, http.StatusText(e.Status))
+	pg.Data = e.Message
+	_ = c.tpl.Render(w, e.Status, "error", pg)
 }
 
 func clientIP(r *http.Request) string { return web.ClientIP(r) }
@@ -136,7 +156,7 @@ func (c *Console) audit(ctx context.Context, r *http.Request, actor, action, tar
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, _ string) error {
-	return c.tpl.Render(w, http.StatusOK, "ops_login", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in"})
+	return c.tpl.Render(w, http.StatusOK, "ops_login", c.page(w, r, "Ops sign in"))
 }
 
 func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -144,7 +164,8 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 		return web.BadRequest("Bad form.")
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	pg := &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops sign in", Form: url.Values{"email": {email}}}
+	pg := c.page(w, r, "Ops sign in")
+	pg.Form = url.Values{"email": {email}}
 	now := time.Now()
 	attempt, wait := throttle.Begin(now, throttle.Key{T: c.accounts, Key: strings.ToLower(email), Clear: true}, throttle.Key{T: c.addresses, Key: clientIP(r)})
 	if attempt == nil {
@@ -259,7 +280,9 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, user string) erro
 	if d.Audit, err = c.cat.AuditLog(ctx, "", 30); err != nil {
 		return err
 	}
-	return c.tpl.Render(w, http.StatusOK, "ops", &templates.Page{Lang: web.ServiceLang(w, r), Title: "Ops", Data: d, User: &templates.UserView{Name: user}})
+	pg := c.page(w, r, "Ops")
+	pg.Data, pg.User = d, &templates.UserView{Name: user}
+	return c.tpl.Render(w, http.StatusOK, "ops", pg)
 }
 
 // PortalData is a portal's page in the console.
@@ -295,7 +318,9 @@ func (c *Console) portalPage(w http.ResponseWriter, r *http.Request, user string
 		return err
 	}
 	d.Result = r.URL.Query().Get("done")
-	return c.tpl.Render(w, http.StatusOK, "ops_portal", &templates.Page{Lang: web.ServiceLang(w, r), Title: d.Row.Slug, Data: d, User: &templates.UserView{Name: user}})
+	pg := c.page(w, r, d.Row.Slug)
+	pg.Data, pg.User = d, &templates.UserView{Name: user}
+	return c.tpl.Render(w, http.StatusOK, "ops_portal", pg)
 }
 
 func (c *Console) action(w http.ResponseWriter, r *http.Request, user string) error {

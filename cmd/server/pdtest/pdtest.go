@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -149,8 +150,33 @@ type File struct {
 
 // Do sends a request: body is nil, url.Values (a form), Multipart, or
 // anything else as JSON. hdr is pairs of header names and values ("Host" sets the host).
+// A form posts the token of its place the way a browser would: read from
+// a page of that place first, unless the form sets _csrf itself.
 func Do(t testing.TB, c *http.Client, method, u string, body any, hdr ...string) Resp {
 	t.Helper()
+	if c == nil {
+		c = Browser()
+	}
+	if body == nil && method != "GET" && method != "HEAD" && !strings.Contains(u, "/api/") {
+		body = url.Values{} // a form of buttons only
+	}
+	switch b := body.(type) {
+	case url.Values:
+		if _, set := b["_csrf"]; !set {
+			b = cloneValues(b)
+			b.Set("_csrf", formToken(t, c, u, hdr))
+			body = b
+		}
+	case Multipart:
+		if _, set := b.Fields["_csrf"]; !set {
+			f := map[string]string{"_csrf": formToken(t, c, u, hdr)}
+			for k, v := range b.Fields {
+				f[k] = v
+			}
+			b.Fields = f
+			body = b
+		}
+	}
 	var rd io.Reader
 	ctype := ""
 	switch b := body.(type) {
@@ -193,9 +219,6 @@ func Do(t testing.TB, c *http.Client, method, u string, body any, hdr ...string)
 		} else {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
-	}
-	if c == nil {
-		c = Browser()
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -269,4 +292,45 @@ func (e *Env) SetPlan(t testing.TB, slug, tariff string, operators int, dbMB, di
 		t.Fatal(err)
 	}
 	e.Svc.Registry().WaitClosed()
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+var tokenField = regexp.MustCompile(`name="_csrf" value="([^"]*)"`)
+
+// formToken reads the form token c's browser gets on a page of the place
+// that u belongs to: a portal's page, the ops console's sign-in page, or
+// the service's front page.
+func formToken(t testing.TB, c *http.Client, u string, hdr []string) string {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/"
+	seg, _, _ := strings.Cut(strings.TrimPrefix(pu.Path, "/"), "/")
+	hostSet := false
+	for i := 0; i+1 < len(hdr); i += 2 {
+		hostSet = hostSet || hdr[i] == "Host"
+	}
+	switch {
+	case seg == "ops":
+		page = "/ops/login"
+	case hostSet: // a portal on its own domain
+		page = "/forgot"
+	case seg != "" && seg != "signup" && seg != "api":
+		page = "/" + seg + "/forgot" // a page with a form, signed in or not
+	}
+	r := Do(t, c, "GET", pu.Scheme+"://"+pu.Host+page, nil, hdr...)
+	m := tokenField.FindStringSubmatch(r.Body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
