@@ -62,7 +62,7 @@ func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console
 	m.Write([]byte("portaldesk ops session"))
 	key := m.Sum(nil)
 	c := &Console{svc: svc, backups: backups, tpl: tpl, cat: svc.Catalog(), mux: mux.NewRouter(), sessions: sessions.NewCookieStore(key),
-		forms: web.CSRF{Key: key, Cookie: "pd_ops_form", Path: "/ops"},
+		forms:    web.CSRF{Key: key, Cookie: "pd_ops_form", Path: "/ops"},
 		accounts: throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour), addresses: throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour)}
 	c.sessions.Options = &sessions.Options{Path: "/ops", MaxAge: 12 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	r := c.mux.PathPrefix("/ops").Subrouter()
