@@ -99,10 +99,181 @@ func CleanName(name string) string {
 	return name
 }
 
-// AddAttachment stores a file on a ticket (messageID 0) or on one of its
-// messages. It is checked against every limit before a byte is kept; on any
-// failure nothing is left behind.
-func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, messageID int64, name string, r io.Reader) (*Attachment, error) {
+// Files are the files of one request. Each is written to the portal's
+// tmp directory as it arrives, checked against the per-file limit and the
+// disk room left; attaching them — with a new ticket, a message, or to a
+// ticket alone — keeps all of them in the one transaction that stores the
+// rest of the request, or none. Discard removes whatever was not kept;
+// calling it after a kept attach does nothing, so callers defer it.
+type Files struct {
+	p     *Portal
+	lim   Limits
+	used  int64 // the portal's attachments when the first file came (-1: none yet)
+	bytes int64 // staged so far
+	list  []stagedFile
+	moved []string // final paths taken inside a transaction not yet committed
+}
+
+type stagedFile struct {
+	name, ctype, tmp string
+	size             int64
+}
+
+// NewFiles starts the files of one request.
+func (p *Portal) NewFiles(ctx context.Context) *Files {
+	return &Files{p: p, lim: p.FileLimits(ctx), used: -1}
+}
+
+// Len is the number of files staged.
+func (f *Files) Len() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.list)
+}
+
+func tooManyFiles(n int) error {
+	return &ErrQuota{"too_many_files", fmt.Sprintf("A ticket can have at most %d files.", n)}
+}
+
+// Add writes one file, reading at most one byte past what it may take.
+// A file over a limit is refused with the limit, naming the file; the
+// files before it stay staged until Discard.
+func (f *Files) Add(ctx context.Context, name string, r io.Reader) error {
+	p, lim := f.p, f.lim
+	name = CleanName(name)
+	if err := p.writable(); err != nil {
+		return err
+	}
+	if f.used < 0 {
+		used, err := p.DiskUsage(ctx)
+		if err != nil {
+			return err
+		}
+		f.used = used
+	}
+	if lim.MaxFiles > 0 && len(f.list) >= lim.MaxFiles {
+		return tooManyFiles(lim.MaxFiles)
+	}
+	room := lim.MaxFileBytes
+	if left := lim.DiskQuota - f.used - f.bytes; lim.DiskQuota > 0 && left < room {
+		room = left
+		if room <= 0 {
+			return &ErrQuota{"quota_exceeded", "The portal's disk space is used up: no more files can be added."}
+		}
+	}
+	tmp := path.Join("tmp", newFilePath())
+	if err := p.Fs.MkdirAll(path.Dir(tmp), 0o750); err != nil {
+		return err
+	}
+	out, err := p.Fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(r, head)
+	head = head[:n]
+	written, err := io.Copy(out, io.LimitReader(io.MultiReader(bytes.NewReader(head), r), room+1))
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		err = fmt.Errorf("store: attachment: %w", err)
+	case written > room && room < lim.MaxFileBytes:
+		err = &ErrQuota{"quota_exceeded", fmt.Sprintf("%s does not fit into the portal's remaining disk space.", name)}
+	case written > room:
+		err = &ErrQuota{"file_too_large", fmt.Sprintf("%s is larger than the limit of %s.", name, HumanBytes(lim.MaxFileBytes))}
+	case written == 0:
+		err = &FieldErrors{Fields: map[string]string{"file": fmt.Sprintf("%s is empty.", name)}}
+	}
+	if err != nil {
+		p.Fs.Remove(tmp)
+		return err
+	}
+	f.bytes += written
+	f.list = append(f.list, stagedFile{name: name, ctype: sniff(head, name), tmp: tmp, size: written})
+	return nil
+}
+
+// Discard removes the staged files and any moved by a transaction that
+// did not commit. It is a no-op on nil and after keep.
+func (f *Files) Discard() {
+	if f == nil {
+		return
+	}
+	for _, s := range f.list {
+		f.p.Fs.Remove(s.tmp)
+	}
+	for _, m := range f.moved {
+		f.p.Fs.Remove(m)
+	}
+	f.list, f.moved, f.bytes = nil, nil, 0
+}
+
+// keep forgets the files once the transaction that attached them committed.
+func (f *Files) keep() {
+	if f != nil {
+		f.list, f.moved, f.bytes = nil, nil, 0
+	}
+}
+
+// attach stores the staged files on ticket number (and on a message, when
+// messageID is not 0) inside tp's transaction, checking the ticket's file
+// count and the disk quota again under the write lock: two requests at
+// once cannot both take the last room.
+func (f *Files) attach(ctx context.Context, tp *Portal, actor *User, number, messageID int64, internal bool, now int64) ([]*Attachment, error) {
+	if f.Len() == 0 {
+		return nil, nil
+	}
+	lim := f.lim
+	var count int
+	var used int64
+	if err := tp.q.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
+		return nil, err
+	}
+	if lim.MaxFiles > 0 && count+len(f.list) > lim.MaxFiles {
+		return nil, tooManyFiles(lim.MaxFiles)
+	}
+	if lim.DiskQuota > 0 && used+f.bytes > lim.DiskQuota {
+		return nil, &ErrQuota{"quota_exceeded", "These files do not fit into the portal's remaining disk space."}
+	}
+	var msgID any
+	if messageID != 0 {
+		msgID = messageID
+	}
+	out := make([]*Attachment, 0, len(f.list))
+	for _, s := range f.list {
+		a := &Attachment{TicketID: number, MessageID: messageID, Name: s.name, ContentType: s.ctype, Size: s.size,
+			Internal: internal, CreatedAt: now, path: newFilePath()}
+		res, err := tp.q.Exec(ctx, `INSERT INTO attachments (ticket_id, message_id, uploader_id, name, content_type, size, path, internal, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, msgID, actor.ID, a.Name, a.ContentType, a.Size, a.path, internal, a.CreatedAt)
+		if err != nil {
+			return nil, err
+		}
+		a.ID, _ = res.LastInsertId()
+		if err := f.p.Fs.MkdirAll(path.Dir(a.path), 0o750); err != nil {
+			return nil, err
+		}
+		if err := f.p.Fs.Rename(s.tmp, a.path); err != nil {
+			return nil, err
+		}
+		f.moved = append(f.moved, a.path)
+		out = append(out, a)
+	}
+	if _, err := tp.q.Exec(ctx, "UPDATE tickets SET files = files + ?, file_bytes = file_bytes + ?, updated_at = ? WHERE id = ?", len(out), f.bytes, now, number); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AddAttachments stores files on a ticket (messageID 0) or on one of its
+// messages: all of them, or — on any limit or failure — none.
+func (p *Portal) AddAttachments(ctx context.Context, actor *User, number, messageID int64, files *Files) ([]*Attachment, error) {
+	defer files.Discard()
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
@@ -125,98 +296,34 @@ func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, message
 		}
 		internal = kind == KindNote
 	}
-	lim := p.FileLimits(ctx)
-	var count int
-	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM attachments WHERE ticket_id = ?", number).Scan(&count); err != nil {
-		return nil, err
+	if files.Len() == 0 {
+		return nil, &FieldErrors{Fields: map[string]string{"file": "Choose a file to upload."}}
 	}
-	if lim.MaxFiles > 0 && count >= lim.MaxFiles {
-		return nil, &ErrQuota{"too_many_files", fmt.Sprintf("A ticket can have at most %d files.", lim.MaxFiles)}
-	}
-	used, err := p.DiskUsage(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room := lim.MaxFileBytes
-	if lim.DiskQuota > 0 && lim.DiskQuota-used < room {
-		room = lim.DiskQuota - used
-		if room <= 0 {
-			return nil, &ErrQuota{"quota_exceeded", "The portal's disk space is used up: no more files can be added."}
-		}
-	}
-	// Write to a temporary file first, reading at most one byte past the limit.
-	tmp := path.Join("tmp", newFilePath())
-	if err := p.Fs.MkdirAll(path.Dir(tmp), 0o750); err != nil {
-		return nil, err
-	}
-	f, err := p.Fs.Create(tmp)
-	if err != nil {
-		return nil, err
-	}
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(r, head)
-	head = head[:n]
-	written, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), r), room+1))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		p.Fs.Remove(tmp)
-		return nil, fmt.Errorf("store: attachment: %w", err)
-	}
-	if written > room {
-		p.Fs.Remove(tmp)
-		if room < lim.MaxFileBytes {
-			return nil, &ErrQuota{"quota_exceeded", "This file does not fit into the portal's remaining disk space."}
-		}
-		return nil, &ErrQuota{"file_too_large", fmt.Sprintf("The file is larger than the limit of %s.", HumanBytes(lim.MaxFileBytes))}
-	}
-	if written == 0 {
-		p.Fs.Remove(tmp)
-		return nil, &FieldErrors{Fields: map[string]string{"file": "The file is empty."}}
-	}
-	a := &Attachment{TicketID: number, MessageID: messageID, Name: CleanName(name), ContentType: sniff(head, name), Size: written,
-		Internal: internal, CreatedAt: p.Now().Unix(), path: newFilePath()}
-	var msgID any
-	if messageID != 0 {
-		msgID = messageID
-	}
-	err = p.Tx(ctx, func(tp *Portal) error {
-		// Checked again inside the write lock: two uploads at once cannot both take the last slot.
-		var count int
-		var used int64
-		if err := tp.q.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
-			return err
-		}
-		if lim.MaxFiles > 0 && count >= lim.MaxFiles {
-			return &ErrQuota{"too_many_files", fmt.Sprintf("A ticket can have at most %d files.", lim.MaxFiles)}
-		}
-		if lim.DiskQuota > 0 && used+written > lim.DiskQuota {
-			return &ErrQuota{"quota_exceeded", "This file does not fit into the portal's remaining disk space."}
-		}
-		res, err := tp.q.Exec(ctx, `INSERT INTO attachments (ticket_id, message_id, uploader_id, name, content_type, size, path, internal, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, number, msgID, actor.ID, a.Name, a.ContentType, a.Size, a.path, internal, a.CreatedAt)
-		if err != nil {
-			return err
-		}
-		a.ID, _ = res.LastInsertId()
-		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET files = files + 1, file_bytes = file_bytes + ?, updated_at = ? WHERE id = ?", written, a.CreatedAt, number); err != nil {
-			return err
-		}
-		if err := p.Fs.MkdirAll(path.Dir(a.path), 0o750); err != nil {
-			return err
-		}
-		return p.Fs.Rename(tmp, a.path)
+	var out []*Attachment
+	err := p.Tx(ctx, func(tp *Portal) error {
+		var err error
+		out, err = files.attach(ctx, tp, actor, number, messageID, internal, p.Now().Unix())
+		return err
 	})
 	if err != nil {
-		p.Fs.Remove(tmp)
-		p.Fs.Remove(a.path)
 		return nil, err
 	}
-	return a, nil
+	files.keep()
+	return out, nil
+}
+
+// AddAttachment stores one file, as AddAttachments.
+func (p *Portal) AddAttachment(ctx context.Context, actor *User, number, messageID int64, name string, r io.Reader) (*Attachment, error) {
+	files := p.NewFiles(ctx)
+	defer files.Discard()
+	if err := files.Add(ctx, name, r); err != nil {
+		return nil, err
+	}
+	out, err := p.AddAttachments(ctx, actor, number, messageID, files)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
 
 // sniff decides the type a file is served with from its bytes, never

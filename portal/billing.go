@@ -94,7 +94,7 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) e
 			if !a.Active {
 				continue
 			}
-			if err := tp.enqueue(ctx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0, time.Time{}); err != nil {
+			if err := tp.enqueue(ctx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0); err != nil {
 				return err
 			}
 		}

@@ -10,19 +10,32 @@ import (
 	"portaldesk/portal/throttle"
 )
 
-// guards slow down guessing on one portal: sign-ins per account and per
-// address, and requests that mail someone (password resets) per address.
-type guards struct {
+// Guards slow down guessing and abuse: sign-ins per account and per
+// address, requests that mail someone (registrations, password resets)
+// per address and per recipient, and registrations per portal. One set
+// serves every portal of the service (keys carry the slug), so closing a
+// portal — which anyone can cause by visiting enough others — forgets
+// nothing.
+type Guards struct {
 	accounts, addresses, mail *throttle.Throttle
+	// registrations count per portal and per address: an office behind
+	// one address registers many people, so the address has room.
+	registrations, registrants *throttle.Throttle
 }
 
-func newGuards() guards {
-	return guards{
-		accounts:  throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour),
-		addresses: throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour),
-		mail:      throttle.New(5, time.Minute, time.Hour, time.Hour),
+// NewGuards is the service's set of guards.
+func NewGuards() *Guards {
+	return &Guards{
+		accounts:      throttle.New(5, 2*time.Second, 15*time.Minute, time.Hour),
+		addresses:     throttle.New(20, 2*time.Second, 15*time.Minute, time.Hour),
+		mail:          throttle.New(5, time.Minute, time.Hour, time.Hour),
+		registrations: throttle.New(50, 10*time.Second, 10*time.Minute, time.Hour),
+		registrants:   throttle.New(20, time.Minute, time.Hour, time.Hour),
 	}
 }
+
+// key names k on this portal for the guards.
+func (p *Portal) key(k string) string { return p.Slug + "\x00" + k }
 
 // WaitError says that too many attempts were made: try again after Wait.
 type WaitError struct{ Wait time.Duration }
@@ -47,8 +60,8 @@ func accountKey(email string) string { return strings.ToLower(strings.TrimSpace(
 func (p *Portal) SignIn(ctx context.Context, email, password, ip string) (*User, error) {
 	now := p.Now()
 	a, wait := throttle.Begin(now,
-		throttle.Key{T: p.guards.accounts, Key: accountKey(email), Clear: true},
-		throttle.Key{T: p.guards.addresses, Key: ip})
+		throttle.Key{T: p.guards.accounts, Key: p.key(accountKey(email)), Clear: true},
+		throttle.Key{T: p.guards.addresses, Key: p.key(ip)})
 	if a == nil {
 		return nil, &WaitError{Wait: wait}
 	}
@@ -64,11 +77,24 @@ func (p *Portal) SignIn(ctx context.Context, email, password, ip string) (*User,
 	return u, err
 }
 
+// registrationAllowed counts a registration against the portal, the
+// address it came from and the address it mails.
+func (p *Portal) registrationAllowed(ip, email string) error {
+	now := p.Now()
+	a, wait := throttle.Begin(now, throttle.Key{T: p.guards.registrations, Key: p.key("")},
+		throttle.Key{T: p.guards.registrants, Key: p.key(ip)}, throttle.Key{T: p.guards.mail, Key: p.key("to:" + accountKey(email))})
+	if a == nil {
+		return &WaitError{Wait: wait}
+	}
+	a.Failed(now)
+	return nil
+}
+
 // mailAllowed counts a request that mails someone (a password reset)
 // against the address it came from and the address it mails.
 func (p *Portal) mailAllowed(ip, email string) error {
 	now := p.Now()
-	a, wait := throttle.Begin(now, throttle.Key{T: p.guards.mail, Key: "ip:" + ip}, throttle.Key{T: p.guards.mail, Key: "to:" + accountKey(email)})
+	a, wait := throttle.Begin(now, throttle.Key{T: p.guards.mail, Key: p.key("ip:" + ip)}, throttle.Key{T: p.guards.mail, Key: p.key("to:" + accountKey(email))})
 	if a == nil {
 		return &WaitError{Wait: wait}
 	}

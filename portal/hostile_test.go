@@ -54,7 +54,7 @@ func TestHostileStringsAreEscapedOnEveryPage(t *testing.T) {
 		return r
 	}
 	api(admin, "POST", "/users", map[string]string{"name": hostile, "surname": hostile, "email": "invited@evil.test", "role": "client"}, 201)
-	api("", "POST", "/register", map[string]string{"name": hostile, "surname": hostile, "email": "registered@evil.test"}, 201)
+	api("", "POST", "/register", map[string]string{"name": hostile, "surname": hostile, "email": "registered@evil.test"}, 202)
 	// The people the test signs in as (their mailed passwords are random)
 	// name themselves in their profiles.
 	e.AddUser(t, "evil", "op@evil.test", "Op", portal.RoleOperator)

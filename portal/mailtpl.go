@@ -12,13 +12,14 @@ import (
 
 // Mail kinds, each with a template per language.
 const (
-	MailRegistration  = "registration"
-	MailInvitation    = "invitation"
-	MailPasswordReset = "password_reset"
-	MailNewTicket     = NotifyNewTicket
-	MailMessage       = NotifyMessage
-	MailStatus        = NotifyStatus
-	MailAssignment    = NotifyAssignment
+	MailRegistration    = "registration"
+	MailInvitation      = "invitation"
+	MailPasswordReset   = "password_reset"
+	MailRegisteredAgain = "registered_again"
+	MailNewTicket       = NotifyNewTicket
+	MailMessage         = NotifyMessage
+	MailStatus          = NotifyStatus
+	MailAssignment      = NotifyAssignment
 )
 
 // Languages the portal speaks.
@@ -55,6 +56,14 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"Reset your password at {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone (we hope you) asked to reset your password at {{.Portal}}. Set a new one here within an hour:\n\n{{.Link}}\n\nIf it was not you, ignore this mail: your password stays as it is.\n"},
 		"ru": {"Сброс пароля в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nКто-то (надеемся, вы) попросил сбросить пароль в {{.Portal}}. Задайте новый пароль в течение часа:\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо.\n"},
 	},
+	MailRegisteredAgain: {
+		"en": {"Your account at {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone (we hope you) tried to register at {{.Portal}} with this address. You already have an account here: sign in with it.\n\nIf you do not remember your password, set a new one here:\n\n{{.Link}}\n\nIf it was not you, ignore this mail: nothing has changed.\n"},
+		"ru": {"Ваша учётная запись в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nКто-то (надеемся, вы) пытался зарегистрироваться в {{.Portal}} с этим адресом. У вас уже есть учётная запись — входите с ней.\n\nЕсли вы не помните пароль, задайте новый здесь:\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо: ничего не изменилось.\n"},
+	},
+	MailConfirm: {
+		"en": {"Confirm your address at {{.Portal}}", "Hello, {{.Name}}!\n\nYour helpdesk {{.Portal}} is ready. Confirm that this address is yours:\n\n{{.Link}}\n\nUntil you do, the portal sends mail only to you: invitations and replies to your clients wait.\n"},
+		"ru": {"Подтвердите адрес в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nВаша служба поддержки {{.Portal}} готова. Подтвердите, что этот адрес ваш:\n\n{{.Link}}\n\nПока адрес не подтверждён, портал пишет только вам: приглашения и ответы клиентам ждут.\n"},
+	},
 	MailNewTicket: {
 		"en": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} opened ticket #{{.Number}} at {{.Portal}}:\n\n{{.Subject}}\n\n{{.Message}}\n\nOpen it: {{.Link}}\n"},
 		"ru": {"[#{{.Number}}] {{.Subject}}", "{{.Author}} создал(а) заявку №{{.Number}} в {{.Portal}}:\n\n{{.Subject}}\n\n{{.Message}}\n\nОткрыть: {{.Link}}\n"},
@@ -78,6 +87,8 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailRegistration, "Registration: login and password"},
 	{MailInvitation, "Invitation of an operator or client"},
 	{MailPasswordReset, "Password reset link"},
+	{MailRegisteredAgain, "Registration with an address already registered"},
+	{MailConfirm, "Confirmation of the admin's address, after signup"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

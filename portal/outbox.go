@@ -43,6 +43,8 @@ type Mail struct {
 	LastError string `json:"last_error,omitempty"`
 	CreatedAt int64  `json:"created_at"`
 	SentAt    int64  `json:"sent_at,omitempty"`
+	// Held: pending until the admin confirms their address (see HoldMail).
+	Held bool `json:"held,omitempty"`
 }
 
 func (p *Portal) ticketsChanged(delta int64) {
@@ -60,27 +62,26 @@ func (p *Portal) kickOutbox() {
 // mailTo renders kind for the recipient in their language and queues it
 // within the caller's transaction.
 func (p *Portal) mailTo(ctx context.Context, kind string, to *User, v MailVars, ticket int64) error {
-	return p.mailAbout(ctx, kind, to, v, ticket, 0, time.Time{})
+	return p.mailAbout(ctx, kind, to, v, ticket, 0)
 }
 
-// mailAbout is mailTo for a timeline message (its files ride along) that may
-// be held until notBefore, while the files of the same form are stored.
-func (p *Portal) mailAbout(ctx context.Context, kind string, to *User, v MailVars, ticket, entry int64, notBefore time.Time) error {
+// mailAbout is mailTo for a timeline message: its files ride along.
+func (p *Portal) mailAbout(ctx context.Context, kind string, to *User, v MailVars, ticket, entry int64) error {
 	lang := to.Lang
 	if lang == "" {
 		lang = p.Setting(ctx, "lang", "en")
 	}
 	v.Name, v.Email = to.FullName(), to.Email
 	subject, text := p.RenderMail(ctx, kind, lang, v)
-	return p.enqueue(ctx, kind, to, subject, text, ticket, entry, notBefore)
+	return p.enqueue(ctx, kind, to, subject, text, ticket, entry)
 }
 
 // enqueue writes a message into the outbox within the caller's transaction.
-func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, text string, ticket, entry int64, notBefore time.Time) error {
+func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, text string, ticket, entry int64) error {
 	now := p.Now()
-	due := now
-	if notBefore.After(now) {
-		due = notBefore
+	due := now.Unix()
+	if owner, _ := p.mailHold(ctx); owner != 0 && owner != to.ID {
+		due = heldMail
 	}
 	var eid any
 	if entry != 0 {
@@ -92,7 +93,7 @@ func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, te
 		tid = ticket
 	}
 	_, err := p.q.Exec(ctx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due.Unix(), now.Unix())
+		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due, now.Unix())
 	return err
 }
 
@@ -196,7 +197,7 @@ func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, des
 	return nil
 }
 
-func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *Entry, hold time.Time) error {
+func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *Entry) error {
 	if e.Kind == KindNote {
 		return nil // internal notes never leave the staff
 	}
@@ -225,7 +226,7 @@ func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *
 			continue
 		}
 		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
-		if err := p.mailAbout(ctx, MailMessage, u, v, t.Number, e.ID, hold); err != nil {
+		if err := p.mailAbout(ctx, MailMessage, u, v, t.Number, e.ID); err != nil {
 			return err
 		}
 	}
@@ -352,7 +353,7 @@ func (p *Portal) dueMail(ctx context.Context, limit int) ([]*Mail, error) {
 
 func (p *Portal) nextDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	if err := p.q.QueryRow(ctx, "SELECT MIN(next_at) FROM outbox WHERE state = 'pending'").Scan(&next); err != nil {
+	if err := p.q.QueryRow(ctx, "SELECT MIN(next_at) FROM outbox WHERE state = 'pending' AND next_at < ?", heldMail).Scan(&next); err != nil {
 		return time.Time{}, err
 	}
 	if !next.Valid {
@@ -390,8 +391,8 @@ func (p *Portal) ThreadID(ctx context.Context, ticket int64) string {
 
 // Outbox lists the latest mail of the portal, for the admin's log.
 func (p *Portal) Outbox(ctx context.Context, limit int) ([]*Mail, error) {
-	rows, err := p.q.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, message_id, COALESCE(ticket_id, 0), state, attempts, last_error, created_at, COALESCE(sent_at, 0)
-		FROM outbox ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := p.q.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, message_id, COALESCE(ticket_id, 0), state, attempts, last_error, created_at, COALESCE(sent_at, 0), state = 'pending' AND next_at = ?
+		FROM outbox ORDER BY id DESC LIMIT ?`, heldMail, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +400,7 @@ func (p *Portal) Outbox(ctx context.Context, limit int) ([]*Mail, error) {
 	var out []*Mail
 	for rows.Next() {
 		m := &Mail{}
-		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.ToName, &m.Subject, &m.MessageID, &m.TicketID, &m.State, &m.Attempts, &m.LastError, &m.CreatedAt, &m.SentAt); err != nil {
+		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.ToName, &m.Subject, &m.MessageID, &m.TicketID, &m.State, &m.Attempts, &m.LastError, &m.CreatedAt, &m.SentAt, &m.Held); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -443,9 +444,3 @@ func (p *Portal) MailFiles(ctx context.Context, m *Mail) ([]*Attachment, error) 
 
 // OpenFile opens an attachment's bytes for the mailer.
 func (p *Portal) OpenFile(a *Attachment) (io.ReadCloser, error) { return p.Fs.Open(a.path) }
-
-// ReleaseMail lets mail held for a message's files go now.
-func (p *Portal) ReleaseMail(ctx context.Context, entryID int64) {
-	_, _ = p.q.Exec(ctx, "UPDATE outbox SET next_at = ? WHERE entry_id = ? AND state = 'pending' AND attempts = 0", p.Now().Unix(), entryID)
-	p.kickOutbox()
-}

@@ -40,20 +40,47 @@ func (in *NewPerson) validate() map[string]string {
 var ErrOperatorLimit = errors.New("the portal's tariff has no room for another operator")
 
 // Register creates a client account from the three fields of the
-// registration form and mails the login and a generated password.
-func (p *Portal) Register(ctx context.Context, in NewPerson) (*User, error) {
+// registration form and mails the login and a generated password. An
+// address already registered is answered just the same — its owner is
+// mailed that someone tried, with a link to set a new password — so the
+// form never tells who has an account. Registrations are limited per
+// portal, per address they come from (ip) and per address they mail.
+func (p *Portal) Register(ctx context.Context, in NewPerson, ip string) error {
 	if err := p.writable(); err != nil {
-		return nil, err
+		return err
 	}
 	errs := in.validate()
 	if strings.TrimSpace(in.Surname) == "" {
 		errs["surname"] = "Enter a surname."
 	}
 	if len(errs) > 0 {
-		return nil, &FieldErrors{Fields: errs}
+		return &FieldErrors{Fields: errs}
+	}
+	if err := p.registrationAllowed(ip, in.Email); err != nil {
+		return err
 	}
 	in.Role = RoleClient
-	return p.addPerson(ctx, nil, in, "registration")
+	_, err := p.addPerson(ctx, nil, in, MailRegistration)
+	if !errors.Is(err, ErrEmailTaken) {
+		return err
+	}
+	u, err := p.UserByEmail(ctx, in.Email)
+	if errors.Is(err, ErrNotFound) || err == nil && !u.Active {
+		return nil // deactivated, or gone since: nobody to tell
+	}
+	if err != nil {
+		return err
+	}
+	// As long as a new account's password hash takes: the time of the
+	// answer does not tell either.
+	if _, err := HashPassword(NewPassword()); err != nil {
+		return err
+	}
+	if err := p.mailTo(ctx, MailRegisteredAgain, u, MailVars{Link: p.URL + "forgot"}, 0); err != nil {
+		return fmt.Errorf("store: registered again: %w", err)
+	}
+	p.kickOutbox()
+	return nil
 }
 
 // Invite adds an operator (admins only) or a client (any staff) and mails them
@@ -117,11 +144,10 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 		return tp.mailTo(ctx, kind, u, v, 0)
 	})
 	if errors.Is(err, ErrEmailTaken) {
-		msg := "This email is already registered here. Sign in, or ask for a new password."
-		if actor != nil {
-			msg = "A user with this email already exists."
+		if actor == nil {
+			return nil, err // Register answers it as any registration
 		}
-		return nil, &FieldErrors{Fields: map[string]string{"email": msg}}
+		return nil, &FieldErrors{Fields: map[string]string{"email": "A user with this email already exists."}}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: add user: %w", err)
@@ -247,7 +273,7 @@ func (p *Portal) UpdateProfile(ctx context.Context, u *User, in Profile) error {
 // other session of u and every token (login and personal) stop working;
 // the session with cookie (the browser that changed it) goes on.
 func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next, cookie string) (*User, error) {
-	a, wait := throttle.Begin(p.Now(), throttle.Key{T: p.guards.accounts, Key: accountKey(u.Email), Clear: true})
+	a, wait := throttle.Begin(p.Now(), throttle.Key{T: p.guards.accounts, Key: p.key(accountKey(u.Email)), Clear: true})
 	if a == nil {
 		return nil, &WaitError{Wait: wait}
 	}
@@ -256,7 +282,7 @@ func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next, coo
 		return nil, &FieldErrors{Fields: map[string]string{"current_password": "The current password is not right."}}
 	}
 	a.Succeeded(p.Now())
-	if msg := ValidatePassword(next); msg != "" {
+	if msg := ValidatePassword(next, u.Email, u.Name, u.Surname); msg != "" {
 		return nil, &FieldErrors{Fields: map[string]string{"new_password": msg}}
 	}
 	hash, err := HashPassword(next)

@@ -87,7 +87,7 @@ type core struct {
 
 	plan   atomic.Pointer[Plan]
 	ref    refCache
-	guards guards
+	guards *Guards
 	// cookieKey signs the portal's session cookies (see SessionKey);
 	// codecs verify them.
 	cookieKey []byte
@@ -149,6 +149,8 @@ type OpenOptions struct {
 	PublicURL string
 	// Exclusive opens the database for this process alone (DBOptions.Exclusive).
 	Exclusive bool
+	// Guards are the service's throttles; nil gives the portal its own.
+	Guards *Guards
 }
 
 // Open opens the portal in dir, migrating its schema when it is behind.
@@ -182,6 +184,9 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if now == nil {
 		now = time.Now
 	}
+	if o.Guards == nil {
+		o.Guards = NewGuards()
+	}
 	p := &Portal{core: &core{
 		Slug:   plan.Slug,
 		Dir:    dir,
@@ -189,7 +194,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		Fs:     afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
 		Now:    now,
 		URL:    o.PublicURL + "/" + plan.Slug + "/",
-		guards: newGuards(),
+		guards: o.Guards,
 	}}
 	p.q = db
 	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)

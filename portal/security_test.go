@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -345,5 +347,113 @@ func TestFormsPostOnlyFromTheirOwnPlace(t *testing.T) {
 		if r.Status != http.StatusForbidden {
 			t.Errorf("POST %s without its token: %d", p, r.Status)
 		}
+	}
+}
+
+// TestARefusedUploadKeepsNothing: uploads of several files that break a
+// limit with their last file — through the API, with a reply, and with a
+// new ticket — are refused whole: no file on disk (staged ones included),
+// no message, no ticket. The same files within the limits are kept.
+func TestARefusedUploadKeepsNothing(t *testing.T) {
+	w := newWorld(t)
+	if r := w.api(t, w.admin, "PUT", "/settings", map[string]any{"max_files": 3, "max_file_mb": 0.1}); r.Status != 200 {
+		t.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	c := w.e.SignIn(t, "alpha", "ca@alpha.test")
+	files := func(sizes ...int) []pdtest.File {
+		var out []pdtest.File
+		for i, n := range sizes {
+			out = append(out, pdtest.File{Name: fmt.Sprintf("part-%d.txt", i), Data: []byte(strings.Repeat("x", n))})
+		}
+		return out
+	}
+	onDisk := func() int {
+		n := 0
+		filepath.Walk(filepath.Join(w.e.Dir, "portals", "alpha"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() && strings.Contains(p, string(filepath.Separator)+"files"+string(filepath.Separator)) {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	state := func() string {
+		tl := w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d/messages", w.ticket), nil).JSON(t)["messages"].([]any)
+		list := w.api(t, w.op, "GET", "/tickets", nil).JSON(t)
+		return fmt.Sprintf("%d files, %d entries, %v tickets", onDisk(), len(tl), list["total"])
+	}
+	before := state()
+	attach := fmt.Sprintf("/tickets/%d/attachments", w.ticket)
+	reply := fmt.Sprintf("%s/alpha/tickets/%d/messages", w.e.URL, w.ticket)
+	for _, tc := range []struct {
+		name   string
+		status int
+		send   func() pdtest.Resp
+	}{
+		{"API, four files of three", 422, func() pdtest.Resp {
+			return w.api(t, w.ca, "POST", attach, pdtest.Multipart{Files: map[string][]pdtest.File{"file": files(10, 10, 10, 10)}})
+		}},
+		{"API, the last file too large", 413, func() pdtest.Resp {
+			return w.api(t, w.ca, "POST", attach, pdtest.Multipart{Files: map[string][]pdtest.File{"file": files(10, 10, 200<<10)}})
+		}},
+		{"a reply, the last file too large", 413, func() pdtest.Resp {
+			return pdtest.Do(t, c, "POST", reply, pdtest.Multipart{Fields: map[string]string{"body": "See the files"}, Files: map[string][]pdtest.File{"files": files(10, 10, 200<<10)}})
+		}},
+		{"a new ticket, four files", 422, func() pdtest.Resp {
+			return pdtest.Do(t, c, "POST", w.e.URL+"/alpha/tickets", pdtest.Multipart{Fields: map[string]string{"subject": "With files", "description": "Four of them"}, Files: map[string][]pdtest.File{"files": files(10, 10, 10, 10)}})
+		}},
+	} {
+		if r := tc.send(); r.Status != tc.status {
+			t.Errorf("%s: %d, want %d: %.300s", tc.name, r.Status, tc.status, r.Body)
+		}
+		if now := state(); now != before {
+			t.Fatalf("%s: before %s, after %s", tc.name, before, now)
+		}
+	}
+	// Within the limits: a reply with two files, then two more of which
+	// the ticket has room for one.
+	if r := pdtest.Do(t, c, "POST", reply, pdtest.Multipart{Fields: map[string]string{"body": "Two files"}, Files: map[string][]pdtest.File{"files": files(10, 20)}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("a reply with two files: %d %.300s", r.Status, r.Body)
+	}
+	if n := onDisk(); n != 2 {
+		t.Fatalf("%d files kept, want 2", n)
+	}
+	if r := w.api(t, w.ca, "POST", attach, pdtest.Multipart{Files: map[string][]pdtest.File{"file": files(10, 10)}}); r.Status != 422 {
+		t.Fatalf("two files with room for one: %d", r.Status)
+	}
+	if n := onDisk(); n != 2 {
+		t.Fatalf("%d files kept, want 2", n)
+	}
+}
+
+// TestCommonPasswordsAreRefused: short passwords, the common ones however
+// dressed up, keyboard rows and repeats, and one's own name are refused
+// with a reason; a password of a few uncommon words is taken. The
+// profile's form says it at the field.
+func TestCommonPasswordsAreRefused(t *testing.T) {
+	for pw, want := range map[string]string{
+		"short-1":          "at least 10",
+		"password123":      "most common",
+		"Password123":      "most common",
+		"qwertyuiop":       "*",
+		"1234567890":       "*",
+		"aaaaaaaaaaaa":     "easy to guess",
+		"oleg.petrov@x.ru": "your name or email",
+		"amber-lantern-57": "",
+		"Тихий-омут-черти": "",
+	} {
+		got := portal.ValidatePassword(pw, "oleg.petrov@x.ru", "Oleg")
+		switch {
+		case want == "*" && got != "": // refused: as common or as guessable
+		case want == "" && got == "", want != "" && strings.Contains(got, want):
+		default:
+			t.Errorf("%q: %q, want %q", pw, got, want)
+		}
+	}
+	w := newWorld(t)
+	c := w.e.SignIn(t, "alpha", "ca@alpha.test")
+	r := pdtest.Do(t, c, "POST", w.e.URL+"/alpha/profile/password", url.Values{"current_password": {pdtest.Password}, "new_password": {"password123"}, "new_password2": {"password123"}})
+	if r.Status != 422 || !strings.Contains(r.Body, "one of the most common ones") {
+		t.Fatalf("a common password in the profile: %d", r.Status)
 	}
 }

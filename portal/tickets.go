@@ -127,11 +127,13 @@ func (p *Portal) writable() error {
 type NewTicket struct {
 	Values   map[string]string // by field name or id
 	Priority string
-	ClientID int64 // staff may open a ticket for a client
+	ClientID int64  // staff may open a ticket for a client
+	Files    *Files // kept with the ticket, or with it refused
 }
 
 // CreateTicket validates the answers against the questionnaire and stores the ticket.
 func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*Ticket, error) {
+	defer in.Files.Discard()
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
@@ -206,6 +208,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if _, err := tp.q.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", actor.ID, number, now); err != nil {
 			return err
 		}
+		if _, err := in.Files.attach(ctx, tp, actor, number, 0, false, now); err != nil {
+			return err
+		}
 		if err := tp.indexConversation(ctx, number); err != nil {
 			return err
 		}
@@ -214,6 +219,7 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	if err != nil {
 		return nil, fmt.Errorf("store: create ticket: %w", err)
 	}
+	in.Files.keep()
 	p.kickOutbox()
 	p.ticketsChanged(1)
 	t, err := p.Ticket(ctx, actor, number)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -121,16 +120,13 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 
 // PostMessage adds a message (or, for staff, an internal note) to a ticket.
 func (p *Portal) PostMessage(ctx context.Context, actor *User, number int64, body string, internal bool) (*Entry, error) {
-	return p.postMessage(ctx, actor, number, body, internal, time.Time{})
+	return p.PostMessageFiles(ctx, actor, number, body, internal, nil)
 }
 
-// PostMessageWithFiles is PostMessage when files of the same form follow:
-// its mail waits (at most a minute) until ReleaseMail, so the files go with it.
-func (p *Portal) PostMessageWithFiles(ctx context.Context, actor *User, number int64, body string, internal bool) (*Entry, error) {
-	return p.postMessage(ctx, actor, number, body, internal, p.Now().Add(time.Minute))
-}
-
-func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, body string, internal bool, hold time.Time) (*Entry, error) {
+// PostMessageFiles is PostMessage with files: the message and all its
+// files are kept together, or nothing is. Its mail carries the files.
+func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64, body string, internal bool, files *Files) (*Entry, error) {
+	defer files.Discard()
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
@@ -172,11 +168,15 @@ func (p *Portal) postMessage(ctx context.Context, actor *User, number int64, bod
 		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
 			return err
 		}
-		return tp.notifyMessage(ctx, t, actor, e, hold)
+		if e.Attachments, err = files.attach(ctx, tp, actor, number, e.ID, internal, now); err != nil {
+			return err
+		}
+		return tp.notifyMessage(ctx, t, actor, e)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: post message on %d: %w", number, err)
 	}
+	files.keep()
 	p.kickOutbox()
 	p.publish(t, internal)
 	return e, nil

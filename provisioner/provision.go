@@ -28,6 +28,11 @@ type SignupInput struct {
 	AdminPassword string `json:"admin_password"`
 	// Tariff is the catalog id of the tariff to start on (default "free").
 	Tariff string `json:"-"`
+	// Confirmed says the admin's address is known to be theirs (ops made
+	// the portal from the shell). Otherwise — a signup on the web — the
+	// portal mails no one but the admin until the admin follows the link
+	// mailed to them (portal.HoldMail).
+	Confirmed bool `json:"-"`
 }
 
 // Validate returns a 422 with the field errors, or nil.
@@ -57,7 +62,7 @@ func (in *SignupInput) validate(password bool) error {
 	if msg := portal.ValidateEmail(in.AdminEmail); msg != "" {
 		f["admin_email"] = msg
 	}
-	if msg := portal.ValidatePassword(in.AdminPassword); msg != "" && password {
+	if msg := portal.ValidatePassword(in.AdminPassword, in.AdminEmail, in.AdminName, in.Company, in.Slug); msg != "" && password {
 		f["admin_password"] = msg
 	}
 	if len(f) > 0 {
@@ -132,7 +137,7 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 	admin := &portal.User{Email: in.AdminEmail, Name: in.AdminName, Role: portal.RoleAdmin}
 	rec, err := s.catalog.CreatePortal(ctx, catalog.NewPortal{Slug: in.Slug, Company: in.Company, Tariff: tariff, Operators: 1, AdminEmail: in.AdminEmail},
 		func(rec *catalog.Portal) (err error) {
-			if p, err = s.buildPortal(ctx, rec, admin, hash); err != nil {
+			if p, err = s.buildPortal(ctx, rec, admin, hash, in.Confirmed); err != nil {
 				return err
 			}
 			return s.step(stepCommit)
@@ -157,7 +162,7 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 // template, in a staging directory renamed into place, opens it and adds
 // its admin. When it fails after opening the portal it returns it with
 // the error, for the caller to close and remove.
-func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *portal.User, hash string) (*portal.Portal, error) {
+func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *portal.User, hash string, confirmed bool) (*portal.Portal, error) {
 	final := s.PortalDir(rec.Slug)
 	if _, err := os.Stat(final); err == nil {
 		// A directory without a catalog entry is a leftover of a crash: keep it, aside.
@@ -200,7 +205,13 @@ func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *p
 			if err := tp.InsertUser(ctx, admin, hash); err != nil {
 				return err
 			}
-			return tp.SetSetting(ctx, "company", rec.Company)
+			if err := tp.SetSetting(ctx, "company", rec.Company); err != nil {
+				return err
+			}
+			if confirmed {
+				return nil
+			}
+			return tp.HoldMail(ctx, admin)
 		})
 	}
 	return p, err

@@ -51,6 +51,13 @@ type Config struct {
 	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
 	// believed; nobody else's are.
 	TrustedProxies []netip.Prefix
+	// SignupBurst is how many portals one address may sign up for at once
+	// on the web; each further one waits a minute, twice as long after
+	// each (default 3).
+	SignupBurst int
+	// FormMinFill is the least time a person takes to fill in the signup
+	// and registration forms; sooner is taken for a script (default 3 s).
+	FormMinFill time.Duration
 }
 
 // ParsePrefixes reads a comma-separated list of addresses and CIDR
@@ -125,6 +132,7 @@ func (c *Config) Defaults() {
 type Service struct {
 	cfg          Config
 	secret       []byte
+	guards       *portal.Guards // every portal's throttles, outliving its closing
 	catalog      *catalog.Catalog
 	registry     *Registry
 	mailer       *Mailer
@@ -163,6 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
 	s.metrics = newMetrics(s)
+	s.guards = portal.NewGuards()
 	if s.mailer, err = NewMailer(s); err != nil {
 		cat.Close()
 		return nil, err
@@ -201,7 +210,7 @@ func (s *Service) SetClock(now func() time.Time) {
 }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards}
 }
 
 // Mailer is the outbox deliverer.

@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"portaldesk/portal/throttle"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -23,7 +26,10 @@ type Site struct {
 	tpl    *templates.Set
 	mux    *mux.Router
 	static http.Handler
-	forms  web.CSRF // the signup form, bound to the browser
+	forms  web.CSRF   // the signup form, bound to the browser
+	humans web.Humans // tells people from scripts on the signup form
+	// signups limits the portals made from one address.
+	signups *throttle.Throttle
 }
 
 // NewSite builds the service's routes.
@@ -33,7 +39,8 @@ func NewSite(svc *Service, tpl *templates.Set, static http.Handler) *Site {
 	s := &Site{svc: svc, tpl: tpl, mux: mux.NewRouter(), static: static,
 		// Path "/" would reach every portal's pages; the signup form posts
 		// to /signup, so the cookie lives there alone.
-		forms: web.CSRF{Key: m.Sum(nil), Cookie: "pd_site_form", Path: "/signup"}}
+		forms: web.CSRF{Key: m.Sum(nil), Cookie: "pd_site_form", Path: "/signup"}, humans: web.Humans{Key: m.Sum(nil), MinFill: svc.cfg.FormMinFill},
+		signups: throttle.New(cmp.Or(svc.cfg.SignupBurst, 3), time.Minute, time.Hour, 24*time.Hour)}
 	mx := s.mux
 	mx.PathPrefix("/static/").Handler(static)
 	mx.HandleFunc("/", s.h(s.landing)).Methods("GET")
@@ -88,7 +95,37 @@ func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error)
 }
 
 func (s *Site) landing(w http.ResponseWriter, r *http.Request) error {
-	return s.tpl.Render(w, http.StatusOK, "landing", &templates.Page{Title: "Your helpdesk in seconds", Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r), CSRF: s.forms.Token(w, r)})
+	return s.tpl.Render(w, http.StatusOK, "landing", s.landingPage(w, r, "Your helpdesk in seconds"))
+}
+
+func (s *Site) landingPage(w http.ResponseWriter, r *http.Request, title string) *templates.Page {
+	return &templates.Page{Title: title, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r), CSRF: s.forms.Token(w, r), Stamp: s.humans.Stamp(s.svc.now())}
+}
+
+// signupAllowed counts a signup against the address it came from: three
+// go through at once, then one a minute, waiting longer after each.
+func (s *Site) signupAllowed(r *http.Request) error {
+	now := s.svc.now()
+	a, wait := throttle.Begin(now, throttle.Key{T: s.signups, Key: web.Info(r).IP})
+	if a == nil {
+		return web.RateLimited(wait)
+	}
+	a.Failed(now)
+	return nil
+}
+
+// provision is a signup from the web: limited per address, and its
+// portal mails no one but its admin until the admin's address is
+// confirmed.
+func (s *Site) provision(r *http.Request, in SignupInput) (*Provisioned, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.signupAllowed(r); err != nil {
+		return nil, err
+	}
+	in.Confirmed = false
+	return s.svc.Provision(r.Context(), in)
 }
 
 func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
@@ -102,7 +139,11 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 		Company: r.PostForm.Get("company"), Slug: r.PostForm.Get("slug"), AdminName: r.PostForm.Get("admin_name"),
 		AdminEmail: r.PostForm.Get("admin_email"), AdminPassword: r.PostForm.Get("admin_password"),
 	}
-	res, err := s.svc.Provision(r.Context(), in)
+	var res *Provisioned
+	err := s.humans.Check(r.PostForm, s.svc.now())
+	if err == nil {
+		res, err = s.provision(r, in)
+	}
 	if err != nil {
 		var e *web.Error
 		if !errors.As(err, &e) {
@@ -114,7 +155,9 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) error {
 				form[k] = v
 			}
 		}
-		return s.tpl.Render(w, e.Status, "landing", &templates.Page{Title: "Create your portal", Form: form, Errors: e.Fields, Error: e.Message, Data: s.svc.cfg.PublicURL, Lang: web.ServiceLang(w, r), CSRF: s.forms.Token(w, r)})
+		pg := s.landingPage(w, r, "Create your portal")
+		pg.Form, pg.Errors, pg.Error = form, e.Fields, e.Message
+		return s.tpl.Render(w, e.Status, "landing", pg)
 	}
 	defer res.Handle.Release()
 	// A business that signs up in Russian gets a portal that speaks Russian.
@@ -136,7 +179,7 @@ func (s *Site) signupAPI(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.Provision(r.Context(), in)
+	res, err := s.provision(r, in)
 	if err != nil {
 		return err
 	}

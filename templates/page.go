@@ -18,7 +18,10 @@ type Page struct {
 	// CSRF is the token every form of the page posts (web.CSRF): the
 	// templates put it into each post form by themselves.
 	CSRF string
-	Data any
+	// Stamp is when a signup or registration form was shown, signed
+	// (web.Humans): such forms post it back in a hidden field.
+	Stamp string
+	Data  any
 }
 
 // PortalView is the portal as its pages show it.

@@ -154,6 +154,20 @@ func mailedPassword(t *testing.T, e *pdtest.Env, slug, email string) string {
 	return ""
 }
 
+// mailedLink reads the first link matching pattern in slug's mail.
+func mailedLink(t *testing.T, e *pdtest.Env, slug, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(`http://[^\s/]+` + pattern)
+	for _, m := range e.Mails(t, slug) {
+		m = strings.ReplaceAll(strings.ReplaceAll(m, "=\r\n", ""), "\r\n", "\n")
+		if l := re.FindString(strings.ReplaceAll(m, "=3D", "=")); l != "" {
+			return l
+		}
+	}
+	t.Fatalf("no link like %s in %s's mail", pattern, slug)
+	return ""
+}
+
 func TestJourneyInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := pdtest.New(t, provisioner.Config{})
@@ -177,10 +191,21 @@ func TestJourneyInChromium(t *testing.T) {
 	admin.run("signup", chromedp.Navigate(e.URL+"/"),
 		chromedp.WaitVisible("#slug"), chromedp.SendKeys("#slug", "bluelake"), chromedp.SendKeys("#company", "Blue Lake Dental"),
 		chromedp.SendKeys("#admin_name", "Anna Admin"), chromedp.SendKeys("#admin_email", "anna@bluelake.test"),
-		chromedp.SendKeys("#admin_password", "anna-password"), submit("#admin_password"),
+		chromedp.SendKeys("#admin_password", "anna-lilac-harbour"), submit("#admin_password"),
 		chromedp.WaitVisible(`a[href="/bluelake/profile"]`))
 	admin.shot("portal-ready")
 	admin.dismissTour()
+
+	// 1b. Until she confirms her address the portal mails only her: she
+	// follows the link from her mail.
+	if !strings.Contains(admin.html(), "Confirm your address") {
+		t.Fatal("no banner asks the admin to confirm her address")
+	}
+	link := mailedLink(t, e, "bluelake", `/bluelake/confirm\?token=[\w-]+`)
+	admin.run("confirm the address", chromedp.Navigate(link), chromedp.WaitVisible(".banner.ok"))
+	if h := admin.html(); !strings.Contains(h, "Your address is confirmed") {
+		t.Fatal("the confirmation is not acknowledged")
+	}
 
 	// 2. On the free tariff the designer is locked.
 	admin.run("free designer", chromedp.Navigate(e.URL+"/bluelake/admin/form"), chromedp.WaitVisible("h1"))

@@ -120,6 +120,7 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Billing.Currency, "currency", env("PORTALDESK_CURRENCY", "RUB"), "currency of prices and balances (PORTALDESK_CURRENCY)")
 	fs.IntVar(&c.Billing.FirstPaymentBonus, "first-payment-bonus", envInt("PORTALDESK_FIRST_PAYMENT_BONUS", 50), "percent credited with a portal's first payment (PORTALDESK_FIRST_PAYMENT_BONUS)")
 	fs.StringVar(&c.Billing.Vendor, "vendor", env("PORTALDESK_VENDOR", "Portaldesk"), "the vendor's details printed on invoices (PORTALDESK_VENDOR)")
+	fs.IntVar(&c.SignupBurst, "signup-burst", envInt("PORTALDESK_SIGNUP_BURST", 3), "portals one address may sign up for on the web before each further one waits a minute, doubling (PORTALDESK_SIGNUP_BURST)")
 	fs.Func("trusted-proxies", "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-*/Forwarded headers are believed (PORTALDESK_TRUSTED_PROXIES)", func(v string) error {
 		p, err := provisioner.ParsePrefixes(v)
 		c.TrustedProxies = p
@@ -239,6 +240,7 @@ func portals(args []string) error {
 		if in.AdminName == "" {
 			in.AdminName, _, _ = cutAt(in.AdminEmail)
 		}
+		in.Confirmed = true // ops vouch for the address
 		res, err := svc.Provision(ctx, in)
 		if err != nil {
 			return describe(err)
@@ -335,7 +337,7 @@ func seed(args []string) error {
 	fs.IntVar(&o.Clients, "clients", 500, "clients")
 	fs.IntVar(&o.Operators, "operators", 10, "operators")
 	fs.IntVar(&o.Work, "work", 50000, "work entries (labour costs)")
-	password := fs.String("password", "password1", "password of the seeded users")
+	password := fs.String("password", "amber-lantern-57", "password of the seeded users")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

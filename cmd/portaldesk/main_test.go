@@ -73,10 +73,10 @@ func TestKill9LosesNoCommittedTicket(t *testing.T) {
 	}
 	data := filepath.Join(dir, "data")
 	cmd, base := startBinary(t, bin, data)
-	if code, m := post(base, "/api/v1/portals", "", map[string]string{"company": "Acme", "slug": "acme", "admin_name": "A", "admin_email": "a@acme.test", "admin_password": "password1"}); code != 201 {
+	if code, m := post(base, "/api/v1/portals", "", map[string]string{"company": "Acme", "slug": "acme", "admin_name": "A", "admin_email": "a@acme.test", "admin_password": "amber-lantern-57"}); code != 201 {
 		t.Fatalf("signup: %d %v", code, m)
 	}
-	_, m := post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "password1"})
+	_, m := post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "amber-lantern-57"})
 	tok := m["token"].(string)
 	var mu sync.Mutex
 	var committed []float64
@@ -107,7 +107,7 @@ func TestKill9LosesNoCommittedTicket(t *testing.T) {
 	}
 	cmd, base = startBinary(t, bin, data)
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	_, m = post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "password1"})
+	_, m = post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "amber-lantern-57"})
 	tok = m["token"].(string)
 	for _, n := range committed {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/acme/api/v1/tickets/%d", base, int64(n)), nil)
@@ -137,8 +137,8 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	}
 	data := filepath.Join(dir, "data")
 	cmd, base := startBinary(t, bin, data)
-	post(base, "/api/v1/portals", "", map[string]string{"company": "Acme", "slug": "acme", "admin_name": "A", "admin_email": "a@acme.test", "admin_password": "password1"})
-	_, m := post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "password1"})
+	post(base, "/api/v1/portals", "", map[string]string{"company": "Acme", "slug": "acme", "admin_name": "A", "admin_email": "a@acme.test", "admin_password": "amber-lantern-57"})
+	_, m := post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "amber-lantern-57"})
 	for i := 0; i < 20; i++ {
 		post(base, "/acme/api/v1/tickets", m["token"].(string), map[string]any{"fields": map[string]any{"subject": "S", "description": "D"}})
 	}

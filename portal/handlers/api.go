@@ -65,11 +65,11 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	u, err := rq.P.Register(r.Context(), in)
-	if err != nil {
+	if err := rq.P.Register(r.Context(), in, web.Info(r).IP); err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusCreated, u)
+	// The same answer whether the address was new or not (Register).
+	web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "sent", "message": "If the address can be registered, its login and password are on their way to it."})
 	return nil
 }
 
@@ -349,8 +349,13 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return web.BadRequest("Send the file as multipart/form-data in a part named \"file\".")
 	}
+	// Asked first, so a file for a ticket one may not see is never read.
+	if _, err := rq.P.Ticket(r.Context(), rq.User, number(r)); err != nil {
+		return err
+	}
 	msgID, _ := strconv.ParseInt(r.URL.Query().Get("message"), 10, 64)
-	var out []*portal.Attachment
+	files := rq.P.NewFiles(r.Context())
+	defer files.Discard()
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -368,16 +373,15 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 			b, _ := io.ReadAll(io.LimitReader(part, 32))
 			msgID, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		case "file":
-			a, err := rq.P.AddAttachment(r.Context(), rq.User, number(r), msgID, part.FileName(), part)
-			if err != nil {
+			if err := files.Add(r.Context(), part.FileName(), part); err != nil {
 				return err
 			}
-			out = append(out, a)
 		}
 		part.Close()
 	}
-	if len(out) == 0 {
-		return &portal.FieldErrors{Fields: map[string]string{"file": "Choose a file to upload."}}
+	out, err := rq.P.AddAttachments(r.Context(), rq.User, number(r), msgID, files)
+	if err != nil {
+		return err
 	}
 	if len(out) == 1 {
 		web.WriteJSON(w, http.StatusCreated, out[0])

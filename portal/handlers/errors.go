@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"portaldesk/portal"
 	"portaldesk/portal/web"
@@ -26,8 +25,7 @@ func webError(err error) error {
 	}
 	var wait *portal.WaitError
 	if errors.As(err, &wait) {
-		return &web.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts. Please wait a little and try again.",
-			RetryAfter: max(int(wait.Wait.Round(time.Second).Seconds()), 1)}
+		return web.RateLimited(wait.Wait)
 	}
 	var qe *portal.ErrQuota
 	if errors.As(err, &qe) {

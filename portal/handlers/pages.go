@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime/multipart"
@@ -41,6 +42,8 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/profile", s.user(s.profilePage)).Methods("GET")
 	m.Handle("/profile", s.user(s.profileSubmit)).Methods("POST")
 	m.Handle("/profile/password", s.user(s.passwordSubmit)).Methods("POST")
+	m.Handle("/profile/confirm", s.user(s.confirmSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/confirm", s.h(s.confirmPage)).Methods("GET")
 	m.Handle("/profile/tokens", s.user(s.tokenSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/profile/tokens/{id}/revoke", s.user(s.tokenRevokeSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/people", s.user(s.peoplePage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
@@ -100,7 +103,20 @@ func (s *Server) registerPage(w http.ResponseWriter, r *http.Request, rq *Reques
 	if rq.User != nil {
 		return redirect(w, r, rq.Base+"/")
 	}
-	return s.tpl.Render(w, http.StatusOK, "register", s.page(r, rq, "Register", nil))
+	return s.tpl.Render(w, http.StatusOK, "register", s.registerForm(r, rq))
+}
+
+// registerForm is the registration page, its form stamped with the time
+// it was shown (web.Humans).
+func (s *Server) registerForm(r *http.Request, rq *Request) *templates.Page {
+	pg := s.page(r, rq, "Register", nil)
+	pg.Stamp = s.humans(rq.P).Stamp(rq.P.Now())
+	return pg
+}
+
+// humans tells people from scripts on a portal's registration form.
+func (s *Server) humans(p *portal.Portal) web.Humans {
+	return web.Humans{Key: p.CookieKey(), MinFill: s.cfg.MinFill}
 }
 
 func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -108,12 +124,16 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		return web.BadRequest("Bad form.")
 	}
 	in := portal.NewPerson{Name: r.PostForm.Get("name"), Surname: r.PostForm.Get("surname"), Email: r.PostForm.Get("email")}
-	if _, err := rq.P.Register(r.Context(), in); err != nil {
-		return s.formFail(w, s.page(r, rq, "Register", nil), "register", r.PostForm, err)
+	err := s.humans(rq.P).Check(r.PostForm, rq.P.Now())
+	if err == nil {
+		err = rq.P.Register(r.Context(), in, web.Info(r).IP)
+	}
+	if err != nil && err != web.ErrHoneypot { // a script is told what a person would be
+		return s.formFail(w, s.registerForm(r, rq), "register", r.PostForm, err)
 	}
 	pg := s.page(r, rq, "Check your mail", nil)
 	pg.Form = url.Values{"email": {in.Email}}
-	pg.Flash = "Thank you! We have sent your login and password to " + strings.TrimSpace(in.Email) + "."
+	pg.Flash = fmt.Sprintf("Thank you! Check your mail at %s: the letter tells you how to sign in.", strings.TrimSpace(in.Email))
 	return s.tpl.Render(w, http.StatusOK, "login", pg)
 }
 
@@ -209,25 +229,28 @@ func (s *Server) newTicketPage(w http.ResponseWriter, r *http.Request, rq *Reque
 	return s.tpl.Render(w, http.StatusOK, "ticket_new", pg)
 }
 
-// uploadedFiles checks the chosen files against the limits before anything is saved.
-func uploadedFiles(form *multipart.Form, lim portal.Limits) ([]*multipart.FileHeader, string) {
+// stageForm stages the files chosen in a form's "files" input. On any
+// limit nothing is kept and the error names the file.
+func stageForm(ctx context.Context, p *portal.Portal, form *multipart.Form) (*portal.Files, error) {
+	files := p.NewFiles(ctx)
 	if form == nil {
-		return nil, ""
+		return files, nil
 	}
-	var files []*multipart.FileHeader
 	for _, fh := range form.File["files"] {
 		if fh.Size == 0 && fh.Filename == "" {
-			continue
+			continue // the input left empty
 		}
-		if fh.Size > lim.MaxFileBytes {
-			return nil, fmt.Sprintf("%s is larger than the limit of %s.", portal.CleanName(fh.Filename), portal.HumanBytes(lim.MaxFileBytes))
+		f, err := fh.Open()
+		if err == nil {
+			err = files.Add(ctx, fh.Filename, f)
+			f.Close()
 		}
-		files = append(files, fh)
+		if err != nil {
+			files.Discard()
+			return nil, err
+		}
 	}
-	if lim.MaxFiles > 0 && len(files) > lim.MaxFiles {
-		return nil, fmt.Sprintf("At most %d files per ticket.", lim.MaxFiles)
-	}
-	return files, ""
+	return files, nil
 }
 
 // parseUpload reads a form that may carry files, bounded by the portal's limits.
@@ -249,22 +272,6 @@ func parseUpload(w http.ResponseWriter, r *http.Request, lim portal.Limits) erro
 	return nil
 }
 
-// attachAll stores the chosen files; a file that fails is named in the message.
-func (s *Server) attachAll(r *http.Request, rq *Request, number, msgID int64, files []*multipart.FileHeader) string {
-	var failed []string
-	for _, fh := range files {
-		f, err := fh.Open()
-		if err == nil {
-			_, err = rq.P.AddAttachment(r.Context(), rq.User, number, msgID, fh.Filename, f)
-			f.Close()
-		}
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s was not attached: %s", portal.CleanName(fh.Filename), sentence(webError(err))))
-		}
-	}
-	return strings.Join(failed, " ")
-}
-
 func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	lim := rq.P.FileLimits(r.Context())
 	d, err := s.newTicketData(r, rq)
@@ -276,23 +283,20 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 	if err := parseUpload(w, r, lim); err != nil {
 		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
 	}
-	files, msg := uploadedFiles(r.MultipartForm, lim)
+	files, err := stageForm(r.Context(), rq.P, r.MultipartForm)
+	if err != nil {
+		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
+	}
 	vals := map[string]string{}
 	for _, f := range d.Fields {
 		vals[f.Name] = r.PostForm.Get(f.Name)
 	}
 	client, _ := strconv.ParseInt(r.PostForm.Get("client"), 10, 64)
-	if msg != "" {
-		return s.formFail(w, pg, "ticket_new", r.PostForm, &portal.ErrQuota{Code: "file_too_large", Message: msg})
-	}
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client, Files: files})
 	if err != nil {
 		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
 	}
 	done := fmt.Sprintf("Ticket #%d is open. We will answer here and by email.", t.Number)
-	if failed := s.attachAll(r, rq, t.Number, 0, files); failed != "" {
-		done = fmt.Sprintf("Ticket #%d is open. %s", t.Number, failed)
-	}
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, t.Number), done))
 }
 
@@ -367,32 +371,22 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if perr != nil {
 		return s.formFail(w, pg, "ticket", r.PostForm, perr)
 	}
-	files, msg := uploadedFiles(r.MultipartForm, lim)
-	if msg != "" {
-		return s.formFail(w, pg, "ticket", r.PostForm, &portal.ErrQuota{Code: "file_too_large", Message: msg})
-	}
-	internal := r.PostForm.Get("internal") != ""
-	body := r.PostForm.Get("body")
-	if strings.TrimSpace(body) == "" && len(files) > 0 {
-		body = "(files attached)"
-	}
-	post := rq.P.PostMessage
-	if len(files) > 0 {
-		post = rq.P.PostMessageWithFiles
-	}
-	e, err := post(r.Context(), rq.User, n, body, internal)
+	files, err := stageForm(r.Context(), rq.P, r.MultipartForm)
 	if err != nil {
 		return s.formFail(w, pg, "ticket", r.PostForm, err)
 	}
-	if len(files) > 0 {
-		defer rq.P.ReleaseMail(r.Context(), e.ID)
+	internal := r.PostForm.Get("internal") != ""
+	body := r.PostForm.Get("body")
+	if strings.TrimSpace(body) == "" && files.Len() > 0 {
+		body = "(files attached)"
+	}
+	e, err := rq.P.PostMessageFiles(r.Context(), rq.User, n, body, internal, files)
+	if err != nil {
+		return s.formFail(w, pg, "ticket", r.PostForm, err)
 	}
 	done := "Your message is sent."
 	if internal {
 		done = "The internal note is saved. Clients do not see it."
-	}
-	if failed := s.attachAll(r, rq, n, e.ID, files); failed != "" {
-		done += " " + failed
 	}
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
 }

@@ -24,10 +24,14 @@ type ProfileData struct {
 	NewToken   string
 	APITokens  bool
 	NotifyDefs bool
+	// ConfirmPending: the person is the admin whose address the portal
+	// waits for before it mails anyone else.
+	ConfirmPending bool
 }
 
 func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error) {
-	d := &ProfileData{Prefs: rq.P.NotifyPrefs(r.Context(), rq.User), Kinds: portal.NotifyKinds, APITokens: rq.P.Plan().APITokens}
+	d := &ProfileData{Prefs: rq.P.NotifyPrefs(r.Context(), rq.User), Kinds: portal.NotifyKinds, APITokens: rq.P.Plan().APITokens,
+		ConfirmPending: rq.P.MailHeldFor(r.Context()) == rq.User.ID}
 	if rq.User.IsStaff() {
 		var err error
 		if d.Tokens, err = rq.P.PersonalTokens(r.Context(), rq.User); err != nil {
@@ -52,6 +56,30 @@ func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Reque
 		fix(pg)
 	}
 	return s.tpl.Render(w, status, "profile", pg)
+}
+
+// confirmSubmit mails the admin a new link to confirm their address.
+func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.ResendConfirmation(r.Context(), rq.User, web.Info(r).IP); err != nil {
+		return s.profileFail(w, r, rq, err)
+	}
+	return redirect(w, r, flashURL(rq.Base+"/profile", fmt.Sprintf("A new link is on its way to %s.", rq.User.Email)))
+}
+
+// confirmPage takes the link that confirms the admin's address.
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.ConfirmEmail(r.Context(), r.URL.Query().Get("token")); err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok {
+			return err
+		}
+		return s.tpl.Render(w, we.Status, "error", s.page(r, rq, "Link expired", we.Message))
+	}
+	to := rq.Base + "/login"
+	if rq.User != nil {
+		to = rq.Base + "/tickets"
+	}
+	return redirect(w, r, flashURL(to, "Your address is confirmed: the portal now mails your clients and operators."))
 }
 
 func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, rq *Request) error {

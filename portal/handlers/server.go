@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/gorilla/sessions"
@@ -52,6 +53,9 @@ type Config struct {
 	Templates *templates.Set
 	Mailer    MailTester
 	Billing   Billing
+	// MinFill is the least time a person takes to fill in the
+	// registration form (web.Humans; 0: its default).
+	MinFill time.Duration
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
@@ -282,6 +286,8 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *tem
 		}
 	case pl.UsageLevel >= 80 && rq.User != nil && rq.User.Role == portal.RoleAdmin:
 		pg.Banner = fmt.Sprintf("The portal uses over %d%% of its storage quota. Free space or choose a larger tariff under Subscription.", pl.UsageLevel)
+	case rq.User != nil && rq.User.Role == portal.RoleAdmin && rq.P.MailHeldFor(r.Context()) == rq.User.ID:
+		pg.Banner = "Confirm your address with the link we mailed you: until then the portal mails only you. Your profile can send the link again."
 	}
 	return pg
 }

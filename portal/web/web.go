@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"portaldesk/templates/i18n"
 )
@@ -155,4 +156,10 @@ func ClientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// RateLimited is the 429 answer to one attempt too many: try again after wait.
+func RateLimited(wait time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts. Please wait a little and try again.",
+		RetryAfter: max(int(wait.Round(time.Second).Seconds()), 1)}
 }

@@ -85,7 +85,7 @@ func AddUser(ctx context.Context, svc *provisioner.Service, email, name, passwor
 	if msg := portal.ValidateEmail(email); msg != "" {
 		return errors.New(msg)
 	}
-	if msg := portal.ValidatePassword(password); msg != "" {
+	if msg := portal.ValidatePassword(password, email, name); msg != "" {
 		return errors.New(msg)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), portal.BcryptCost)

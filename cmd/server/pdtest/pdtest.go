@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"portaldesk/cmd/server"
 	"portaldesk/portal"
@@ -50,6 +51,12 @@ func New(t testing.TB, cfg provisioner.Config) *Env {
 		t.Fatal(err)
 	}
 	cfg.PublicURL = "http://" + ln.Addr().String()
+	if cfg.SignupBurst == 0 {
+		cfg.SignupBurst = 1000 // tests sign up from one address; TestSignupsAreLimited sets its own
+	}
+	if cfg.FormMinFill == 0 {
+		cfg.FormMinFill = time.Nanosecond // tests type faster than people
+	}
 	s, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +78,13 @@ func (e *Env) Close() {
 }
 
 // Password is the password of every account the helpers create.
-const Password = "password1"
+const Password = "amber-lantern-57"
 
 // Create provisions a portal whose admin is admin@<slug>.test.
 func (e *Env) Create(t testing.TB, slug string, tariff ...string) {
 	t.Helper()
 	in := provisioner.SignupInput{Company: strings.ToUpper(slug[:1]) + slug[1:] + " Ltd", Slug: slug,
-		AdminName: "Admin", AdminEmail: "admin@" + slug + ".test", AdminPassword: Password}
+		AdminName: "Admin", AdminEmail: "admin@" + slug + ".test", AdminPassword: Password, Confirmed: true}
 	if len(tariff) > 0 {
 		in.Tariff = tariff[0]
 	}
@@ -164,12 +171,16 @@ func Do(t testing.TB, c *http.Client, method, u string, body any, hdr ...string)
 	case url.Values:
 		if _, set := b["_csrf"]; !set {
 			b = cloneValues(b)
-			b.Set("_csrf", formToken(t, c, u, hdr))
+			for k, v := range formFields(t, c, u, hdr) {
+				if _, set := b[k]; !set {
+					b.Set(k, v)
+				}
+			}
 			body = b
 		}
 	case Multipart:
 		if _, set := b.Fields["_csrf"]; !set {
-			f := map[string]string{"_csrf": formToken(t, c, u, hdr)}
+			f := formFields(t, c, u, hdr)
 			for k, v := range b.Fields {
 				f[k] = v
 			}
@@ -302,12 +313,14 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-var tokenField = regexp.MustCompile(`name="_csrf" value="([^"]*)"`)
+var hiddenField = regexp.MustCompile(`name="(_csrf|_shown)" value="([^"]*)"`)
 
-// formToken reads the form token c's browser gets on a page of the place
-// that u belongs to: a portal's page, the ops console's sign-in page, or
-// the service's front page.
-func formToken(t testing.TB, c *http.Client, u string, hdr []string) string {
+// formFields reads the hidden fields a browser posts with a form to u: the
+// form token of the place u belongs to — from a portal's page, the ops
+// console's sign-in page, or the service's front page — and, for the
+// signup and registration forms, the time the form was shown (from the
+// form's own page).
+func formFields(t testing.TB, c *http.Client, u string, hdr []string) map[string]string {
 	t.Helper()
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -320,17 +333,19 @@ func formToken(t testing.TB, c *http.Client, u string, hdr []string) string {
 		hostSet = hostSet || hdr[i] == "Host"
 	}
 	switch {
+	case strings.HasSuffix(pu.Path, "/register") || pu.Path == "/signup":
+		page = pu.Path
 	case seg == "ops":
 		page = "/ops/login"
 	case hostSet: // a portal on its own domain
 		page = "/forgot"
-	case seg != "" && seg != "signup" && seg != "api":
+	case seg != "" && seg != "api":
 		page = "/" + seg + "/forgot" // a page with a form, signed in or not
 	}
 	r := Do(t, c, "GET", pu.Scheme+"://"+pu.Host+page, nil, hdr...)
-	m := tokenField.FindStringSubmatch(r.Body)
-	if m == nil {
-		return ""
+	out := map[string]string{"_csrf": ""}
+	for _, m := range hiddenField.FindAllStringSubmatch(r.Body, -1) {
+		out[m[1]] = m[2]
 	}
-	return m[1]
+	return out
 }
