@@ -457,3 +457,50 @@ func TestCommonPasswordsAreRefused(t *testing.T) {
 		t.Fatalf("a common password in the profile: %d", r.Status)
 	}
 }
+
+// TestSessionsPageEndsOthers: the profile lists where one is signed in —
+// the browser, the address, when — this browser first; one other can be
+// signed out by its line, and all others at once.
+func TestSessionsPageEndsOthers(t *testing.T) {
+	w := newWorld(t)
+	base := w.e.URL + "/alpha"
+	signIn := func(agent string) *http.Client {
+		c := pdtest.Browser()
+		r := pdtest.Do(t, c, "POST", base+"/login", url.Values{"email": {"op@alpha.test"}, "password": {pdtest.Password}}, "User-Agent", agent)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", r.Status)
+		}
+		return c
+	}
+	me := signIn("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	phone := signIn("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36")
+	laptop := signIn("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 YaBrowser/24.12 Safari/537.36")
+	page := pdtest.Do(t, me, "GET", base+"/profile", nil).Body
+	i, j, k := strings.Index(page, "Firefox · Linux"), strings.Index(page, "Chrome · Android"), strings.Index(page, "Yandex Browser · Windows")
+	if i < 0 || j < 0 || k < 0 || i > j || i > k || !strings.Contains(page, "this browser") || !strings.Contains(page, "127.0.0.1") {
+		t.Fatalf("the sessions listed: %d %d %d", i, j, k)
+	}
+	ids := regexp.MustCompile(`/profile/sessions/([0-9a-f]{12})/end`).FindAllStringSubmatch(page, -1)
+	if len(ids) != 2 {
+		t.Fatalf("%d sessions to end, want 2", len(ids))
+	}
+	// Another person cannot end them.
+	other := w.e.SignIn(t, "alpha", "ca@alpha.test")
+	pdtest.Do(t, other, "POST", base+"/profile/sessions/"+ids[0][1]+"/end", nil)
+	alive := func(c *http.Client) bool { return pdtest.Do(t, c, "GET", base+"/profile", nil).Status == 200 }
+	if !alive(phone) || !alive(laptop) {
+		t.Fatal("someone else ended the operator's session")
+	}
+	if r := pdtest.Do(t, me, "POST", base+"/profile/sessions/"+ids[0][1]+"/end", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("end one: %d", r.Status)
+	}
+	if alive(phone) == alive(laptop) {
+		t.Fatal("ending one session did not end exactly one")
+	}
+	if r := pdtest.Do(t, me, "POST", base+"/profile/sessions/others/end", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("end others: %d", r.Status)
+	}
+	if alive(phone) || alive(laptop) || !alive(me) {
+		t.Fatal("'everywhere else' did not leave exactly this browser")
+	}
+}

@@ -27,6 +27,14 @@ type ProfileData struct {
 	// ConfirmPending: the person is the admin whose address the portal
 	// waits for before it mails anyone else.
 	ConfirmPending bool
+	// Sessions are the browsers the person is signed in on, this one first.
+	Sessions []SessionView
+}
+
+// SessionView is one signed-in browser as the profile lists it.
+type SessionView struct {
+	portal.Session
+	Browser string // "Firefox on Windows", from the user agent
 }
 
 func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error) {
@@ -38,7 +46,65 @@ func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error)
 			return nil, err
 		}
 	}
+	list, err := rq.P.Sessions(r.Context(), rq.User, sessionCookie(r))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range list {
+		v := SessionView{Session: s, Browser: browserName(s.Agent)}
+		if s.Current {
+			d.Sessions = append([]SessionView{v}, d.Sessions...)
+		} else {
+			d.Sessions = append(d.Sessions, v)
+		}
+	}
 	return d, nil
+}
+
+// sessionEndSubmit signs the person out of one of their other browsers,
+// or (id "others") of all of them.
+func (s *Server) sessionEndSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	id := mux.Vars(r)["id"]
+	var err error
+	msg := "That browser is signed out."
+	if id == "others" {
+		err = rq.P.EndOtherSessions(r.Context(), rq.User, sessionCookie(r))
+		msg = "You are signed out everywhere else."
+	} else {
+		err = rq.P.EndSessionByID(r.Context(), rq.User, id)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq.Base+"/profile#sessions", msg))
+}
+
+// browserName tells a person which browser and system a user agent is,
+// in a few words ("" when it knows neither); the full string is shown on
+// hover.
+func browserName(ua string) string {
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"YaBrowser/", "Yandex Browser"}, {"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"},
+		{"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			if browser == "" {
+				return o.name
+			}
+			return browser + " · " + o.name
+		}
+	}
+	return browser
 }
 
 func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Request, status int, form url.Values, fix func(*templates.Page)) error {
