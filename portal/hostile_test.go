@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/net/html"
+
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
@@ -93,6 +95,7 @@ func TestHostileStringsAreEscapedOnEveryPage(t *testing.T) {
 
 	check := func(what string, r pdtest.Resp) {
 		t.Helper()
+		checkPolicy(t, what, r)
 		if !utf8.ValidString(r.Body) {
 			t.Errorf("%s: the page is not valid UTF-8", what)
 		}
@@ -154,5 +157,51 @@ func TestHostileStringsAreEscapedOnEveryPage(t *testing.T) {
 			t.Fatalf("%s: %d", p, r.Status)
 		}
 		check(p, r)
+	}
+	// The service's own pages.
+	for _, p := range []string{"/", "/signup", "/ops/login", "/no-such-page"} {
+		checkPolicy(t, p, pdtest.Do(t, nil, "GET", e.URL+p, nil))
+	}
+}
+
+// checkPolicy checks that a page's Content-Security-Policy has a nonce of
+// its own and lets no inline script or style run, and that the page needs
+// none: every script and style element carries the nonce, and no element
+// has an event handler or a style attribute (read by an HTML parser, so
+// hostile text shown in a value is not taken for markup).
+func checkPolicy(t *testing.T, what string, r pdtest.Resp) {
+	t.Helper()
+	if r.Status >= 300 && r.Status < 400 {
+		return // a redirect's few words, never shown
+	}
+	csp := r.Header.Get("Content-Security-Policy")
+	m := regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9+/]{22})'`).FindStringSubmatch(csp)
+	if m == nil || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "style-src 'self' 'nonce-"+m[1]+"'") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "object-src 'none'") {
+		t.Errorf("%s: %d, policy %q", what, r.Status, csp)
+		return
+	}
+	z := html.NewTokenizer(strings.NewReader(r.Body))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		tok := z.Token()
+		nonce := ""
+		for _, a := range tok.Attr {
+			switch {
+			case a.Key == "nonce":
+				nonce = a.Val
+			case a.Key == "style", strings.HasPrefix(a.Key, "on"):
+				t.Errorf("%s: <%s %s=%q>", what, tok.Data, a.Key, a.Val)
+			}
+		}
+		if (tok.Data == "script" || tok.Data == "style") && nonce != m[1] {
+			t.Errorf("%s: a <%s> without the page's nonce", what, tok.Data)
+		}
 	}
 }

@@ -83,6 +83,19 @@ func (p *Portal) Statuses(ctx context.Context) ([]Status, error) {
 	return slices.Clone(sts), err
 }
 
+// StatusColors are the distinct colours of the portal's statuses, for the
+// pages' style.
+func (p *Portal) StatusColors(ctx context.Context) []string {
+	sts, _ := p.ref.statuses.get(p.DB, func() ([]Status, error) { return p.loadStatuses(ctx) })
+	out := make([]string, 0, len(sts))
+	for _, s := range sts {
+		if !slices.Contains(out, s.Color) {
+			out = append(out, s.Color)
+		}
+	}
+	return out
+}
+
 func (p *Portal) loadStatuses(ctx context.Context) ([]Status, error) {
 	rows, err := p.q.Query(ctx, "SELECT id, name, color, position, closed, initial FROM statuses ORDER BY position, id")
 	if err != nil {

@@ -41,10 +41,24 @@ func (c chrome) top(w *cw, pg *Page) {
 	} else {
 		w.T("Portaldesk")
 	}
+	nonce := Escape(pg.Nonce)
 	w.Raw("</title>\n",
 		`<link rel="stylesheet" href="`, Escape(c.static("app.css")), `">`, "\n",
 		`<link rel="icon" href="`, Escape(c.static("logo.svg")), `">`, "\n",
-		`<script src="`, Escape(c.static("app.js")), `" defer></script>`, "\n</head>\n<body>\n", `<header class="top">`, "\n")
+		`<script src="`, Escape(c.static("app.js")), `" nonce="`, nonce, `" defer></script>`, "\n")
+	if pg.Portal != nil && len(pg.Portal.Colors) > 0 {
+		// The status pills' colours: a class each, since the policy lets
+		// no style attribute through.
+		w.Raw(`<style nonce="`, nonce, `">`)
+		for _, col := range pg.Portal.Colors {
+			if cl := PillClass(col); cl != "" {
+				h := template.HTML(col) // checked by PillClass: # and six hex digits
+				w.Raw(".", template.HTML(cl), "{background:", h, "22;color:", h, ";border-color:", h, "55}")
+			}
+		}
+		w.Raw("</style>\n")
+	}
+	w.Raw("</head>\n<body>\n", `<header class="top">`, "\n")
 	if pg.Portal == nil {
 		w.Raw("\n  ", `<a class="brand" href="/"><img src="`, Escape(c.static("logo.svg")), `" alt="">`)
 		w.T("Portaldesk")

@@ -21,6 +21,9 @@ type Page struct {
 	// Stamp is when a signup or registration form was shown, signed
 	// (web.Humans): such forms post it back in a hidden field.
 	Stamp string
+	// Nonce lets the page's own script and style run under its
+	// Content-Security-Policy; Render makes a new one for every response.
+	Nonce string
 	Data  any
 }
 
@@ -33,6 +36,30 @@ type PortalView struct {
 	Logo string // the portal's own logo, "" for the default
 	// Timing says whether the tariff includes labour-cost timing.
 	Timing bool
+	// Colors are the portal's status colours ("#rrggbb", checked when a
+	// status is saved): the page's style gives each a pill class (PillClass).
+	Colors []string
+}
+
+// PillClass is the class of a status pill in color; "" for a colour that
+// is not "#" and six hex digits, which keeps the plain pill.
+func PillClass(color string) string {
+	if !validColor(color) {
+		return ""
+	}
+	return "c-" + color[1:]
+}
+
+func validColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for _, r := range c[1:] {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // UserView is the signed-in person as pages show them.

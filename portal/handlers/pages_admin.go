@@ -426,8 +426,8 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	pg := s.page(r, rq, "Settings", nil)
 	d := &SettingsData{Statuses: sts, Usage: used, Quota: rq.P.Plan().DiskQuotaBytes, Plan: rq.P.Plan(), CeilingMB: portal.MaxFileMBCeiling,
-		Preview: supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
-	d.Embed = string(d.Preview)
+		Preview: supportButtonPreview(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
+	d.Embed = string(supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support")))
 	pg.Data = d
 	s.withFlash(r, pg)
 	pg.Nav = "settings"
@@ -512,6 +512,12 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		})
 	}
 	return redirect(w, r, flashURL(rq.Base+"/admin/settings", fmt.Sprintf("The status %q is saved.", st.Name))+"#statuses")
+}
+
+// supportButtonPreview is supportButton as our own pages show it: styled by
+// a class of app.css, as our policy lets no style attribute through.
+func supportButtonPreview(portalURL, label string) template.HTML {
+	return `<a class="support-button" href="` + templates.Escape(portalURL) + `" target="_blank" rel="noopener">` + templates.Escape(label) + `</a>`
 }
 
 // supportButton is the snippet a business puts on its website: a link to

@@ -271,6 +271,7 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *tem
 			URL:    s.portalURL(r, rq),
 			Timing: pl.Timing,
 			Logo:   rq.P.LogoURL(r.Context(), rq.Base),
+			Colors: rq.P.StatusColors(r.Context()),
 		},
 		Data: data,
 	}

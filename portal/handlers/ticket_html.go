@@ -31,14 +31,10 @@ func (w *htmlw) fieldError(pg *templates.Page, name string, attrs template.HTML)
 	}
 }
 
-// statusPill is a status in its colour. Colours are checked when a status
-// is saved (ValidColor); one that is not is never written into the style.
+// statusPill is a status in its colour: the class the page's style gives
+// that colour (templates.PillClass).
 func statusPill(st portal.Status, lang string) template.HTML {
-	c := template.HTML(st.Color) // checked just below: # and six hex digits
-	if !portal.ValidColor(st.Color) {
-		c = "#57606a"
-	}
-	return `<span class="pill" style="background:` + c + `22;color:` + c + `;border:1px solid ` + c + `55">` + templates.Escape(i18n.Msg(lang, st.Name)) + `</span>`
+	return `<span class="pill ` + template.HTML(templates.PillClass(st.Color)) + `">` + templates.Escape(i18n.Msg(lang, st.Name)) + `</span>`
 }
 
 // WriteHTML writes the ticket page's content into w. Like the conversation and the
