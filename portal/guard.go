@@ -69,6 +69,8 @@ func (p *Portal) SignIn(ctx context.Context, email, password, ip string) (*User,
 	switch {
 	case errors.Is(err, ErrBadCredentials):
 		a.Failed(p.Now())
+	case err == nil && u.TwoFactor:
+		a.Abandon() // the code is still to come: only a right one clears the account
 	case err == nil, errors.Is(err, ErrInactive):
 		a.Succeeded(p.Now())
 	default:

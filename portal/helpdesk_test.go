@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
+	"portaldesk/portal/twofactor"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
 )
@@ -568,6 +570,22 @@ func TestEveryPageRenders(t *testing.T) {
 	pdtest.Do(t, opsc, "POST", e.URL+"/ops/login", url.Values{"email": {"ops@vendor.test"}, "password": {"ops-password"}})
 	get(opsc, "/ops", "ops")
 	get(opsc, "/ops/portals/alpha", "ops_portal")
+	// The second step of a sign-in, for an operator with two-step sign-in.
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		ctx := context.Background()
+		u, _ := p.UserByEmail(ctx, "op@alpha.test")
+		setup, err := p.StartTwoFactor(ctx, u)
+		if err == nil {
+			_, err = p.EnableTwoFactor(ctx, u, setup.Pending, twofactor.Code(setup.Secret, time.Now()), "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if r := pdtest.Do(t, nil, "POST", e.URL+"/alpha/login", url.Values{"email": {"op@alpha.test"}, "password": {pdtest.Password}}); r.Status != 200 || !strings.Contains(r.Body, `action="/alpha/login/code"`) {
+		t.Errorf("the second step: %d", r.Status)
+	}
+	seen["login_code"] = true
 	get(nil, "/alpha/forgot", "forgot")
 	get(nil, "/alpha/reset?token=x", "reset")
 	for _, name := range e.App.Tpl.Names() {

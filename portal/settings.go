@@ -23,7 +23,8 @@ func (p *Portal) Settings(ctx context.Context) Settings {
 		defs[k.ID] = true
 	}
 	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &defs)
-	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs, Lang: p.Setting(ctx, "lang", "en")}
+	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs, Lang: p.Setting(ctx, "lang", "en"),
+		RequireTwoFactor: p.Setting(ctx, "require_two_factor", "") == "1"}
 }
 
 // SaveSettings validates and stores the admin's settings.
@@ -60,7 +61,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 			"notify_defaults": string(defsJSON),
 			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 			"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
-			"lang": in.Lang,
+			"lang": in.Lang, "require_two_factor": map[bool]string{true: "1", false: ""}[in.RequireTwoFactor],
 		} {
 			if err := tp.SetSetting(ctx, k, v); err != nil {
 				return err
@@ -90,4 +91,7 @@ type Settings struct {
 	// NotifyDefaults is what each kind of notification starts as for a user
 	// who has not chosen.
 	NotifyDefaults map[string]bool `json:"notify_defaults"`
+	// RequireTwoFactor makes two-step sign-in mandatory for admins and
+	// operators: one without it can only set it up until they have.
+	RequireTwoFactor bool `json:"require_two_factor"`
 }

@@ -34,8 +34,10 @@ type User struct {
 	Active  bool   `json:"active"`
 	Lang    string `json:"lang,omitempty"`
 	// TourDone is set when the person has dismissed the first-login tour.
-	TourDone     bool  `json:"-"`
-	CreatedAt    int64 `json:"created_at"`
+	TourDone  bool  `json:"-"`
+	CreatedAt int64 `json:"created_at"`
+	// TwoFactor says the person signs in with a one-time code too.
+	TwoFactor    bool `json:"two_factor"`
 	passwordHash string
 }
 
@@ -65,11 +67,11 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> ''"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

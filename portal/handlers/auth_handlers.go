@@ -64,11 +64,53 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 		e.SetHeaders(w)
 		return s.tpl.Render(w, e.Status, "login", pg)
 	}
+	if u.TwoFactor {
+		// The password is right; the code is still to come.
+		v, err := rq.P.StartSecondStep(u)
+		if err != nil {
+			return err
+		}
+		http.SetCookie(w, sessions.NewCookie(portal.SecondStepCookie, v, sessionOptions(r, rq.Base, int(portal.SecondStepTTL.Seconds()))))
+		pg := s.page(r, rq, "Two-step sign-in", nil)
+		pg.Form = url.Values{"next": {r.PostForm.Get("next")}}
+		return s.tpl.Render(w, http.StatusOK, "login_code", pg)
+	}
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
 		return err
 	}
 	http.Redirect(w, r, localNext(rq.Base, r.PostForm.Get("next")), http.StatusSeeOther)
 	return nil
+}
+
+// loginCodeSubmit is the second step of a sign-in: the code from the
+// app, or a recovery code, within a few minutes of the password.
+func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	var u *portal.User
+	if c, err := r.Cookie(portal.SecondStepCookie); err == nil {
+		u, _ = rq.P.SecondStepUser(r.Context(), c.Value)
+	}
+	if u == nil {
+		return redirect(w, r, flashURL(rq.Base+"/login", "The time for the code has run out: sign in again."))
+	}
+	if err := rq.P.SecondFactor(r.Context(), u, r.PostForm.Get("code")); err != nil {
+		e, ok := webError(err).(*web.Error)
+		if !ok {
+			return err
+		}
+		pg := s.page(r, rq, "Two-step sign-in", nil)
+		pg.Form = url.Values{"next": {r.PostForm.Get("next")}}
+		pg.Errors, pg.Error = e.Fields, e.Message
+		e.SetHeaders(w)
+		return s.tpl.Render(w, e.Status, "login_code", pg)
+	}
+	http.SetCookie(w, sessions.NewCookie(portal.SecondStepCookie, "", sessionOptions(r, rq.Base, -1)))
+	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
+		return err
+	}
+	return redirect(w, r, localNext(rq.Base, r.PostForm.Get("next")))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -81,13 +123,25 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) err
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Email, Password string }
+	var in struct{ Email, Password, Code string }
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
 	u, err := s.login(r, rq, in.Email, in.Password)
 	if err != nil {
 		return err
+	}
+	if u.TwoFactor {
+		if strings.TrimSpace(in.Code) == "" {
+			return &web.Error{Status: http.StatusUnauthorized, Code: "code_required", Message: "Two-step sign-in is on: send the code from the app (or a recovery code) as \"code\".",
+				Fields: map[string]string{"code": "Enter the code from your app."}}
+		}
+		if err := rq.P.SecondFactor(r.Context(), u, in.Code); err != nil {
+			if errors.Is(err, portal.ErrBadCode) {
+				return &web.Error{Status: http.StatusUnauthorized, Code: "bad_code", Message: "The code is not right.", Fields: portal.ErrBadCode.Fields}
+			}
+			return err
+		}
 	}
 	tok, err := rq.P.IssueToken(r.Context(), u.ID, portal.TokenLogin, "login", portal.LoginTokenTTL)
 	if err != nil {

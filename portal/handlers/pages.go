@@ -43,6 +43,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/profile", s.user(s.profileSubmit)).Methods("POST")
 	m.Handle("/profile/password", s.user(s.passwordSubmit)).Methods("POST")
 	m.Handle("/profile/confirm", s.user(s.confirmSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/profile/two-factor/{action:start|enable|disable|codes}", s.user(s.twoFactorSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/profile/sessions/{id:others|[0-9a-f]{12}}/end", s.user(s.sessionEndSubmit)).Methods("POST")
 	m.Handle("/confirm", s.h(s.confirmPage)).Methods("GET")
 	m.Handle("/profile/tokens", s.user(s.tokenSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")

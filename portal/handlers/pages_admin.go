@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"portaldesk/portal"
 	"portaldesk/portal/web"
@@ -29,6 +30,14 @@ type ProfileData struct {
 	ConfirmPending bool
 	// Sessions are the browsers the person is signed in on, this one first.
 	Sessions []SessionView
+	// Two-step sign-in: on or not, required by the portal, an enrolment
+	// under way with its QR code, recovery codes to show once, and how
+	// many are left.
+	TwoFactor, TwoFactorRequired bool
+	Setup                        *portal.TwoFactorSetup
+	SetupQR                      template.HTML
+	RecoveryCodes                []string
+	CodesLeft                    int
 }
 
 // SessionView is one signed-in browser as the profile lists it.
@@ -46,6 +55,12 @@ func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error)
 			return nil, err
 		}
 	}
+	if rq.User.IsStaff() {
+		d.TwoFactor, d.TwoFactorRequired = rq.User.TwoFactor, rq.P.Settings(r.Context()).RequireTwoFactor
+		if d.TwoFactor {
+			d.CodesLeft = rq.P.RecoveryCodesLeft(r.Context(), rq.User)
+		}
+	}
 	list, err := rq.P.Sessions(r.Context(), rq.User, sessionCookie(r))
 	if err != nil {
 		return nil, err
@@ -59,6 +74,66 @@ func (s *Server) profileData(r *http.Request, rq *Request) (*ProfileData, error)
 		}
 	}
 	return d, nil
+}
+
+// twoFactorSubmit starts, finishes, or turns off two-step sign-in, or
+// makes new recovery codes (action: start, enable, disable, codes).
+func (s *Server) twoFactorSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	ctx := r.Context()
+	withSetup := func(setup *portal.TwoFactorSetup, fix func(pg *templates.Page)) func(pg *templates.Page) {
+		return func(pg *templates.Page) {
+			d := pg.Data.(*ProfileData)
+			d.Setup = setup
+			if q, err := qrcode.New(setup.URL, qrcode.Medium); err == nil {
+				d.SetupQR = template.HTML(qrSVG(q.Bitmap())) // our own drawing: numbers only
+			}
+			if fix != nil {
+				fix(pg)
+			}
+		}
+	}
+	switch mux.Vars(r)["action"] {
+	case "start":
+		setup, err := rq.P.StartTwoFactor(ctx, rq.User)
+		if err != nil {
+			return err
+		}
+		return s.renderProfile(w, r, rq, http.StatusOK, nil, withSetup(setup, nil))
+	case "enable":
+		pending := r.PostForm.Get("pending")
+		codes, err := rq.P.EnableTwoFactor(ctx, rq.User, pending, r.PostForm.Get("code"), sessionCookie(r))
+		if err != nil {
+			we, ok := webError(err).(*web.Error)
+			setup, rerr := rq.P.ResumeTwoFactor(rq.User, pending)
+			if !ok || rerr != nil {
+				return err
+			}
+			return s.renderProfile(w, r, rq, we.Status, nil, withSetup(setup, func(pg *templates.Page) { pg.Errors, pg.Error = we.Fields, we.Message }))
+		}
+		rq.User.TwoFactor = true
+		return s.renderProfile(w, r, rq, http.StatusOK, nil, func(pg *templates.Page) {
+			pg.Data.(*ProfileData).RecoveryCodes = codes
+			pg.Flash = "Two-step sign-in is on. Write the recovery codes down now: they are shown only once. You are signed out everywhere else."
+		})
+	case "codes":
+		codes, err := rq.P.NewRecoveryCodes(ctx, rq.User, r.PostForm.Get("password"))
+		if err != nil {
+			return s.profileFail(w, r, rq, err)
+		}
+		return s.renderProfile(w, r, rq, http.StatusOK, nil, func(pg *templates.Page) {
+			pg.Data.(*ProfileData).RecoveryCodes = codes
+			pg.Flash = "New recovery codes: the old ones no longer work. Write these down now: they are shown only once."
+		})
+	case "disable":
+		if err := rq.P.DisableTwoFactor(ctx, rq.User, r.PostForm.Get("password")); err != nil {
+			return s.profileFail(w, r, rq, err)
+		}
+		return redirect(w, r, flashURL(rq.Base+"/profile#two-factor", "Two-step sign-in is off."))
+	}
+	return web.ErrNotFound
 }
 
 // sessionEndSubmit signs the person out of one of their other browsers,
@@ -433,7 +508,8 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
 	d.Defaults, d.Kinds = st.NotifyDefaults, portal.NotifyKinds
-	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}, "lang": {st.Lang}}
+	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}, "lang": {st.Lang},
+		"require_two_factor": {map[bool]string{true: "1"}[st.RequireTwoFactor]}}
 	if fix != nil {
 		fix(pg)
 	}
@@ -459,6 +535,7 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	st.NotifyNewTicket = r.PostForm.Get("notify_new_ticket")
 	st.Lang = r.PostForm.Get("lang")
+	st.RequireTwoFactor = r.PostForm.Get("require_two_factor") != ""
 	for _, k := range portal.NotifyKinds {
 		st.NotifyDefaults[k.ID] = r.PostForm.Get("default_"+k.ID) != ""
 	}

@@ -93,6 +93,7 @@ func (s *Server) routes() {
 	m.Handle("/", s.user(s.home)).Methods("GET")
 	m.Handle("/login", s.h(s.loginPage)).Methods("GET")
 	m.Handle("/login", s.h(s.loginSubmit)).Methods("POST")
+	m.Handle("/login/code", s.h(s.loginCodeSubmit)).Methods("POST")
 	m.Handle("/logout", s.h(s.logout)).Methods("POST")
 	m.Handle("/lang", s.h(s.langSubmit)).Methods("POST")
 
@@ -164,6 +165,14 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 			if !ok {
 				return web.ErrForbidden
 			}
+		}
+		if rq.P.NeedsTwoFactor(r.Context(), rq.User) && !strings.HasPrefix(r.URL.Path, "/profile") {
+			// The portal requires two-step sign-in of staff: until they
+			// have set it up, their profile is all they may use.
+			if web.IsAPI(r) {
+				return &web.Error{Status: http.StatusForbidden, Code: "two_factor_required", Message: "This portal requires two-step sign-in of its staff: set it up in your profile first."}
+			}
+			return redirect(w, r, flashURL(rq.Base+"/profile#two-factor", "This portal requires two-step sign-in of its staff: set it up to go on."))
 		}
 		return fn(w, r, rq)
 	})

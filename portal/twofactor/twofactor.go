@@ -1,0 +1,105 @@
+// Package twofactor is two-step sign-in: time-based one-time codes
+// (RFC 6238, by github.com/pquerna/otp, as every authenticator app
+// speaks them) and single-use recovery codes. The library keeps no
+// state, so Check answers the time step a code belongs to and the caller
+// stores it: a code whose step is not later than the last one taken is
+// refused, and so no code works twice.
+package twofactor
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	"github.com/pquerna/otp/totp"
+)
+
+// period is the life of one code, in seconds; skew is how many periods
+// either side of now a code is still taken (a phone's clock drifts).
+const (
+	period = 30
+	skew   = 1
+)
+
+// NewKey makes a secret for account at issuer; its URL is what the QR
+// code carries, its Secret() what a person types by hand.
+func NewKey(issuer, account string) (*otp.Key, error) {
+	return totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: account, Period: period, Algorithm: otp.AlgorithmSHA1, Digits: otp.DigitsSix})
+}
+
+// KeyURL is the otpauth:// URL of secret, for a QR code shown again.
+func KeyURL(issuer, account, secret string) string {
+	k, err := otp.NewKeyFromURL("otpauth://totp/" + issuer + ":" + account + "?secret=" + secret + "&issuer=" + issuer)
+	if err != nil {
+		return ""
+	}
+	return k.URL()
+}
+
+// Check says whether code is secret's code for a time step within skew of
+// now that is later than last (the step of the last code taken; 0: none),
+// and which step it is.
+func Check(secret, code string, now time.Time, last int64) (step int64, ok bool) {
+	code = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+	if len(code) != 6 {
+		return 0, false
+	}
+	c := int64(math.Floor(float64(now.Unix()) / period))
+	for s := c - skew; s <= c+skew; s++ {
+		if s <= last {
+			continue
+		}
+		if good, err := hotp.ValidateCustom(code, uint64(s), secret, hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}); err == nil && good {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// Code is secret's code at t (for tests and for the shell's check).
+func Code(secret string, t time.Time) string {
+	c, _ := totp.GenerateCode(secret, t)
+	return c
+}
+
+// RecoveryCodes makes n codes to write down: each signs in once instead
+// of a one-time code. Only their hashes are to be kept.
+func RecoveryCodes(n int) (codes []string, hashes [][]byte) {
+	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
+	for range n {
+		b := make([]byte, 6)
+		rand.Read(b)
+		s := strings.ToLower(enc.EncodeToString(b)) // ten letters and digits
+		c := s[:5] + "-" + s[5:]
+		codes = append(codes, c)
+		hashes = append(hashes, HashRecovery(c))
+	}
+	return codes, hashes
+}
+
+// HashRecovery is how a recovery code is kept and looked up: case,
+// spaces and dashes do not matter.
+func HashRecovery(code string) []byte {
+	code = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(code)))
+	h := sha256.Sum256([]byte("portaldesk recovery\x00" + code))
+	return h[:]
+}
+
+// IsRecovery says whether what was typed looks like a recovery code
+// rather than a one-time code.
+func IsRecovery(code string) bool { return len(strings.TrimSpace(code)) > 8 }
