@@ -16,7 +16,6 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/twofactor"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/ops"
 )
 
 // world is two portals: alpha (a paid tariff) with an admin, an operator and
@@ -562,12 +561,10 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/stats?by=week", "stats")
 	get(admin, "/alpha/admin/work-types", "admin_work_types")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
-	if err := ops.AddUser(context.Background(), e.Svc, "ops@vendor.test", "Ops", "ops-password"); err != nil {
-		t.Fatal(err)
-	}
+	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")
 	get(nil, "/ops/login", "ops_login")
 	opsc := pdtest.Browser()
-	pdtest.Do(t, opsc, "POST", e.URL+"/ops/login", url.Values{"email": {"ops@vendor.test"}, "password": {"ops-password"}})
+	e.OpsSignIn(t, opsc, opsUser)
 	get(opsc, "/ops", "ops")
 	get(opsc, "/ops/portals/alpha", "ops_portal")
 	// The second step of a sign-in, for an operator with two-step sign-in.

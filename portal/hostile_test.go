@@ -14,7 +14,6 @@ import (
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
-	"portaldesk/provisioner/ops"
 )
 
 // hostile is what an attacker types into every field: markup that would
@@ -146,11 +145,8 @@ func TestHostileStringsAreEscapedOnEveryPage(t *testing.T) {
 	check("reply with errors", pdtest.Do(t, ab, "POST", e.URL+"/evil"+tp+"/messages", url.Values{"body": {""}, "x": {hostile}}))
 
 	// The ops console shows the company and the payer.
-	if err := ops.AddUser(ctx, e.Svc, "ops@vendor.test", "Ops", pdtest.Password); err != nil {
-		t.Fatal(err)
-	}
 	ob := pdtest.Browser()
-	pdtest.Do(t, ob, "POST", e.URL+"/ops/login", url.Values{"email": {"ops@vendor.test"}, "password": {pdtest.Password}}, "Origin", e.URL)
+	e.OpsSignIn(t, ob, e.AddOpsUser(t, "ops@vendor.test", pdtest.Password))
 	for _, p := range []string{"/ops", "/ops/portals/evil", "/ops?q=" + url.QueryEscape(hostile)} {
 		r := pdtest.Do(t, ob, "GET", e.URL+p, nil)
 		if r.Status != 200 || !regexp.MustCompile(`evil`).MatchString(r.Body) {

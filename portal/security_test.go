@@ -170,12 +170,10 @@ func TestSessionsAndTokensEnd(t *testing.T) {
 func TestOpsSessionsEnd(t *testing.T) {
 	e := pdtest.New(t, provisioner.Config{})
 	ctx := context.Background()
-	if err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password-1"); err != nil {
-		t.Fatal(err)
-	}
+	root := e.AddOpsUser(t, "root@vendor.test", "ops-password-1")
 	signIn := func() *http.Client {
 		c := pdtest.Browser()
-		if r := pdtest.Do(t, c, "POST", e.URL+"/ops/login", url.Values{"email": {"root@vendor.test"}, "password": {"ops-password-1"}}); r.Status != 303 {
+		if r := e.OpsSignIn(t, c, root); r.Status != 303 {
 			t.Fatalf("ops login: %d", r.Status)
 		}
 		return c
@@ -189,7 +187,7 @@ func TestOpsSessionsEnd(t *testing.T) {
 	}
 	c = signIn()
 	thief = copyBrowser(t, c, e.URL+"/ops")
-	if err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password-1"); err != nil {
+	if _, err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password-1"); err != nil {
 		t.Fatal(err)
 	}
 	if in(thief) || in(c) {

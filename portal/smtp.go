@@ -2,11 +2,8 @@ package portal
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
+	"portaldesk/portal/twofactor"
 	"strconv"
 	"strings"
 )
@@ -28,38 +25,12 @@ func (s *SMTPSettings) Configured() bool { return s != nil && s.Host != "" && s.
 // ErrNoOwnSMTP is returned when the tariff does not include an own sender.
 var ErrNoOwnSMTP = errors.New("an own SMTP sender is not included in this portal's tariff")
 
-func (p *Portal) seal(plain string) (string, error) {
-	block, err := aes.NewCipher(p.sealKey)
-	if err != nil {
-		return "", err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	rand.Read(nonce)
-	return base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), []byte(p.Slug))), nil
-}
+// seal and unseal keep a secret the portal stores (its SMTP password, a
+// TOTP secret) encrypted under the portal's own key.
+func (p *Portal) seal(plain string) (string, error) { return twofactor.Seal(p.sealKey, plain, p.Slug) }
 
 func (p *Portal) unseal(sealed string) (string, error) {
-	b, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil {
-		return "", err
-	}
-	block, err := aes.NewCipher(p.sealKey)
-	if err != nil {
-		return "", err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return "", err
-	}
-	if len(b) < gcm.NonceSize() {
-		return "", errors.New("sealed value too short")
-	}
-	plain, err := gcm.Open(nil, b[:gcm.NonceSize()], b[gcm.NonceSize():], []byte(p.Slug))
-	return string(plain), err
+	return twofactor.Open(p.sealKey, sealed, p.Slug)
 }
 
 // SMTP is the portal's own account (with the password decrypted), or nil

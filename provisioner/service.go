@@ -203,6 +203,9 @@ func (s *Service) Registry() *Registry { return s.registry }
 // Secret is the service secret, for keys derived from it.
 func (s *Service) Secret() []byte { return s.secret }
 
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
 // SetClock replaces the service's clock (tests and `--now`).
 func (s *Service) SetClock(now func() time.Time) {
 	s.now = now

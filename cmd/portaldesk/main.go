@@ -604,10 +604,16 @@ func opsCmd(args []string) error {
 		return err
 	}
 	defer svc.Close()
-	if err := ops.AddUser(context.Background(), svc, *email, *name, *password); err != nil {
+	enr, err := ops.AddUser(context.Background(), svc, *email, *name, *password)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("ops user %s can sign in at %s/ops\n", *email, svc.Config().PublicURL)
+	fmt.Printf("ops user %s can sign in at %s/ops\n\n", *email, svc.Config().PublicURL)
+	fmt.Printf("The console always asks for a code from an authenticator app too.\nAdd this key to the app (or open the URL on the phone):\n\n  key: %s\n  url: %s\n\n", enr.Secret, enr.URL)
+	fmt.Printf("Recovery codes, each good for one sign-in without the app; shown only now:\n\n")
+	for _, c := range enr.RecoveryCodes {
+		fmt.Printf("  %s\n", c)
+	}
 	return nil
 }
 

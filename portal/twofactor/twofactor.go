@@ -7,9 +7,13 @@
 package twofactor
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
+	"errors"
 	"math"
 	"strings"
 	"time"
@@ -103,3 +107,40 @@ func HashRecovery(code string) []byte {
 // IsRecovery says whether what was typed looks like a recovery code
 // rather than a one-time code.
 func IsRecovery(code string) bool { return len(strings.TrimSpace(code)) > 8 }
+
+// Seal encrypts a secret for keeping (AES-GCM under key, bound to aad:
+// a secret sealed for one place does not open in another).
+func Seal(key []byte, plain, aad string) (string, error) {
+	gcm, err := newGCM(key)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	rand.Read(nonce)
+	return base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), []byte(aad))), nil
+}
+
+// Open decrypts what Seal sealed under the same key and aad.
+func Open(key []byte, sealed, aad string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", err
+	}
+	gcm, err := newGCM(key)
+	if err != nil {
+		return "", err
+	}
+	if len(b) < gcm.NonceSize() {
+		return "", errors.New("twofactor: sealed value too short")
+	}
+	plain, err := gcm.Open(nil, b[:gcm.NonceSize()], b[gcm.NonceSize():], []byte(aad))
+	return string(plain), err
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -68,6 +69,60 @@ func (c *Catalog) OpsUserHash(ctx context.Context, email string) (string, error)
 		return "", portal.ErrNotFound
 	}
 	return hash, err
+}
+
+// SetOpsTwoFactor gives an ops account a new TOTP secret (sealed by the
+// caller) and recovery codes (their hashes), and ends its sessions.
+func (c *Catalog) SetOpsTwoFactor(ctx context.Context, email, sealed string, recovery [][]byte) error {
+	hexes := make([]string, len(recovery))
+	for i, h := range recovery {
+		hexes[i] = hex.EncodeToString(h)
+	}
+	return c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		res, err := tx.Exec(ctx, "UPDATE ops_users SET totp_secret = ?, totp_step = 0, recovery = ? WHERE email = ?", sealed, strings.Join(hexes, ","), email)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return portal.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM ops_sessions WHERE email = ?", email)
+		return err
+	})
+}
+
+// OpsTwoFactor is an ops account's sealed TOTP secret ("" when it has
+// none) and the step of the last code it took.
+func (c *Catalog) OpsTwoFactor(ctx context.Context, email string) (sealed string, step int64, err error) {
+	err = c.db.QueryRow(ctx, "SELECT totp_secret, totp_step FROM ops_users WHERE email = ?", email).Scan(&sealed, &step)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = portal.ErrNotFound
+	}
+	return sealed, step, err
+}
+
+// ClaimOpsStep records that an ops account took the code of step, if no
+// code of that step or a later one was taken: false when one was.
+func (c *Catalog) ClaimOpsStep(ctx context.Context, email string, step int64) (bool, error) {
+	res, err := c.db.Exec(ctx, "UPDATE ops_users SET totp_step = ? WHERE email = ? AND totp_step < ?", step, email, step)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// UseOpsRecovery takes one of an ops account's recovery codes by its
+// hash: false when it has no such unused code.
+func (c *Catalog) UseOpsRecovery(ctx context.Context, email string, hash []byte) (bool, error) {
+	h := hex.EncodeToString(hash)
+	res, err := c.db.Exec(ctx, `UPDATE ops_users SET recovery = trim(replace(',' || recovery || ',', ',' || ? || ',', ','), ',')
+		WHERE email = ? AND instr(',' || recovery || ',', ',' || ? || ',') > 0`, h, email, h)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // AuditEntry is one ops action: who, what, on which portal, from where.

@@ -28,6 +28,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/throttle"
+	"portaldesk/portal/twofactor"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
@@ -80,22 +81,75 @@ func New(svc *provisioner.Service, backups Backups, tpl *templates.Set) *Console
 // ServeHTTP serves /ops.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
-// AddUser creates an ops account (portaldesk ops add-user).
-func AddUser(ctx context.Context, svc *provisioner.Service, email, name, password string) error {
+// Enrolment is what a new ops account needs once: the TOTP key (as a
+// URL for a QR code and as text) and its recovery codes.
+type Enrolment struct {
+	URL, Secret   string
+	RecoveryCodes []string
+}
+
+// AddUser creates an ops account, or gives an existing one a new name
+// and password (portaldesk ops add-user). The console always signs in in
+// two steps, so the account gets a new TOTP key and recovery codes too,
+// which the shell shows once; its sessions end.
+func AddUser(ctx context.Context, svc *provisioner.Service, email, name, password string) (*Enrolment, error) {
 	if msg := portal.ValidateEmail(email); msg != "" {
-		return errors.New(msg)
+		return nil, errors.New(msg)
 	}
 	if msg := portal.ValidatePassword(password, email, name); msg != "" {
-		return errors.New(msg)
+		return nil, errors.New(msg)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), portal.BcryptCost)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if name == "" {
 		name = email
 	}
-	return svc.Catalog().SaveOpsUser(ctx, email, name, string(hash))
+	if err := svc.Catalog().SaveOpsUser(ctx, email, name, string(hash)); err != nil {
+		return nil, err
+	}
+	key, err := twofactor.NewKey("Portaldesk ops", email)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := twofactor.Seal(sealKey(svc), key.Secret(), "ops\x00"+email)
+	if err != nil {
+		return nil, err
+	}
+	codes, hashes := twofactor.RecoveryCodes(portal.RecoveryCodeCount)
+	if err := svc.Catalog().SetOpsTwoFactor(ctx, email, sealed, hashes); err != nil {
+		return nil, err
+	}
+	return &Enrolment{URL: key.URL(), Secret: key.Secret(), RecoveryCodes: codes}, nil
+}
+
+// sealKey encrypts the ops accounts' TOTP secrets in the catalog.
+func sealKey(svc *provisioner.Service) []byte {
+	m := hmac.New(sha256.New, svc.Secret())
+	m.Write([]byte("portaldesk ops seal"))
+	return m.Sum(nil)
+}
+
+// secondFactor checks an ops person's code: a one-time code of a step
+// later than the last one taken, or an unused recovery code.
+func (c *Console) secondFactor(ctx context.Context, email, code string) (bool, error) {
+	if twofactor.IsRecovery(code) {
+		return c.cat.UseOpsRecovery(ctx, email, twofactor.HashRecovery(code))
+	}
+	sealed, last, err := c.cat.OpsTwoFactor(ctx, email)
+	if err != nil || sealed == "" {
+		return false, err
+	}
+	secret, err := twofactor.Open(sealKey(c.svc), sealed, "ops\x00"+email)
+	if err != nil {
+		return false, err
+	}
+	step, ok := twofactor.Check(secret, code, c.svc.Now(), last)
+	if !ok {
+		return false, nil
+	}
+	return c.cat.ClaimOpsStep(ctx, email, step)
 }
 
 // csrfKey carries the request's form token to the pages (page).
@@ -181,6 +235,18 @@ func (c *Console) loginSubmit(w http.ResponseWriter, r *http.Request, _ string) 
 		attempt.Failed(time.Now())
 		c.audit(r.Context(), r, email, "login failed", "", "")
 		pg.Error = "Wrong email or password."
+		return c.tpl.Render(w, http.StatusUnauthorized, "ops_login", pg)
+	}
+	ok, err := c.secondFactor(r.Context(), email, r.PostForm.Get("code"))
+	if err != nil {
+		attempt.Abandon()
+		return err
+	}
+	if !ok {
+		attempt.Failed(time.Now())
+		c.audit(r.Context(), r, email, "login failed", "", "wrong code")
+		pg.Error = "The code is not right: type the six digits your app shows now, or one of your recovery codes."
+		pg.Errors = map[string]string{"code": pg.Error}
 		return c.tpl.Render(w, http.StatusUnauthorized, "ops_login", pg)
 	}
 	attempt.Succeeded(time.Now())

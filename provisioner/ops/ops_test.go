@@ -10,11 +10,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
+	"portaldesk/portal/twofactor"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
 )
@@ -29,9 +31,8 @@ func TestConsole(t *testing.T) {
 	e := pdtest.New(t, provisioner.Config{})
 	e.Create(t, "acme")
 	ctx := context.Background()
-	if err := ops.AddUser(ctx, e.Svc, "root@vendor.test", "Root", "ops-password"); err != nil {
-		t.Fatal(err)
-	}
+	root := e.AddOpsUser(t, "root@vendor.test", "ops-password")
+	_ = ctx
 	// Nobody else gets in: anonymous, a portal admin's token or cookie.
 	if r := pdtest.Do(t, nil, "GET", e.URL+"/ops", nil); r.Status != 401 || !strings.Contains(r.Body, `action="/ops/login"`) || strings.Contains(r.Body, "Acme") {
 		t.Fatalf("anonymous: %d", r.Status)
@@ -60,7 +61,7 @@ func TestConsole(t *testing.T) {
 	c = pdtest.Browser()
 	e2 := pdtest.New(t, provisioner.Config{DataDir: e.Dir}) // a fresh limiter: the same catalog, a new process
 	e.Close()
-	if r := pdtest.Do(t, c, "POST", e2.URL+"/ops/login", url.Values{"email": {"root@vendor.test"}, "password": {"ops-password"}}); r.Status != 303 {
+	if r := e2.OpsSignIn(t, c, root); r.Status != 303 {
 		t.Fatalf("login: %d", r.Status)
 	}
 	if r := pdtest.Do(t, c, "GET", e2.URL+"/ops", nil); r.Status != 200 || !strings.Contains(r.Body, "Acme Ltd") || !strings.Contains(r.Body, "never") {
@@ -137,5 +138,36 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if strings.Contains(m, `"acme"`) || strings.Contains(m, "/acme/") {
 		t.Error("metrics are labelled by portal")
+	}
+}
+
+// TestOpsConsoleAsksForTheCode: the console takes the password only with
+// a code from the app (never the same one twice) or a recovery code
+// (once); the shell's add-user gives a new key and ends the sessions.
+func TestOpsConsoleAsksForTheCode(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	enr, err := ops.AddUser(context.Background(), e.Svc, "root@vendor.test", "Root", "ops-password")
+	if err != nil || len(enr.RecoveryCodes) != 10 || !strings.HasPrefix(enr.URL, "otpauth://totp/") {
+		t.Fatalf("enrolment: %v %+v", err, enr)
+	}
+	login := func(code string) int {
+		c := pdtest.Browser()
+		return pdtest.Do(t, c, "POST", e.URL+"/ops/login", url.Values{"email": {"root@vendor.test"}, "password": {"ops-password"}, "code": {code}}).Status
+	}
+	if s := login(""); s != 401 {
+		t.Fatalf("no code: %d", s)
+	}
+	code := twofactor.Code(enr.Secret, time.Now())
+	if s := login(code); s != 303 {
+		t.Fatalf("the code: %d", s)
+	}
+	if s := login(code); s != 401 {
+		t.Fatalf("the same code again: %d", s)
+	}
+	if s := login(enr.RecoveryCodes[3]); s != 303 {
+		t.Fatalf("a recovery code: %d", s)
+	}
+	if s := login(enr.RecoveryCodes[3]); s != 401 {
+		t.Fatalf("the recovery code again: %d", s)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,17 +14,14 @@ import (
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
-	"portaldesk/provisioner/ops"
 )
 
 // signInOps makes an ops account and returns a browser signed in to the console.
 func signInOps(t testing.TB, e *pdtest.Env) *http.Client {
 	t.Helper()
-	if err := ops.AddUser(context.Background(), e.Svc, "root@vendor.test", "Root", "ops-password"); err != nil {
-		t.Fatal(err)
-	}
+	root := e.AddOpsUser(t, "root@vendor.test", "ops-password")
 	c := pdtest.Browser()
-	if r := pdtest.Do(t, c, "POST", e.URL+"/ops/login", url.Values{"email": {"root@vendor.test"}, "password": {"ops-password"}}); r.Status != 303 {
+	if r := e.OpsSignIn(t, c, root); r.Status != 303 {
 		t.Fatalf("ops login: %d", r.Status)
 	}
 	return c

@@ -24,7 +24,9 @@ import (
 
 	"portaldesk/cmd/server"
 	"portaldesk/portal"
+	"portaldesk/portal/twofactor"
 	"portaldesk/provisioner"
+	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
 )
 
@@ -269,6 +271,36 @@ func (e *Env) SignIn(t testing.TB, slug, email string) *http.Client {
 		t.Fatalf("sign in %s on %s: %d %s", email, slug, r.Status, r.Body)
 	}
 	return c
+}
+
+// OpsUser is an ops account made for a test: its sign-in and the key of
+// its authenticator app.
+type OpsUser struct {
+	Email, Password, Secret string
+	steps                   int
+}
+
+// AddOpsUser creates an ops account as the shell does.
+func (e *Env) AddOpsUser(t testing.TB, email, password string) *OpsUser {
+	t.Helper()
+	enr, err := ops.AddUser(context.Background(), e.Svc, email, "Ops", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &OpsUser{Email: email, Password: password, Secret: enr.Secret}
+}
+
+// Code is the next code of the ops person's app: each sign-in of a test
+// takes the code of a later time step, as one a minute apart would.
+func (o *OpsUser) Code(now time.Time) string {
+	o.steps++
+	return twofactor.Code(o.Secret, now.Add(time.Duration(o.steps-1)*30*time.Second))
+}
+
+// OpsSignIn signs c in to the ops console as o, with password and code.
+func (e *Env) OpsSignIn(t testing.TB, c *http.Client, o *OpsUser) Resp {
+	t.Helper()
+	return Do(t, c, "POST", e.URL+"/ops/login", url.Values{"email": {o.Email}, "password": {o.Password}, "code": {o.Code(e.Svc.Now())}})
 }
 
 // Mails delivers slug's outbox and returns the .eml files written for it, oldest first.
