@@ -553,6 +553,7 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/profile", "profile")
 	get(admin, "/alpha/admin/form", "admin_form")
 	get(admin, "/alpha/admin/settings", "admin_settings")
+	get(admin, "/alpha/admin/audit", "audit")
 	get(admin, "/alpha/admin/mail", "admin_mail")
 	get(admin, "/alpha/admin/mail/templates/message/ru", "admin_template")
 	get(admin, "/alpha/admin/subscription", "admin_subscription")

@@ -148,6 +148,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/mail", "mail", "Mail")
 		w.Raw("\n")
 		link("/admin/settings", "settings", "Settings")
+		w.Raw("\n")
+		link("/admin/audit", "audit", "Audit log")
 	}
 	w.Raw("\n")
 }

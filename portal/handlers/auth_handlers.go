@@ -38,6 +38,12 @@ func (s *Server) login(r *http.Request, rq *Request, email, password string) (*p
 	}
 	u, err := rq.P.SignIn(r.Context(), email, password, ClientIP(r))
 	switch {
+	case errors.Is(err, portal.ErrBadCredentials), errors.Is(err, portal.ErrInactive):
+		s.audit(r, rq, "sign_in_failed", strings.TrimSpace(email), sentence(err))
+	case err == nil && !u.TwoFactor:
+		s.audit(r, &Request{P: rq.P, User: u}, "sign_in", "", "")
+	}
+	switch {
 	case errors.Is(err, portal.ErrBadCredentials):
 		return nil, &web.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "Wrong email or password.", Fields: map[string]string{"password": "Wrong email or password."}}
 	case errors.Is(err, portal.ErrInactive):
@@ -96,6 +102,7 @@ func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		return redirect(w, r, flashURL(rq.Base+"/login", "The time for the code has run out: sign in again."))
 	}
 	if err := rq.P.SecondFactor(r.Context(), u, r.PostForm.Get("code")); err != nil {
+		s.audit(r, &Request{P: rq.P, User: u}, "sign_in_failed", u.Email, "wrong code")
 		e, ok := webError(err).(*web.Error)
 		if !ok {
 			return err
@@ -106,6 +113,7 @@ func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		e.SetHeaders(w)
 		return s.tpl.Render(w, e.Status, "login_code", pg)
 	}
+	s.audit(r, &Request{P: rq.P, User: u}, "sign_in", "", "with a code")
 	http.SetCookie(w, sessions.NewCookie(portal.SecondStepCookie, "", sessionOptions(r, rq.Base, -1)))
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
 		return err
@@ -137,11 +145,15 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) e
 				Fields: map[string]string{"code": "Enter the code from your app."}}
 		}
 		if err := rq.P.SecondFactor(r.Context(), u, in.Code); err != nil {
+			s.audit(r, &Request{P: rq.P, User: u}, "sign_in_failed", u.Email, "wrong code")
 			if errors.Is(err, portal.ErrBadCode) {
 				return &web.Error{Status: http.StatusUnauthorized, Code: "bad_code", Message: "The code is not right.", Fields: portal.ErrBadCode.Fields}
 			}
 			return err
 		}
+	}
+	if u.TwoFactor {
+		s.audit(r, &Request{P: rq.P, User: u}, "sign_in", "API", "with a code")
 	}
 	tok, err := rq.P.IssueToken(r.Context(), u.ID, portal.TokenLogin, "login", portal.LoginTokenTTL)
 	if err != nil {

@@ -45,6 +45,11 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return s.formFail(w, pg, "reset", url.Values{"token": {r.PostForm.Get("token")}}, err)
 	}
+	s.audit(r, &Request{P: rq.P, User: u}, "password_reset", "", "")
+	if u.TwoFactor {
+		// The link proves the mailbox, not the phone: the code is still asked.
+		return redirect(w, r, flashURL(rq.Base+"/login", "Your new password is set: sign in with it and a code from your app."))
+	}
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
 		return err
 	}
@@ -68,9 +73,11 @@ func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, rq *Request) e
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if _, err := rq.P.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+	u, err := rq.P.ResetPassword(r.Context(), in.Token, in.Password)
+	if err != nil {
 		return err
 	}
+	s.audit(r, &Request{P: rq.P, User: u}, "password_reset", "", "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

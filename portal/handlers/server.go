@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	s.mailRoutes(m, api)
 	s.billingRoutes(m, api)
 	s.insightRoutes(m, api)
+	s.auditRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
@@ -174,7 +175,17 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 			}
 			return redirect(w, r, flashURL(rq.Base+"/profile#two-factor", "This portal requires two-step sign-in of its staff: set it up to go on."))
 		}
-		return fn(w, r, rq)
+		action := auditAction(r)
+		if action == "" || action == "two_factor" && mux.Vars(r)["action"] == "start" {
+			return fn(w, r, rq)
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		err := fn(rec, r, rq)
+		if err == nil && rec.status < 400 {
+			target, detail := auditTarget(r)
+			s.audit(r, rq, action, target, detail)
+		}
+		return err
 	})
 }
 
