@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,7 +203,7 @@ func serve(args []string) error {
 	return err
 }
 
-func portals(args []string) error {
+func portals(args []string) (err error) {
 	if len(args) == 0 {
 		return errors.New("portals: which action? create, list, suspend, resume, delete, domain")
 	}
@@ -228,6 +229,11 @@ func portals(args []string) error {
 		return err
 	}
 	defer svc.Close()
+	defer func() {
+		if err == nil && action != "list" {
+			shellAudit(svc, fs, "portals "+action, pos)
+		}
+	}()
 	ctx := context.Background()
 	need := func(n int, what string) error {
 		if len(pos) < n {
@@ -304,6 +310,29 @@ func portals(args []string) error {
 	return nil
 }
 
+// shellAudit records an ops command run from the shell in the ops audit
+// log, as the console's actions are: who ran it (the shell's user, the
+// one behind sudo when there is one), the command, its arguments and the
+// flags it was given (never a password).
+func shellAudit(svc *provisioner.Service, fs *flag.FlagSet, command string, args []string) {
+	who := os.Getenv("SUDO_USER")
+	if who == "" {
+		if u, err := user.Current(); err == nil {
+			who = u.Username
+		}
+	}
+	var flags []string
+	fs.Visit(func(f *flag.Flag) {
+		if !strings.Contains(f.Name, "password") && f.Name != "data" && f.Name != "secret" {
+			flags = append(flags, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	err := svc.Catalog().Audit(context.Background(), catalog.AuditEntry{Actor: "shell:" + who, Action: command, Target: strings.Join(args, " "), IP: "shell", Detail: strings.Join(flags, " ")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portaldesk: the audit log:", err)
+	}
+}
+
 func cutAt(email string) (string, string, bool) {
 	for i := 0; i < len(email); i++ {
 		if email[i] == '@' {
@@ -362,7 +391,7 @@ func seed(args []string) error {
 	return nil
 }
 
-func billing(args []string) error {
+func billing(args []string) (err error) {
 	if len(args) == 0 {
 		return errors.New("billing: confirm, adjust or promo")
 	}
@@ -382,6 +411,11 @@ func billing(args []string) error {
 		return err
 	}
 	defer svc.Close()
+	defer func() {
+		if err == nil {
+			shellAudit(svc, fs, "billing "+action, pos)
+		}
+	}()
 	ctx := context.Background()
 	switch action {
 	case "confirm":
@@ -505,7 +539,11 @@ func tariffs(args []string) error {
 		if len(pos) != 1 {
 			return errors.New("tariffs set ID [flags]")
 		}
-		return svc.Catalog().SetTariff(ctx, pos[0], t)
+		if err := svc.Catalog().SetTariff(ctx, pos[0], t); err != nil {
+			return err
+		}
+		shellAudit(svc, fs, "tariffs set", pos)
+		return nil
 	}
 	return fmt.Errorf("tariffs: unknown action %q", action)
 }
@@ -583,6 +621,7 @@ func restore(args []string) error {
 	if err != nil {
 		return err
 	}
+	shellAudit(svc, fs, "restore", []string{target})
 	fmt.Printf("restored %s from %s\n", target, *from)
 	return nil
 }
@@ -608,6 +647,7 @@ func opsCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	shellAudit(svc, fs, "ops add-user", []string{*email})
 	fmt.Printf("ops user %s can sign in at %s/ops\n\n", *email, svc.Config().PublicURL)
 	fmt.Printf("The console always asks for a code from an authenticator app too.\nAdd this key to the app (or open the URL on the phone):\n\n  key: %s\n  url: %s\n\n", enr.Secret, enr.URL)
 	fmt.Printf("Recovery codes, each good for one sign-in without the app; shown only now:\n\n")
