@@ -108,6 +108,7 @@ func (s *Server) routes() {
 	s.billingRoutes(m, api)
 	s.insightRoutes(m, api)
 	s.auditRoutes(m, api)
+	s.privacyRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer

@@ -1,0 +1,101 @@
+package portal_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+
+	"portaldesk/cmd/server/pdtest"
+)
+
+// TestPersonExportAndErase: an admin exports a client's data — their
+// profile, their ticket's conversation and files as they see them, with
+// no internal note or file — and erases them: they can no longer sign
+// in, their name and address are gone from the people, the mail log and
+// the audit log, and their ticket stays with its messages, written by a
+// deleted user. Only admins may; nobody erases themself.
+func TestPersonExportAndErase(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	tp := fmt.Sprintf("/tickets/%d", w.ticket)
+	pdtest.Do(t, nil, "POST", e.URL+"/alpha/login", url.Values{"email": {"ca@alpha.test"}, "password": {"a-wrong-guess"}})
+	w.api(t, w.ca, "POST", tp+"/messages", map[string]any{"body": "My printer is an HP 1020"})
+	w.api(t, w.op, "POST", tp+"/messages", map[string]any{"body": "Try a new cartridge"})
+	w.api(t, w.op, "POST", tp+"/messages", map[string]any{"body": "Secret: client is difficult", "internal": true})
+	w.api(t, w.ca, "POST", tp+"/attachments", pdtest.Multipart{Files: map[string][]pdtest.File{"file": {{Name: "photo.txt", Data: []byte("the jam")}}}})
+	note := w.api(t, w.op, "GET", tp+"/messages", nil).JSON(t)["messages"].([]any)
+	var noteID any
+	for _, m := range note {
+		if m.(map[string]any)["kind"] == "note" {
+			noteID = m.(map[string]any)["id"]
+		}
+	}
+	w.api(t, w.op, "POST", fmt.Sprintf("%s/attachments?message=%v", tp, noteID), pdtest.Multipart{Files: map[string][]pdtest.File{"file": {{Name: "internal.txt", Data: []byte("staff only")}}}})
+	var ca any
+	for _, u := range w.api(t, w.admin, "GET", "/users?role=client", nil).JSON(t)["users"].([]any) {
+		if u.(map[string]any)["email"] == "ca@alpha.test" {
+			ca = u.(map[string]any)["id"]
+		}
+	}
+	admin := e.SignIn(t, "alpha", "admin@alpha.test")
+	r := pdtest.Do(t, admin, "GET", fmt.Sprintf("%s/alpha/people/%v/export", e.URL, ca), nil)
+	if r.Status != 200 || r.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("export: %d", r.Status)
+	}
+	z, err := zip.NewReader(bytes.NewReader([]byte(r.Body)), int64(len(r.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	names := map[string]bool{}
+	for _, f := range z.File {
+		names[f.Name] = true
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		all.WriteString(f.Name + "\n" + string(b) + "\n")
+	}
+	text := all.String()
+	for _, want := range []string{"profile.json", "ca@alpha.test", fmt.Sprintf("tickets/%d.json", w.ticket), "My printer is an HP 1020", "Try a new cartridge", "photo.txt", "the jam"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the export lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"Secret: client is difficult", "internal.txt", "staff only"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("the export holds %q", bad)
+		}
+	}
+	if r := w.api(t, w.op, "GET", fmt.Sprintf("/users/%v/export", ca), nil); r.Status != 403 {
+		t.Fatalf("an operator exports: %d", r.Status)
+	}
+	if r := pdtest.Do(t, admin, "POST", e.URL+"/alpha/people/1/erase", nil); r.Status != 422 {
+		t.Fatalf("an admin erases themself: %d", r.Status)
+	}
+	if r := pdtest.Do(t, admin, "POST", fmt.Sprintf("%s/alpha/people/%v/erase", e.URL, ca), nil); r.Status != 303 {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.ca, "GET", "/me", nil); r.Status != 401 {
+		t.Fatalf("the erased client's token: %d", r.Status)
+	}
+	for _, path := range []string{"/users", "/outbox", "/audit"} {
+		if b := w.api(t, w.admin, "GET", path, nil).Body; strings.Contains(b, "ca@alpha.test") || strings.Contains(b, "Carol") {
+			t.Errorf("%s still names the client: %s", path, b)
+		}
+	}
+	if r := pdtest.Do(t, nil, "POST", e.URL+"/alpha/api/v1/login", map[string]string{"email": "ca@alpha.test", "password": pdtest.Password}); r.Status != 401 {
+		t.Fatalf("the erased client signs in: %d", r.Status)
+	}
+	msgs := w.api(t, w.op, "GET", tp+"/messages", nil).Body
+	if !strings.Contains(msgs, "My printer is an HP 1020") || !strings.Contains(msgs, "Deleted user") {
+		t.Fatalf("the ticket's conversation after the erasure: %s", msgs)
+	}
+	log := w.api(t, w.admin, "GET", "/audit", nil).Body
+	if !strings.Contains(log, `"person_erased"`) || !strings.Contains(log, `"person_exported"`) {
+		t.Fatal("the export and the erasure are not in the audit log")
+	}
+}
