@@ -139,3 +139,35 @@ func TestRegistrationsAreGuarded(t *testing.T) {
 	}
 	t.Fatal("twenty-six registrations from one address, none refused")
 }
+
+// TestCookiesAreSecureBehindATrustedProxy: behind a proxy named in the
+// configuration, a request it forwarded over https gets Secure cookies and
+// is known by the client's address; the same headers from anyone else
+// are ignored.
+func TestCookiesAreSecureBehindATrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies string
+		secure  bool
+		ip      string
+	}{{"trusted", "127.0.0.1", true, "203.0.113.7"}, {"not trusted", "10.0.0.0/8", false, "127.0.0.1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefixes, err := provisioner.ParsePrefixes(tc.proxies)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := pdtest.New(t, provisioner.Config{TrustedProxies: prefixes})
+			e.Create(t, "acme")
+			r := pdtest.Do(t, pdtest.Browser(), "POST", e.URL+"/acme/login", url.Values{"email": {"admin@acme.test"}, "password": {pdtest.Password}},
+				"X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7")
+			cookies := strings.Join(r.Header.Values("Set-Cookie"), "\n")
+			if r.Status != 303 || !strings.Contains(cookies, "pd_session=") || strings.Contains(cookies, "Secure") != tc.secure {
+				t.Fatalf("%d, cookies %s", r.Status, cookies)
+			}
+			log := e.API(t, e.Login(t, "acme", "admin@acme.test"), "GET", "acme", "/audit?action=sign_in", nil).Body
+			if !strings.Contains(log, `"ip":"`+tc.ip+`"`) {
+				t.Fatalf("the sign-in is known by %s", log)
+			}
+		})
+	}
+}
