@@ -40,6 +40,7 @@ func (p *Portal) key(k string) string { return p.Slug + "\x00" + k }
 // WaitError says that too many attempts were made: try again after Wait.
 type WaitError struct{ Wait time.Duration }
 
+// Error says how long to wait.
 func (e *WaitError) Error() string {
 	return fmt.Sprintf("too many attempts: wait %s", e.Wait.Round(time.Second))
 }

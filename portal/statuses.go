@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"portaldesk/portal/sqlitedb"
+	"portaldesk/templates"
 )
 
 // StatusInput is what the admin sends for a new or changed status.
@@ -148,15 +149,6 @@ func (p *Portal) reorder(ctx context.Context, table string, id int64, pos int) e
 	return nil
 }
 
-// ValidColor reports whether c is a hex colour like #2563eb.
-func ValidColor(c string) bool {
-	if len(c) != 7 || c[0] != '#' {
-		return false
-	}
-	for _, r := range c[1:] {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+// ValidColor reports whether c is a hex colour like #2563eb (the rule the
+// pages hold to when they write colours into their style).
+func ValidColor(c string) bool { return templates.ValidColor(c) }

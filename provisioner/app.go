@@ -117,35 +117,6 @@ func (a *App) clientOf(r *http.Request) (ip string, secure bool) {
 // ServeHTTP serves every request of the service.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush lets streaming responses through the wrapper.
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap gives http.ResponseController the real writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 type requestIDKey struct{}
 
 // RequestID is the id the request log gave this request.
@@ -165,22 +136,22 @@ func observe(m *Metrics, client func(*http.Request) (string, bool), next http.Ha
 		rand.Read(b)
 		id := hex.EncodeToString(b)
 		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &web.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, requestIDKey{}, id)))
 		d := time.Since(start)
 		route := ri.Route
 		if route == "" {
 			route = "other"
 		}
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		if sw.Status == 0 {
+			sw.Status = http.StatusOK
 		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.Status)).Inc()
 		m.latency.WithLabelValues(route).Observe(d.Seconds())
 		if slog.Default().Enabled(ctx, slog.LevelInfo) {
 			slog.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("id", id), slog.String("method", r.Method), slog.String("portal", ri.Portal), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("ip", ri.IP))
+				slog.String("path", r.URL.Path), slog.Int("status", sw.Status), slog.Duration("duration", d), slog.String("ip", ri.IP))
 		}
 	})
 }

@@ -44,13 +44,15 @@ type PortalView struct {
 // PillClass is the class of a status pill in color; "" for a colour that
 // is not "#" and six hex digits, which keeps the plain pill.
 func PillClass(color string) string {
-	if !validColor(color) {
+	if !ValidColor(color) {
 		return ""
 	}
 	return "c-" + color[1:]
 }
 
-func validColor(c string) bool {
+// ValidColor reports whether c is a hex colour like #2563eb: "#" and six
+// hex digits, the only colours a page writes into its style.
+func ValidColor(c string) bool {
 	if len(c) != 7 || c[0] != '#' {
 		return false
 	}

@@ -57,28 +57,6 @@ func auditAction(r *http.Request) string {
 	return audited[r.Method+" "+tpl]
 }
 
-// statusRecorder remembers the status a handler answered with.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // audit records what rq's person did with r. Its failure never fails
 // the request, which has already been answered: it is logged.
 func (s *Server) audit(r *http.Request, rq *Request, action, target, detail string) {

@@ -180,9 +180,9 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 		if action == "" || action == "two_factor" && mux.Vars(r)["action"] == "start" {
 			return fn(w, r, rq)
 		}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &web.StatusWriter{ResponseWriter: w}
 		err := fn(rec, r, rq)
-		if err == nil && rec.status < 400 {
+		if err == nil && rec.Status < 400 {
 			target, detail := auditTarget(r)
 			s.audit(r, rq, action, target, detail)
 		}

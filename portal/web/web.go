@@ -163,3 +163,36 @@ func RateLimited(wait time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts. Please wait a little and try again.",
 		RetryAfter: max(int(wait.Round(time.Second).Seconds()), 1)}
 }
+
+// StatusWriter remembers the status a handler answered with (Status; 0
+// until it wrote anything), for logs and the audit log.
+type StatusWriter struct {
+	http.ResponseWriter
+	Status int
+}
+
+// WriteHeader records the first status written.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records 200 when nothing was written before.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming responses through the wrapper.
+func (w *StatusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the real writer.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
