@@ -24,9 +24,9 @@ import (
 
 // TestConcurrentSignInGuessesAreThrottled: sixty sign-ins at once from one
 // address, the right password among them, through real HTTP, on the page
-// and on the API. Only the five free attempts of the account are checked;
-// every other answer is 429 with Retry-After, given before any password
-// is looked at.
+// and on the API. Only the five free attempts of the account are checked
+// (and the right one, if it was among the first); every other answer is
+// 429 with Retry-After, given before any password is looked at.
 func TestConcurrentSignInGuessesAreThrottled(t *testing.T) {
 	w := newWorld(t)
 	e := w.e
@@ -44,6 +44,10 @@ func TestConcurrentSignInGuessesAreThrottled(t *testing.T) {
 			if i == 37 {
 				pw = pdtest.Password
 			}
+			// Each browser has its form token before the burst, so the
+			// sixty posts leave at once.
+			b := pdtest.Browser()
+			tok := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(pdtest.Do(t, b, "GET", e.URL+"/alpha/login", nil).Body)[1]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -52,7 +56,7 @@ func TestConcurrentSignInGuessesAreThrottled(t *testing.T) {
 				if api {
 					r = pdtest.Do(t, nil, "POST", e.URL+"/alpha/api/v1/login", map[string]string{"email": email, "password": pw})
 				} else {
-					r = pdtest.Do(t, pdtest.Browser(), "POST", e.URL+"/alpha/login", url.Values{"email": {email}, "password": {pw}})
+					r = pdtest.Do(t, b, "POST", e.URL+"/alpha/login", url.Values{"email": {email}, "password": {pw}, "_csrf": {tok}})
 				}
 				if r.Status == 429 && r.Header.Get("Retry-After") == "" {
 					t.Error("429 without Retry-After")
@@ -64,9 +68,10 @@ func TestConcurrentSignInGuessesAreThrottled(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		checked := 60 - codes[429]
-		if checked != 5 {
-			t.Fatalf("api=%v: %d guesses were checked (answers %v), want 5", api, checked, codes)
+		// At most the five free wrong guesses are checked, and the right
+		// one besides when it was among the first (its owner got in).
+		if wrong := codes[401]; wrong > 5 || 60-codes[429] > 6 || wrong < 4 {
+			t.Fatalf("api=%v: %d wrong guesses checked (answers %v), want 5 at most", api, wrong, codes)
 		}
 	}
 }

@@ -171,6 +171,11 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 		if e.Attachments, err = files.attach(ctx, tp, actor, number, e.ID, internal, now); err != nil {
 			return err
 		}
+		if !internal {
+			if err := tp.reopenOnReply(ctx, t, actor, now); err != nil {
+				return err
+			}
+		}
 		return tp.notifyMessage(ctx, t, actor, e)
 	})
 	if err != nil {
@@ -297,6 +302,17 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 	}
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
+	}
+	if newAssignee != nil && newStatus == nil && t.Status.Initial {
+		// Taken: the ticket is being worked on (Workflow.TakeStatus).
+		if to := p.Workflow(ctx).TakeStatus; to != 0 && to != t.Status.ID {
+			if st, err := p.StatusByID(ctx, to); err == nil {
+				newStatus = st
+				sets = append(sets, "status_id = ?", "closed_at = ?")
+				args = append(args, st.ID, nil)
+				events = append(events, fmt.Sprintf("%s changed the status from %s to %s", actor.FullName(), t.Status.Name, st.Name))
+			}
+		}
 	}
 	if len(sets) == 0 {
 		return t, nil

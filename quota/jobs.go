@@ -36,7 +36,7 @@ func New(svc *provisioner.Service) *Jobs {
 }
 
 // Names are the jobs that can be run by hand.
-var Names = []string{"usage", "enforce", "billing", "expiry", "backup"}
+var Names = []string{"usage", "enforce", "billing", "expiry", "autoclose", "backup"}
 
 // Counts is what a run did, for its record.
 type Counts map[string]int
@@ -44,7 +44,7 @@ type Counts map[string]int
 // Run runs one job as of now and records it.
 func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, error) {
 	fn := map[string]func(context.Context, time.Time) (Counts, error){
-		"usage": j.Usage, "enforce": j.Enforce, "billing": j.Billing, "expiry": j.Expiry,
+		"usage": j.Usage, "enforce": j.Enforce, "billing": j.Billing, "expiry": j.Expiry, "autoclose": j.AutoClose,
 		"backup": func(ctx context.Context, now time.Time) (Counts, error) {
 			dirs, err := j.BackupAll(ctx, now, nil)
 			return Counts{"snapshots": len(dirs)}, err
@@ -291,4 +291,35 @@ func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
 		}
 	}
 	return c, nil
+}
+
+// AutoClose resolves, in every portal that is in use, the tickets that
+// have waited for their client longer than the portal's workflow allows
+// (portal.AutoClose). It opens each active portal in turn, as a request
+// would (the registry admits none it would not keep).
+func (j *Jobs) AutoClose(ctx context.Context, now time.Time) (Counts, error) {
+	list, err := j.cat.Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := Counts{}
+	var errs []error
+	for _, rec := range list {
+		if rec.State != portal.StateActive {
+			continue
+		}
+		h, err := j.svc.Registry().Acquire(ctx, rec.Slug)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rec.Slug, err))
+			continue
+		}
+		n, err := h.Portal.AutoClose(ctx)
+		h.Release()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rec.Slug, err))
+		}
+		c["portals"]++
+		c["closed"] += n
+	}
+	return c, errors.Join(errs...)
 }

@@ -40,6 +40,8 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
 	api.Handle("/settings", s.user(s.apiSettings, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/settings", s.user(s.apiPutSettings, portal.RoleAdmin)).Methods("PUT", "PATCH")
+	api.Handle("/workflow", s.user(s.apiWorkflow, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/workflow", s.user(s.apiPutWorkflow, portal.RoleAdmin)).Methods("PUT", "PATCH")
 	api.Handle("/profile", s.user(s.apiProfile)).Methods("GET")
 	api.Handle("/profile", s.user(s.apiPutProfile)).Methods("PUT")
 	api.Handle("/password", s.user(s.apiPassword)).Methods("POST")

@@ -57,6 +57,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/admin/form/preamble", s.user(s.preambleSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/settings", s.user(s.settingsPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/settings", s.user(s.settingsSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/workflow", s.user(s.workflowSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/statuses", s.user(s.statusSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/statuses/{id:[0-9]+}", s.user(s.statusSubmit, portal.RoleAdmin)).Methods("POST")
 }

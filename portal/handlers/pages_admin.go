@@ -487,6 +487,7 @@ type SettingsData struct {
 	EditID    int64 // the status whose form failed
 	Defaults  map[string]bool
 	Kinds     []struct{ ID, Label string }
+	Workflow  portal.Workflow
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
@@ -508,6 +509,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
 	d.Defaults, d.Kinds = st.NotifyDefaults, portal.NotifyKinds
+	d.Workflow = rq.P.Workflow(ctx)
 	pg.Form = url.Values{"max_files": {strconv.Itoa(st.MaxFiles)}, "max_file_mb": {strconv.FormatFloat(st.MaxFileMB, 'f', -1, 64)}, "notify_new_ticket": {st.NotifyNewTicket}, "lang": {st.Lang},
 		"require_two_factor": {map[bool]string{true: "1"}[st.RequireTwoFactor]}}
 	if fix != nil {
@@ -602,4 +604,45 @@ func supportButtonPreview(portalURL, label string) template.HTML {
 func supportButton(portalURL, label string) template.HTML {
 	return `<a href="` + templates.Escape(portalURL) + `" target="_blank" rel="noopener" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2855d8;color:#fff;font:600 15px/1.2 system-ui,sans-serif;text-decoration:none">` +
 		templates.Escape(label) + `</a>`
+}
+
+// workflowSubmit saves the ticket workflow from the settings page.
+func (s *Server) workflowSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	id := func(k string) int64 { n, _ := strconv.ParseInt(r.PostForm.Get(k), 10, 64); return n }
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("auto_close_days")))
+	if err != nil {
+		days = -1
+	}
+	wf := portal.Workflow{ReopenStatus: id("reopen_status"), TakeStatus: id("take_status"), WaitingStatus: id("waiting_status"),
+		AutoCloseStatus: id("auto_close_status"), AutoCloseDays: days}
+	if err := rq.P.SaveWorkflow(r.Context(), rq.User, wf); err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok {
+			return err
+		}
+		return s.renderSettings(w, r, rq, we.Status, func(pg *templates.Page) {
+			pg.Errors, pg.Error = we.Fields, we.Message
+			pg.Data.(*SettingsData).Workflow = wf
+		})
+	}
+	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The workflow is saved.")+"#workflow")
+}
+
+func (s *Server) apiWorkflow(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, rq.P.Workflow(r.Context()))
+	return nil
+}
+
+func (s *Server) apiPutWorkflow(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	wf := rq.P.Workflow(r.Context())
+	if err := web.DecodeJSON(r, &wf); err != nil {
+		return err
+	}
+	if err := rq.P.SaveWorkflow(r.Context(), rq.User, wf); err != nil {
+		return err
+	}
+	return s.apiWorkflow(w, r, rq)
 }

@@ -147,8 +147,9 @@ func (f *FileSender) afterWrite(dir string, n int) {
 }
 
 // pruneDir removes from dir the .eml files beyond the newest keep and
-// those older than maxAge, and answers what is left. The names start
-// with the time the mail was queued, so their order is the mail's.
+// those written longer than maxAge ago, and answers what is left. The
+// names start with the time the mail was queued, so their order is the
+// mail's.
 func pruneDir(dir string, keep int, maxAge time.Duration, now time.Time) (files int, bytes int64) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -160,20 +161,20 @@ func pruneDir(dir string, keep int, maxAge time.Duration, now time.Time) (files 
 			names = append(names, e)
 		}
 	}
-	cutoff := ""
-	if maxAge > 0 {
-		cutoff = now.Add(-maxAge).UTC().Format("20060102T150405Z")
-	}
 	for i, e := range names { // oldest first
-		old := keep > 0 && len(names)-i > keep || cutoff != "" && e.Name() < cutoff
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// Age is the file's own, on disk: the name carries the mail's
+		// time, which a portal's clock decides.
+		old := keep > 0 && len(names)-i > keep || maxAge > 0 && now.Sub(fi.ModTime()) > maxAge
 		if old {
 			os.Remove(filepath.Join(dir, e.Name()))
 			continue
 		}
 		files++
-		if fi, err := e.Info(); err == nil {
-			bytes += fi.Size()
-		}
+		bytes += fi.Size()
 	}
 	return files, bytes
 }

@@ -104,7 +104,9 @@ func (t *Throttle) sweep(now time.Time) {
 }
 
 // settle ends an attempt on key: a failure counts; success clears the
-// key's failures when clear is set.
+// key's failures when clear is set and no other attempt is in flight — a
+// right guess inside a burst of guesses must not open the door for the
+// rest of the burst.
 func (t *Throttle) settle(key string, failed, clear bool, now time.Time) {
 	s := t.keys[key]
 	if s == nil {
@@ -117,7 +119,7 @@ func (t *Throttle) settle(key string, failed, clear bool, now time.Time) {
 	case failed:
 		s.fails++
 		s.last = now
-	case clear:
+	case clear && s.pending == 0:
 		s.fails = 0
 	}
 }

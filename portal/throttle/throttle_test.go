@@ -139,3 +139,33 @@ func BenchmarkCheck(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
 }
+
+// TestARightGuessInABurstClearsNothing: the account's owner signing in
+// clears its failures — but not while other guesses are in flight with
+// theirs, or the rest of a burst would be let through.
+func TestARightGuessInABurstClearsNothing(t *testing.T) {
+	th := throttle.New(3, time.Second, time.Minute, time.Hour)
+	now := time.Now()
+	k := throttle.Key{T: th, Key: "ann", Clear: true}
+	a1, _ := throttle.Begin(now, k)
+	a1.Failed(now)
+	right, _ := throttle.Begin(now, k)
+	guess, _ := throttle.Begin(now, k)
+	right.Succeeded(now) // a guess is still in flight: nothing cleared
+	guess.Failed(now)
+	a3, _ := throttle.Begin(now, k)
+	a3.Failed(now)
+	if a, _ := throttle.Begin(now, k); a != nil {
+		t.Fatal("three failures and a fourth attempt let through")
+	}
+	later := now.Add(2 * time.Second)
+	a, _ := throttle.Begin(later, k)
+	a.Succeeded(later) // alone: clears
+	for i := 0; i < 3; i++ {
+		if a, _ := throttle.Begin(later, k); a == nil {
+			t.Fatalf("attempt %d after a clean sign-in refused", i+1)
+		} else {
+			a.Abandon()
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package portal_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+	"portaldesk/quota"
+)
+
+// TestWorkflowMovesTicketsByThemselves: taking a new ticket puts it in
+// progress; a client's reply brings a resolved or waiting ticket back to
+// work; a ticket that waits for its client past the set days is resolved
+// by the hourly job, with an event and a mail to the client; a reply
+// before then cancels it; each part can be switched off, and a wrong
+// setting is refused at its field.
+func TestWorkflowMovesTicketsByThemselves(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	e := pdtest.New(t, provisioner.Config{})
+	e.Svc.SetClock(clk.Now)
+	e.Create(t, "alpha")
+	e.AddUser(t, "alpha", "ca@alpha.test", "Carol", portal.RoleClient)
+	admin, ca := e.Login(t, "alpha", "admin@alpha.test"), e.Login(t, "alpha", "ca@alpha.test")
+	api := func(tok, method, path string, body any) pdtest.Resp {
+		return e.API(t, tok, method, "alpha", path, body)
+	}
+	n := int64(api(ca, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Printer", "description": "Jams"}}).JSON(t)["number"].(float64))
+	tp := fmt.Sprintf("/tickets/%d", n)
+	status := func() string {
+		return api(admin, "GET", tp, nil).JSON(t)["status"].(map[string]any)["name"].(string)
+	}
+	api(admin, "PATCH", tp, map[string]any{"assignee": "me"})
+	if s := status(); s != "In progress" {
+		t.Fatalf("a taken ticket is %q", s)
+	}
+	api(admin, "PATCH", tp, map[string]any{"status": "Resolved"})
+	api(ca, "POST", tp+"/messages", map[string]any{"body": "It jams again"})
+	if s := status(); s != "In progress" {
+		t.Fatalf("after the client's reply on a resolved ticket: %q", s)
+	}
+	if tl := api(admin, "GET", tp+"/messages", nil).Body; !strings.Contains(tl, "The client's reply moved the ticket from Resolved to In progress") {
+		t.Fatal("no event says the reply reopened it")
+	}
+	// Waiting for the client: a reply cancels the wait; silence resolves it.
+	jobs := quota.New(e.Svc)
+	api(admin, "PATCH", tp, map[string]any{"status": "Waiting for client"})
+	clk.Add(3 * 24 * time.Hour)
+	api(ca, "POST", tp+"/messages", map[string]any{"body": "Still there?"})
+	api(admin, "PATCH", tp, map[string]any{"status": "Waiting for client"})
+	clk.Add(6 * 24 * time.Hour)
+	if c, err := jobs.Run(context.Background(), "autoclose", clk.Now()); err != nil || c["closed"] != 0 {
+		t.Fatalf("six days after the last word: %v %v", c, err)
+	}
+	clk.Add(2 * 24 * time.Hour)
+	if c, err := jobs.Run(context.Background(), "autoclose", clk.Now()); err != nil || c["closed"] != 1 {
+		t.Fatalf("eight days after the last word: %v %v", c, err)
+	}
+	if s := status(); s != "Resolved" {
+		t.Fatalf("after the wait: %q", s)
+	}
+	mails := strings.Join(e.Mails(t, "alpha"), "\n")
+	if !strings.Contains(mails, "is now: Resolved") {
+		t.Fatal("the client was not told")
+	}
+	if tl := api(admin, "GET", tp+"/messages", nil).Body; !strings.Contains(tl, "no answer from the client for 7 days") {
+		t.Fatal("no event says why it was resolved")
+	}
+	// Switched off: a reply leaves a resolved ticket resolved.
+	if r := api(admin, "PUT", "/workflow", map[string]any{"reopen_status": 0}); r.Status != 200 {
+		t.Fatalf("workflow: %d %s", r.Status, r.Body)
+	}
+	api(ca, "POST", tp+"/messages", map[string]any{"body": "Thanks"})
+	if s := status(); s != "Resolved" {
+		t.Fatalf("with reopening off: %q", s)
+	}
+	wf := api(admin, "GET", "/workflow", nil).JSON(t)
+	r := api(admin, "PUT", "/workflow", map[string]any{"auto_close_status": wf["take_status"], "auto_close_days": 400})
+	fields := r.JSON(t)["error"].(map[string]any)["fields"].(map[string]any)
+	if r.Status != 422 || fields["auto_close_status"] == nil || fields["auto_close_days"] == nil {
+		t.Fatalf("a wrong workflow: %d %s", r.Status, r.Body)
+	}
+	if got := api(admin, "GET", "/workflow", nil).JSON(t); got["auto_close_days"] != float64(7) {
+		t.Fatalf("a refused change changed the workflow: %v", got)
+	}
+}
