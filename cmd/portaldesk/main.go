@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -42,7 +43,7 @@ Usage:
   portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
-  portaldesk jobs run usage|enforce|billing|expiry|backup [--now RFC3339]
+  portaldesk jobs run usage|enforce|billing|expiry|autoclose|backup [--now RFC3339]
   portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
@@ -56,7 +57,9 @@ Every subcommand takes --data DIR (env PORTALDESK_DATA, default ./data).
 func main() {
 	args := os.Args[1:]
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		cmd, args = "help", args[1:]
+	} else if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -157,6 +160,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // openService opens the data directory for an ops command: no start-up
 // sweep of the outboxes, which is the running service's job.
 func openService(cfg *provisioner.Config) (*provisioner.Service, error) {
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+		// A typo in --data must not start an empty service of its own.
+		return nil, fmt.Errorf("no data directory at %s; pass --data or set PORTALDESK_DATA", cfg.DataDir)
+	}
+	return openServiceCreating(cfg)
+}
+
+// openServiceCreating is openService for the commands that may start a
+// new data directory (serve, portals create).
+func openServiceCreating(cfg *provisioner.Config) (*provisioner.Service, error) {
 	c := *cfg
 	c.NoSweep = true
 	return provisioner.Open(context.Background(), c)
@@ -188,6 +201,7 @@ func serve(args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", srv.Svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
+	fmt.Printf("Portaldesk is ready: open %s/\n", srv.Svc.Config().PublicURL)
 	select {
 	case err := <-errc:
 		return err
@@ -224,7 +238,11 @@ func portals(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	svc, err := openService(cfg)
+	open := openService
+	if action == "create" {
+		open = openServiceCreating
+	}
+	svc, err := open(cfg)
 	if err != nil {
 		return err
 	}
@@ -458,7 +476,7 @@ func billing(args []string) (err error) {
 
 func jobs(args []string) error {
 	if len(args) < 2 || args[0] != "run" {
-		return errors.New("jobs run usage|enforce|billing|expiry [--now RFC3339]")
+		return errors.New("jobs run usage|enforce|billing|expiry|autoclose|backup [--now RFC3339]")
 	}
 	fs := flag.NewFlagSet("jobs run", flag.ExitOnError)
 	cfg := configFlags(fs)

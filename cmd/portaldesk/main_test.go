@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,11 +28,22 @@ func startBinary(t *testing.T, bin, data string) (*exec.Cmd, string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + addr
+	// It says, on one line, where to open it; then it answers.
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "Portaldesk is ready: open "+base+"/\n" {
+		cmd.Process.Kill()
+		t.Fatalf("the first line: %q %v", line, err)
+	}
+	go io.Copy(os.Stderr, stdout)
 	for i := 0; i < 200; i++ {
 		if r, err := http.Get(base + "/healthz"); err == nil {
 			r.Body.Close()
@@ -136,6 +149,15 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
+	// The first ten minutes: --help lists the commands; a command pointed
+	// at no data directory refuses instead of making one.
+	if out, _ := exec.Command(bin, "--help").CombinedOutput(); !strings.Contains(string(out), "portaldesk portals create") || !strings.Contains(string(out), "portaldesk ops add-user") {
+		t.Fatalf("--help: %s", out)
+	}
+	out, err := exec.Command(bin, "jobs", "run", "usage", "--data", data).CombinedOutput()
+	if _, serr := os.Stat(data); err == nil || !strings.Contains(string(out), "no data directory at "+data) || serr == nil {
+		t.Fatalf("a command without a data directory: %v %s", err, out)
+	}
 	cmd, base := startBinary(t, bin, data)
 	post(base, "/api/v1/portals", "", map[string]string{"company": "Acme", "slug": "acme", "admin_name": "A", "admin_email": "a@acme.test", "admin_password": "amber-lantern-57"})
 	_, m := post(base, "/acme/api/v1/login", "", map[string]string{"email": "a@acme.test", "password": "amber-lantern-57"})
