@@ -117,7 +117,7 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, rq *Request, f
 		}
 		f.Before = page[len(page)-1].ID
 	}
-	return writeCSV(w, "audit-"+rq.P.Slug+".csv", rows)
+	return writeCSV(w, "audit-"+rq.P.Slug, s.excelLang(r, rq), rows)
 }
 
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, rq *Request) error {

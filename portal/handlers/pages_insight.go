@@ -4,10 +4,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -140,13 +142,25 @@ func labourFilterOf(r *http.Request, rq *Request) (portal.LabourFilter, map[stri
 	return f, errs
 }
 
-// writeCSV answers with a CSV file.
-func writeCSV(w http.ResponseWriter, name string, rows [][]string) error {
+// writeCSV answers with a CSV file. In Russian it is the one Excel opens
+// cleanly with a Russian locale: a byte-order mark (else it guesses the
+// encoding wrong), ";" between cells and a decimal comma.
+func writeCSV(w http.ResponseWriter, name, lang string, rows [][]string) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	cw := csv.NewWriter(w)
+	ru := lang == "ru"
+	if ru {
+		if _, err := io.WriteString(w, "\ufeff"); err != nil {
+			return err
+		}
+		cw.Comma = ';'
+	}
 	for _, row := range rows {
 		for i, cell := range row {
+			if ru && plainNumber.MatchString(cell) {
+				cell = strings.Replace(cell, ".", ",", 1)
+			}
 			row[i] = safeCell(cell)
 		}
 		if err := cw.Write(row); err != nil {
@@ -183,20 +197,30 @@ func minor(v int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
 }
 
-func labourCSV(w http.ResponseWriter, rep *portal.LabourReport, table string) error {
+// excelLang is the language a CSV is laid out for: the page's language for
+// a download from a page (Russian: laid out for Excel, see writeCSV), none
+// for the API, which always gets plain RFC 4180.
+func (s *Server) excelLang(r *http.Request, rq *Request) string {
+	if web.IsAPI(r) {
+		return ""
+	}
+	return s.lang(r, rq)
+}
+
+func labourCSV(w http.ResponseWriter, rep *portal.LabourReport, table, lang string) error {
 	groups := map[string][]portal.LabourRow{"operators": rep.ByOperator, "clients": rep.ByClient, "work_types": rep.ByWorkType, "periods": rep.ByPeriod}
 	if rows, ok := groups[table]; ok {
 		out := [][]string{{table, "entries", "quantity", "cost"}}
 		for _, r := range rows {
 			out = append(out, []string{r.Key, strconv.Itoa(r.Entries), r.Quantity, minor(r.Cost)})
 		}
-		return writeCSV(w, "labour-"+table, out)
+		return writeCSV(w, "labour-"+table, lang, out)
 	}
 	out := [][]string{{"date", "ticket", "operator", "client", "work_type", "quantity", "unit", "price", "cost", "visible", "comment"}}
 	for _, e := range rep.Entries {
 		out = append(out, []string{e.Date, strconv.FormatInt(e.Ticket, 10), e.Operator.Name, e.Client.Name, e.WorkType, e.Quantity, e.Unit, minor(e.Price), minor(e.Cost), strconv.FormatBool(e.Visible), e.Comment})
 	}
-	return writeCSV(w, "labour-entries", out)
+	return writeCSV(w, "labour-entries", lang, out)
 }
 
 // LabourData is the labour report page.
@@ -219,7 +243,7 @@ func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request)
 		return err
 	}
 	if r.URL.Query().Get("format") == "csv" {
-		return labourCSV(w, rep, r.URL.Query().Get("table"))
+		return labourCSV(w, rep, r.URL.Query().Get("table"), s.excelLang(r, rq))
 	}
 	d := &LabourData{Rep: rep, Query: r.URL.Query(), Money: s.money()}
 	if d.Staff, err = rq.P.Staff(r.Context()); err != nil {
@@ -244,7 +268,7 @@ type StatsData struct {
 	CSVBase string
 }
 
-func statsCSV(w http.ResponseWriter, st *portal.Stats, table string) error {
+func statsCSV(w http.ResponseWriter, st *portal.Stats, table, lang string) error {
 	var out [][]string
 	switch table {
 	case "operators":
@@ -269,7 +293,7 @@ func statsCSV(w http.ResponseWriter, st *portal.Stats, table string) error {
 		}
 		table = "dynamics"
 	}
-	return writeCSV(w, "stats-"+table, out)
+	return writeCSV(w, "stats-"+table, lang, out)
 }
 
 func hours(sec int64) string { return fmt.Sprintf("%.1f", float64(sec)/3600) }
@@ -285,7 +309,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 		return err
 	}
 	if q.Get("format") == "csv" {
-		return statsCSV(w, st, q.Get("table"))
+		return statsCSV(w, st, q.Get("table"), s.excelLang(r, rq))
 	}
 	q2 := url.Values{}
 	for k, v := range q {
@@ -434,7 +458,7 @@ func (s *Server) apiLabour(w http.ResponseWriter, r *http.Request, rq *Request) 
 		return err
 	}
 	if r.URL.Query().Get("format") == "csv" {
-		return labourCSV(w, rep, r.URL.Query().Get("table"))
+		return labourCSV(w, rep, r.URL.Query().Get("table"), s.excelLang(r, rq))
 	}
 	web.WriteJSON(w, http.StatusOK, rep)
 	return nil
@@ -451,7 +475,7 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request, rq *Request) e
 		return err
 	}
 	if q.Get("format") == "csv" {
-		return statsCSV(w, st, q.Get("table"))
+		return statsCSV(w, st, q.Get("table"), s.excelLang(r, rq))
 	}
 	web.WriteJSON(w, http.StatusOK, st)
 	return nil
