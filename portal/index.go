@@ -12,7 +12,8 @@ import (
 // many requests (migration 0006 dropped them).
 //
 // A ticket has two search documents: its conversation at rowid 2n —
-// subject, description and messages, which its client may search — and
+// subject, description, questionnaire answers and messages, which its
+// client may search — and
 // its internal notes at 2n+1, which only staff searches reach.
 
 // indexConversation writes ticket n's conversation document.
@@ -21,7 +22,8 @@ func (p *Portal) indexConversation(ctx context.Context, n int64) error {
 		return err
 	}
 	_, err := p.q.Exec(ctx, `INSERT INTO search (rowid, body) SELECT t.id * 2, t.subject || ' ' || t.description ||
-		COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '')
+		COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') ||
+		COALESCE(' ' || (SELECT group_concat(value, ' ') FROM ticket_values WHERE ticket_id = t.id), '')
 		FROM tickets t WHERE t.id = ?`, n)
 	return err
 }

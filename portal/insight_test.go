@@ -310,7 +310,8 @@ func TestDerivedDataMatchesARebuild(t *testing.T) {
 		t.Helper()
 		// The documents a rebuild writes, by rowid.
 		want := map[int64]string{}
-		rows, err := p.DB.Writer().QueryContext(ctx, `SELECT t.id * 2, t.subject || ' ' || t.description || COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') FROM tickets t
+		rows, err := p.DB.Writer().QueryContext(ctx, `SELECT t.id * 2, t.subject || ' ' || t.description || COALESCE(' ' || (SELECT group_concat(body, ' ') FROM messages WHERE ticket_id = t.id AND kind = 'message'), '') ||
+				COALESCE(' ' || (SELECT group_concat(value, ' ') FROM ticket_values WHERE ticket_id = t.id), '') FROM tickets t
 				UNION ALL SELECT ticket_id * 2 + 1, group_concat(body, ' ') FROM messages WHERE kind = 'note' GROUP BY ticket_id`)
 		if err != nil {
 			t.Fatal(err)

@@ -88,3 +88,27 @@ func TestWorkflowMovesTicketsByThemselves(t *testing.T) {
 		t.Fatalf("a refused change changed the workflow: %v", got)
 	}
 }
+
+// TestSearchFindsAnswers: a ticket is found by what its client answered
+// in the questionnaire — a serial number, a phone — by staff and by that
+// client, never by another client.
+func TestSearchFindsAnswers(t *testing.T) {
+	w := newWorld(t)
+	w.api(t, w.admin, "PUT", "/form", map[string]any{"fields": []map[string]any{{"id": 1}, {"id": 2}, {"label": "Serial number", "type": "text"}, {"label": "Phone", "type": "phone"}}})
+	form := w.api(t, w.admin, "GET", "/form", nil).JSON(t)["fields"].([]any)
+	fields := map[string]any{"subject": "Dead screen", "description": "Black since Monday"}
+	fields[form[2].(map[string]any)["name"].(string)] = "SN-77X41Q"
+	fields[form[3].(map[string]any)["name"].(string)] = "+7 912 345-67-89"
+	n := int64(w.api(t, w.ca, "POST", "/tickets", map[string]any{"fields": fields}).JSON(t)["number"].(float64))
+	has := func(tok, q string) bool {
+		return strings.Contains(w.api(t, tok, "GET", "/tickets?q="+q, nil).Body, fmt.Sprintf(`"number":%d`, n))
+	}
+	for _, q := range []string{"SN-77X41Q", "77X41Q", "912"} {
+		if !has(w.op, q) || !has(w.ca, q) {
+			t.Errorf("%q does not find the ticket", q)
+		}
+	}
+	if has(w.cb, "SN-77X41Q") {
+		t.Error("another client finds the ticket by its answer")
+	}
+}
