@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"portaldesk/portal/sqlitedb"
+	"portaldesk/templates/i18n"
 )
 
 // Roles of the people of a portal.
@@ -185,7 +186,7 @@ func (p *Portal) CanSignIn(ctx context.Context, u *User) error {
 		return fmt.Errorf("store: operator rank: %w", err)
 	}
 	if rank >= limit {
-		return fmt.Errorf("%w: the portal's tariff allows %d operator(s)", ErrInactive, limit)
+		return fmt.Errorf("%w: the portal's tariff allows %s", ErrInactive, i18n.N("en", limit, "%d operator", "%d operators"))
 	}
 	return nil
 }

@@ -116,6 +116,16 @@ func langFuncs(lang string) template.FuncMap {
 		"lang":       func() string { return lang },
 		"num":        func(s string) string { return i18n.Number(lang, s) },
 		"humanBytes": func(n int64) string { return i18n.Bytes(lang, n) },
+		"plural": func(n any, one, other string) string {
+			var k int
+			switch v := n.(type) {
+			case int:
+				k = v
+			case int64:
+				k = int(v)
+			}
+			return i18n.N(lang, k, one, other)
+		},
 	}
 }
 

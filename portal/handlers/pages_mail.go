@@ -12,6 +12,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
+	"portaldesk/templates/i18n"
 )
 
 // MailTester sends a test message through an SMTP account and reports the
@@ -134,7 +135,7 @@ func (s *Server) retrySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/mail", fmt.Sprintf("%d message(s) are queued again.", n)))
+	return redirect(w, r, flashURL(rq.Base+"/admin/mail", i18n.N(s.lang(r, rq), int(n), "%d message is queued again.", "%d messages are queued again.")))
 }
 
 // TemplateData is the editor of one mail template.

@@ -325,3 +325,22 @@ func CleanValues(v url.Values) url.Values {
 	}
 	return out
 }
+
+// N is a count with its noun in lang, by the language's plural rules
+// (CLDR, through go-i18n): "1 operator", "2 operators" in English; "1
+// оператор", "2 оператора", "5 операторов", "21 оператор" in Russian.
+// one and other are the English forms, each with %d; other is the id of
+// the Russian entry, which holds its one, few, many and other forms.
+func N(lang string, n int, one, other string) string {
+	if lang == "ru" {
+		if loc := load().loc[lang]; loc != nil {
+			if s, err := loc.Localize(&goi18n.LocalizeConfig{MessageID: other, PluralCount: n}); err == nil && s != "" {
+				return fmt.Sprintf(s, n)
+			}
+		}
+	}
+	if n == 1 || n == -1 {
+		return fmt.Sprintf(one, n)
+	}
+	return fmt.Sprintf(other, n)
+}

@@ -109,3 +109,22 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+// TestRussianPlurals: counts take the noun's form by the CLDR rules, for
+// 1, 2, 5, 11, 21 (and 0, 12, 22, 101, 111), never "(s)".
+func TestRussianPlurals(t *testing.T) {
+	for n, want := range map[int]string{0: "0 операторов", 1: "1 оператор", 2: "2 оператора", 5: "5 операторов", 11: "11 операторов",
+		12: "12 операторов", 21: "21 оператор", 22: "22 оператора", 101: "101 оператор", 111: "111 операторов"} {
+		if got := i18n.N("ru", n, "%d operator", "%d operators"); got != want {
+			t.Errorf("%d: %q, want %q", n, got, want)
+		}
+	}
+	for n, want := range map[int]string{1: "1 day", 2: "2 days", 0: "0 days"} {
+		if got := i18n.N("en", n, "%d day", "%d days"); got != want {
+			t.Errorf("en %d: %q, want %q", n, got, want)
+		}
+	}
+	if got := i18n.N("ru", 2, "%d rating", "%d ratings"); got != "2 оценки" {
+		t.Errorf("ratings: %q", got)
+	}
+}
