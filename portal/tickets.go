@@ -322,6 +322,7 @@ type TicketFilter struct {
 	Client   int64
 	Priority string
 	Query    string // full-text search
+	Unread   bool   // staff: only tickets with something they have not seen
 	Sort     string // activity (default), created, number, priority
 	Asc      bool
 	Page     int // from 1
@@ -384,6 +385,10 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 		where = append(where, "t.assignee_id = ?")
 		args = append(args, id)
+	}
+	if f.Unread && actor.IsStaff() {
+		where = append(where, "t.last_activity_at > COALESCE((SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = t.id), 0)")
+		args = append(args, actor.ID)
 	}
 	if f.Client != 0 && actor.IsStaff() {
 		where = append(where, "t.client_id = ?")

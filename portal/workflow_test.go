@@ -112,3 +112,28 @@ func TestSearchFindsAnswers(t *testing.T) {
 		t.Error("another client finds the ticket by its answer")
 	}
 }
+
+// TestUnreadOnlyFilter: an operator's table can show only the tickets with
+// something new for them; opening one takes it off that list.
+func TestUnreadOnlyFilter(t *testing.T) {
+	w := newWorld(t)
+	n2 := int64(w.api(t, w.cb, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Scanner", "description": "Stuck"}}).JSON(t)["number"].(float64))
+	numbers := func() string {
+		var out []string
+		for _, tk := range w.api(t, w.op, "GET", "/tickets?unread=1", nil).JSON(t)["tickets"].([]any) {
+			out = append(out, fmt.Sprint(tk.(map[string]any)["number"]))
+		}
+		return strings.Join(out, ",")
+	}
+	if got, want := numbers(), fmt.Sprintf("%d,%d", n2, w.ticket); got != want {
+		t.Fatalf("unread: %s, want %s", got, want)
+	}
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	pdtest.Do(t, op, "GET", fmt.Sprintf("%s/alpha/tickets/%d", w.e.URL, n2), nil)
+	if got := numbers(); got != fmt.Sprint(w.ticket) {
+		t.Fatalf("after opening #%d: %s", n2, got)
+	}
+	if page := pdtest.Do(t, op, "GET", w.e.URL+"/alpha/tickets?unread=1", nil).Body; !strings.Contains(page, `name="unread" value="1" checked`) {
+		t.Fatal("the page's filter does not show it is on")
+	}
+}

@@ -171,7 +171,7 @@ func filterOf(q url.Values) portal.TicketFilter {
 	page, _ := strconv.Atoi(q.Get("page"))
 	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
 	return portal.TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Priority: q.Get("priority"),
-		Query: q.Get("q"), Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
+		Query: q.Get("q"), Unread: q.Get("unread") == "1", Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
 }
 
 func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, rq *Request) error {
