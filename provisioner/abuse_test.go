@@ -171,3 +171,13 @@ func TestCookiesAreSecureBehindATrustedProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestSignupAPISpeaksTheCallersLanguage: the service's own API answers in
+// the language of Accept-Language, as every portal's does.
+func TestSignupAPISpeaksTheCallersLanguage(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	r := pdtest.Do(t, nil, "POST", e.URL+"/api/v1/portals", map[string]string{"company": "", "slug": "x", "admin_name": "A", "admin_email": "a@b.test", "admin_password": "amber-lantern-57"}, "Accept-Language", "ru-RU,ru;q=0.9")
+	if r.Status != 422 || !strings.Contains(r.Body, "Введите название") {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}

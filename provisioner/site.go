@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"portaldesk/portal/throttle"
+	"portaldesk/templates/i18n"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -81,6 +82,12 @@ func (s *Site) h(fn func(http.ResponseWriter, *http.Request) error) http.Handler
 // RenderError answers with an error page, or JSON under /api/.
 func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, e *web.Error) {
 	if web.IsAPI(r) {
+		// The service's API speaks the caller's language, as each portal's does.
+		if lang := i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")); lang != "" && lang != "en" {
+			t := *e
+			t.Message, t.Fields = i18n.Msg(lang, e.Message), i18n.Fields(lang, e.Fields)
+			e = &t
+		}
 		web.JSONError(w, e)
 		return
 	}
