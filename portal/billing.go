@@ -3,7 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
-	"fmt"
+	"portaldesk/templates/i18n"
 	"time"
 )
 
@@ -84,7 +84,7 @@ var ErrPaymentRequired = errors.New("the balance does not cover a day of this pl
 
 // NotifyAdmins queues a mail to every active admin of the portal (the control
 // plane's warnings and reminders).
-func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) error {
+func (p *Portal) NotifyAdmins(ctx context.Context, kind string, render func(lang string) (subject, text string)) error {
 	admins, err := p.Users(ctx, RoleAdmin)
 	if err != nil {
 		return err
@@ -94,7 +94,12 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind, subject, text string) e
 			if !a.Active {
 				continue
 			}
-			if err := tp.enqueue(ctx, kind, a, subject, fmt.Sprintf("Hello, %s!\n\n%s\n\n%sadmin/subscription\n", a.Name, text, p.URL), 0, 0); err != nil {
+			lang := a.Lang
+			if lang == "" {
+				lang = p.Setting(ctx, "lang", "en")
+			}
+			subject, text := render(lang)
+			if err := tp.enqueue(ctx, kind, a, subject, i18n.T(lang, "Hello, %s!", a.Name)+"\n\n"+text+"\n\n"+p.URL+"admin/subscription\n", 0, 0); err != nil {
 				return err
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
+	"portaldesk/templates/i18n"
 )
 
 // Jobs runs the scheduled work over one service.
@@ -193,12 +194,15 @@ func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
 		if level > 0 {
 			c[fmt.Sprintf("level_%d", level)]++
 			key := fmt.Sprintf("quota-%d", level)
-			text := fmt.Sprintf("Your portal %s uses %d%% or more of its quota: database %s of %s, files %s of %s.", rec.Company, level,
-				portal.HumanBytes(u.DBBytes), portal.HumanBytes(plan.DBQuotaBytes), portal.HumanBytes(u.DiskBytes), portal.HumanBytes(plan.DiskQuotaBytes))
-			if level >= 100 {
-				text += " Until space is freed or the tariff grows, the portal is read-only: people can read and export but not add anything."
+			render := func(lang string) (string, string) {
+				text := i18n.T(lang, "Your portal %s uses %d%% or more of its quota: database %s of %s, files %s of %s.", rec.Company, level,
+					i18n.Bytes(lang, u.DBBytes), i18n.Bytes(lang, plan.DBQuotaBytes), i18n.Bytes(lang, u.DiskBytes), i18n.Bytes(lang, plan.DiskQuotaBytes))
+				if level >= 100 {
+					text += " " + i18n.T(lang, "Until space is freed or the tariff grows, the portal is read-only: people can read and export but not add anything.")
+				}
+				return i18n.T(lang, "Storage quota: %d%% used", level), text
 			}
-			if err := j.notifyOnce(ctx, rec, key, "Storage quota: "+fmt.Sprint(level)+"% used", text); err != nil {
+			if err := j.notifyOnce(ctx, rec, key, render); err != nil {
 				slog.Warn("quota notice", "portal", rec.Slug, "err", err)
 			}
 		} else if u.Level > 0 {
@@ -212,7 +216,7 @@ func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
 }
 
 // notifyOnce mails the portal's admins unless this notice was sent before.
-func (j *Jobs) notifyOnce(ctx context.Context, rec *catalog.Portal, key string, subject, text string) error {
+func (j *Jobs) notifyOnce(ctx context.Context, rec *catalog.Portal, key string, render func(lang string) (subject, text string)) error {
 	first, err := j.cat.FirstNotice(ctx, rec.ID, key)
 	if err != nil || !first {
 		return err
@@ -222,7 +226,7 @@ func (j *Jobs) notifyOnce(ctx context.Context, rec *catalog.Portal, key string, 
 		return err
 	}
 	defer h.Release()
-	return h.Portal.NotifyAdmins(ctx, "notice", subject, text)
+	return h.Portal.NotifyAdmins(ctx, "notice", render)
 }
 
 // Billing charges each paid portal its daily share for every day from the one
@@ -248,8 +252,10 @@ func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
 		c["charges"] += charged
 		if expired {
 			c["expired"]++
-			if err := j.notifyOnce(ctx, rec, fmt.Sprintf("expired-%d", today), "Your subscription has expired",
-				"The balance no longer covers your tariff, so the portal is now on the free tariff: operators beyond the first cannot sign in and paid features are locked. Nothing was deleted. Top up to get everything back."); err != nil {
+			if err := j.notifyOnce(ctx, rec, fmt.Sprintf("expired-%d", today), func(lang string) (string, string) {
+				return i18n.T(lang, "Your subscription has expired"),
+					i18n.T(lang, "The balance no longer covers your tariff, so the portal is now on the free tariff: operators beyond the first cannot sign in and paid features are locked. Nothing was deleted. Top up to get everything back.")
+			}); err != nil {
 				slog.Warn("expiry notice", "portal", rec.Slug, "err", err)
 			}
 		}
@@ -281,8 +287,12 @@ func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
 		for _, m := range marks {
 			if left <= m && left >= 0 {
 				key := fmt.Sprintf("remind-%d-%s", m, sub.PaidUntil)
-				text := fmt.Sprintf("The balance of your portal %s (%s) lasts until %s — %d day(s). Top up to keep your tariff %s.", rec.Company, sub.Account, sub.PaidUntil, left, sub.TariffName)
-				if err := j.notifyOnce(ctx, rec, key, fmt.Sprintf("Your subscription runs out in %d day(s)", max(left, 1)), text); err != nil {
+				render := func(lang string) (string, string) {
+					days := i18n.N(lang, left, "%d day", "%d days")
+					return i18n.T(lang, "Your subscription runs out in %s", i18n.N(lang, max(left, 1), "%d day", "%d days")),
+						i18n.T(lang, "The balance of your portal %s (%s) lasts until %s — %s. Top up to keep your tariff %s.", rec.Company, sub.Account, sub.PaidUntil, days, sub.TariffName)
+				}
+				if err := j.notifyOnce(ctx, rec, key, render); err != nil {
 					slog.Warn("reminder", "portal", rec.Slug, "err", err)
 				}
 				c["reminders"]++

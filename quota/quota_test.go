@@ -261,17 +261,27 @@ func TestExpiryDowngradesAndPaymentRestores(t *testing.T) {
 	op := w.e.Login(t, "acme", "op@acme.test")
 	cli := w.e.Login(t, "acme", "cli@acme.test")
 	n := w.e.API(t, cli, "POST", "acme", "/tickets", map[string]any{"fields": map[string]any{"subject": "Kept", "description": "forever"}}).JSON(t)["number"]
-	// Reminders come before the end.
+	// Reminders come before the end, in the admin's language.
+	w.api(t, "PUT", "/profile", map[string]any{"lang": "ru"})
 	if c, _ := w.jobs.Run(ctx, "expiry", w.clk.Now()); c["reminders"] != 1 {
 		t.Fatalf("reminder: %v", c)
 	}
 	if c, _ := w.jobs.Run(ctx, "expiry", w.clk.Now()); c["reminders"] != 1 {
 		t.Fatalf("reminder again: %v", c)
 	}
-	mails := strings.Join(w.e.Mails(t, "acme"), "\n")
-	if strings.Count(mails, "Your subscription runs out") != 1 {
-		t.Fatalf("reminder mails: %d", strings.Count(mails, "Your subscription runs out"))
+	reminders := 0
+	for _, m := range w.e.Mails(t, "acme") {
+		if p := pdtest.Parse(t, m); strings.HasPrefix(p.Subject, "Подписка закончится через 1 день") {
+			reminders++
+			if !strings.Contains(p.Text, "Здравствуйте") || !strings.Contains(p.Text, "ещё 1 день") {
+				t.Fatalf("the reminder: %s", p.Text)
+			}
+		}
 	}
+	if reminders != 1 {
+		t.Fatalf("reminder mails: %d", reminders)
+	}
+	w.api(t, "PUT", "/profile", map[string]any{"lang": "en"})
 	w.clk.Add(3 * 24 * time.Hour)
 	c, _ := w.jobs.Run(ctx, "billing", w.clk.Now())
 	if c["expired"] != 1 {
