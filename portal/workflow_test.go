@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,34 @@ func TestUnreadOnlyFilter(t *testing.T) {
 	}
 	if page := pdtest.Do(t, op, "GET", w.e.URL+"/alpha/tickets?unread=1", nil).Body; !strings.Contains(page, `name="unread" value="1" checked`) {
 		t.Fatal("the page's filter does not show it is on")
+	}
+}
+
+// TestReplyAndSetStatusInOneGo: staff send a reply and set the ticket's
+// status with one click; an unknown status refuses the whole post.
+func TestReplyAndSetStatusInOneGo(t *testing.T) {
+	w := newWorld(t)
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	u := fmt.Sprintf("%s/alpha/tickets/%d/messages", w.e.URL, w.ticket)
+	count := func() int {
+		return len(w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d/messages", w.ticket), nil).JSON(t)["messages"].([]any))
+	}
+	before := count()
+	if r := pdtest.Do(t, op, "POST", u, url.Values{"body": {"Fixed"}, "then_status": {"999"}}); r.Status != 422 || count() != before {
+		t.Fatalf("an unknown status: %d, %d entries added", r.Status, count()-before)
+	}
+	sts := w.api(t, w.admin, "GET", "/statuses", nil).JSON(t)["statuses"].([]any)
+	var resolved any
+	for _, st := range sts {
+		if st.(map[string]any)["name"] == "Resolved" {
+			resolved = st.(map[string]any)["id"]
+		}
+	}
+	r := pdtest.Do(t, op, "POST", u, url.Values{"body": {"Fixed: a new cartridge"}, "then_status": {fmt.Sprint(resolved)}})
+	if r.Status != 303 || !strings.Contains(r.Header.Get("Location"), "the+ticket+is+now+Resolved") {
+		t.Fatalf("reply and resolve: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if st := w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d", w.ticket), nil).JSON(t)["status"].(map[string]any)["name"]; st != "Resolved" {
+		t.Fatalf("status: %v", st)
 	}
 }

@@ -21,6 +21,20 @@
     var btn = f.querySelector("button[type=submit]");
     if (btn) setTimeout(function () { btn.disabled = true; }, 0);
   });
+  // A reply being written survives a reload: kept per ticket in this
+  // browser, dropped when it is sent.
+  var reply = document.querySelector("form[data-draft]");
+  if (reply && window.localStorage) {
+    var key = "pd-draft:" + reply.getAttribute("data-draft"), box = reply.querySelector("textarea[name=body]");
+    try {
+      if (box && !box.value && localStorage.getItem(key)) box.value = localStorage.getItem(key);
+      if (box) box.addEventListener("input", function () {
+        if (box.value) localStorage.setItem(key, box.value); else localStorage.removeItem(key);
+      });
+      // formdata fires however the form is sent, form.submit() included.
+      reply.addEventListener("formdata", function () { localStorage.removeItem(key); });
+    } catch (err) { /* storage refused: no draft */ }
+  }
   // The slug field follows the company name until the user edits it.
   var company = document.getElementById("company"), slug = document.getElementById("slug");
   if (company && slug) {

@@ -275,13 +275,21 @@ func TestJourneyInChromium(t *testing.T) {
 	// client's open page shows the reply by itself and never the note.
 	oper.run("take", chromedp.Navigate(ticketURL), click(`//button[contains(., "Take it")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//dd[contains(., "Oleg")]`, chromedp.BySearch))
-	oper.run("note", chromedp.SendKeys("#body", "Check the warranty first"), chromedp.Click(`input[name=internal]`),
+	// A reply being written survives a reload.
+	var draft string
+	oper.run("draft", chromedp.SendKeys("#body", "Check the warranty first"), chromedp.Reload(), chromedp.WaitVisible("#body"),
+		chromedp.Value("#body", &draft))
+	if draft != "Check the warranty first" {
+		t.Fatalf("the draft after a reload: %q", draft)
+	}
+	oper.run("note", chromedp.Click(`//label[contains(., "An internal note")]`, chromedp.BySearch),
 		submit("#body"), chromedp.WaitVisible(`//article[contains(@class, "note")]`, chromedp.BySearch))
 	oper.run("reply", chromedp.SendKeys("#body", "Please come in tomorrow at 10:00."), submit("#body"),
 		chromedp.WaitVisible(`//div[@class="body"][contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
 	client.run("live reply", chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
 	if h := client.html(); strings.Contains(h, "warranty") || strings.Contains(h, "Internal note") {
-		t.Fatal("the client sees the internal note")
+		i := max(strings.Index(h, "warranty"), strings.Index(h, "Internal note"))
+		t.Fatalf("the client sees the internal note: …%s…", h[max(0, i-300):min(len(h), i+100)])
 	}
 	client.run("reload", chromedp.Reload(), chromedp.WaitVisible("#timeline"))
 	if h := client.html(); strings.Contains(h, "warranty") || !strings.Contains(h, "Oleg") {

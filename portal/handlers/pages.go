@@ -379,6 +379,15 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 		return s.formFail(w, pg, "ticket", r.PostForm, err)
 	}
 	internal := r.PostForm.Get("internal") != ""
+	// The status to set with the message is checked first: a request that
+	// answers an error has posted nothing.
+	var then *portal.Status
+	if v := r.PostForm.Get("then_status"); v != "" && rq.User.IsStaff() {
+		if then, err = rq.P.FindStatus(r.Context(), v); err != nil {
+			files.Discard()
+			return s.formFail(w, pg, "ticket", r.PostForm, &portal.FieldErrors{Fields: map[string]string{"body": "Unknown status."}})
+		}
+	}
 	body := r.PostForm.Get("body")
 	if strings.TrimSpace(body) == "" && files.Len() > 0 {
 		body = "(files attached)"
@@ -390,6 +399,16 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	done := "Your message is sent."
 	if internal {
 		done = "The internal note is saved. Clients do not see it."
+	}
+	if then != nil {
+		id := strconv.FormatInt(then.ID, 10)
+		if _, err := rq.P.UpdateTicket(r.Context(), rq.User, n, portal.TicketChange{Status: &id}); err != nil {
+			return err
+		}
+		done = fmt.Sprintf("Your message is sent; the ticket is now %s.", then.Name)
+		if internal {
+			done = fmt.Sprintf("The internal note is saved; the ticket is now %s.", then.Name)
+		}
 	}
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
 }

@@ -105,9 +105,9 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	}
 	writeTimeline(w.Writer, d.Timeline, d.base, d.viewer)
 	w.Raw("\n</div>\n")
+	d.replyHTML(w, pg, tu) // right under the conversation it answers
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)
-	d.replyHTML(w, pg, tu)
 	w.Raw("</section>\n")
 	if staff {
 		d.asideHTML(w, pg, tu, num)
@@ -311,8 +311,28 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) 
 // internal note).
 func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
-	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply">`, "\n")
+	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply" data-draft="`, tu, `">`, "\n")
 	w.CSRFField(pg)
+	if staff {
+		// Reply or internal note: a two-way choice at the top, the form
+		// taking the note's colour when it is a note (app.css).
+		note := pg.Value("internal") != ""
+		w.Raw(`<fieldset class="kind"><legend>`)
+		w.T("Write")
+		w.Raw(`</legend><label><input type="radio" name="internal" value=""`)
+		if !note {
+			w.Raw(" checked")
+		}
+		w.Raw("> ")
+		w.T("A reply to the client")
+		w.Raw(`</label><label class="note"><input type="radio" name="internal" value="1"`)
+		if note {
+			w.Raw(" checked")
+		}
+		w.Raw("> ")
+		w.T("An internal note")
+		w.Raw("</label></fieldset>\n")
+	}
 	w.fieldClass(pg, "body")
 	w.Raw("\n", `<label for="body">`)
 	w.Pick(staff, "Reply or note", "Your message")
@@ -333,18 +353,31 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	w.Raw("</p>\n")
 	w.fieldError(pg, "file", ` role="alert"`)
 	w.Raw("\n</div>\n")
-	if staff {
-		w.Raw(`<label class="checkbox"><input type="checkbox" name="internal" value="1"`)
-		if pg.Value("internal") != "" {
-			w.Raw(" checked")
-		}
-		w.Raw("> ")
-		w.T("Internal note — the client does not see it")
-		w.Raw("</label>")
-	}
 	w.Raw("\n", `<div class="actions"><button type="submit">`)
 	w.T("Send")
-	w.Raw("</button></div>\n</form>\n")
+	w.Raw("</button>")
+	if staff && len(d.Statuses) > 0 {
+		// Send and set the status in one go.
+		w.Raw(`<label class="inline" for="then_status">`)
+		w.T("and set the status")
+		w.Raw(`</label><select id="then_status" name="then_status"><option value="">`)
+		w.T("— as it is —")
+		w.Raw("</option>")
+		for _, st := range d.Statuses {
+			if st.ID == d.T.Status.ID {
+				continue
+			}
+			w.Raw(`<option value="`, template.HTML(strconv.FormatInt(st.ID, 10)), `"`)
+			if pg.Value("then_status") == strconv.FormatInt(st.ID, 10) {
+				w.Raw(" selected")
+			}
+			w.Raw(">")
+			w.Esc(i18n.Msg(w.Lang, st.Name))
+			w.Raw("</option>")
+		}
+		w.Raw("</select>")
+	}
+	w.Raw("</div>\n</form>\n")
 }
 
 // asideHTML is the staff's side panel: take, delegate, status, priority
