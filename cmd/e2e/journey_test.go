@@ -284,6 +284,9 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 	oper.run("note", chromedp.Click(`//label[contains(., "An internal note")]`, chromedp.BySearch),
 		submit("#body"), chromedp.WaitVisible(`//article[contains(@class, "note")]`, chromedp.BySearch))
+	oper.run("note chosen", chromedp.Click(`//label[contains(., "An internal note")]`, chromedp.BySearch))
+	oper.shot("ticket-writing-a-note")
+	oper.run("reply chosen", chromedp.Click(`//label[contains(., "A reply to the client")]`, chromedp.BySearch))
 	oper.run("reply", chromedp.SendKeys("#body", "Please come in tomorrow at 10:00."), submit("#body"),
 		chromedp.WaitVisible(`//div[@class="body"][contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
 	client.run("live reply", chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
