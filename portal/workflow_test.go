@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,28 @@ func TestReplyAndSetStatusInOneGo(t *testing.T) {
 	}
 	if st := w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d", w.ticket), nil).JSON(t)["status"].(map[string]any)["name"]; st != "Resolved" {
 		t.Fatalf("status: %v", st)
+	}
+}
+
+// TestTakeFromTheRow: an operator takes an unassigned ticket from its row
+// of the table, and stays on the table.
+func TestTakeFromTheRow(t *testing.T) {
+	w := newWorld(t)
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	page := pdtest.Do(t, op, "GET", w.e.URL+"/alpha/tickets", nil).Body
+	form := regexp.MustCompile(fmt.Sprintf(`<form method="post" action="/alpha/tickets/%d/update"><input type="hidden" name="_csrf" value="([^"]+)">`, w.ticket)).FindStringSubmatch(page)
+	if form == nil {
+		t.Fatal("no Take in the unassigned ticket's row")
+	}
+	r := pdtest.Do(t, op, "POST", fmt.Sprintf("%s/alpha/tickets/%d/update", w.e.URL, w.ticket), url.Values{"_csrf": {form[1]}, "assignee": {"me"}, "back": {"list"}})
+	if r.Status != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/alpha/tickets?done=") {
+		t.Fatalf("take: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	tk := w.api(t, w.op, "GET", fmt.Sprintf("/tickets/%d", w.ticket), nil).JSON(t)
+	if tk["assignee"].(map[string]any)["name"] != "Oleg" || tk["status"].(map[string]any)["name"] != "In progress" {
+		t.Fatalf("after Take: %v %v", tk["assignee"], tk["status"])
+	}
+	if page := pdtest.Do(t, w.e.SignIn(t, "alpha", "ca@alpha.test"), "GET", w.e.URL+"/alpha/tickets", nil).Body; strings.Contains(page, "/update") {
+		t.Fatal("a client's list offers Take")
 	}
 }

@@ -152,13 +152,14 @@ type TicketsData struct {
 	base     string
 	staff    bool
 	lang     string
+	csrf     string // the form token of the rows' Take buttons
 }
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	ctx := r.Context()
 	q := i18n.CleanValues(r.URL.Query())
 	f := filterOf(q)
-	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff()}
+	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff(), csrf: rq.CSRF}
 	var err error
 	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
 		var fe *portal.FieldErrors
@@ -438,6 +439,9 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 			return err
 		}
 		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+	}
+	if r.PostForm.Get("back") == "list" { // taken from the table's row
+		return redirect(w, r, flashURL(rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))
 	}
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The ticket is updated."))
 }

@@ -14,10 +14,16 @@ import (
 // reflective escaping cost more than the page's queries, so it is written here
 // with templates.Writer, which escapes every value unless it is
 // template.HTML.
-func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) template.HTML {
+func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf string) template.HTML {
 	w := templates.NewWriter(lang, len(list)*700)
 	b := templates.Escape(base)
 	newActivity := templates.Escape(i18n.Msg(lang, "New activity"))
+	take := template.HTML("")
+	if staff {
+		// An unassigned ticket can be taken from its row.
+		take = `"><input type="hidden" name="_csrf" value="` + templates.Escape(csrf) + `"><input type="hidden" name="assignee" value="me"><input type="hidden" name="back" value="list"><button class="link" type="submit">` +
+			templates.Escape(i18n.Msg(lang, "Take")) + `</button></form>`
+	}
 	for _, t := range list {
 		num := digits(t.Number)
 		href := b + "/tickets/" + num
@@ -51,6 +57,8 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) tem
 			w.Raw(`<td>`)
 			w.Esc(t.Assignee.Name)
 			w.Raw(`</td>`)
+		} else if staff {
+			w.Raw(`<td><form method="post" action="`, href, `/update`, take, `</td>`)
 		} else {
 			w.Raw(`<td><span class="muted">—</span></td>`)
 		}
@@ -61,7 +69,7 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang string) tem
 
 // Rows is the table body of the tickets page.
 func (d *TicketsData) Rows() template.HTML {
-	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang)
+	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf)
 }
 
 // Unread is how many tickets on this page have news for the person.
