@@ -21,6 +21,18 @@
     var btn = f.querySelector("button[type=submit]");
     if (btn) setTimeout(function () { btn.disabled = true; }, 0);
   });
+  // Filters apply as they change; typed words after a short pause.
+  document.documentElement.classList.add("js");
+  document.querySelectorAll("form[data-instant]").forEach(function (f) {
+    var timer;
+    var go = function () { if (f.requestSubmit) f.requestSubmit(); else f.submit(); };
+    f.addEventListener("change", function (e) { if (e.target.type !== "search") go(); });
+    f.addEventListener("input", function (e) {
+      if (e.target.type !== "search") return;
+      clearTimeout(timer);
+      timer = setTimeout(go, 500);
+    });
+  });
   // A reply being written survives a reload: kept per ticket in this
   // browser, dropped when it is sent.
   var reply = document.querySelector("form[data-draft]");

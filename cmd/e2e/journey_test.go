@@ -271,6 +271,15 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Fatal("the ticket lacks its file or its answers")
 	}
 
+	// 7b. The table filters as a filter changes: no button to press.
+	var loc string
+	oper.run("instant filter", chromedp.Navigate(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("#status"),
+		chromedp.Evaluate(`(() => { const s = document.querySelector('#status'); s.value = 'open'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, nil),
+		chromedp.WaitReady(`//select[@id="status"]/option[@value="open"][@selected]`, chromedp.BySearch), chromedp.Location(&loc))
+	if !strings.Contains(loc, "status=open") {
+		t.Fatalf("the filter did not apply: %s", loc)
+	}
+
 	// 8. The operator takes it, writes an internal note and a reply; the
 	// client's open page shows the reply by itself and never the note.
 	oper.run("take", chromedp.Navigate(ticketURL), click(`//button[contains(., "Take it")]`, chromedp.BySearch),
