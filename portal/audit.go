@@ -28,6 +28,7 @@ var AuditActions = []struct{ ID, Label string }{
 	{"sign_in_failed", "Failed sign-in"},
 	{"password_changed", "Password changed"},
 	{"password_reset", "Password reset by link"},
+	{"password_link", "Password link sent by an admin"},
 	{"two_factor", "Two-step sign-in changed"},
 	{"sessions_ended", "Sessions ended"},
 	{"token_created", "API token created"},

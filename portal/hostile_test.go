@@ -210,5 +210,19 @@ func checkPolicy(t *testing.T, what string, r pdtest.Resp) {
 		if (tok.Data == "script" || tok.Data == "style") && nonce != m[1] {
 			t.Errorf("%s: a <%s> without the page's nonce", what, tok.Data)
 		}
+		if tok.Data == "input" {
+			name, value := "", ""
+			for _, a := range tok.Attr {
+				switch a.Key {
+				case "name":
+					name = a.Val
+				case "value":
+					value = a.Val
+				}
+			}
+			if name == "_csrf" && value == "" {
+				t.Errorf("%s: a form without its token", what)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
 )
 
 // TestPersonExportAndErase: an admin exports a client's data — their
@@ -97,5 +99,40 @@ func TestPersonExportAndErase(t *testing.T) {
 	log := w.api(t, w.admin, "GET", "/audit", nil).Body
 	if !strings.Contains(log, `"person_erased"`) || !strings.Contains(log, `"person_exported"`) {
 		t.Fatal("the export and the erasure are not in the audit log")
+	}
+}
+
+// TestPeoplePage: staff and clients apart; clients found by a part of the
+// name or address and paged; an admin sends someone a link to set a new
+// password.
+func TestPeoplePage(t *testing.T) {
+	w := newWorld(t)
+	for i := 0; i < 55; i++ {
+		w.e.AddUser(t, "alpha", fmt.Sprintf("c%02d@shop.test", i), fmt.Sprintf("Client%02d", i), portal.RoleClient)
+	}
+	admin := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	page := pdtest.Do(t, admin, "GET", w.e.URL+"/alpha/people", nil).Body
+	staff, clients := strings.Index(page, "<h2>Staff</h2>"), strings.Index(page, "<h2>Clients</h2>")
+	if staff < 0 || clients < staff || strings.Index(page, "op@alpha.test") > clients || !strings.Contains(page, "/alpha/people?page=2") {
+		t.Fatal("staff and clients are not apart, or the clients are not paged")
+	}
+	found := pdtest.Do(t, admin, "GET", w.e.URL+"/alpha/people?find=client07", nil).Body
+	if !strings.Contains(found, "c07@shop.test") || strings.Contains(found, "c08@shop.test") {
+		t.Fatal("the search does not find exactly the client")
+	}
+	var id int64
+	w.e.Portal(t, "alpha", func(p *portal.Portal) {
+		u, _ := p.UserByEmail(context.Background(), "c07@shop.test")
+		id = u.ID
+	})
+	if r := pdtest.Do(t, admin, "POST", fmt.Sprintf("%s/alpha/people/%d/password-link", w.e.URL, id), nil); r.Status != 303 {
+		t.Fatalf("password link: %d", r.Status)
+	}
+	mails := strings.Join(w.e.Mails(t, "alpha"), "\n")
+	if !strings.Contains(mails, "c07@shop.test") || !strings.Contains(mails, "/alpha/reset?token=") {
+		t.Fatal("no link was mailed")
+	}
+	if r := w.api(t, w.op, "GET", "/users", nil); r.Status == 200 && strings.Contains(pdtest.Do(t, w.e.SignIn(t, "alpha", "op@alpha.test"), "GET", w.e.URL+"/alpha/people", nil).Body, "password-link") {
+		t.Fatal("an operator is offered admin actions")
 	}
 }

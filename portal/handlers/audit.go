@@ -22,6 +22,7 @@ var audited = map[string]string{
 	"POST /profile/tokens/{id}/revoke": "token_revoked", "DELETE /api/v1/tokens/{id}": "token_revoked",
 	"POST /people": "user_invited", "POST /api/v1/users": "user_invited",
 	"POST /people/{id:[0-9]+}": "user_changed", "PATCH /api/v1/users/{id:[0-9]+}": "user_changed",
+	"POST /people/{id:[0-9]+}/password-link": "password_link",
 	"POST /admin/settings": "settings", "PUT /api/v1/settings": "settings",
 	"POST /admin/workflow": "settings", "PUT /api/v1/workflow": "settings", "PATCH /api/v1/workflow": "settings",
 	"POST /admin/statuses": "status", "POST /admin/statuses/{id:[0-9]+}": "status",

@@ -287,10 +287,20 @@ func (s *Server) tokenRevokeSubmit(w http.ResponseWriter, r *http.Request, rq *R
 
 // PeopleData is the people page.
 type PeopleData struct {
-	Users        []*portal.User
+	Users        []*portal.User // the staff (admins see them) and one page of clients
+	Staff        []*portal.User
+	Clients      []*portal.User
 	MaxOperators int
 	ActiveStaff  int
+	// Find is the clients' search (a part of the name or address); Page
+	// and More page through them, PeoplePage at a time.
+	Find       string
+	Page       int
+	More, Prev string
 }
+
+// PeoplePage is how many clients the People page lists at a time.
+const PeoplePage = 50
 
 func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	role := ""
@@ -301,11 +311,36 @@ func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err != nil {
 		return err
 	}
-	d := &PeopleData{Users: users, MaxOperators: rq.P.Plan().MaxOperators}
+	d := &PeopleData{Users: users, MaxOperators: rq.P.Plan().MaxOperators, Find: strings.TrimSpace(r.URL.Query().Get("find"))}
+	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = max(d.Page, 1)
+	find := strings.ToLower(d.Find)
+	var clients []*portal.User
 	for _, u := range users {
 		if u.Active && u.IsStaff() {
 			d.ActiveStaff++
 		}
+		switch {
+		case u.IsStaff():
+			d.Staff = append(d.Staff, u)
+		case find == "" || strings.Contains(strings.ToLower(u.FullName()+" "+u.Email), find):
+			clients = append(clients, u)
+		}
+	}
+	from := min((d.Page-1)*PeoplePage, len(clients))
+	d.Clients = clients[from:min(from+PeoplePage, len(clients))]
+	link := func(page int) string {
+		q := url.Values{"page": {strconv.Itoa(page)}}
+		if d.Find != "" {
+			q.Set("find", d.Find)
+		}
+		return rq.Base + "/people?" + q.Encode()
+	}
+	if from+PeoplePage < len(clients) {
+		d.More = link(d.Page + 1)
+	}
+	if d.Page > 1 {
+		d.Prev = link(d.Page - 1)
 	}
 	pg := s.withFlash(r, s.page(r, rq, "People", d))
 	pg.Nav = "people"
@@ -645,4 +680,25 @@ func (s *Server) apiPutWorkflow(w http.ResponseWriter, r *http.Request, rq *Requ
 		return err
 	}
 	return s.apiWorkflow(w, r, rq)
+}
+
+// passwordLinkSubmit mails someone a link to set a new password: for a
+// person who lost theirs, or never got the invitation.
+func (s *Server) passwordLinkSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	u, err := rq.P.UserByID(r.Context(), pathID(r))
+	if err != nil {
+		return err
+	}
+	if !u.Active {
+		return s.renderPeople(w, r, rq, http.StatusUnprocessableEntity, func(pg *templates.Page) { pg.Error = "Activate the person first." })
+	}
+	if err := rq.P.RequestPasswordReset(r.Context(), u.Email, web.Info(r).IP); err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok {
+			return err
+		}
+		we.SetHeaders(w)
+		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
+	}
+	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("A link to set a new password is on its way to %s.", u.Email)))
 }
