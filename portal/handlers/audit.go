@@ -23,7 +23,7 @@ var audited = map[string]string{
 	"POST /people": "user_invited", "POST /api/v1/users": "user_invited",
 	"POST /people/{id:[0-9]+}": "user_changed", "PATCH /api/v1/users/{id:[0-9]+}": "user_changed",
 	"POST /people/{id:[0-9]+}/password-link": "password_link",
-	"POST /admin/settings": "settings", "PUT /api/v1/settings": "settings",
+	"POST /admin/settings":                   "settings", "PUT /api/v1/settings": "settings",
 	"POST /admin/workflow": "settings", "PUT /api/v1/workflow": "settings", "PATCH /api/v1/workflow": "settings",
 	"POST /admin/statuses": "status", "POST /admin/statuses/{id:[0-9]+}": "status",
 	"POST /api/v1/statuses": "status", "PATCH /api/v1/statuses/{id:[0-9]+}": "status",
