@@ -316,7 +316,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 		q2[k] = v
 	}
 	q2.Set("format", "csv")
-	d := &StatsData{S: st, Chart: chartSVG(st.Dynamics), Query: q, CSVBase: rq.Base + "/stats?" + q2.Encode()}
+	d := &StatsData{S: st, Chart: chartSVG(st.Dynamics, s.lang(r, rq)), Query: q, CSVBase: rq.Base + "/stats?" + q2.Encode()}
 	pg := s.page(r, rq, "Statistics", d)
 	pg.Nav = "stats"
 	return s.tpl.Render(w, http.StatusOK, "stats", pg)
@@ -324,7 +324,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) 
 
 // chartSVG draws the dynamics as lines — created, resolved, open — in an
 // inline SVG, so the page needs no chart library.
-func chartSVG(pts []portal.Point) template.HTML {
+func chartSVG(pts []portal.Point, lang string) template.HTML {
 	const w, h, pad = 720.0, 220.0, 28.0
 	maxV := 1
 	for _, p := range pts {
@@ -339,7 +339,7 @@ func chartSVG(pts []portal.Point) template.HTML {
 	y := func(v int) float64 { return h - pad - float64(v)*(h-2*pad)/float64(maxV) }
 	// num is a coordinate: digits and a point need no escaping.
 	num := func(v float64) template.HTML { return template.HTML(strconv.FormatFloat(v, 'f', 1, 64)) }
-	out := templates.NewWriter("en", 4096)
+	out := templates.NewWriter(lang, 4096)
 	line := func(get func(portal.Point) int, color, label template.HTML) {
 		out.Raw(`<path d="`)
 		for i, p := range pts {
@@ -350,9 +350,13 @@ func chartSVG(pts []portal.Point) template.HTML {
 			}
 			out.Raw(num(x(i)), " ", num(y(get(p))))
 		}
-		out.Raw(`" fill="none" stroke="`, color, `" stroke-width="2"><title>`, label, `</title></path>`)
+		out.Raw(`" fill="none" stroke="`, color, `" stroke-width="2"><title>`)
+		out.T(string(label))
+		out.Raw(`</title></path>`)
 	}
-	out.Raw(`<svg class="chart" viewBox="0 0 `, num(w), ` `, num(h), `" role="img" aria-label="Tickets created, resolved and open" xmlns="http://www.w3.org/2000/svg">`)
+	out.Raw(`<svg class="chart" viewBox="0 0 `, num(w), ` `, num(h), `" role="img" aria-label="`)
+	out.T("Tickets created, resolved and open")
+	out.Raw(`" xmlns="http://www.w3.org/2000/svg">`)
 	out.Raw(`<line x1="`, num(pad), `" y1="`, num(h-pad), `" x2="`, num(w-pad), `" y2="`, num(h-pad), `" stroke="#c9cfdc"/>`)
 	out.Raw(`<text x="4" y="`, num(pad), `" font-size="11" fill="#5d6678">`, digits(int64(maxV)), `</text><text x="4" y="`, num(h-pad), `" font-size="11" fill="#5d6678">0</text>`)
 	if len(pts) > 0 {

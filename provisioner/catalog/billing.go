@@ -111,7 +111,7 @@ func (c *Catalog) ChangePlan(ctx context.Context, ch PlanChange) error {
 			return portal.ErrPaymentRequired
 		}
 		if ch.Tariff != rec.TariffID {
-			if _, err := appendLedger(ctx, tx, rec.ID, "tariff", 0, nil, ch.Actor, fmt.Sprintf("%s → %s", rec.Tariff.Name, ch.Tariff), now); err != nil {
+			if _, err := appendLedger(ctx, tx, rec.ID, "tariff", 0, nil, ch.Actor, fmt.Sprintf("%s → %s", rec.Tariff.Name, tariffName(ctx, tx, ch.Tariff)), now); err != nil {
 				return err
 			}
 		}
@@ -138,12 +138,20 @@ func (c *Catalog) ChangePlan(ctx context.Context, ch PlanChange) error {
 	})
 }
 
+// tariffName is a tariff's name as people read it in the ledger (its id
+// when there is no such tariff).
+func tariffName(ctx context.Context, tx *sqlitedb.Tx, id string) string {
+	name := id
+	_ = tx.QueryRow(ctx, "SELECT name FROM tariffs WHERE id = ?", id).Scan(&name)
+	return name
+}
+
 // GrantTariff puts a portal on a tariff without payment (ops: partners,
 // support): paid_through far ahead, so it is not charged.
 func (c *Catalog) GrantTariff(ctx context.Context, rec *Portal, tariff string, operators int, actor string) error {
 	now := c.now()
 	return c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
-		if _, err := appendLedger(ctx, tx, rec.ID, "tariff", 0, nil, actor, fmt.Sprintf("%s → %s by ops", rec.TariffID, tariff), now); err != nil {
+		if _, err := appendLedger(ctx, tx, rec.ID, "tariff", 0, nil, actor, fmt.Sprintf("%s → %s by ops", rec.Tariff.Name, tariffName(ctx, tx, tariff)), now); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "UPDATE portals SET tariff_id = ?, operators = ?, paid_through = ?, expired_at = NULL WHERE id = ?", tariff, operators, Day(now)+36500, rec.ID)
