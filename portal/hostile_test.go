@@ -28,7 +28,7 @@ const (
 // russianLeaks are English that once showed on Russian pages; none may
 // come back.
 var russianLeaks = []string{"(s)", "Кто operator", "Кто client", "Кто period", "Кто work", "<td>operator</td>", "<td>client</td>", "<td>admin</td>",
-	"Amount, ", "At most ", "by ops", "daily charge", "Tickets created, resolved and open", "<td>tariff", "<td>payment", "<td>charge"}
+	"Amount, ", "At most ", "by ops", "daily charge", "Tickets created, resolved and open", "<td>tariff", "<td>payment", "<td>charge", " min<", " hour<", " hour)", " piece"}
 
 // unescaped are the hostile strings as a browser would run them.
 var unescaped = []string{"<script>alert(1)", "<img src=x", "<script>x<", "<b onmouseover", "\u202e"}

@@ -61,17 +61,6 @@ func Funcs(extra template.FuncMap) template.FuncMap {
 			}
 			return ""
 		},
-		"duration": func(sec int64) string {
-			switch {
-			case sec <= 0:
-				return "—"
-			case sec < 3600:
-				return fmt.Sprintf("%d min", sec/60)
-			case sec < 2*86400:
-				return fmt.Sprintf("%.1f h", float64(sec)/3600)
-			}
-			return fmt.Sprintf("%.1f days", float64(sec)/86400)
-		},
 		"pct": func(a, b int64) int64 {
 			if b <= 0 {
 				return 0
@@ -116,6 +105,9 @@ func langFuncs(lang string) template.FuncMap {
 		"lang":       func() string { return lang },
 		"num":        func(s string) string { return i18n.Number(lang, s) },
 		"humanBytes": func(n int64) string { return i18n.Bytes(lang, n) },
+		"duration":   func(sec int64) string { return i18n.Duration(lang, sec) },
+		"unit":       func(u string) string { return i18n.Unit(lang, u) },
+		"qty":        func(q string) string { return i18n.Quantities(lang, q) },
 		"plural": func(n any, one, other string) string {
 			var k int
 			switch v := n.(type) {

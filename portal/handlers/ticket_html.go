@@ -148,7 +148,7 @@ func (d *TicketData) workHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 				w.Raw("</span>")
 			}
 			w.Raw("</td><td>")
-			w.Esc(e.Quantity + " " + e.Unit)
+			w.Esc(i18n.Number(w.Lang, e.Quantity) + " " + i18n.Unit(w.Lang, e.Unit))
 			w.Raw("</td><td>", money(e.Cost), "</td>")
 			if staff {
 				w.Raw(`<td class="hide-sm">`)
@@ -209,7 +209,7 @@ func (d *TicketData) workFormHTML(w *htmlw, pg *templates.Page, tu template.HTML
 		w.Raw(" (", money(wt.Price), " ")
 		w.T("per")
 		w.Raw(" ")
-		w.Esc(wt.Unit)
+		w.Esc(i18n.Unit(w.Lang, wt.Unit))
 		w.Raw(")</option>")
 	}
 	w.Raw("</select>")

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -343,4 +344,53 @@ func N(lang string, n int, one, other string) string {
 		return fmt.Sprintf(one, n)
 	}
 	return fmt.Sprintf(other, n)
+}
+
+// Duration is a span of seconds as people say it: minutes, hours or days,
+// in lang ("—" for none).
+func Duration(lang string, sec int64) string {
+	var v, unit string
+	switch {
+	case sec <= 0:
+		return "—"
+	case sec < 3600:
+		v, unit = strconv.FormatInt(sec/60, 10), "min"
+	case sec < 2*86400:
+		v, unit = strconv.FormatFloat(float64(sec)/3600, 'f', 1, 64), "h"
+	default:
+		v, unit = strconv.FormatFloat(float64(sec)/86400, 'f', 1, 64), "days"
+	}
+	if lang == "ru" {
+		v = strings.Replace(v, ".", ",", 1)
+		unit = map[string]string{"min": "мин", "h": "ч", "days": "дн."}[unit]
+	}
+	return v + " " + unit
+}
+
+// Unit is a price-list unit in lang, short: "hour" is "ч" in Russian.
+func Unit(lang, unit string) string {
+	if lang == "ru" {
+		switch unit {
+		case "hour":
+			return "ч"
+		case "piece":
+			return "шт."
+		}
+	}
+	return unit
+}
+
+// Quantities is a total such as "1.5 hour, 2 piece" (the labour report's)
+// in lang: "1,5 ч, 2 шт." in Russian.
+func Quantities(lang, q string) string {
+	if lang != "ru" {
+		return q
+	}
+	parts := strings.Split(q, ", ")
+	for i, p := range parts {
+		if n, u, ok := strings.Cut(p, " "); ok {
+			parts[i] = Number(lang, n) + " " + Unit(lang, u)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

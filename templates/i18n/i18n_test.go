@@ -128,3 +128,22 @@ func TestRussianPlurals(t *testing.T) {
 		t.Errorf("ratings: %q", got)
 	}
 }
+
+// TestDurationsAndUnits: spans and units read as the language writes them.
+func TestDurationsAndUnits(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		sec  int64
+		want string
+	}{{"en", 0, "—"}, {"en", 600, "10 min"}, {"ru", 600, "10 мин"}, {"ru", 5400, "1,5 ч"}, {"en", 5400, "1.5 h"}, {"ru", 3 * 86400, "3,0 дн."}} {
+		if got := i18n.Duration(c.lang, c.sec); got != c.want {
+			t.Errorf("%s %d: %q, want %q", c.lang, c.sec, got, c.want)
+		}
+	}
+	if i18n.Unit("ru", "hour") != "ч" || i18n.Unit("ru", "piece") != "шт." || i18n.Unit("en", "hour") != "hour" {
+		t.Error("units")
+	}
+	if got := i18n.Quantities("ru", "1.5 hour, 2 piece"); got != "1,5 ч, 2 шт." {
+		t.Errorf("quantities: %q", got)
+	}
+}
