@@ -32,11 +32,12 @@ type Subscription struct {
 
 // Quote is the price of a plan before it is confirmed.
 type Quote struct {
-	Tariff    string `json:"tariff"`
-	Operators int    `json:"operators"`
-	Monthly   int64  `json:"monthly"`
-	Daily     int64  `json:"daily"`
-	Days      int64  `json:"days"` // how long the current balance lasts on it
+	Tariff     string `json:"tariff"`
+	TariffName string `json:"tariff_name"`
+	Operators  int    `json:"operators"`
+	Monthly    int64  `json:"monthly"`
+	Daily      int64  `json:"daily"`
+	Days       int64  `json:"days"` // how long the current balance lasts on it
 }
 
 // Invoice is a top-up to be paid.

@@ -191,3 +191,17 @@ func TestTakeFromTheRow(t *testing.T) {
 		t.Fatal("a client's list offers Take")
 	}
 }
+
+// TestQuoteNamesTheTariff: the price of a change names the tariff as
+// people know it, and counts operators in words.
+func TestQuoteNamesTheTariff(t *testing.T) {
+	w := newWorld(t)
+	if q := w.api(t, w.admin, "GET", "/subscription/quote?tariff=start&operators=3", nil).JSON(t); q["tariff_name"] != "Start" {
+		t.Fatalf("quote: %v", q)
+	}
+	admin := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	page := pdtest.Do(t, admin, "POST", w.e.URL+"/alpha/admin/subscription?lang=ru", url.Values{"tariff": {"start"}, "operators": {"3"}}).Body
+	if !strings.Contains(page, "Start, 3 оператора") {
+		t.Fatal("the Russian quote does not read as Russian")
+	}
+}

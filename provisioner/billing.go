@@ -83,7 +83,7 @@ func (s *Service) Quote(ctx context.Context, portalID int64, tariffID string, op
 	if operators < 1 || operators > MaxOperatorSeats {
 		return nil, &portal.FieldErrors{Fields: map[string]string{"operators": fmt.Sprintf("Between 1 and %d operators.", MaxOperatorSeats)}}
 	}
-	q := &portal.Quote{Tariff: t.ID, Operators: operators, Monthly: t.PricePerOperator * int64(operators), Daily: catalog.DailyPrice(t.PricePerOperator, operators)}
+	q := &portal.Quote{Tariff: t.ID, TariffName: t.Name, Operators: operators, Monthly: t.PricePerOperator * int64(operators), Daily: catalog.DailyPrice(t.PricePerOperator, operators)}
 	if q.Daily > 0 {
 		bal, err := s.catalog.Balance(ctx, portalID)
 		if err != nil {
