@@ -228,6 +228,7 @@ func Number(lang, s string) string {
 	group, point := ",", "."
 	if lang == "ru" {
 		group, point = "\u00a0", ","
+		s = strings.ReplaceAll(s, " RUB", "\u00a0₽") // roubles as Russian writes them
 	}
 	return number.ReplaceAllStringFunc(s, func(n string) string {
 		whole, frac, hasFrac := strings.Cut(n, ".")

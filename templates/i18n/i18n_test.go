@@ -75,8 +75,9 @@ func TestTranslate(t *testing.T) {
 func TestNumbersAndSizes(t *testing.T) {
 	for _, c := range []struct{ lang, in, want string }{
 		{"en", "1290.00 RUB", "1,290.00 RUB"},
-		{"ru", "1290.00 RUB", "1\u00a0290,00 RUB"},
-		{"ru", "-85.50 RUB", "-85,50 RUB"},
+		{"ru", "1290.00 RUB", "1\u00a0290,00\u00a0₽"},
+		{"ru", "-85.50 RUB", "-85,50\u00a0₽"},
+		{"ru", "85.50 EUR", "85,50 EUR"},
 		{"en", "1234567.89", "1,234,567.89"},
 		{"en", "850.00", "850.00"},
 	} {
