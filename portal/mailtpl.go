@@ -181,7 +181,7 @@ func (p *Portal) SaveMailTemplate(ctx context.Context, actor *User, kind, lang, 
 	}
 	subject, body = Text(subject), Text(body)
 	errs := map[string]string{}
-	sample := SampleMailVars(p.company())
+	sample := SampleMailVars(p.company(), lang)
 	if strings.TrimSpace(subject) == "" {
 		errs["subject"] = "Write a subject."
 	} else if _, err := renderText(subject, sample); err != nil {
@@ -212,9 +212,10 @@ func (p *Portal) ResetMailTemplate(ctx context.Context, actor *User, kind, lang 
 	return err
 }
 
-// PreviewMail renders a template the admin is editing with sample values.
-func (p *Portal) PreviewMail(subject, body string) (string, string, error) {
-	v := SampleMailVars(p.company())
+// PreviewMail renders a template the admin is editing with sample values
+// in its language.
+func (p *Portal) PreviewMail(lang, subject, body string) (string, string, error) {
+	v := SampleMailVars(p.company(), lang)
 	s, err := renderText(subject, v)
 	if err != nil {
 		return "", "", err
@@ -223,8 +224,13 @@ func (p *Portal) PreviewMail(subject, body string) (string, string, error) {
 	return s, b, err
 }
 
-// SampleMailVars are the values of a template's preview.
-func SampleMailVars(portal string) MailVars {
+// SampleMailVars are the values of a template's preview, in the
+// template's language.
+func SampleMailVars(portal, lang string) MailVars {
+	if lang == "ru" {
+		return MailVars{Portal: portal, Name: "Анна Смирнова", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",
+			Number: 42, Subject: "Принтер зажёвывает бумагу", Message: "С понедельника зажёвывает каждую вторую страницу.", Author: "Олег Петров", Status: "В работе", Role: "operator"}
+	}
 	return MailVars{Portal: portal, Name: "Anna Smith", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",
 		Number: 42, Subject: "The printer jams", Message: "It jams on every second page since Monday.", Author: "Oleg Petrov", Status: "In progress", Role: "operator"}
 }

@@ -205,3 +205,14 @@ func TestQuoteNamesTheTariff(t *testing.T) {
 		t.Fatal("the Russian quote does not read as Russian")
 	}
 }
+
+// TestRussianTemplatePreviewReadsRussian: the preview of a Russian mail
+// template fills it with Russian sample values.
+func TestRussianTemplatePreviewReadsRussian(t *testing.T) {
+	w := newWorld(t)
+	admin := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	page := pdtest.Do(t, admin, "GET", w.e.URL+"/alpha/admin/mail/templates/message/ru", nil).Body
+	if !strings.Contains(page, "Олег Петров") || strings.Contains(page, "Oleg Petrov") {
+		t.Fatal("the Russian preview is not filled with Russian samples")
+	}
+}

@@ -161,7 +161,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Requ
 	if form == nil {
 		form = url.Values{"subject": {t.Subject}, "body": {t.Body}}
 	}
-	if subj, body, err := rq.P.PreviewMail(form.Get("subject"), form.Get("body")); err == nil {
+	if subj, body, err := rq.P.PreviewMail(vars["lang"], form.Get("subject"), form.Get("body")); err == nil {
 		d.Subject, d.Body = subj, body
 	}
 	pg := s.withFlash(r, s.page(r, rq, "Mail template", d))
