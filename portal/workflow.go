@@ -121,10 +121,14 @@ func (p *Portal) SaveWorkflow(ctx context.Context, actor *User, w Workflow) erro
 // reopenOnReply moves t back to work when its client writes on it while it
 // is resolved, closed or waiting for them; inside the caller's transaction.
 func (p *Portal) reopenOnReply(ctx context.Context, t *Ticket, actor *User, now int64) error {
-	if actor.ID != t.Client.ID || !(t.Status.Closed || t.Status.ID == p.Workflow(ctx).WaitingStatus) {
+	if actor.ID != t.Client.ID {
 		return nil
 	}
-	to := p.Workflow(ctx).ReopenStatus
+	w := p.Workflow(ctx)
+	if !t.Status.Closed && t.Status.ID != w.WaitingStatus {
+		return nil
+	}
+	to := w.ReopenStatus
 	if to == 0 || to == t.Status.ID {
 		return nil
 	}

@@ -85,7 +85,7 @@ func auditTarget(r *http.Request) (target, detail string) {
 	case v["action"] != "":
 		target = v["action"]
 	}
-	if r.URL.Path != "" && strings.HasSuffix(r.URL.Path, "/export") || r.Method == http.MethodGet {
+	if r.Method == http.MethodGet { // an export: what was read
 		target = strings.TrimSpace(target + " " + r.URL.Path)
 	}
 	var parts []string

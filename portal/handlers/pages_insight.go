@@ -233,17 +233,26 @@ type LabourData struct {
 	CSVBase string
 }
 
-func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+// labourOf reads the labour report a request asks for, for the page and
+// the API alike; a request for CSV is answered here (done).
+func (s *Server) labourOf(w http.ResponseWriter, r *http.Request, rq *Request) (rep *portal.LabourReport, done bool, err error) {
 	f, errs := labourFilterOf(r, rq)
 	if len(errs) > 0 {
-		return &portal.FieldErrors{Fields: errs}
+		return nil, false, &portal.FieldErrors{Fields: errs}
 	}
-	rep, err := rq.P.Labour(r.Context(), rq.User, f)
-	if err != nil {
-		return err
+	if rep, err = rq.P.Labour(r.Context(), rq.User, f); err != nil {
+		return nil, false, err
 	}
 	if r.URL.Query().Get("format") == "csv" {
-		return labourCSV(w, rep, r.URL.Query().Get("table"), s.excelLang(r, rq))
+		return rep, true, labourCSV(w, rep, r.URL.Query().Get("table"), s.excelLang(r, rq))
+	}
+	return rep, false, nil
+}
+
+func (s *Server) labourPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	rep, done, err := s.labourOf(w, r, rq)
+	if err != nil || done {
+		return err
 	}
 	d := &LabourData{Rep: rep, Query: r.URL.Query(), Money: s.money()}
 	if d.Staff, err = rq.P.Staff(r.Context()); err != nil {
@@ -298,19 +307,29 @@ func statsCSV(w http.ResponseWriter, st *portal.Stats, table, lang string) error
 
 func hours(sec int64) string { return fmt.Sprintf("%.1f", float64(sec)/3600) }
 
-func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+// statsOf reads the statistics a request asks for, for the page and the
+// API alike; a request for CSV is answered here (done).
+func (s *Server) statsOf(w http.ResponseWriter, r *http.Request, rq *Request) (st *portal.Stats, done bool, err error) {
 	q := r.URL.Query()
 	pr, errs := portal.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
 	if len(errs) > 0 {
-		return &portal.FieldErrors{Fields: errs}
+		return nil, false, &portal.FieldErrors{Fields: errs}
 	}
-	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
-	if err != nil {
-		return err
+	if st, err = rq.P.Statistics(r.Context(), rq.User, pr); err != nil {
+		return nil, false, err
 	}
 	if q.Get("format") == "csv" {
-		return statsCSV(w, st, q.Get("table"), s.excelLang(r, rq))
+		return st, true, statsCSV(w, st, q.Get("table"), s.excelLang(r, rq))
 	}
+	return st, false, nil
+}
+
+func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	st, done, err := s.statsOf(w, r, rq)
+	if err != nil || done {
+		return err
+	}
+	q := r.URL.Query()
 	q2 := url.Values{}
 	for k, v := range q {
 		q2[k] = v
@@ -453,33 +472,18 @@ func (s *Server) apiRate(w http.ResponseWriter, r *http.Request, rq *Request) er
 }
 
 func (s *Server) apiLabour(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	f, errs := labourFilterOf(r, rq)
-	if len(errs) > 0 {
-		return &portal.FieldErrors{Fields: errs}
-	}
-	rep, err := rq.P.Labour(r.Context(), rq.User, f)
-	if err != nil {
+	rep, done, err := s.labourOf(w, r, rq)
+	if err != nil || done {
 		return err
-	}
-	if r.URL.Query().Get("format") == "csv" {
-		return labourCSV(w, rep, r.URL.Query().Get("table"), s.excelLang(r, rq))
 	}
 	web.WriteJSON(w, http.StatusOK, rep)
 	return nil
 }
 
 func (s *Server) apiStats(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	q := r.URL.Query()
-	pr, errs := portal.ParsePeriod(q.Get("from"), q.Get("to"), q.Get("by"), rq.P.Now())
-	if len(errs) > 0 {
-		return &portal.FieldErrors{Fields: errs}
-	}
-	st, err := rq.P.Statistics(r.Context(), rq.User, pr)
-	if err != nil {
+	st, done, err := s.statsOf(w, r, rq)
+	if err != nil || done {
 		return err
-	}
-	if q.Get("format") == "csv" {
-		return statsCSV(w, st, q.Get("table"), s.excelLang(r, rq))
 	}
 	web.WriteJSON(w, http.StatusOK, st)
 	return nil

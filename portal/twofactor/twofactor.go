@@ -49,12 +49,7 @@ func KeyURL(issuer, account, secret string) string {
 // now that is later than last (the step of the last code taken; 0: none),
 // and which step it is.
 func Check(secret, code string, now time.Time, last int64) (step int64, ok bool) {
-	code = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
-		}
-		return r
-	}, code)
+	code = typed(code)
 	if len(code) != 6 {
 		return 0, false
 	}
@@ -94,14 +89,19 @@ func RecoveryCodes(n int) (codes []string, hashes [][]byte) {
 // HashRecovery is how a recovery code is kept and looked up: case,
 // spaces and dashes do not matter.
 func HashRecovery(code string) []byte {
-	code = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
+	h := sha256.Sum256([]byte("portaldesk recovery\x00" + strings.ToLower(typed(code))))
+	return h[:]
+}
+
+// typed is a code as typed, without the spaces and dashes people put in
+// to read it.
+func typed(code string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
 			return -1
 		}
 		return r
-	}, strings.ToLower(strings.TrimSpace(code)))
-	h := sha256.Sum256([]byte("portaldesk recovery\x00" + code))
-	return h[:]
+	}, code)
 }
 
 // IsRecovery says whether what was typed looks like a recovery code
