@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"portaldesk/cmd/server/pdtest"
@@ -97,6 +98,23 @@ var newPage = chromedp.ActionFunc(func(ctx context.Context) error {
 	}
 })
 
+// visit opens a URL and waits for its page to load. It does not use
+// chromedp.Navigate, whose wait for the load event can miss that event on a
+// slow machine (chromedp issues 355, 1091) and then hang to the deadline.
+func visit(url string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Evaluate(`window.__pdOld = true`, nil),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			_, _, errText, _, err := page.Navigate(url).Do(ctx)
+			if err == nil && errText != "" {
+				err = fmt.Errorf("navigating to %s: %s", url, errText)
+			}
+			return err
+		}),
+		newPage,
+	}
+}
+
 // submit sends the form holding sel and waits for the page that answers.
 func submit(sel string) chromedp.Action {
 	return chromedp.Tasks{
@@ -124,7 +142,7 @@ func (b *browser) html() string {
 
 func (b *browser) login(slug, email, password string) {
 	b.t.Helper()
-	b.run("sign-in page", chromedp.Navigate(b.base+"/"+slug+"/login"), chromedp.WaitVisible("#password"))
+	b.run("sign-in page", visit(b.base+"/"+slug+"/login"), chromedp.WaitVisible("#password"))
 	b.run("sign in", chromedp.SendKeys("#email", email), chromedp.SendKeys("#password", password), submit("#password"))
 	b.run("signed in", chromedp.WaitVisible(`a[href="/`+slug+`/profile"]`))
 }
@@ -188,7 +206,7 @@ func TestJourneyInChromium(t *testing.T) {
 	admin, oper, client := person("admin"), person("operator"), person("client")
 
 	// 1. A business signs up and lands in its portal, signed in.
-	admin.run("signup", chromedp.Navigate(e.URL+"/"),
+	admin.run("signup", visit(e.URL+"/"),
 		chromedp.WaitVisible("#slug"), chromedp.SendKeys("#slug", "bluelake"), chromedp.SendKeys("#company", "Blue Lake Dental"),
 		chromedp.SendKeys("#admin_name", "Anna Admin"), chromedp.SendKeys("#admin_email", "anna@bluelake.test"),
 		chromedp.SendKeys("#admin_password", "anna-lilac-harbour"), submit("#admin_password"),
@@ -202,13 +220,13 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Fatal("no banner asks the admin to confirm her address")
 	}
 	link := mailedLink(t, e, "bluelake", `/bluelake/confirm\?token=[\w-]+`)
-	admin.run("confirm the address", chromedp.Navigate(link), chromedp.WaitVisible(".banner.ok"))
+	admin.run("confirm the address", visit(link), chromedp.WaitVisible(".banner.ok"))
 	if h := admin.html(); !strings.Contains(h, "Your address is confirmed") {
 		t.Fatal("the confirmation is not acknowledged")
 	}
 
 	// 2. On the free tariff the designer is locked.
-	admin.run("free designer", chromedp.Navigate(e.URL+"/bluelake/admin/form"), chromedp.WaitVisible("h1"))
+	admin.run("free designer", visit(e.URL+"/bluelake/admin/form"), chromedp.WaitVisible("h1"))
 	if h := admin.html(); !strings.Contains(h, "comes with the paid tariffs") || strings.Contains(h, `id="label"`) {
 		t.Fatal("the free tariff's designer is not locked")
 	}
@@ -216,7 +234,7 @@ func TestJourneyInChromium(t *testing.T) {
 
 	// 3. The admin adds two fields and a preamble.
 	for _, f := range []struct{ label, typ, options string }{{"Order number", "integer", ""}, {"Clinic", "select", "Downtown\nRiverside"}} {
-		acts := []chromedp.Action{chromedp.Navigate(e.URL + "/bluelake/admin/form"), chromedp.WaitVisible("#label"),
+		acts := []chromedp.Action{visit(e.URL + "/bluelake/admin/form"), chromedp.WaitVisible("#label"),
 			chromedp.SendKeys("#label", f.label), chromedp.SetValue("#type", f.typ)}
 		if f.typ == "integer" {
 			acts = append(acts, chromedp.Click(`form[action$="/admin/form/fields"] input[name=required]`))
@@ -231,21 +249,21 @@ func TestJourneyInChromium(t *testing.T) {
 		chromedp.WaitVisible(".banner.ok"))
 
 	// 4. The admin invites an operator, who signs in with the mailed password.
-	admin.run("invite", chromedp.Navigate(e.URL+"/bluelake/people"), chromedp.WaitVisible("#email"),
+	admin.run("invite", visit(e.URL+"/bluelake/people"), chromedp.WaitVisible("#email"),
 		chromedp.SendKeys("#name", "Oleg"), chromedp.SendKeys("#surname", "Operator"), chromedp.SendKeys("#email", "oleg@bluelake.test"),
 		chromedp.SetValue("#role", "operator"), submit("#email"), chromedp.WaitVisible(".banner.ok"))
 	oper.login("bluelake", "oleg@bluelake.test", mailedPassword(t, e, "bluelake", "oleg@bluelake.test"))
 	oper.dismissTour()
 
 	// 5. A client registers with three fields and reads the password from the mail.
-	client.run("register", chromedp.Navigate(e.URL+"/bluelake/register"), chromedp.WaitVisible("#name"),
+	client.run("register", visit(e.URL+"/bluelake/register"), chromedp.WaitVisible("#name"),
 		chromedp.SendKeys("#name", "Carla"), chromedp.SendKeys("#surname", "Client"), chromedp.SendKeys("#email", "carla@example.test"),
 		submit("#email"), chromedp.WaitVisible("main"))
 	client.login("bluelake", "carla@example.test", mailedPassword(t, e, "bluelake", "carla@example.test"))
 	client.dismissTour()
 
 	// 6. A validation error keeps what the client typed.
-	client.run("bad ticket", chromedp.Navigate(e.URL+"/bluelake/tickets/new"), chromedp.WaitVisible("#subject"),
+	client.run("bad ticket", visit(e.URL+"/bluelake/tickets/new"), chromedp.WaitVisible("#subject"),
 		chromedp.SendKeys("#subject", "Crown came off"), chromedp.SendKeys("#description", "Lower left molar."),
 		submit("#subject"), chromedp.WaitVisible(".error-text"))
 	var subject, desc string
@@ -256,7 +274,7 @@ func TestJourneyInChromium(t *testing.T) {
 	client.shot("validation-error")
 
 	// 7. ... and a ticket with a file, which the operator's open table shows by itself.
-	oper.run("table", chromedp.Navigate(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("h1"))
+	oper.run("table", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("h1"))
 	file := filepath.Join(t.TempDir(), "x-ray.png")
 	os.WriteFile(file, []byte("\x89PNG\r\n\x1a\nnot really an image"), 0o644)
 	client.run("ticket", chromedp.SendKeys(`//label[contains(., "Order number")]/following::input[1]`, "1042", chromedp.BySearch),
@@ -273,7 +291,7 @@ func TestJourneyInChromium(t *testing.T) {
 
 	// 7b. The table filters as a filter changes: no button to press.
 	var loc string
-	oper.run("instant filter", chromedp.Navigate(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("#status"),
+	oper.run("instant filter", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("#status"),
 		chromedp.Evaluate(`(() => { const s = document.querySelector('#status'); s.value = 'open'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, nil),
 		chromedp.WaitReady(`//select[@id="status"]/option[@value="open"][@selected]`, chromedp.BySearch), chromedp.Location(&loc))
 	if !strings.Contains(loc, "status=open") {
@@ -282,7 +300,7 @@ func TestJourneyInChromium(t *testing.T) {
 
 	// 8. The operator takes it, writes an internal note and a reply; the
 	// client's open page shows the reply by itself and never the note.
-	oper.run("take", chromedp.Navigate(ticketURL), click(`//button[contains(., "Take it")]`, chromedp.BySearch),
+	oper.run("take", visit(ticketURL), click(`//button[contains(., "Take it")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//dd[contains(., "Oleg")]`, chromedp.BySearch))
 	// A reply being written survives a reload.
 	var draft string
@@ -320,8 +338,8 @@ func TestJourneyInChromium(t *testing.T) {
 	client.run("rate", chromedp.Reload(), chromedp.WaitVisible("#rating"), chromedp.Click(`input[name=score][value="5"]`),
 		chromedp.SendKeys("#rcomment", "Quick and kind"), submit("#rcomment"),
 		chromedp.WaitVisible(`//div[@id="rating"]//strong[contains(., "5")]`, chromedp.BySearch))
-	admin.run("rating seen", chromedp.Navigate(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
-	admin.run("settings", chromedp.Navigate(e.URL+"/bluelake/admin/settings"), chromedp.WaitVisible(`img.qr`))
+	admin.run("rating seen", visit(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
+	admin.run("settings", visit(e.URL+"/bluelake/admin/settings"), chromedp.WaitVisible(`img.qr`))
 	admin.shot("settings")
 
 	// 11. The client reads the portal in Russian.
@@ -334,7 +352,7 @@ func TestJourneyInChromium(t *testing.T) {
 	// 12. The client's part at phone width: nothing scrolls sideways.
 	for _, p := range []string{"/bluelake/tickets", "/bluelake/tickets/new", strings.TrimPrefix(ticketURL, e.URL)} {
 		var width int
-		client.run("phone "+p, chromedp.EmulateViewport(375, 740), chromedp.Navigate(e.URL+p), chromedp.WaitVisible("main"),
+		client.run("phone "+p, chromedp.EmulateViewport(375, 740), visit(e.URL+p), chromedp.WaitVisible("main"),
 			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
 		if width > 375 {
 			client.shot("phone-too-wide")
@@ -347,7 +365,7 @@ func TestJourneyInChromium(t *testing.T) {
 	var ms []float64
 	for i := 0; i < 15; i++ {
 		var d float64
-		oper.run("timing", chromedp.Navigate(ticketURL), chromedp.WaitVisible("#timeline"),
+		oper.run("timing", visit(ticketURL), chromedp.WaitVisible("#timeline"),
 			chromedp.Poll(`performance.getEntriesByType("navigation")[0].loadEventEnd > 0`, nil),
 			chromedp.Evaluate(`performance.getEntriesByType("navigation")[0].loadEventEnd`, &d))
 		ms = append(ms, d)
