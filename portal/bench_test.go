@@ -94,7 +94,7 @@ func get(path, cookie string) *http.Request {
 func BenchmarkTicketsTable(b *testing.B) {
 	e, slug := benchPortal(b)
 	ck := cookie(b, e, slug, "seed-operator-0@example.test")
-	for _, q := range []string{"", "status=open", "status=2", "assignee=me", "assignee=none", "priority=urgent", "sort=priority", "page=50"} {
+	for _, q := range []string{"", "status=open", "status=2", "assignee=me", "assignee=none", "priority=urgent", "sort=priority", "page=50", "status=open&priority=high&assignee=none", "unread=1"} {
 		b.Run("q="+q, func(b *testing.B) {
 			serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/tickets?"+q, ck) }, 200)
 		})

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net/http"
 	"net/url"
 	"os"
@@ -682,4 +683,54 @@ func TestAWriteOnAColdPortalTakesOneConnection(t *testing.T) {
 	if mails := w.e.Mails(t, "alpha"); len(mails) == 0 || !strings.Contains(mails[len(mails)-1], "Try now.") {
 		t.Error("the client was not mailed the reply")
 	}
+}
+
+// TestTicketTotals checks the table's count against the rows of every page,
+// for each kind of filter, with some tickets read and others not.
+func TestTicketTotals(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{})
+	e.Create(t, "count")
+	e.Portal(t, "count", func(p *portal.Portal) {
+		ctx := context.Background()
+		if err := portal.Seed(ctx, p, portal.SeedOptions{Tickets: 230, Messages: 300, Clients: 20, Operators: 3, Rand: rand.New(rand.NewSource(7))}, pdtest.Password); err != nil {
+			t.Fatal(err)
+		}
+		op, err := p.UserByEmail(ctx, "seed-operator-0@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := int64(1); n <= 230; n += 3 { // the operator opens a third of them
+			tk, err := p.Ticket(ctx, op, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.MarkRead(ctx, op, tk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		filters := []portal.TicketFilter{{}, {Status: "open"}, {Status: "closed"}, {Assignee: "me"}, {Assignee: "none"}, {Priority: "urgent"},
+			{Unread: true}, {Unread: true, Status: "open", Priority: "high"}, {Query: "printer"}, {Query: "printer", Sort: "priority"}, {Client: 5}}
+		for _, f := range filters {
+			rows, total := 0, -1
+			for page := 1; ; page++ {
+				f.Page = page
+				l, err := p.ListTickets(ctx, op, f)
+				if err != nil {
+					t.Fatalf("%+v: %v", f, err)
+				}
+				if page == 1 {
+					total = l.Total
+				} else if l.Total != total {
+					t.Errorf("%+v: page %d counts %d, page 1 %d", f, page, l.Total, total)
+				}
+				rows += len(l.Tickets)
+				if !l.HasMore {
+					break
+				}
+			}
+			if rows != total || rows == 0 && f.Status != "closed" {
+				t.Errorf("%+v: total %d, rows on the pages %d", f, total, rows)
+			}
+		}
+	})
 }

@@ -336,6 +336,9 @@ type TicketList struct {
 	Tickets []*Ticket `json:"tickets"`
 	Page    int       `json:"page"`
 	HasMore bool      `json:"has_more"`
+	Total   int       `json:"total"` // rows matching the filter, all pages
+	// TotalCapped: a search matched more than Total; counting stopped there.
+	TotalCapped bool `json:"total_capped,omitempty"`
 }
 
 // ListTickets is the operators' table (every ticket) or a client's list (their own).
@@ -386,10 +389,6 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		where = append(where, "t.assignee_id = ?")
 		args = append(args, id)
 	}
-	if f.Unread && actor.IsStaff() {
-		where = append(where, "t.last_activity_at > COALESCE((SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = t.id), 0)")
-		args = append(args, actor.ID)
-	}
 	if f.Client != 0 && actor.IsStaff() {
 		where = append(where, "t.client_id = ?")
 		args = append(args, f.Client)
@@ -402,7 +401,28 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		where = append(where, "t.priority = ?")
 		args = append(args, prio)
 	}
+	// The total: filters on the ticket's own columns are counted exactly
+	// from tickets_filters alone; "unread" as all matching tickets less
+	// those the person has read since their last activity (a walk of their
+	// read marks, not of every ticket); a search up to countCap matches.
 	fts := ftsQuery(f.Query)
+	unreadOnly := f.Unread && actor.IsStaff()
+	plain := "FROM tickets t"
+	if len(where) > 0 {
+		plain += " WHERE " + strings.Join(where, " AND ")
+	}
+	plain = strings.ReplaceAll(plain, "+t.status_id", "t.status_id")
+	countQ, countArgs := "SELECT COUNT(*) "+plain, append([]any(nil), args...)
+	if unreadOnly {
+		seen := "FROM reads r JOIN tickets t ON t.id = r.ticket_id WHERE r.user_id = ? AND r.seen_at >= t.last_activity_at"
+		if len(where) > 0 {
+			seen += " AND " + strings.Join(where, " AND ")
+		}
+		countQ = "SELECT (" + countQ + ") - (SELECT COUNT(*) " + strings.ReplaceAll(seen, "+t.status_id", "t.status_id") + ")"
+		countArgs = append(append(countArgs, actor.ID), args...)
+		where = append(where, "t.last_activity_at > COALESCE((SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = t.id), 0)")
+		args = append(args, actor.ID)
+	}
 	searchFirst := fts != "" && f.Sort == ""
 	if fts != "" && !searchFirst {
 		cond := "t.id IN (SELECT rowid >> 1 FROM search WHERE search MATCH ?"
@@ -434,7 +454,7 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		// full-text index in rowid order: a common word costs no more
 		// than a rare one.
 		order = "t.id DESC"
-		inner = "SELECT DISTINCT t.id FROM search s JOIN tickets t ON t.id = s.rowid >> 1"
+		inner = "SELECT DISTINCT t.id FROM search s CROSS JOIN tickets t ON t.id = s.rowid >> 1" // search first, always
 		cond := "search MATCH ?"
 		if !actor.IsStaff() {
 			cond += " AND (s.rowid & 1) = 0"
@@ -446,12 +466,32 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		inner += " WHERE " + strings.Join(where, " AND ")
 	}
 	if searchFirst {
-		inner += " ORDER BY s.rowid DESC LIMIT ? OFFSET ?"
+		inner += " ORDER BY s.rowid DESC"
 	} else {
-		inner += " ORDER BY " + order + " LIMIT ? OFFSET ?"
+		inner += " ORDER BY " + order
 	}
-	args = append(args, TicketPageSize+1, (f.Page-1)*TicketPageSize)
-	q := ticketSelect + ", " + unread + ticketFrom + readJoin + " WHERE t.id IN (" + inner + ") ORDER BY " + order
+	offset := (f.Page - 1) * TicketPageSize
+	var q string
+	var searched []int64
+	limit := max(countCap+1, offset+TicketPageSize+1)
+	if fts != "" {
+		// A search reads the matching ids once, in order, up to the cap or
+		// the page (a prefix query's cost is in reading the index); the
+		// page's ids and the count both come from them.
+		var err error
+		if searched, err = p.ids(ctx, inner+" LIMIT ?", append(args, limit)...); err != nil {
+			return nil, fmt.Errorf("store: search tickets: %w", err)
+		}
+		pageIDs := searched[min(offset, len(searched)):min(offset+TicketPageSize+1, len(searched))]
+		q = ticketSelect + ", " + unread + ticketFrom + readJoin + " WHERE t.id IN (" + placeholders(len(pageIDs)) + ") ORDER BY " + order
+		args = args[:0]
+		for _, id := range pageIDs {
+			args = append(args, id)
+		}
+	} else {
+		args = append(args, TicketPageSize+1, offset)
+		q = ticketSelect + ", " + unread + ticketFrom + readJoin + " WHERE t.id IN (" + inner + " LIMIT ? OFFSET ?) ORDER BY " + order
+	}
 	rows, err := p.q.Query(ctx, q, append(outerArgs, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tickets: %w", err)
@@ -467,11 +507,60 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		t.Unread = un
 		list.Tickets = append(list.Tickets, t)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list tickets: %w", err)
+	}
+	rows.Close()
 	if len(list.Tickets) > TicketPageSize {
 		list.Tickets, list.HasMore = list.Tickets[:TicketPageSize], true
 	}
-	return list, rows.Err()
+	list.Total = offset + len(list.Tickets)
+	switch {
+	case fts != "":
+		list.Total = len(searched)
+		if len(searched) == limit {
+			list.Total, list.TotalCapped = limit-1, true
+		}
+	case list.HasMore || (f.Page > 1 && len(list.Tickets) == 0):
+		// Only when the page does not tell it: the count reads the same
+		// indexes as the page, without the joins.
+		if err := p.q.QueryRow(ctx, countQ, countArgs...).Scan(&list.Total); err != nil {
+			return nil, fmt.Errorf("store: count tickets: %w", err)
+		}
+	}
+	return list, nil
 }
+
+// ids runs a query of one integer column.
+func (p *Portal) ids(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := p.q.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// placeholders is "?, ?, …" for n arguments ("NULL" for none, which
+// matches nothing in an IN list).
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// countCap bounds the count of a search's matches: a common word is
+// "more than 500", at the cost of as many index reads, not of all.
+const countCap = 500
 
 // ftsQuery turns what a user typed into an FTS5 query of prefix terms, so
 // that no input is an FTS syntax error.
