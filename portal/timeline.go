@@ -341,6 +341,65 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 	return p.Ticket(ctx, actor, number)
 }
 
+// MaxBulk bounds how many tickets one bulk change touches.
+const MaxBulk = 200
+
+// UpdateTickets applies one change to several tickets, all or none: each
+// ticket gets its own timeline events and notifications, as if changed
+// alone, and a ticket that refuses the change (gone, or an invalid value)
+// rolls every other back. It returns how many tickets changed.
+func (p *Portal) UpdateTickets(ctx context.Context, actor *User, numbers []int64, ch TicketChange) (int, error) {
+	if !actor.IsStaff() {
+		return 0, ErrForbidden
+	}
+	seen := map[int64]bool{}
+	var list []int64
+	for _, n := range numbers {
+		if n > 0 && !seen[n] {
+			seen[n] = true
+			list = append(list, n)
+		}
+	}
+	switch {
+	case len(list) == 0:
+		return 0, &FieldErrors{Fields: map[string]string{"tickets": "Choose at least one ticket."}}
+	case len(list) > MaxBulk:
+		return 0, &FieldErrors{Fields: map[string]string{"tickets": fmt.Sprintf("Choose at most %d tickets at once.", MaxBulk)}}
+	case ch.Status == nil && ch.Priority == nil && ch.Assignee == nil:
+		return 0, &FieldErrors{Fields: map[string]string{"change": "Choose a status, a priority or an assignee."}}
+	}
+	changed := 0
+	err := p.Tx(ctx, func(tp *Portal) error {
+		for _, n := range list {
+			before, err := tp.Ticket(ctx, actor, n)
+			if errors.Is(err, ErrNotFound) {
+				return &FieldErrors{Fields: map[string]string{"tickets": fmt.Sprintf("There is no ticket #%d.", n)}}
+			} else if err != nil {
+				return err
+			}
+			after, err := tp.UpdateTicket(ctx, actor, n, ch)
+			if err != nil {
+				return err
+			}
+			if after.Status.ID != before.Status.ID || after.Priority != before.Priority || assigneeOf(after) != assigneeOf(before) {
+				changed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
+func assigneeOf(t *Ticket) int64 {
+	if t.Assignee == nil {
+		return 0
+	}
+	return t.Assignee.ID
+}
+
 // DeleteTicket removes a ticket with its messages and files (admins only).
 func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) error {
 	if actor.Role != RoleAdmin {
@@ -392,7 +451,45 @@ type TicketView struct {
 	Earlier  bool     // the conversation has entries before Timeline
 	Files    []*Attachment
 	Work     *TicketWork
-	Rating   *Rating // nil until a closed ticket is rated
+	Rating   *Rating     // nil until a closed ticket is rated
+	Client   *ClientCard // staff only
+}
+
+// ClientCard is what staff see of a ticket's client beside the
+// conversation: how to reach them and what else they have asked.
+type ClientCard struct {
+	Email   string    `json:"email"`
+	Tickets int       `json:"tickets"` // all of the client's tickets, this one included
+	Recent  []*Ticket `json:"recent"`  // up to five others, latest activity first: number, subject, status, activity
+}
+
+// clientCard reads the card of ticket t's client: two small reads of the
+// client's index.
+func (p *Portal) clientCard(ctx context.Context, t *Ticket) (*ClientCard, error) {
+	c := &ClientCard{}
+	if err := p.q.QueryRow(ctx, "SELECT email, (SELECT COUNT(*) FROM tickets WHERE client_id = u.id) FROM users u WHERE id = ?", t.Client.ID).Scan(&c.Email, &c.Tickets); err != nil {
+		return nil, fmt.Errorf("store: client card: %w", err)
+	}
+	if c.Tickets < 2 {
+		return c, nil
+	}
+	rows, err := p.q.Query(ctx, "SELECT id, subject, status_id, last_activity_at FROM tickets WHERE client_id = ? AND id <> ? ORDER BY last_activity_at DESC LIMIT 5", t.Client.ID, t.Number)
+	if err != nil {
+		return nil, fmt.Errorf("store: client card: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o := &Ticket{}
+		var status int64
+		if err := rows.Scan(&o.Number, &o.Subject, &status, &o.LastActivityAt); err != nil {
+			return nil, err
+		}
+		if st, err := p.StatusByID(ctx, status); err == nil {
+			o.Status = *st
+		}
+		c.Recent = append(c.Recent, o)
+	}
+	return c, rows.Err()
 }
 
 // ViewTicket reads what ticket number's page shows actor — with limit > 0
@@ -428,6 +525,11 @@ func (p *Portal) ViewTicket(ctx context.Context, actor *User, number int64, limi
 	for _, a := range atts {
 		if a.MessageID == 0 {
 			v.Files = append(v.Files, a)
+		}
+	}
+	if actor.IsStaff() {
+		if v.Client, err = p.clientCard(ctx, t); err != nil {
+			return nil, err
 		}
 	}
 	_ = p.markSeen(ctx, actor, t, seen)

@@ -77,7 +77,12 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         parts.forEach(function (id) {
           var now = document.getElementById(id), next = doc.getElementById(id);
-          if (now && next) now.innerHTML = next.innerHTML;
+          if (!now || !next) return;
+          // Boxes ticked for a bulk change stay ticked.
+          var ticked = {};
+          now.querySelectorAll("input[type=checkbox]:checked").forEach(function (b) { ticked[b.name + "=" + b.value] = true; });
+          now.innerHTML = next.innerHTML;
+          now.querySelectorAll("input[type=checkbox]").forEach(function (b) { if (ticked[b.name + "=" + b.value]) b.checked = true; });
         });
         var unread = document.querySelectorAll("#rows tr.unread").length;
         if (document.getElementById("rows")) document.title = (unread ? "(" + unread + ") " : "") + document.title.replace(/^\(\d+\) /, "");
@@ -92,6 +97,33 @@
     var opened = false;
     es.addEventListener("open", function () { if (opened) refresh(); opened = true; });
     window.addEventListener("pagehide", function () { es.close(); });
+  }
+
+  // The phone menu opens and closes behind its button.
+  var menu = document.querySelector("[data-menu]");
+  if (menu) menu.addEventListener("click", function () {
+    var open = menu.closest("header").classList.toggle("open");
+    menu.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  // Bulk changes: the bar shows while tickets are ticked; the header's box
+  // ticks the page.
+  var bulk = document.querySelector("form[data-bulk]");
+  if (bulk) {
+    var boxes = function () { return document.querySelectorAll("input[name=t][form=bulk]"); };
+    var sync = function () {
+      var n = 0, all = boxes(), head = document.querySelector("[data-pick-all]");
+      all.forEach(function (b) { if (b.checked) n++; });
+      bulk.classList.toggle("idle", n === 0 && !bulk.querySelector(".error-text"));
+      bulk.querySelector("[data-bulk-count] b").textContent = n;
+      if (head) head.checked = n > 0 && n === all.length;
+    };
+    document.addEventListener("change", function (e) {
+      if (e.target.matches("[data-pick-all]")) boxes().forEach(function (b) { b.checked = e.target.checked; });
+      if (e.target.matches("[data-pick-all], input[name=t][form=bulk]")) sync();
+    });
+    document.addEventListener("pd:live", sync);
+    sync();
   }
 
   // The first-login tour: one step at a time, pointing at its menu entry.

@@ -74,7 +74,13 @@ func (c chrome) top(w *cw, pg *Page) {
 	}
 	w.Raw("\n  ", `<a class="brand" href="`, b, `/"><img src="`, Escape(logo), `" alt="">`)
 	w.Esc(pg.Portal.Name)
-	w.Raw("</a>\n  ", `<nav aria-label="`)
+	w.Raw("</a>\n  ")
+	if pg.User != nil {
+		w.Raw(`<button type="button" class="menu-button" aria-expanded="false" aria-controls="menu" data-menu>☰ `)
+		w.T("Menu")
+		w.Raw("</button>\n  ")
+	}
+	w.Raw(`<nav id="menu" aria-label="`)
 	w.T("Main")
 	w.Raw(`">`, "\n  ")
 	if pg.User != nil {

@@ -105,6 +105,14 @@ func visit(url string) chromedp.Action {
 	return chromedp.Tasks{
 		chromedp.Evaluate(`window.__pdOld = true`, nil),
 		chromedp.ActionFunc(func(ctx context.Context) error {
+			var here string
+			if err := chromedp.Location(&here).Do(ctx); err == nil && here == url {
+				// Going to where the page already is leaves chromedp's
+				// view of the document stale: leave first.
+				if err := chromedp.Run(ctx, chromedp.Navigate("about:blank"), chromedp.Evaluate(`window.__pdOld = true`, nil)); err != nil {
+					return err
+				}
+			}
 			_, _, errText, _, err := page.Navigate(url).Do(ctx)
 			if err == nil && errText != "" {
 				err = fmt.Errorf("navigating to %s: %s", url, errText)
@@ -314,7 +322,7 @@ func TestJourneyInChromium(t *testing.T) {
 	oper.run("note chosen", chromedp.Click(`//label[contains(., "An internal note")]`, chromedp.BySearch))
 	oper.shot("ticket-writing-a-note")
 	oper.run("reply chosen", chromedp.Click(`//label[contains(., "A reply to the client")]`, chromedp.BySearch))
-	oper.run("reply", chromedp.SendKeys("#body", "Please come in tomorrow at 10:00."), submit("#body"),
+	oper.run("reply", chromedp.SendKeys("#body", "Please come in tomorrow at 10:00. The map: https://maps.bluelake.example/clinics/downtown/entrance-from-the-courtyard-next-to-the-pharmacy?floor=2&room=214"), submit("#body"),
 		chromedp.WaitVisible(`//div[@class="body"][contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
 	client.run("live reply", chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "tomorrow at 10:00")]`, chromedp.BySearch))
 	if h := client.html(); strings.Contains(h, "warranty") || strings.Contains(h, "Internal note") {
@@ -360,6 +368,46 @@ func TestJourneyInChromium(t *testing.T) {
 		}
 	}
 	client.shot("phone")
+
+	// 12b. The operator changes several tickets at once from the table:
+	// the bar appears when a box is ticked, and the change is confirmed.
+	oper.run("bulk", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("#rows"),
+		chromedp.Click(`#rows input[name=t]`), chromedp.WaitVisible("form[data-bulk]"),
+		chromedp.SetValue(`form[data-bulk] select[name=priority]`, "high"), click(`//form[@data-bulk]//button[not(@name)]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//div[contains(@class, "banner")][contains(., "Tickets changed: 1.")]`, chromedp.BySearch))
+	if h := oper.html(); !strings.Contains(h, `prio-high`) || !strings.Contains(h, `1 ticket`) {
+		t.Fatal("the bulk change or the count is not on the table")
+	}
+	// 12c. The operator on a phone: the menu folds behind a button, the
+	// ticket's status and assignee come before the conversation, the
+	// client's card is there, and nothing scrolls sideways.
+	var navShown, menuShown bool
+	var sideTop, timelineTop, width int
+	oper.run("phone menu", chromedp.EmulateViewport(375, 740), visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("[data-menu]"),
+		chromedp.Evaluate(`getComputedStyle(document.querySelector("#menu")).display !== "none"`, &navShown))
+	if navShown {
+		t.Error("the menu is not folded on a phone")
+	}
+	oper.run("phone menu opens", chromedp.Click("[data-menu]"), chromedp.WaitVisible(`#menu a[href$="/tickets"]`),
+		chromedp.Evaluate(`document.querySelector("[data-menu]").getAttribute("aria-expanded") === "true"`, &menuShown))
+	if !menuShown {
+		t.Error("the menu button does not say it is open")
+	}
+	for _, p := range []string{"/bluelake/tickets", strings.TrimPrefix(ticketURL, e.URL)} {
+		oper.run("phone width "+p, visit(e.URL+p), chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+		if width > 375 {
+			oper.shot("phone-too-wide")
+			t.Errorf("the operator's %s is %d px wide on a 375 px phone", p, width)
+		}
+	}
+	oper.run("phone ticket", chromedp.Poll(`document.querySelector("#client") !== null`, nil),
+		chromedp.Evaluate(`document.querySelector("#status").getBoundingClientRect().top|0`, &sideTop),
+		chromedp.Evaluate(`document.querySelector("#timeline").getBoundingClientRect().top|0`, &timelineTop))
+	if sideTop > timelineTop {
+		t.Errorf("on a phone the status (at %d px) comes after the conversation (at %d px)", sideTop, timelineTop)
+	}
+	oper.shot("phone-ticket")
+	oper.run("desktop again", chromedp.EmulateViewport(1280, 900))
 
 	// 13. The ticket page's full load in the browser, navigation start to load event.
 	var ms []float64

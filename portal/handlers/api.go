@@ -31,6 +31,7 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/statuses/{id:[0-9]+}", s.user(s.apiSaveStatus, portal.RoleAdmin)).Methods("PATCH")
 	api.Handle("/tickets", s.user(s.apiTickets)).Methods("GET")
 	api.Handle("/tickets", s.user(s.apiCreateTicket)).Methods("POST")
+	api.Handle("/tickets/bulk", s.user(s.apiBulkTickets, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiTicket)).Methods("GET")
 	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiPatchTicket)).Methods("PATCH")
 	api.Handle("/tickets/{n:[0-9]+}", s.user(s.apiDeleteTicket)).Methods("DELETE")
@@ -285,6 +286,33 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// apiBulkTickets applies one change to several tickets, all or none.
+func (s *Server) apiBulkTickets(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in struct {
+		Tickets  []int64 `json:"tickets"`
+		Status   *string `json:"status"`
+		Priority *string `json:"priority"`
+		Assignee *string `json:"assignee"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	ch := portal.TicketChange{Status: in.Status, Priority: in.Priority}
+	if in.Assignee != nil {
+		id, err := assigneeID(rq, *in.Assignee)
+		if err != nil {
+			return err
+		}
+		ch.Assignee = &id
+	}
+	n, err := rq.P.UpdateTickets(r.Context(), rq.User, in.Tickets, ch)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]int{"changed": n})
 	return nil
 }
 

@@ -37,6 +37,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/admin/qr.{ext:png|svg}", s.user(s.qrCode, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.replySubmit)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/tickets/bulk", s.user(s.ticketsBulkSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/delete", s.user(s.ticketDeleteSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
 	m.Handle("/profile", s.user(s.profilePage)).Methods("GET")
@@ -153,28 +154,38 @@ type TicketsData struct {
 	base     string
 	staff    bool
 	lang     string
-	csrf     string // the form token of the rows' Take buttons
+	csrf     string         // the form token of the rows' Take buttons
+	picked   map[int64]bool // ticked for a bulk change that failed
 }
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	pg, err := s.ticketsData(r, rq, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	return s.tpl.Render(w, http.StatusOK, "tickets", s.withFlash(r, pg))
+}
+
+// ticketsData is the tickets page for the filters in query.
+func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*templates.Page, error) {
 	ctx := r.Context()
-	q := i18n.CleanValues(r.URL.Query())
+	q := i18n.CleanValues(query)
 	f := filterOf(q)
 	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff(), csrf: rq.CSRF}
 	var err error
 	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
 		var fe *portal.FieldErrors
 		if !errors.As(err, &fe) {
-			return err
+			return nil, err
 		}
 		d.Filter, d.List = portal.TicketFilter{}, &portal.TicketList{Page: 1}
 	}
 	if d.Statuses, err = rq.P.Statuses(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if rq.User.IsStaff() {
 		if d.Staff, err = rq.P.Staff(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	pageURL := func(n int) string {
@@ -196,10 +207,10 @@ func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request
 	if rq.User.IsStaff() {
 		title = "Tickets"
 	}
-	pg := s.withFlash(r, s.page(r, rq, title, d))
+	pg := s.page(r, rq, title, d)
 	pg.Nav = "tickets"
 	d.lang = pg.Lang
-	return s.tpl.Render(w, http.StatusOK, "tickets", pg)
+	return pg, nil
 }
 
 // NewTicketData is the questionnaire as the form shows it.
@@ -319,6 +330,7 @@ type TicketData struct {
 	WorkTypes   []portal.WorkType
 	Timing      bool
 	Rating      *portal.Rating
+	Client      *portal.ClientCard // staff only
 	Money       func(int64) string
 	Today       string
 	base        string
@@ -335,7 +347,7 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	if err != nil {
 		return nil, err
 	}
-	d := &TicketData{T: v.Ticket, Timeline: v.Timeline, Earlier: v.Earlier, TicketFiles: v.Files, Work: v.Work, Rating: v.Rating,
+	d := &TicketData{T: v.Ticket, Timeline: v.Timeline, Earlier: v.Earlier, TicketFiles: v.Files, Work: v.Work, Rating: v.Rating, Client: v.Client,
 		Priorities: portal.Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
 		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID}
 	if rq.User.IsStaff() {
@@ -445,6 +457,70 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 		return redirect(w, r, flashURL(rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))
 	}
 	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The ticket is updated."))
+}
+
+// ticketsBulkSubmit applies one change to the tickets ticked in the table:
+// an assignee, a status, a priority, or "close" (the first closed status).
+// The table it came from (its filters, in "back") is shown again.
+func (s *Server) ticketsBulkSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	back, _ := url.ParseQuery(r.PostForm.Get("back"))
+	back.Del("done")
+	var numbers []int64
+	for _, v := range r.PostForm["t"] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return web.BadRequest("Bad ticket number %q.", v)
+		}
+		numbers = append(numbers, n)
+	}
+	var ch portal.TicketChange
+	if v := r.PostForm.Get("status"); v != "" {
+		ch.Status = &v
+	}
+	if r.PostForm.Get("close") != "" {
+		sts, err := rq.P.Statuses(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, st := range sts {
+			if st.Closed {
+				id := strconv.FormatInt(st.ID, 10)
+				ch.Status = &id
+				break
+			}
+		}
+	}
+	if v := r.PostForm.Get("priority"); v != "" {
+		ch.Priority = &v
+	}
+	if v := r.PostForm.Get("assignee"); v != "" {
+		id, err := assigneeID(rq, v)
+		if err != nil {
+			return err
+		}
+		ch.Assignee = &id
+	}
+	n, err := rq.P.UpdateTickets(r.Context(), rq.User, numbers, ch)
+	if err != nil {
+		pg, derr := s.ticketsData(r, rq, back)
+		if derr != nil {
+			return err
+		}
+		d := pg.Data.(*TicketsData)
+		d.picked = map[int64]bool{}
+		for _, n := range numbers {
+			d.picked[n] = true
+		}
+		return s.formFail(w, pg, "tickets", r.PostForm, err)
+	}
+	to := rq.Base + "/tickets"
+	if len(back) > 0 {
+		to += "?" + back.Encode()
+	}
+	return redirect(w, r, flashURL(to, fmt.Sprintf("Tickets changed: %d.", n)))
 }
 
 func (s *Server) ticketDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -14,7 +14,7 @@ import (
 // reflective escaping cost more than the page's queries, so it is written here
 // with templates.Writer, which escapes every value unless it is
 // template.HTML.
-func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf string) template.HTML {
+func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf string, picked map[int64]bool) template.HTML {
 	w := templates.NewWriter(lang, len(list)*700)
 	b := templates.Escape(base)
 	newActivity := templates.Escape(i18n.Msg(lang, "New activity"))
@@ -31,6 +31,14 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf strin
 			w.Raw(`<tr class="unread">`)
 		} else {
 			w.Raw(`<tr>`)
+		}
+		if staff {
+			// Ticked for a bulk change; the box belongs to the form above the table.
+			w.Raw(`<td class="pick"><input type="checkbox" name="t" value="`, num, `" form="bulk" aria-label="#`, num, `"`)
+			if picked[t.Number] {
+				w.Raw(` checked`)
+			}
+			w.Raw(`></td>`)
 		}
 		w.Raw(`<td><a href="`, href, `">#`, num, `</a></td><td>`)
 		if t.Unread {
@@ -69,7 +77,7 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf strin
 
 // Rows is the table body of the tickets page.
 func (d *TicketsData) Rows() template.HTML {
-	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf)
+	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf, d.picked)
 }
 
 // Unread is how many tickets on this page have news for the person.

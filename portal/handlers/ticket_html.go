@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"html/template"
 	"strconv"
+	"strings"
 
 	"portaldesk/portal"
 	"portaldesk/templates"
@@ -445,6 +446,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	w.Raw("\n", `<div class="actions"><button type="submit" class="secondary">`)
 	w.T("Save")
 	w.Raw("</button></div>\n</form>\n</div>\n")
+	d.clientHTML(w, pg)
 	if pg.User.IsAdmin() {
 		w.Raw(`<form class="card" method="post" action="`, tu, `/delete" data-confirm="Delete ticket #`, num, ` with all its messages and files? This cannot be undone.">`, "\n")
 		w.CSRFField(pg)
@@ -453,4 +455,51 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 		w.Raw("</button></form>")
 	}
 	w.Raw("\n</aside>\n")
+}
+
+// clientHTML is the client's card in the side panel: how to reach them
+// (their email and any phone the questionnaire asked) and their other
+// tickets.
+func (d *TicketData) clientHTML(w *htmlw, pg *templates.Page) {
+	c, t := d.Client, d.T
+	if c == nil {
+		return
+	}
+	b := templates.Escape(pg.Portal.Base)
+	w.Raw(`<div class="card client-card" id="client">`, "\n<h2>")
+	w.Esc(t.Client.Name)
+	w.Raw("</h2>\n", `<p class="wrap"><a href="mailto:`)
+	w.Esc(c.Email)
+	w.Raw(`">`)
+	w.Esc(c.Email)
+	w.Raw("</a>")
+	for _, v := range t.Values {
+		if v.Type == "phone" && v.Value != "" {
+			w.Raw(`<br><a href="tel:`)
+			w.Esc(strings.Map(func(r rune) rune {
+				if r == '+' || r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, v.Value))
+			w.Raw(`">`)
+			w.Esc(v.Value)
+			w.Raw("</a>")
+		}
+	}
+	w.Raw("</p>\n")
+	if len(c.Recent) > 0 {
+		w.Raw(`<h3>`)
+		w.T("Other tickets")
+		w.Raw("</h3>\n", `<ul class="plain">`)
+		for _, o := range c.Recent {
+			w.Raw(`<li><a href="`, b, `/tickets/`, digits(o.Number), `">#`, digits(o.Number), " ")
+			w.Esc(o.Subject)
+			w.Raw("</a> ", statusPill(o.Status, w.Lang), "</li>\n")
+		}
+		w.Raw("</ul>\n")
+	}
+	w.Raw(`<p><a href="`, b, `/tickets?client=`, digits(t.Client.ID), `">`)
+	w.Raw(templates.Escape(i18n.T(w.Lang, "All the client's tickets (%d)", c.Tickets)))
+	w.Raw("</a></p>\n</div>\n")
 }
