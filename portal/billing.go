@@ -50,8 +50,16 @@ type Invoice struct {
 	CreatedAt time.Time `json:"created_at"`
 	PaidAt    time.Time `json:"paid_at,omitzero"`
 	Account   string    `json:"account"`
-	Vendor    string    `json:"vendor"`
+	Vendor    Vendor    `json:"vendor"`
 	Currency  string    `json:"currency"`
+}
+
+// Vendor is the service's company as its invoices name it.
+type Vendor struct {
+	Name    string `json:"name"`              // the company
+	TaxID   string `json:"tax_id,omitempty"`  // e.g. ИНН/КПП or a VAT number
+	Address string `json:"address,omitempty"` // the legal address
+	Bank    string `json:"bank,omitempty"`    // the bank details a payment goes to
 }
 
 // Transaction is one line of the ledger.

@@ -14,15 +14,15 @@ import (
 type BillingConfig struct {
 	Currency          string // shown after amounts, e.g. "RUB"
 	FirstPaymentBonus int    // percent credited with a portal's first payment
-	Vendor            string // the vendor's details printed on invoices
+	Vendor            portal.Vendor // who is paid: printed on invoices
 }
 
 func (c *BillingConfig) defaults() {
 	if c.Currency == "" {
 		c.Currency = "RUB"
 	}
-	if c.Vendor == "" {
-		c.Vendor = "Portaldesk"
+	if c.Vendor.Name == "" {
+		c.Vendor.Name = "Portaldesk"
 	}
 }
 
@@ -42,6 +42,12 @@ func (s *Service) Subscription(ctx context.Context, portalID int64) (*portal.Sub
 	rec, err := s.catalog.PortalByID(ctx, portalID)
 	if err != nil {
 		return nil, err
+	}
+	// The admin sees storage as it is now, not as the hourly sweep left it.
+	if db, files, _ := s.MeasureDisk(rec.Slug); db > 0 {
+		if err := s.catalog.RecordUsage(ctx, rec.ID, db, files, s.now(), nil); err != nil {
+			return nil, err
+		}
 	}
 	a, err := s.catalog.Account(ctx, portalID)
 	if err != nil {
@@ -156,6 +162,15 @@ func (s *Service) TopUp(ctx context.Context, portalID int64, amount int64, promo
 		return nil, err
 	}
 	return s.Invoice(ctx, portalID, number)
+}
+
+// Invoices lists the portal's invoices, the newest first, with their state.
+func (s *Service) Invoices(ctx context.Context, portalID int64, limit int) ([]*portal.Invoice, error) {
+	list, err := s.catalog.Invoices(ctx, portalID, limit)
+	for _, inv := range list {
+		inv.Currency, inv.Vendor, inv.Account = s.cfg.Billing.Currency, s.cfg.Billing.Vendor, account(portalID)
+	}
+	return list, err
 }
 
 // Invoice returns one of the portal's invoices with the vendor's details.

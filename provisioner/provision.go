@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -220,6 +221,33 @@ func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *p
 // PortalDir is where a portal's database and files live.
 func (s *Service) PortalDir(slug string) string {
 	return filepath.Join(s.cfg.DataDir, "portals", slug)
+}
+
+// MeasureDisk is what a portal takes on disk: its database (with the
+// write-ahead log) and its files, of which branding is the logo (on disk
+// but no attachment). Uploads in flight are not counted.
+func (s *Service) MeasureDisk(slug string) (dbBytes, files, branding int64) {
+	dir := s.PortalDir(slug)
+	for _, f := range []string{portal.DBFile, portal.DBFile + "-wal"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			dbBytes += fi.Size()
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(dir, portal.FilesDir), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "tmp" {
+			return filepath.SkipDir
+		}
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				files += fi.Size()
+				if filepath.Base(filepath.Dir(path)) == "branding" {
+					branding += fi.Size()
+				}
+			}
+		}
+		return nil
+	})
+	return dbBytes, files, branding
 }
 
 func randomHex(n int) string {

@@ -9,10 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -87,28 +84,7 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 		if err := ctx.Err(); err != nil {
 			return c, err
 		}
-		dir := j.svc.PortalDir(rec.Slug)
-		var dbBytes int64
-		for _, f := range []string{portal.DBFile, portal.DBFile + "-wal"} {
-			if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				dbBytes += fi.Size()
-			}
-		}
-		var disk, branding int64
-		_ = filepath.WalkDir(filepath.Join(dir, portal.FilesDir), func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "tmp" {
-				return filepath.SkipDir // uploads in flight
-			}
-			if err == nil && !d.IsDir() {
-				if fi, err := d.Info(); err == nil {
-					disk += fi.Size()
-					if filepath.Base(filepath.Dir(path)) == "branding" {
-						branding += fi.Size() // the logo: on disk, but no attachment
-					}
-				}
-			}
-			return nil
-		})
+		dbBytes, disk, branding := j.svc.MeasureDisk(rec.Slug)
 		var tickets *int64
 		if h := j.svc.Registry().Peek(rec.Slug); h != nil {
 			recorded, err := h.Portal.DiskUsage(ctx)

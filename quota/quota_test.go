@@ -45,7 +45,8 @@ type billWorld struct {
 
 func newBillWorld(t *testing.T) *billWorld {
 	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	e := pdtest.New(t, provisioner.Config{Billing: provisioner.BillingConfig{FirstPaymentBonus: 50}})
+	e := pdtest.New(t, provisioner.Config{Billing: provisioner.BillingConfig{FirstPaymentBonus: 50,
+		Vendor: portal.Vendor{Name: "ООО «Портал»", TaxID: "7701234567 / 770101001", Bank: "р/с 40702810900000000001 в АО «Банк», БИК 044525000"}}})
 	e.Svc.SetClock(clk.Now)
 	e.Create(t, "acme")
 	rec, _ := e.Svc.Catalog().PortalBySlug(context.Background(), "acme")
@@ -156,8 +157,33 @@ func TestSubscriptionAPIAndBonuses(t *testing.T) {
 	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/invoices/"+inv, nil); p.Status != 200 || !strings.Contains(p.Body, "1,000.00 RUB") || !strings.Contains(p.Body, "Acme Ltd") {
 		t.Fatalf("invoice page: %d", p.Status)
 	}
-	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/subscription", nil); p.Status != 200 || !strings.Contains(p.Body, "PD-") {
+	if p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/invoices/"+inv, nil); !strings.Contains(p.Body, "7701234567 / 770101001") || !strings.Contains(p.Body, "БИК 044525000") || !strings.Contains(p.Body, "Paid") {
+		t.Fatalf("the invoice lacks the vendor's details or its state: %s", p.Body)
+	}
+	open := w.api(t, "POST", "/subscription/topup", map[string]any{"amount": 500_00}).JSON(t)["invoice"].(string)
+	p := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/subscription", nil)
+	if p.Status != 200 || !strings.Contains(p.Body, "PD-") {
 		t.Fatalf("subscription page: %d", p.Status)
+	}
+	// The page lists the invoices with their state and compares the tariffs in a table.
+	for _, want := range []string{`/acme/admin/invoices/` + inv, `/acme/admin/invoices/` + open, "Awaiting payment", `<table class="compare">`, "Enterprise", "Price per operator a month"} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("the subscription page lacks %q", want)
+		}
+	}
+	if list := w.api(t, "GET", "/invoices", nil).JSON(t)["invoices"].([]any); len(list) != 3 || list[0].(map[string]any)["state"] != "open" || list[1].(map[string]any)["state"] != "paid" {
+		t.Errorf("invoices: %v", list)
+	}
+	// Storage is measured when the page opens, not only by the hourly sweep.
+	if sub := w.api(t, "GET", "/subscription", nil).JSON(t); sub["db_bytes"].(float64) == 0 {
+		t.Errorf("storage not measured on opening: %v", sub)
+	}
+	// In Russian: states and dates as Russian writes them.
+	ru := pdtest.Do(t, c, "GET", w.e.URL+"/acme/admin/subscription?lang=ru", nil).Body
+	for _, want := range []string{"Ждёт оплаты", "Оплачен", "Цена за оператора в месяц", "01.03.2026"} {
+		if !strings.Contains(ru, want) {
+			t.Errorf("the Russian subscription page lacks %q", want)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"portaldesk/templates/i18n"
 )
@@ -99,9 +100,16 @@ func Parse(funcs template.FuncMap) (*Set, error) {
 // langFuncs are the helpers whose output depends on the language.
 func langFuncs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":          func(id string, args ...any) string { return i18n.T(lang, id, args...) },
-		"date":       func(unix int64) string { return i18n.DateTime(lang, unix) },
-		"day":        func(unix int64) string { return i18n.Date(lang, unix) },
+		"t":    func(id string, args ...any) string { return i18n.T(lang, id, args...) },
+		"date": func(unix int64) string { return i18n.DateTime(lang, unix) },
+		"day":  func(unix int64) string { return i18n.Date(lang, unix) },
+		"isoDay": func(ymd string) string { // "2026-12-01" as lang writes a date
+			d, err := time.Parse("2006-01-02", ymd)
+			if err != nil {
+				return ymd
+			}
+			return i18n.Date(lang, d.Unix())
+		},
 		"lang":       func() string { return lang },
 		"num":        func(s string) string { return i18n.Number(lang, s) },
 		"humanBytes": func(n int64) string { return i18n.Bytes(lang, n) },

@@ -123,7 +123,10 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.MailFrom, "mail-from", env("PORTALDESK_MAIL_FROM", ""), "sender address of the service's mail (PORTALDESK_MAIL_FROM)")
 	fs.StringVar(&c.Billing.Currency, "currency", env("PORTALDESK_CURRENCY", "RUB"), "currency of prices and balances (PORTALDESK_CURRENCY)")
 	fs.IntVar(&c.Billing.FirstPaymentBonus, "first-payment-bonus", envInt("PORTALDESK_FIRST_PAYMENT_BONUS", 50), "percent credited with a portal's first payment (PORTALDESK_FIRST_PAYMENT_BONUS)")
-	fs.StringVar(&c.Billing.Vendor, "vendor", env("PORTALDESK_VENDOR", "Portaldesk"), "the vendor's details printed on invoices (PORTALDESK_VENDOR)")
+	fs.StringVar(&c.Billing.Vendor.Name, "vendor", env("PORTALDESK_VENDOR", "Portaldesk"), "the company invoices are paid to (PORTALDESK_VENDOR)")
+	fs.StringVar(&c.Billing.Vendor.TaxID, "vendor-tax-id", env("PORTALDESK_VENDOR_TAX_ID", ""), "its tax id printed on invoices, e.g. ИНН/КПП (PORTALDESK_VENDOR_TAX_ID)")
+	fs.StringVar(&c.Billing.Vendor.Address, "vendor-address", env("PORTALDESK_VENDOR_ADDRESS", ""), "its legal address printed on invoices (PORTALDESK_VENDOR_ADDRESS)")
+	fs.StringVar(&c.Billing.Vendor.Bank, "vendor-bank", env("PORTALDESK_VENDOR_BANK", ""), "the bank details payments go to (PORTALDESK_VENDOR_BANK)")
 	fs.IntVar(&c.SignupBurst, "signup-burst", envInt("PORTALDESK_SIGNUP_BURST", 3), "portals one address may sign up for on the web before each further one waits a minute, doubling (PORTALDESK_SIGNUP_BURST)")
 	fs.Func("trusted-proxies", "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-*/Forwarded headers are believed (PORTALDESK_TRUSTED_PROXIES)", func(v string) error {
 		p, err := provisioner.ParsePrefixes(v)

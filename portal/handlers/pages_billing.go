@@ -25,6 +25,7 @@ type Billing interface {
 	ChangeSubscription(ctx context.Context, portalID int64, actor string, tariff *string, operators *int) (*portal.Subscription, error)
 	TopUp(ctx context.Context, portalID int64, amount int64, promo, payer string) (*portal.Invoice, error)
 	Invoice(ctx context.Context, portalID int64, number string) (*portal.Invoice, error)
+	Invoices(ctx context.Context, portalID int64, limit int) ([]*portal.Invoice, error)
 	Transactions(ctx context.Context, portalID int64, limit int) ([]portal.Transaction, error)
 	Tariffs(ctx context.Context) ([]portal.TariffInfo, error)
 	SetAdminDBLimit(ctx context.Context, portalID int64, mb int64) error
@@ -42,6 +43,7 @@ func (s *Server) billingRoutes(m, api *mux.Router) {
 	api.Handle("/subscription/quote", s.user(s.apiQuote, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/subscription/topup", s.user(s.apiTopUp, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/transactions", s.user(s.apiTransactions, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/invoices", s.user(s.apiInvoices, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/invoices/{number}", s.user(s.apiInvoice, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/tariffs", s.user(s.apiTariffs)).Methods("GET")
 }
@@ -57,8 +59,9 @@ func (s *Server) billing() (Billing, error) {
 type SubscriptionData struct {
 	Sub     *portal.Subscription
 	Tariffs []portal.TariffInfo
-	Txns    []portal.Transaction
-	Quote   *portal.Quote
+	Txns     []portal.Transaction
+	Invoices []*portal.Invoice
+	Quote    *portal.Quote
 	Money   func(int64) string
 	DBUsed  int64
 	DBQuota int64
@@ -78,6 +81,9 @@ func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, rq *
 		return err
 	}
 	if d.Txns, err = b.Transactions(ctx, rq.P.Plan().ID, 100); err != nil {
+		return err
+	}
+	if d.Invoices, err = b.Invoices(ctx, rq.P.Plan().ID, 50); err != nil {
 		return err
 	}
 	d.DBQuota = rq.P.Plan().DBQuotaBytes
@@ -299,6 +305,19 @@ func (s *Server) apiInvoice(w http.ResponseWriter, r *http.Request, rq *Request)
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, inv)
+	return nil
+}
+
+func (s *Server) apiInvoices(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	b, err := s.billing()
+	if err != nil {
+		return err
+	}
+	list, err := b.Invoices(r.Context(), rq.P.Plan().ID, 200)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"invoices": list})
 	return nil
 }
 

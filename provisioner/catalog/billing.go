@@ -177,6 +177,30 @@ func (c *Catalog) CreateInvoice(ctx context.Context, portalID, amount int64, pro
 	return number, err
 }
 
+// Invoices lists a portal's invoices, the newest first.
+func (c *Catalog) Invoices(ctx context.Context, portalID int64, limit int) ([]*portal.Invoice, error) {
+	rows, err := c.db.Query(ctx, "SELECT number, amount, promo, payer, state, created_at, paid_at FROM invoices WHERE portal_id = ? ORDER BY id DESC LIMIT ?", portalID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*portal.Invoice{}
+	for rows.Next() {
+		inv := &portal.Invoice{}
+		var created int64
+		var paid sql.NullInt64
+		if err := rows.Scan(&inv.Number, &inv.Amount, &inv.Promo, &inv.Payer, &inv.State, &created, &paid); err != nil {
+			return nil, err
+		}
+		inv.CreatedAt = time.Unix(created, 0).UTC()
+		if paid.Valid {
+			inv.PaidAt = time.Unix(paid.Int64, 0).UTC()
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
 // Invoice returns one of a portal's invoices.
 func (c *Catalog) Invoice(ctx context.Context, portalID int64, number string) (*portal.Invoice, error) {
 	inv := &portal.Invoice{}
