@@ -16,6 +16,7 @@ const (
 	MailInvitation      = "invitation"
 	MailPasswordReset   = "password_reset"
 	MailRegisteredAgain = "registered_again"
+	MailEmailChanged    = "email_changed"
 	MailNewTicket       = NotifyNewTicket
 	MailMessage         = NotifyMessage
 	MailStatus          = NotifyStatus
@@ -38,6 +39,7 @@ type MailVars struct {
 	Author   string // who wrote or acted
 	Status   string
 	Role     string // operator or client, on invitations
+	NewEmail string // the new sign-in address, when it is changed
 }
 
 type mailDefault struct{ subject, body string }
@@ -59,6 +61,10 @@ var defaultMail = map[string]map[string]mailDefault{
 	MailRegisteredAgain: {
 		"en": {"Your account at {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone (we hope you) tried to register at {{.Portal}} with this address. You already have an account here: sign in with it.\n\nIf you do not remember your password, set a new one here:\n\n{{.Link}}\n\nIf it was not you, ignore this mail: nothing has changed.\n"},
 		"ru": {"Ваша учётная запись в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nКто-то (надеемся, вы) пытался зарегистрироваться в {{.Portal}} с этим адресом. У вас уже есть учётная запись — входите с ней.\n\nЕсли вы не помните пароль, задайте новый здесь:\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо: ничего не изменилось.\n"},
+	},
+	MailEmailChanged: {
+		"en": {"Your sign-in address at {{.Portal}} is changed", "Hello, {{.Name}}!\n\n{{.Author}} changed the address you sign in to {{.Portal}} with to {{.NewEmail}}. From now on mail about your tickets goes there.\n\nIf you did not ask for it, answer this mail or write to the portal's administrator.\n\n{{.Link}}\n"},
+		"ru": {"Адрес для входа в {{.Portal}} изменён", "Здравствуйте, {{.Name}}!\n\n{{.Author}} изменил(а) адрес, с которым вы входите в {{.Portal}}, на {{.NewEmail}}. Теперь письма о ваших заявках приходят туда.\n\nЕсли вы об этом не просили, ответьте на это письмо или напишите администратору портала.\n\n{{.Link}}\n"},
 	},
 	MailConfirm: {
 		"en": {"Confirm your address at {{.Portal}}", "Hello, {{.Name}}!\n\nYour helpdesk {{.Portal}} is ready. Confirm that this address is yours:\n\n{{.Link}}\n\nUntil you do, the portal sends mail only to you: invitations and replies to your clients wait.\n"},
@@ -89,6 +95,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailPasswordReset, "Password reset link"},
 	{MailRegisteredAgain, "Registration with an address already registered"},
 	{MailConfirm, "Confirmation of the admin's address, after signup"},
+	{MailEmailChanged, "Sign-in address changed (to the old address)"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},
@@ -229,8 +236,8 @@ func (p *Portal) PreviewMail(lang, subject, body string) (string, string, error)
 func SampleMailVars(portal, lang string) MailVars {
 	if lang == "ru" {
 		return MailVars{Portal: portal, Name: "Анна Смирнова", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",
-			Number: 42, Subject: "Принтер зажёвывает бумагу", Message: "С понедельника зажёвывает каждую вторую страницу.", Author: "Олег Петров", Status: "В работе", Role: "operator"}
+			Number: 42, Subject: "Принтер зажёвывает бумагу", Message: "С понедельника зажёвывает каждую вторую страницу.", Author: "Олег Петров", Status: "В работе", Role: "operator", NewEmail: "anna.smirnova@example.com"}
 	}
 	return MailVars{Portal: portal, Name: "Anna Smith", Email: "anna@example.com", Password: "Xy7pQ2mK9aLs", Link: "https://support.example.com/tickets/42",
-		Number: 42, Subject: "The printer jams", Message: "It jams on every second page since Monday.", Author: "Oleg Petrov", Status: "In progress", Role: "operator"}
+		Number: 42, Subject: "The printer jams", Message: "It jams on every second page since Monday.", Author: "Oleg Petrov", Status: "In progress", Role: "operator", NewEmail: "anna.smith@example.com"}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"portaldesk/portal/sqlitedb"
 	"portaldesk/portal/throttle"
 	"strings"
 	"unicode/utf8"
@@ -185,8 +186,11 @@ func (p *Portal) Staff(ctx context.Context) ([]*User, error) { return p.staff(ct
 
 // UserChange is what an admin may change about a user.
 type UserChange struct {
-	Active *bool   `json:"active"`
-	Role   *string `json:"role"`
+	Active  *bool   `json:"active"`
+	Role    *string `json:"role"`
+	Name    *string `json:"name"`
+	Surname *string `json:"surname"`
+	Email   *string `json:"email"` // their sign-in: the old address is told
 }
 
 // ChangeUser activates, deactivates or promotes a user (admins only).
@@ -202,6 +206,20 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		return nil, &FieldErrors{Message: "You cannot change your own account here."}
 	}
 	role, active := u.Role, u.Active
+	person := NewPerson{Name: u.Name, Surname: u.Surname, Email: u.Email}
+	if ch.Name != nil {
+		person.Name = *ch.Name
+	}
+	if ch.Surname != nil {
+		person.Surname = *ch.Surname
+	}
+	if ch.Email != nil {
+		person.Email = *ch.Email
+	}
+	if errs := person.validate(); len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	emailChanged := !strings.EqualFold(person.Email, u.Email)
 	if ch.Role != nil {
 		if *ch.Role != RoleAdmin && *ch.Role != RoleOperator && *ch.Role != RoleClient {
 			return nil, &FieldErrors{Fields: map[string]string{"role": "Choose admin, operator or client."}}
@@ -218,8 +236,17 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		}
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
-		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ? WHERE id = ?", role, active, id); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, name = ?, surname = ?, email = ? WHERE id = ?",
+			role, active, person.Name, person.Surname, person.Email, id); err != nil {
+			if sqlitedb.IsUniqueViolation(err) {
+				return &FieldErrors{Fields: map[string]string{"email": "A user with this email already exists."}}
+			}
 			return err
+		}
+		if emailChanged && u.Active {
+			// The old address hears of it: a stolen admin account cannot
+			// quietly take over someone's sign-in.
+			return tp.mailTo(ctx, MailEmailChanged, u, MailVars{Author: actor.FullName(), NewEmail: person.Email, Link: p.URL + "login"}, 0)
 		}
 		if !active { // deactivated: every session and token ends, for good
 			return tp.revokeAccess(ctx, id, nil)
@@ -230,7 +257,47 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 	if err != nil {
 		return nil, err
 	}
+	if emailChanged {
+		p.kickOutbox()
+	}
 	return p.UserByID(ctx, id)
+}
+
+// ResendInvitation mails a person who has never signed in their
+// invitation again, with a new password (the old one is in the lost mail).
+// Staff may resend a client's; only admins an operator's.
+func (p *Portal) ResendInvitation(ctx context.Context, actor *User, id int64) (*User, error) {
+	if !actor.IsStaff() {
+		return nil, ErrForbidden
+	}
+	u, err := p.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u.IsStaff() && actor.Role != RoleAdmin:
+		return nil, ErrForbidden
+	case !u.Active:
+		return nil, &FieldErrors{Message: "The account is deactivated: activate it first."}
+	case u.LastLoginAt != 0:
+		return nil, &FieldErrors{Message: "They have signed in already: send a password link instead."}
+	}
+	password := NewPassword()
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id); err != nil {
+			return err
+		}
+		return tp.mailTo(ctx, MailInvitation, u, MailVars{Password: password, Link: p.URL + "login", Role: u.Role, Author: actor.FullName()}, 0)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: resend invitation: %w", err)
+	}
+	p.kickOutbox()
+	return u, nil
 }
 
 // Profile is what a person may change about themselves.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -134,5 +135,85 @@ func TestPeoplePage(t *testing.T) {
 	}
 	if r := w.api(t, w.op, "GET", "/users", nil); r.Status == 200 && strings.Contains(pdtest.Do(t, w.e.SignIn(t, "alpha", "op@alpha.test"), "GET", w.e.URL+"/alpha/people", nil).Body, "password-link") {
 		t.Fatal("an operator is offered admin actions")
+	}
+}
+
+// TestPeopleEditInviteAndLimits: an admin corrects a person's name and
+// address (the old address is told), an invitation that was never used is
+// sent again with a new password, and staff the tariff keeps out are marked.
+func TestPeopleEditInviteAndLimits(t *testing.T) {
+	w := newWorld(t)
+	admin := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	idOf := func(email string) (id int64) {
+		w.e.Portal(t, "alpha", func(p *portal.Portal) {
+			u, err := p.UserByEmail(context.Background(), email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = u.ID
+		})
+		return id
+	}
+	carol := idOf("ca@alpha.test")
+	edit := func(v url.Values) pdtest.Resp {
+		return pdtest.Do(t, admin, "POST", fmt.Sprintf("%s/alpha/people/%d", w.e.URL, carol), v)
+	}
+	// A bad address: the error at the row's field, its form open, nothing changed.
+	r := edit(url.Values{"edit_name": {"Caroline"}, "edit_surname": {"Ng"}, "edit_email": {"not an address"}})
+	if r.Status != 422 || !strings.Contains(r.Body, fmt.Sprintf(`id="edit_email-%d"`, carol)) || !strings.Contains(r.Body, `<details class="edit" open>`) || !strings.Contains(r.Body, `value="not an address"`) {
+		t.Fatalf("bad address: %d %.3000s", r.Status, r.Body)
+	}
+	if r := edit(url.Values{"edit_name": {"Caroline"}, "edit_email": {"cb@alpha.test"}}); r.Status != 422 || !strings.Contains(r.Body, "A user with this email already exists.") {
+		t.Fatalf("someone else's address: %d", r.Status)
+	}
+	if u := w.api(t, w.admin, "GET", "/users", nil).Body; !strings.Contains(u, "ca@alpha.test") || strings.Contains(u, "Caroline") {
+		t.Fatal("a refused edit changed the person")
+	}
+	w.e.Mails(t, "alpha") // what was mailed until now
+	if r := edit(url.Values{"edit_name": {"Caroline"}, "edit_surname": {"Ng"}, "edit_email": {"caroline@alpha.test"}}); r.Status != 303 {
+		t.Fatalf("edit: %d %s", r.Status, r.Body)
+	}
+	all := w.e.Mails(t, "alpha")
+	unfold := strings.NewReplacer("=\r\n", "", "=\n", "") // quoted-printable's soft breaks
+	if last := unfold.Replace(all[len(all)-1]); !strings.Contains(last, "<ca@alpha.test>") || !strings.Contains(last, "caroline@alpha.test") {
+		t.Errorf("the old address was not told of the change: %s", last)
+	}
+	if c := pdtest.Do(t, pdtest.Browser(), "POST", w.e.URL+"/alpha/login", url.Values{"email": {"caroline@alpha.test"}, "password": {pdtest.Password}}); c.Status != 303 {
+		t.Errorf("the new address does not sign in: %d", c.Status)
+	}
+
+	// An invitation never used is sent again, with a password that works.
+	if r := pdtest.Do(t, admin, "POST", w.e.URL+"/alpha/people", url.Values{"name": {"Dora"}, "email": {"dora@alpha.test"}, "role": {"client"}}); r.Status != 303 {
+		t.Fatalf("invite: %d", r.Status)
+	}
+	w.e.Mails(t, "alpha")
+	page := pdtest.Do(t, admin, "GET", w.e.URL+"/alpha/people?find=dora", nil).Body
+	if !strings.Contains(page, "invited, not signed in yet") || !strings.Contains(page, "Send the invitation again") {
+		t.Fatal("an unused invitation is not shown as such")
+	}
+	op := w.e.SignIn(t, "alpha", "op@alpha.test") // operators may resend a client's
+	if r := pdtest.Do(t, op, "POST", fmt.Sprintf("%s/alpha/people/%d/invite", w.e.URL, idOf("dora@alpha.test")), nil); r.Status != 303 {
+		t.Fatalf("resend: %d %s", r.Status, r.Body)
+	}
+	all = w.e.Mails(t, "alpha")
+	mails := unfold.Replace(all[len(all)-1])
+	m := regexp.MustCompile(`Password: (\S+)`).FindStringSubmatch(mails)
+	if m == nil || !strings.Contains(mails, "dora@alpha.test") {
+		t.Fatalf("no new invitation mailed: %s", mails)
+	}
+	if c := pdtest.Do(t, pdtest.Browser(), "POST", w.e.URL+"/alpha/login", url.Values{"email": {"dora@alpha.test"}, "password": {m[1]}}); c.Status != 303 {
+		t.Errorf("the new invitation's password does not sign in: %d", c.Status)
+	}
+	// Someone who has signed in gets a password link instead.
+	if r := w.api(t, w.op, "POST", fmt.Sprintf("/users/%d/invite", idOf("cb@alpha.test")), nil); r.Status != 422 {
+		t.Errorf("resending to someone who signed in: %d", r.Status)
+	}
+
+	// The tariff down to one operator: Oleg is locked out, and the page says so.
+	w.e.SetPlan(t, "alpha", "business", 1, 0, 0)
+	page = pdtest.Do(t, admin, "GET", w.e.URL+"/alpha/people", nil).Body
+	row := page[strings.Index(page, "op@alpha.test"):]
+	if !strings.Contains(row[:strings.Index(row, "</tr>")], "locked by the tariff") {
+		t.Errorf("the locked operator is not marked: %.500s", row)
 	}
 }

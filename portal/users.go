@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,9 @@ type User struct {
 	TourDone  bool  `json:"-"`
 	CreatedAt int64 `json:"created_at"`
 	// TwoFactor says the person signs in with a one-time code too.
-	TwoFactor    bool `json:"two_factor"`
+	TwoFactor bool `json:"two_factor"`
+	// LastLoginAt is the last sign-in (0: never, the invitation unused).
+	LastLoginAt  int64 `json:"last_login_at,omitempty"`
 	passwordHash string
 }
 
@@ -68,11 +71,13 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> ''"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor)
+	var last sql.NullInt64
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last)
+	u.LastLoginAt = last.Int64
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -189,6 +194,39 @@ func (p *Portal) CanSignIn(ctx context.Context, u *User) error {
 		return fmt.Errorf("%w: the portal's tariff allows %s", ErrInactive, i18n.N("en", limit, "%d operator", "%d operators"))
 	}
 	return nil
+}
+
+// LockedByTariff names the active staff among users who may not sign in
+// because the tariff allows fewer operators (the rule of CanSignIn: admins
+// first, then the earliest keep access).
+func (p *Portal) LockedByTariff(users []*User) map[int64]bool {
+	limit := p.Plan().MaxOperators
+	var staff []*User
+	for _, u := range users {
+		if u.Active && u.IsStaff() {
+			staff = append(staff, u)
+		}
+	}
+	if limit <= 0 || len(staff) <= limit {
+		return nil
+	}
+	rank := func(u *User) int {
+		if u.Role == RoleAdmin {
+			return 0
+		}
+		return 1
+	}
+	sort.Slice(staff, func(i, j int) bool {
+		if a, b := rank(staff[i]), rank(staff[j]); a != b {
+			return a < b
+		}
+		return staff[i].ID < staff[j].ID
+	})
+	locked := map[int64]bool{}
+	for _, u := range staff[limit:] {
+		locked[u.ID] = true
+	}
+	return locked
 }
 
 // Token kinds.

@@ -24,6 +24,7 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/users", s.user(s.apiUsers, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/users", s.user(s.apiInvite, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, portal.RoleAdmin)).Methods("PATCH")
+	api.Handle("/users/{id:[0-9]+}/invite", s.user(s.apiInviteAgain, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/form", s.user(s.apiForm)).Methods("GET")
 	api.Handle("/form", s.user(s.apiPutForm, portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/statuses", s.user(s.apiStatuses)).Methods("GET")
@@ -104,6 +105,15 @@ func (s *Server) apiChangeUser(w http.ResponseWriter, r *http.Request, rq *Reque
 		return err
 	}
 	u, err := rq.P.ChangeUser(r.Context(), rq.User, pathID(r), ch)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, u)
+	return nil
+}
+
+func (s *Server) apiInviteAgain(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	u, err := rq.P.ResendInvitation(r.Context(), rq.User, pathID(r))
 	if err != nil {
 		return err
 	}

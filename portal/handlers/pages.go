@@ -53,6 +53,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/people", s.user(s.inviteSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/people/{id:[0-9]+}", s.user(s.personSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/people/{id:[0-9]+}/password-link", s.user(s.passwordLinkSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/people/{id:[0-9]+}/invite", s.user(s.inviteAgainSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/admin/form", s.user(s.formPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/form/fields", s.user(s.fieldAddSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/form/fields/{id:[0-9]+}", s.user(s.fieldEditSubmit, portal.RoleAdmin)).Methods("POST")

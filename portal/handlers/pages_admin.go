@@ -292,6 +292,8 @@ type PeopleData struct {
 	Clients      []*portal.User
 	MaxOperators int
 	ActiveStaff  int
+	Locked       map[int64]bool // staff the tariff keeps out
+	Editing      int64          // the person whose edit failed: their form stays open
 	// Find is the clients' search (a part of the name or address); Page
 	// and More page through them, PeoplePage at a time.
 	Find       string
@@ -327,6 +329,7 @@ func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Reques
 			clients = append(clients, u)
 		}
 	}
+	d.Locked = rq.P.LockedByTariff(users)
 	from := min((d.Page-1)*PeoplePage, len(clients))
 	d.Clients = clients[from:min(from+PeoplePage, len(clients))]
 	link := func(page int) string {
@@ -378,6 +381,11 @@ func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		return web.BadRequest("Bad form.")
 	}
 	var ch portal.UserChange
+	for k, dst := range map[string]**string{"edit_name": &ch.Name, "edit_surname": &ch.Surname, "edit_email": &ch.Email} {
+		if v, ok := r.PostForm[k]; ok {
+			*dst = &v[0]
+		}
+	}
 	if v := r.PostForm.Get("active"); v != "" {
 		b := v == "1"
 		ch.Active = &b
@@ -391,9 +399,28 @@ func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		if !ok || we.Status == http.StatusForbidden || we.Status == http.StatusNotFound {
 			return err
 		}
-		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
+		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) {
+			pg.Error, pg.Errors, pg.Form = we.Message, map[string]string{}, r.PostForm
+			for k, v := range we.Fields { // the row's edit form names its fields edit_*
+				pg.Errors["edit_"+k] = v
+			}
+			pg.Data.(*PeopleData).Editing = pathID(r)
+		})
 	}
 	return redirect(w, r, flashURL(rq.Base+"/people", u.FullName()+" is updated."))
+}
+
+// inviteAgainSubmit mails an invitation again to someone who never signed in.
+func (s *Server) inviteAgainSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	u, err := rq.P.ResendInvitation(r.Context(), rq.User, pathID(r))
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status == http.StatusForbidden || we.Status == http.StatusNotFound {
+			return err
+		}
+		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
+	}
+	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("The invitation is sent to %s again.", u.Email)))
 }
 
 // FormData is the questionnaire designer.
