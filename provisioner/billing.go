@@ -12,8 +12,8 @@ import (
 
 // BillingConfig is the vendor's side of money: currency, promotion, details.
 type BillingConfig struct {
-	Currency          string // shown after amounts, e.g. "RUB"
-	FirstPaymentBonus int    // percent credited with a portal's first payment
+	Currency          string        // shown after amounts, e.g. "RUB"
+	FirstPaymentBonus int           // percent credited with a portal's first payment
 	Vendor            portal.Vendor // who is paid: printed on invoices
 }
 

@@ -57,14 +57,14 @@ func (s *Server) billing() (Billing, error) {
 
 // SubscriptionData is the admin's subscription page.
 type SubscriptionData struct {
-	Sub     *portal.Subscription
-	Tariffs []portal.TariffInfo
+	Sub      *portal.Subscription
+	Tariffs  []portal.TariffInfo
 	Txns     []portal.Transaction
 	Invoices []*portal.Invoice
 	Quote    *portal.Quote
-	Money   func(int64) string
-	DBUsed  int64
-	DBQuota int64
+	Money    func(int64) string
+	DBUsed   int64
+	DBQuota  int64
 }
 
 func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
