@@ -108,7 +108,7 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind string, render func(lang
 				lang = p.Setting(ctx, "lang", "en")
 			}
 			subject, text := render(lang)
-			if err := tp.enqueue(ctx, kind, a, subject, i18n.T(lang, "Hello, %s!", a.Name)+"\n\n"+text+"\n\n"+p.URL+"admin/subscription\n", 0, 0); err != nil {
+			if err := tp.enqueue(ctx, kind, a, subject, i18n.T(lang, "Hello, %s!", a.Name)+"\n\n"+text+"\n\n"+p.URL()+"admin/subscription\n", 0, 0); err != nil {
 				return err
 			}
 		}
@@ -118,4 +118,16 @@ func (p *Portal) NotifyAdmins(ctx context.Context, kind string, render func(lang
 		p.kickOutbox()
 	}
 	return err
+}
+
+// Domain is a portal's own host name as its admin sees it: the DNS record
+// to create and whether it is in place.
+type Domain struct {
+	Host        string    `json:"host"`
+	RecordType  string    `json:"record_type"`  // CNAME, A or AAAA
+	RecordValue string    `json:"record_value"` // what the record points to
+	Verified    bool      `json:"verified"`     // served there, and mail links use it
+	VerifiedAt  time.Time `json:"verified_at,omitzero"`
+	CheckedAt   time.Time `json:"checked_at,omitzero"`
+	Problem     string    `json:"problem,omitempty"` // what the last check found
 }

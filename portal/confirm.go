@@ -56,7 +56,7 @@ func (p *Portal) HoldMail(ctx context.Context, admin *User) error {
 		if err := tp.SetSetting(ctx, mailHoldKey, fmt.Sprintf("%d:%x", admin.ID, tokenHash(tok))); err != nil {
 			return err
 		}
-		return tp.mailTo(ctx, MailConfirm, admin, MailVars{Link: p.URL + "confirm?token=" + url.QueryEscape(tok)}, 0)
+		return tp.mailTo(ctx, MailConfirm, admin, MailVars{Link: p.URL() + "confirm?token=" + url.QueryEscape(tok)}, 0)
 	})
 	if err == nil && p.tx == nil {
 		p.kickOutbox()

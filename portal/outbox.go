@@ -168,7 +168,7 @@ func (p *Portal) loadStaff(ctx context.Context) ([]*User, error) {
 }
 
 func (p *Portal) ticketLink(number int64) string {
-	return fmt.Sprintf("%stickets/%d", p.URL, number)
+	return fmt.Sprintf("%stickets/%d", p.URL(), number)
 }
 
 func (p *Portal) company() string { return p.Plan().Company }

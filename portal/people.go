@@ -77,7 +77,7 @@ func (p *Portal) Register(ctx context.Context, in NewPerson, ip string) error {
 	if _, err := HashPassword(NewPassword()); err != nil {
 		return err
 	}
-	if err := p.mailTo(ctx, MailRegisteredAgain, u, MailVars{Link: p.URL + "forgot"}, 0); err != nil {
+	if err := p.mailTo(ctx, MailRegisteredAgain, u, MailVars{Link: p.URL() + "forgot"}, 0); err != nil {
 		return fmt.Errorf("store: registered again: %w", err)
 	}
 	p.kickOutbox()
@@ -138,7 +138,7 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 		if err := tp.InsertUser(ctx, u, hash); err != nil {
 			return err
 		}
-		v := MailVars{Password: password, Link: p.URL + "login", Role: u.Role}
+		v := MailVars{Password: password, Link: p.URL() + "login", Role: u.Role}
 		if actor != nil {
 			v.Author = actor.FullName()
 		}
@@ -246,7 +246,7 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		if emailChanged && u.Active {
 			// The old address hears of it: a stolen admin account cannot
 			// quietly take over someone's sign-in.
-			return tp.mailTo(ctx, MailEmailChanged, u, MailVars{Author: actor.FullName(), NewEmail: person.Email, Link: p.URL + "login"}, 0)
+			return tp.mailTo(ctx, MailEmailChanged, u, MailVars{Author: actor.FullName(), NewEmail: person.Email, Link: p.URL() + "login"}, 0)
 		}
 		if !active { // deactivated: every session and token ends, for good
 			return tp.revokeAccess(ctx, id, nil)
@@ -291,7 +291,7 @@ func (p *Portal) ResendInvitation(ctx context.Context, actor *User, id int64) (*
 		if _, err := tp.q.Exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id); err != nil {
 			return err
 		}
-		return tp.mailTo(ctx, MailInvitation, u, MailVars{Password: password, Link: p.URL + "login", Role: u.Role, Author: actor.FullName()}, 0)
+		return tp.mailTo(ctx, MailInvitation, u, MailVars{Password: password, Link: p.URL() + "login", Role: u.Role, Author: actor.FullName()}, 0)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: resend invitation: %w", err)

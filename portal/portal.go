@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,8 @@ type Plan struct {
 	APITokens      bool
 	CustomDomain   bool
 	OwnSMTP        bool
-	UsageLevel     int // 0, or 80 / 100 when usage passed that share of a quota
+	UsageLevel     int    // 0, or 80 / 100 when usage passed that share of a quota
+	Domain         string // its own verified host name: links in mail use it
 }
 
 // States of a portal in the catalog.
@@ -75,8 +77,9 @@ type core struct {
 	Fs   afero.Fs // rooted at the portal's files/ directory
 	Now  func() time.Time
 
-	// URL is the portal's address for links in mail, e.g. http://host/acme/.
-	URL string
+	// baseURL is the portal's address under the service, e.g.
+	// http://host/acme/; scheme is the service's (http or https).
+	baseURL, scheme string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
 	// OnTickets is told how the number of tickets changed (+1 created, -1
@@ -108,6 +111,15 @@ func (p *Portal) Tx(ctx context.Context, fn func(tp *Portal) error) error {
 	return p.DB.Tx(ctx, func(tx *sqlitedb.Tx) error {
 		return fn(&Portal{core: p.core, q: tx, tx: tx})
 	})
+}
+
+// URL is the portal's address for links in mail: its own verified host
+// name when it has one, else its place under the service.
+func (p *Portal) URL() string {
+	if d := p.Plan().Domain; d != "" {
+		return p.scheme + "://" + d + "/"
+	}
+	return p.baseURL
 }
 
 // Plan is the catalog's current word on this portal.
@@ -188,13 +200,14 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		o.Guards = NewGuards()
 	}
 	p := &Portal{core: &core{
-		Slug:   plan.Slug,
-		Dir:    dir,
-		DB:     db,
-		Fs:     afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
-		Now:    now,
-		URL:    o.PublicURL + "/" + plan.Slug + "/",
-		guards: o.Guards,
+		Slug:    plan.Slug,
+		Dir:     dir,
+		DB:      db,
+		Fs:      afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
+		Now:     now,
+		baseURL: o.PublicURL + "/" + plan.Slug + "/",
+		scheme:  strings.SplitN(o.PublicURL, "://", 2)[0],
+		guards:  o.Guards,
 	}}
 	p.q = db
 	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)

@@ -42,7 +42,7 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email, ip string) err
 		if _, err := tp.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, now.Add(ResetTTL).Unix()); err != nil {
 			return err
 		}
-		return tp.mailTo(ctx, MailPasswordReset, u, MailVars{Link: p.URL + "reset?token=" + url.QueryEscape(tok)}, 0)
+		return tp.mailTo(ctx, MailPasswordReset, u, MailVars{Link: p.URL() + "reset?token=" + url.QueryEscape(tok)}, 0)
 	})
 	if err != nil {
 		return fmt.Errorf("store: password reset: %w", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"portaldesk/portal"
 	"portaldesk/provisioner/catalog"
@@ -98,22 +97,4 @@ func (s *Service) RestorePortal(ctx context.Context, slug string, rec *catalog.P
 	syncDir(filepath.Join(s.cfg.DataDir, "portals"))
 	s.registry.Invalidate(slug)
 	return nil
-}
-
-// AddDomain serves the portal slug at its own host name too.
-func (s *Service) AddDomain(ctx context.Context, slug, host string) error {
-	host = strings.ToLower(strings.TrimSpace(host))
-	if host == "" || strings.ContainsAny(host, "/: ") {
-		return fmt.Errorf("%q is not a host name", host)
-	}
-	rec, err := s.catalog.PortalBySlug(ctx, slug)
-	if err != nil {
-		return err
-	}
-	return s.catalog.AddDomain(ctx, rec.ID, host)
-}
-
-// RemoveDomain stops serving a portal at host.
-func (s *Service) RemoveDomain(ctx context.Context, host string) error {
-	return s.catalog.RemoveDomain(ctx, host)
 }

@@ -299,7 +299,7 @@ func TestSuspendFromAnotherProcessReachesTheService(t *testing.T) {
 func TestCustomDomain(t *testing.T) {
 	e := pdtest.New(t, provisioner.Config{})
 	e.Create(t, "acme")
-	if err := e.Svc.AddDomain(context.Background(), "acme", "support.acme.test"); err != nil {
+	if err := e.Svc.AddDomain(context.Background(), "acme", "support.acme.test", true); err != nil {
 		t.Fatal(err)
 	}
 	e.App.Router.InvalidateDomains()

@@ -30,9 +30,10 @@ type Router struct {
 	site    http.Handler // the service's own pages
 	portals http.Handler // every portal's pages and API
 
-	domains   atomic.Pointer[map[string]string]
-	domainsAt atomic.Int64
-	domainsMu sync.Mutex
+	domains    atomic.Pointer[map[string]string]
+	domainsAt  atomic.Int64
+	domainsGen int64 // the service's domain generation the map was read at
+	domainsMu  sync.Mutex
 }
 
 // NewRouter routes between the service's pages (site) and the portals' (portals).
@@ -44,9 +45,13 @@ func NewRouter(svc *Service, site, portals http.Handler) *Router {
 }
 
 func (rt *Router) domainSlug(ctx context.Context, host string) (string, bool) {
-	if time.Now().UnixNano()-rt.domainsAt.Load() > int64(domainTTL) && rt.domainsMu.TryLock() {
+	// Re-read after the TTL (another process, the shell, may have changed
+	// them) or at once when this service changed them.
+	gen := rt.svc.domainGen.Load()
+	if (time.Now().UnixNano()-rt.domainsAt.Load() > int64(domainTTL) || gen != atomic.LoadInt64(&rt.domainsGen)) && rt.domainsMu.TryLock() {
 		if m, err := rt.svc.catalog.Domains(ctx); err == nil {
 			rt.domains.Store(&m)
+			atomic.StoreInt64(&rt.domainsGen, gen)
 		}
 		rt.domainsAt.Store(time.Now().UnixNano())
 		rt.domainsMu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -51,6 +52,9 @@ type Config struct {
 	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
 	// believed; nobody else's are.
 	TrustedProxies []netip.Prefix
+	// Resolver answers the DNS checks of portals' own host names (default
+	// the system's).
+	Resolver *net.Resolver
 	// SignupBurst is how many portals one address may sign up for at once
 	// on the web; each further one waits a minute, twice as long after
 	// each (default 3).
@@ -130,6 +134,7 @@ func (c *Config) Defaults() {
 
 // Service is the control plane over one data directory.
 type Service struct {
+	domainGen    atomic.Int64 // moves on whenever this service maps or unmaps a host name
 	cfg          Config
 	secret       []byte
 	guards       *portal.Guards // every portal's throttles, outliving its closing

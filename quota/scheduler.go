@@ -37,7 +37,7 @@ func (s *Scheduler) run(names ...string) func() {
 
 // Start schedules the jobs and runs a catch-up round in the background.
 func (s *Scheduler) Start() error {
-	if _, err := s.cron.AddFunc("@every 1h", s.run("usage", "enforce", "autoclose")); err != nil {
+	if _, err := s.cron.AddFunc("@every 1h", s.run("usage", "enforce", "autoclose", "domains")); err != nil {
 		return err
 	}
 	if _, err := s.cron.AddFunc("10 0 * * *", s.run("billing", "expiry")); err != nil {

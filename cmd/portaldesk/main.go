@@ -39,11 +39,11 @@ Usage:
   portaldesk portals create --slug S --company C --admin-email E --admin-password P [--admin-name N]
   portaldesk portals list
   portaldesk portals suspend|resume|delete SLUG
-  portaldesk portals domain add|remove SLUG HOST
+  portaldesk portals domain add|remove SLUG HOST [--force]
   portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
-  portaldesk jobs run usage|enforce|billing|expiry|autoclose|backup [--now RFC3339]
+  portaldesk jobs run usage|enforce|billing|expiry|autoclose|domains|backup [--now RFC3339]
   portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
@@ -237,6 +237,7 @@ func portals(args []string) (err error) {
 	operators := fs.Int("operators", 0, "operators (set-tariff)")
 	dbMB := fs.Int64("db-mb", 0, "database quota override in MB (set-limits; 0 = the tariff's)")
 	diskMB := fs.Int64("disk-mb", 0, "disk quota override in MB (set-limits; 0 = the tariff's)")
+	force := fs.Bool("force", false, "domain add: map the host even if the portal's tariff has no own domain")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -320,7 +321,7 @@ func portals(args []string) (err error) {
 		}
 		switch pos[0] {
 		case "add":
-			return svc.AddDomain(ctx, pos[1], pos[2])
+			return svc.AddDomain(ctx, pos[1], pos[2], *force)
 		case "remove":
 			return svc.RemoveDomain(ctx, pos[2])
 		}
@@ -479,7 +480,7 @@ func billing(args []string) (err error) {
 
 func jobs(args []string) error {
 	if len(args) < 2 || args[0] != "run" {
-		return errors.New("jobs run usage|enforce|billing|expiry|autoclose|backup [--now RFC3339]")
+		return errors.New("jobs run usage|enforce|billing|expiry|autoclose|domains|backup [--now RFC3339]")
 	}
 	fs := flag.NewFlagSet("jobs run", flag.ExitOnError)
 	cfg := configFlags(fs)

@@ -53,6 +53,7 @@ type Config struct {
 	Templates *templates.Set
 	Mailer    MailTester
 	Billing   Billing
+	Domains   Domains
 	// MinFill is the least time a person takes to fill in the
 	// registration form (web.Humans; 0: its default).
 	MinFill time.Duration
@@ -106,6 +107,7 @@ func (s *Server) routes() {
 	s.pageRoutes(m)
 	s.mailRoutes(m, api)
 	s.billingRoutes(m, api)
+	s.domainRoutes(m, api)
 	s.insightRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
@@ -363,7 +365,7 @@ func (s *Server) portalURL(r *http.Request, rq *Request) string {
 		}
 		return scheme + "://" + r.Host + "/"
 	}
-	return strings.TrimRight(s.cfg.PublicURL, "/") + rq.Base + "/"
+	return rq.P.URL() // its own host name once DNS points it here
 }
 
 // localNext is where to go back to after a form: next when it is a path

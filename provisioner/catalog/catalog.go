@@ -85,6 +85,7 @@ type Portal struct {
 	DiskMB         int64     `json:"disk_mb"`
 	AdminDBMB      int64     `json:"admin_db_mb,omitempty"`
 	UsageLevel     int       `json:"usage_level"`
+	Domain         string    `json:"domain,omitempty"` // its own verified host name, if any
 }
 
 // Tariff is a row of the catalog's tariffs.
@@ -105,6 +106,7 @@ type Tariff struct {
 const portalSelect = `SELECT p.id, p.slug, p.company, p.state, p.readonly_reason, p.tariff_id, p.operators, p.admin_email, p.created_at,
 	COALESCE(p.db_mb, t.db_mb), COALESCE(p.disk_mb, t.disk_mb), COALESCE(p.admin_db_mb, 0),
 	COALESCE((SELECT level FROM usage WHERE portal_id = p.id), 0),
+	COALESCE((SELECT host FROM domains WHERE portal_id = p.id AND verified_at IS NOT NULL ORDER BY verified_at LIMIT 1), ''),
 	t.id, t.name, t.price_per_operator, t.max_operators, t.disk_mb, t.db_mb, t.designer, t.timing, t.api_tokens, t.custom_domain, t.own_smtp
 	FROM portals p JOIN tariffs t ON t.id = p.tariff_id`
 
@@ -113,7 +115,7 @@ func scanPortal(row interface{ Scan(...any) error }) (*Portal, error) {
 	var created int64
 	t := &r.Tariff
 	err := row.Scan(&r.ID, &r.Slug, &r.Company, &r.State, &r.ReadOnlyReason, &r.TariffID, &r.Operators, &r.AdminEmail, &created,
-		&r.DBMB, &r.DiskMB, &r.AdminDBMB, &r.UsageLevel,
+		&r.DBMB, &r.DiskMB, &r.AdminDBMB, &r.UsageLevel, &r.Domain,
 		&t.ID, &t.Name, &t.PricePerOperator, &t.MaxOperators, &t.DiskMB, &t.DBMB, &t.Designer, &t.Timing, &t.APITokens, &t.CustomDomain, &t.OwnSMTP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, portal.ErrNotFound
@@ -136,7 +138,7 @@ func (r *Portal) Plan() *portal.Plan {
 		TariffID: r.Tariff.ID, TariffName: r.Tariff.Name, MaxOperators: maxOps,
 		DBQuotaBytes: min(r.DBMB, orMax(r.AdminDBMB)) << 20, DiskQuotaBytes: r.DiskMB << 20, UsageLevel: r.UsageLevel,
 		Designer: r.Tariff.Designer, Timing: r.Tariff.Timing, APITokens: r.Tariff.APITokens,
-		CustomDomain: r.Tariff.CustomDomain, OwnSMTP: r.Tariff.OwnSMTP,
+		CustomDomain: r.Tariff.CustomDomain, OwnSMTP: r.Tariff.OwnSMTP, Domain: r.Domain,
 	}
 }
 
@@ -289,7 +291,7 @@ func (c *Catalog) MarkDeleted(ctx context.Context, id int64, trashPath string) e
 
 // Domains maps every custom host name to its portal's slug.
 func (c *Catalog) Domains(ctx context.Context) (map[string]string, error) {
-	rows, err := c.db.Query(ctx, "SELECT d.host, p.slug FROM domains d JOIN portals p ON p.id = d.portal_id WHERE p.state <> 'deleted'")
+	rows, err := c.db.Query(ctx, "SELECT d.host, p.slug FROM domains d JOIN portals p ON p.id = d.portal_id WHERE p.state <> 'deleted' AND d.verified_at IS NOT NULL")
 	if err != nil {
 		return nil, fmt.Errorf("catalog: domains: %w", err)
 	}
@@ -305,15 +307,96 @@ func (c *Catalog) Domains(ctx context.Context) (map[string]string, error) {
 	return m, rows.Err()
 }
 
-// AddDomain maps host to the portal id.
-func (c *Catalog) AddDomain(ctx context.Context, id int64, host string) error {
-	if _, err := c.db.Exec(ctx, "INSERT INTO domains (host, portal_id) VALUES (?, ?)", host, id); err != nil {
+// AddDomain maps host to the portal id, verified (ops's word for it).
+func (c *Catalog) AddDomain(ctx context.Context, id int64, host string, at time.Time) error {
+	if _, err := c.db.Exec(ctx, "INSERT INTO domains (host, portal_id, verified_at) VALUES (?, ?, ?)", host, id, at.Unix()); err != nil {
 		if sqlitedb.IsUniqueViolation(err) {
 			return ErrDomainTaken
 		}
 		return fmt.Errorf("catalog: add domain: %w", err)
 	}
 	return nil
+}
+
+// Domain is a portal's own host name and the state of its DNS check.
+type Domain struct {
+	Host       string
+	VerifiedAt time.Time // zero until DNS pointed it at the service
+	CheckedAt  time.Time
+	Problem    string // what the last check found wrong
+}
+
+// PortalDomain is the host name the portal's admin entered last (nil: none).
+func (c *Catalog) PortalDomain(ctx context.Context, id int64) (*Domain, error) {
+	d := &Domain{}
+	var verified, checked sql.NullInt64
+	err := c.db.QueryRow(ctx, "SELECT host, verified_at, checked_at, problem FROM domains WHERE portal_id = ? ORDER BY rowid DESC LIMIT 1", id).
+		Scan(&d.Host, &verified, &checked, &d.Problem)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: domain: %w", err)
+	}
+	if verified.Valid {
+		d.VerifiedAt = time.Unix(verified.Int64, 0).UTC()
+	}
+	if checked.Valid {
+		d.CheckedAt = time.Unix(checked.Int64, 0).UTC()
+	}
+	return d, nil
+}
+
+// SetPortalDomain makes host the portal's one own host name, not yet
+// verified; host names it had before are dropped.
+func (c *Catalog) SetPortalDomain(ctx context.Context, id int64, host string) error {
+	return c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM domains WHERE portal_id = ?", id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO domains (host, portal_id) VALUES (?, ?)", host, id); err != nil {
+			if sqlitedb.IsUniqueViolation(err) {
+				return ErrDomainTaken
+			}
+			return fmt.Errorf("catalog: set domain: %w", err)
+		}
+		return nil
+	})
+}
+
+// RecordDomainCheck stores a DNS check of host: a success verifies it (for
+// good: a later failure is shown, but links keep the host), a failure
+// says why.
+func (c *Catalog) RecordDomainCheck(ctx context.Context, host string, ok bool, problem string, at time.Time) error {
+	_, err := c.db.Exec(ctx, `UPDATE domains SET checked_at = ?, problem = ?,
+		verified_at = CASE WHEN ? THEN COALESCE(verified_at, ?) ELSE verified_at END WHERE host = ?`, at.Unix(), problem, ok, at.Unix(), host)
+	return err
+}
+
+// UnverifiedDomains lists host names still waiting for their DNS, with
+// their portal's id, for the periodic check.
+func (c *Catalog) UnverifiedDomains(ctx context.Context) (map[string]int64, error) {
+	rows, err := c.db.Query(ctx, "SELECT host, portal_id FROM domains WHERE verified_at IS NULL")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var h string
+		var id int64
+		if err := rows.Scan(&h, &id); err != nil {
+			return nil, err
+		}
+		out[h] = id
+	}
+	return out, rows.Err()
+}
+
+// RemovePortalDomains unmaps every host name of the portal.
+func (c *Catalog) RemovePortalDomains(ctx context.Context, id int64) error {
+	_, err := c.db.Exec(ctx, "DELETE FROM domains WHERE portal_id = ?", id)
+	return err
 }
 
 // RemoveDomain unmaps host.
