@@ -478,18 +478,28 @@ func (p *Portal) clientCard(ctx context.Context, t *Ticket) (*ClientCard, error)
 		return nil, fmt.Errorf("store: client card: %w", err)
 	}
 	defer rows.Close()
+	var status []int64
 	for rows.Next() {
 		o := &Ticket{}
-		var status int64
-		if err := rows.Scan(&o.Number, &o.Subject, &status, &o.LastActivityAt); err != nil {
+		var st int64
+		if err := rows.Scan(&o.Number, &o.Subject, &st, &o.LastActivityAt); err != nil {
 			return nil, err
 		}
-		if st, err := p.StatusByID(ctx, status); err == nil {
+		c.Recent, status = append(c.Recent, o), append(status, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Statuses only once the rows are closed: reading them may take a
+	// connection of its own, and a request must never hold one while it
+	// waits for another (a full pool would wait forever).
+	rows.Close()
+	for i, o := range c.Recent {
+		if st, err := p.StatusByID(ctx, status[i]); err == nil {
 			o.Status = *st
 		}
-		c.Recent = append(c.Recent, o)
 	}
-	return c, rows.Err()
+	return c, nil
 }
 
 // ViewTicket reads what ticket number's page shows actor — with limit > 0

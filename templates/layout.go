@@ -94,7 +94,7 @@ func (c chrome) top(w *cw, pg *Page) {
 		w.T("Show the tour")
 		w.Raw("</a>")
 		if pg.User.IsStaff() {
-			w.Raw(`<a href="`, b, `/api/v1/openapi.json">`)
+			w.Raw(`<a href="`, b, `/help/api">`)
 			w.T("API reference")
 			w.Raw("</a>")
 		}

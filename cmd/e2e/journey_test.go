@@ -349,6 +349,10 @@ func TestJourneyInChromium(t *testing.T) {
 	admin.run("rating seen", visit(ticketURL), chromedp.WaitVisible(`//div[@id="rating"][contains(., "Quick and kind")]`, chromedp.BySearch))
 	admin.run("settings", visit(e.URL+"/bluelake/admin/settings"), chromedp.WaitVisible(`img.qr`))
 	admin.shot("settings")
+	// Help → API reference: a page, not raw JSON.
+	admin.run("api reference", chromedp.Click(`details.help-menu summary`), click(`//details[contains(@class,"help-menu")]//a[contains(., "API reference")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`#schema-Ticket`), chromedp.WaitVisible(`//article[@id="get_tickets"]//code[text()="/tickets"]`, chromedp.BySearch))
+	admin.shot("api-reference")
 
 	// 11. The client reads the portal in Russian.
 	client.run("russian", click(`footer button[name=lang]`), chromedp.WaitVisible(`//a[contains(., "Мои заявки")]`, chromedp.BySearch))

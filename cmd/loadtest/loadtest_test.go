@@ -2,6 +2,7 @@ package loadtest_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,21 @@ func TestLoadSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Errors != 0 {
-		t.Fatalf("%d errors: %+v", res.Errors, res.Operations)
+		var bad []string
+		for name, o := range res.Operations {
+			if o.Errors > 0 {
+				bad = append(bad, fmt.Sprintf("%s: %d", name, o.Errors))
+			}
+		}
+		if res.TicketPage != nil && res.TicketPage.Errors > 0 {
+			bad = append(bad, fmt.Sprintf("the ticket page alone: %d", res.TicketPage.Errors))
+		}
+		for name, o := range res.Comparison {
+			if o.Errors > 0 {
+				bad = append(bad, fmt.Sprintf("comparison %s: %d", name, o.Errors))
+			}
+		}
+		t.Fatalf("%d errors: %s", res.Errors, strings.Join(bad, ", "))
 	}
 	if res.Requests == 0 || res.RequestsPerSecond <= 0 {
 		t.Fatalf("no requests measured: %+v", res)

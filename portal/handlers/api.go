@@ -73,7 +73,7 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request
 		return err
 	}
 	// The same answer whether the address was new or not (Register).
-	web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "sent", "message": "If the address can be registered, its login and password are on their way to it."})
+	web.WriteJSON(w, http.StatusAccepted, RegisterResult{Status: "sent", Message: "If the address can be registered, its login and password are on their way to it."})
 	return nil
 }
 
@@ -82,7 +82,7 @@ func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rq *Request) e
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"users": nonNil(users)})
+	web.WriteJSON(w, http.StatusOK, UserList{nonNil(users)})
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (s *Server) apiStatuses(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"statuses": sts})
+	web.WriteJSON(w, http.StatusOK, StatusList{nonNil(sts)})
 	return nil
 }
 
@@ -215,11 +215,7 @@ func stringify(v any) string {
 }
 
 func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Fields   map[string]any `json:"fields"`
-		Priority string         `json:"priority"`
-		Client   int64          `json:"client"`
-	}
+	var in NewTicketInput
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.UseNumber()
 	if err := dec.Decode(&in); err != nil {
@@ -301,12 +297,7 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 
 // apiBulkTickets applies one change to several tickets, all or none.
 func (s *Server) apiBulkTickets(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Tickets  []int64 `json:"tickets"`
-		Status   *string `json:"status"`
-		Priority *string `json:"priority"`
-		Assignee *string `json:"assignee"`
-	}
+	var in BulkInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -322,7 +313,7 @@ func (s *Server) apiBulkTickets(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]int{"changed": n})
+	web.WriteJSON(w, http.StatusOK, BulkResult{n})
 	return nil
 }
 
@@ -360,15 +351,12 @@ func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request, rq *Request
 		return err
 	}
 	_ = rq.P.MarkRead(r.Context(), rq.User, t)
-	web.WriteJSON(w, http.StatusOK, map[string]any{"messages": nonNil(tl)})
+	web.WriteJSON(w, http.StatusOK, MessageList{nonNil(tl)})
 	return nil
 }
 
 func (s *Server) apiPostMessage(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Body     string `json:"body"`
-		Internal bool   `json:"internal"`
-	}
+	var in MessageInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -426,7 +414,7 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if len(out) == 1 {
 		web.WriteJSON(w, http.StatusCreated, out[0])
 	} else {
-		web.WriteJSON(w, http.StatusCreated, map[string]any{"attachments": out})
+		web.WriteJSON(w, http.StatusCreated, AttachmentList{out})
 	}
 	return nil
 }
@@ -469,7 +457,7 @@ func (s *Server) apiPutSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 }
 
 func (s *Server) apiProfile(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	web.WriteJSON(w, http.StatusOK, map[string]any{"user": rq.User, "notify": rq.P.NotifyPrefs(r.Context(), rq.User)})
+	web.WriteJSON(w, http.StatusOK, ProfileView{rq.User, rq.P.NotifyPrefs(r.Context(), rq.User)})
 	return nil
 }
 
@@ -490,10 +478,7 @@ func (s *Server) apiPutProfile(w http.ResponseWriter, r *http.Request, rq *Reque
 }
 
 func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Current string `json:"current_password"`
-		New     string `json:"new_password"`
-	}
+	var in PasswordInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -509,12 +494,12 @@ func (s *Server) apiTokens(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"tokens": nonNil(toks)})
+	web.WriteJSON(w, http.StatusOK, TokenList{nonNil(toks)})
 	return nil
 }
 
 func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Name string }
+	var in TokenInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -522,7 +507,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusCreated, map[string]string{"token": tok, "name": strings.TrimSpace(in.Name)})
+	web.WriteJSON(w, http.StatusCreated, NewToken{tok, strings.TrimSpace(in.Name)})
 	return nil
 }
 
@@ -539,7 +524,7 @@ func (s *Server) apiOutbox(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"mail": nonNil(mails)})
+	web.WriteJSON(w, http.StatusOK, MailList{nonNil(mails)})
 	return nil
 }
 

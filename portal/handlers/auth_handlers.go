@@ -131,7 +131,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, rq *Request) err
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Email, Password, Code string }
+	var in LoginInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request, rq *Request) e
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"token": tok, "user": u})
+	web.WriteJSON(w, http.StatusOK, LoginResult{tok, u})
 	return nil
 }
 

@@ -1,15 +1,11 @@
 package handlers
 
 import (
-	_ "embed"
 	"net/http"
 	"time"
 )
 
 func timeOf(unix int64) time.Time { return time.Unix(unix, 0) }
-
-//go:embed openapi.json
-var openAPIDoc []byte
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	w.Header().Set("Content-Type", "application/json")

@@ -19,6 +19,7 @@ import (
 )
 
 func (s *Server) pageRoutes(m *mux.Router) {
+	m.Handle("/help/api", s.user(s.apiReference)).Methods("GET")
 	m.Handle("/forgot", s.h(s.forgotPage)).Methods("GET")
 	m.Handle("/forgot", s.h(s.forgotSubmit)).Methods("POST")
 	m.Handle("/reset", s.h(s.resetPage)).Methods("GET")

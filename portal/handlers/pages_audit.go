@@ -130,6 +130,6 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, rq *Request) e
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"entries": nonNil(entries)})
+	web.WriteJSON(w, http.StatusOK, AuditList{nonNil(entries)})
 	return nil
 }

@@ -227,10 +227,7 @@ func (s *Server) apiSubscription(w http.ResponseWriter, r *http.Request, rq *Req
 }
 
 func (s *Server) apiChangeSubscription(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Tariff    *string `json:"tariff"`
-		Operators *int    `json:"operators"`
-	}
+	var in PlanInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -261,11 +258,7 @@ func (s *Server) apiQuote(w http.ResponseWriter, r *http.Request, rq *Request) e
 }
 
 func (s *Server) apiTopUp(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Amount int64  `json:"amount"`
-		Promo  string `json:"promo"`
-		Payer  string `json:"payer"`
-	}
+	var in TopUpInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -291,7 +284,7 @@ func (s *Server) apiTransactions(w http.ResponseWriter, r *http.Request, rq *Req
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"transactions": nonNil(txns)})
+	web.WriteJSON(w, http.StatusOK, TransactionList{nonNil(txns)})
 	return nil
 }
 
@@ -317,7 +310,7 @@ func (s *Server) apiInvoices(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"invoices": list})
+	web.WriteJSON(w, http.StatusOK, InvoiceList{nonNil(list)})
 	return nil
 }
 
@@ -330,6 +323,6 @@ func (s *Server) apiTariffs(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"tariffs": ts})
+	web.WriteJSON(w, http.StatusOK, TariffList{nonNil(ts)})
 	return nil
 }

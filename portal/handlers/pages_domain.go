@@ -121,14 +121,12 @@ func (s *Server) apiDomain(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"domain": d, "allowed": rq.P.Plan().CustomDomain})
+	web.WriteJSON(w, http.StatusOK, DomainState{d, rq.P.Plan().CustomDomain})
 	return nil
 }
 
 func (s *Server) apiPutDomain(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Host string `json:"host"`
-	}
+	var in DomainInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}

@@ -397,7 +397,7 @@ func (s *Server) apiWorkTypes(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"work_types": nonNil(types)})
+	web.WriteJSON(w, http.StatusOK, WorkTypeList{nonNil(types)})
 	return nil
 }
 
@@ -428,13 +428,7 @@ func (s *Server) apiWork(w http.ResponseWriter, r *http.Request, rq *Request) er
 }
 
 func (s *Server) apiLogWork(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		WorkType any    `json:"work_type"`
-		Quantity any    `json:"quantity"`
-		Date     string `json:"date"`
-		Comment  string `json:"comment"`
-		Visible  bool   `json:"visible"`
-	}
+	var in WorkInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -451,15 +445,12 @@ func (s *Server) apiRating(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"rating": rt})
+	web.WriteJSON(w, http.StatusOK, RatingView{rt})
 	return nil
 }
 
 func (s *Server) apiRate(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct {
-		Score   int    `json:"score"`
-		Comment string `json:"comment"`
-	}
+	var in RatingInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}

@@ -224,7 +224,7 @@ func (s *Server) apiTestMail(w http.ResponseWriter, r *http.Request, rq *Request
 		web.WriteJSON(w, http.StatusBadGateway, map[string]any{"error": map[string]string{"code": "smtp_failed", "message": err.Error()}})
 		return nil
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]string{"result": answer})
+	web.WriteJSON(w, http.StatusOK, TestMailResult{answer})
 	return nil
 }
 
@@ -239,12 +239,12 @@ func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, rq *Reques
 			out = append(out, t)
 		}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"templates": out})
+	web.WriteJSON(w, http.StatusOK, TemplateList{nonNil(out)})
 	return nil
 }
 
 func (s *Server) apiPutTemplate(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Subject, Body string }
+	var in TemplateInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -270,12 +270,12 @@ func (s *Server) apiResetTemplate(w http.ResponseWriter, r *http.Request, rq *Re
 }
 
 func (s *Server) apiRetry(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ ID int64 }
+	var in RetryInput
 	_ = web.DecodeJSON(r, &in)
 	n, err := rq.P.RetryFailed(r.Context(), rq.User, in.ID)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]int64{"queued": n})
+	web.WriteJSON(w, http.StatusOK, QueuedResult{n})
 	return nil
 }

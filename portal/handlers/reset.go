@@ -57,7 +57,7 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Email string }
+	var in ForgotInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) 
 }
 
 func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in struct{ Token, Password string }
+	var in ResetInput
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}

@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"portaldesk/portal"
+)
+
+// The JSON API's request bodies and response envelopes that are not domain
+// types. The handlers decode and encode exactly these; the OpenAPI document
+// (openapi_spec.go) describes them from the same types.
+
+// LoginInput signs in for a token; Code is the one-time code when two-step
+// sign-in is on.
+type LoginInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Code     string `json:"code,omitempty"`
+}
+
+// LoginResult is a new login token and whose it is.
+type LoginResult struct {
+	Token string       `json:"token"`
+	User  *portal.User `json:"user"`
+}
+
+// RegisterResult answers every registration alike (it tells nobody who has
+// an account).
+type RegisterResult struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// ForgotInput asks for a password reset link.
+type ForgotInput struct {
+	Email string `json:"email"`
+}
+
+// ResetInput sets a new password with the mailed token.
+type ResetInput struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// NewTicketInput opens a ticket: answers keyed by field name or id ("f3");
+// staff may open one for a client.
+type NewTicketInput struct {
+	Fields   map[string]any `json:"fields"`
+	Priority string         `json:"priority"`
+	Client   int64          `json:"client"`
+}
+
+// TicketPatch changes a ticket (staff): a status id or name, a priority,
+// an assignee ("me", "none", null or an id). Absent keys stay as they are,
+// which is why apiPatchTicket reads the body key by key; this type
+// describes it for the document.
+type TicketPatch struct {
+	Status   any `json:"status,omitempty"`
+	Priority any `json:"priority,omitempty"`
+	Assignee any `json:"assignee,omitempty"`
+}
+
+// BulkInput applies one change to several tickets, all or none.
+type BulkInput struct {
+	Tickets  []int64 `json:"tickets"`
+	Status   *string `json:"status"`
+	Priority *string `json:"priority"`
+	Assignee *string `json:"assignee"`
+}
+
+// BulkResult is how many tickets changed.
+type BulkResult struct {
+	Changed int `json:"changed"`
+}
+
+// MessageInput is a reply, or an internal note (staff).
+type MessageInput struct {
+	Body     string `json:"body"`
+	Internal bool   `json:"internal"`
+}
+
+// PasswordInput changes one's own password.
+type PasswordInput struct {
+	Current string `json:"current_password"`
+	New     string `json:"new_password"`
+}
+
+// TokenInput names a new personal token.
+type TokenInput struct {
+	Name string `json:"name"`
+}
+
+// NewToken is a personal token, shown once.
+type NewToken struct {
+	Token string `json:"token"`
+	Name  string `json:"name"`
+}
+
+// PlanInput changes the tariff or the number of operators.
+type PlanInput struct {
+	Tariff    *string `json:"tariff"`
+	Operators *int    `json:"operators"`
+}
+
+// TopUpInput issues an invoice; Amount is in minor units (kopecks).
+type TopUpInput struct {
+	Amount int64  `json:"amount"`
+	Promo  string `json:"promo"`
+	Payer  string `json:"payer"`
+}
+
+// WorkInput logs labour: a work type's id or name, a quantity (a number,
+// or "1:30" for hours), a day (YYYY-MM-DD, default today).
+type WorkInput struct {
+	WorkType any    `json:"work_type"`
+	Quantity any    `json:"quantity"`
+	Date     string `json:"date"`
+	Comment  string `json:"comment"`
+	Visible  bool   `json:"visible"`
+}
+
+// RatingInput rates a closed ticket from 1 to 5.
+type RatingInput struct {
+	Score   int    `json:"score"`
+	Comment string `json:"comment"`
+}
+
+// TemplateInput is a mail template's own wording.
+type TemplateInput struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+}
+
+// RetryInput queues failed mail again: one (ID) or all (0).
+type RetryInput struct {
+	ID int64 `json:"id"`
+}
+
+// DomainInput is the portal's own host name.
+type DomainInput struct {
+	Host string `json:"host"`
+}
+
+// DomainState is the portal's own host name (null when none) and whether
+// the tariff includes one.
+type DomainState struct {
+	Domain  *portal.Domain `json:"domain"`
+	Allowed bool           `json:"allowed"`
+}
+
+// ProfileView is one's own account with notification choices.
+type ProfileView struct {
+	User   *portal.User    `json:"user"`
+	Notify map[string]bool `json:"notify"`
+}
+
+// Lists the API answers with, one key each.
+type (
+	UserList struct {
+		Users []*portal.User `json:"users"`
+	}
+	StatusList struct {
+		Statuses []portal.Status `json:"statuses"`
+	}
+	MessageList struct {
+		Messages []*portal.Entry `json:"messages"`
+	}
+	AttachmentList struct {
+		Attachments []*portal.Attachment `json:"attachments"`
+	}
+	TokenList struct {
+		Tokens []portal.Token `json:"tokens"`
+	}
+	MailList struct {
+		Mail []*portal.Mail `json:"mail"`
+	}
+	TemplateList struct {
+		Templates []*portal.MailTemplate `json:"templates"`
+	}
+	TransactionList struct {
+		Transactions []portal.Transaction `json:"transactions"`
+	}
+	InvoiceList struct {
+		Invoices []*portal.Invoice `json:"invoices"`
+	}
+	TariffList struct {
+		Tariffs []portal.TariffInfo `json:"tariffs"`
+	}
+	WorkTypeList struct {
+		WorkTypes []portal.WorkType `json:"work_types"`
+	}
+	AuditList struct {
+		Entries []portal.AuditEntry `json:"entries"`
+	}
+	RatingView struct {
+		Rating *portal.Rating `json:"rating"`
+	}
+	QueuedResult struct {
+		Queued int64 `json:"queued"`
+	}
+	TestMailResult struct {
+		Result string `json:"result"`
+	}
+)

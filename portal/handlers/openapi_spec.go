@@ -1,0 +1,454 @@
+package handlers
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"portaldesk/portal"
+	"portaldesk/portal/web"
+)
+
+// The OpenAPI document of a portal's JSON API is built from apiOps below
+// and from the Go types the handlers decode and encode, so the schemas say
+// what the code does. TestOpenAPICoversEveryRoute fails on a route of the
+// router that apiOps lacks (or the reverse), and TestOpenAPIResponses
+// validates real answers against the document.
+
+// Who may call an operation.
+const (
+	anyone   = "anyone"
+	signedIn = "anyone signed in"
+	staff    = "operators and admins"
+	admins   = "admins"
+)
+
+// apiOp is one operation of the API.
+type apiOp struct {
+	Method, Path string
+	Tag, Summary string
+	Who          string
+	Params       []apiParam
+	Body         any // a value of the request body's type (nil: none)
+	Status       int // of success
+	Resp         any // a value of the response's type (nil: no body)
+	Media        string
+	Errors       []int
+}
+
+type apiParam struct {
+	Name, Type, Doc string
+	Enum            []string
+}
+
+var (
+	pageParam   = apiParam{"page", "integer", "page number, from 1", nil}
+	periodParam = []apiParam{{"from", "string", "first day, YYYY-MM-DD", nil}, {"to", "string", "last day, YYYY-MM-DD", nil},
+		{"by", "string", "grouping", []string{"day", "week", "month"}}, {"format", "string", "csv for a spreadsheet", []string{"json", "csv"}}}
+)
+
+// apiOps lists every operation the API serves, in the reference's order.
+var apiOps = []apiOp{
+	{Method: "POST", Path: "/login", Tag: "Sign-in", Summary: "Sign in for a login token (30 days). With two-step sign-in on, send the app's code as code.", Who: anyone,
+		Body: LoginInput{}, Status: 200, Resp: LoginResult{}, Errors: []int{400, 401, 429}},
+	{Method: "POST", Path: "/logout", Tag: "Sign-in", Summary: "End the token the request carries.", Who: signedIn, Status: 204, Errors: []int{401}},
+	{Method: "GET", Path: "/me", Tag: "Sign-in", Summary: "The person the token belongs to.", Who: signedIn, Status: 200, Resp: portal.User{}, Errors: []int{401}},
+	{Method: "POST", Path: "/register", Tag: "Sign-in", Summary: "Register as a client: the password is mailed. The answer is the same whether or not the address has an account.", Who: anyone,
+		Body: portal.NewPerson{}, Status: 202, Resp: RegisterResult{}, Errors: []int{400, 422, 429}},
+	{Method: "POST", Path: "/password/forgot", Tag: "Sign-in", Summary: "Mail a link to set a new password (the same answer for any address).", Who: anyone,
+		Body: ForgotInput{}, Status: 202, Errors: []int{400, 429}},
+	{Method: "POST", Path: "/password/reset", Tag: "Sign-in", Summary: "Set a new password with the mailed token; every session and token of the person ends.", Who: anyone,
+		Body: ResetInput{}, Status: 200, Resp: LoginResult{}, Errors: []int{400, 422}},
+
+	{Method: "GET", Path: "/tickets", Tag: "Tickets", Summary: "The tickets table: every ticket for staff, their own for a client; 50 a page with the total.", Who: signedIn,
+		Params: []apiParam{{"status", "string", "a status id or name, open or closed", nil}, {"assignee", "string", "me, none, any or an operator's id", nil},
+			{"client", "integer", "a client's id (staff)", nil}, {"priority", "string", "", []string{"low", "normal", "high", "urgent"}},
+			{"q", "string", "words to find in subjects, descriptions, answers and messages", nil}, {"unread", "integer", "1: only tickets with news for me (staff)", nil},
+			{"sort", "string", "", []string{"activity", "created", "priority"}}, {"order", "string", "", []string{"asc", "desc"}}, pageParam},
+		Status: 200, Resp: portal.TicketList{}, Errors: []int{401, 422}},
+	{Method: "POST", Path: "/tickets", Tag: "Tickets", Summary: "Open a ticket: the questionnaire's answers keyed by field name or id (f3).", Who: signedIn,
+		Body: NewTicketInput{}, Status: 201, Resp: portal.Ticket{}, Errors: []int{400, 401, 422, 507}},
+	{Method: "POST", Path: "/tickets/bulk", Tag: "Tickets", Summary: "Change up to 200 tickets at once (a status, a priority, an assignee): all of them or none.", Who: staff,
+		Body: BulkInput{}, Status: 200, Resp: BulkResult{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "GET", Path: "/tickets/{n}", Tag: "Tickets", Summary: "A ticket with its answers and files.", Who: signedIn, Status: 200, Resp: TicketView{}, Errors: []int{401, 404}},
+	{Method: "PATCH", Path: "/tickets/{n}", Tag: "Tickets", Summary: "Change the status, priority or assignee; each change is an event in the timeline.", Who: staff,
+		Body: TicketPatch{}, Status: 200, Resp: portal.Ticket{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "DELETE", Path: "/tickets/{n}", Tag: "Tickets", Summary: "Delete a ticket with its messages and files.", Who: admins, Status: 204, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/tickets/{n}/messages", Tag: "Tickets", Summary: "The conversation, oldest first; internal notes only for staff.", Who: signedIn,
+		Status: 200, Resp: MessageList{}, Errors: []int{401, 404}},
+	{Method: "POST", Path: "/tickets/{n}/messages", Tag: "Tickets", Summary: "Reply, or (staff) write an internal note the client never sees.", Who: signedIn,
+		Body: MessageInput{}, Status: 201, Resp: portal.Entry{}, Errors: []int{400, 401, 404, 422, 507}},
+	{Method: "POST", Path: "/tickets/{n}/attachments", Tag: "Tickets", Summary: "Attach files (multipart, field file; message: a message id to attach them to). All or none.", Who: signedIn,
+		Body: "multipart", Status: 201, Resp: AttachmentList{}, Errors: []int{400, 401, 404, 413, 422, 507}},
+	{Method: "GET", Path: "/attachments/{id}", Tag: "Tickets", Summary: "Download a file.", Who: signedIn, Status: 200, Resp: "binary", Errors: []int{401, 404}},
+	{Method: "GET", Path: "/tickets/{n}/work", Tag: "Labour", Summary: "Labour logged on a ticket (a client sees what is marked visible).", Who: signedIn,
+		Status: 200, Resp: portal.TicketWork{}, Errors: []int{401, 404}},
+	{Method: "POST", Path: "/tickets/{n}/work", Tag: "Labour", Summary: "Log labour against the price list.", Who: staff,
+		Body: WorkInput{}, Status: 201, Resp: portal.WorkEntry{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "GET", Path: "/tickets/{n}/rating", Tag: "Tickets", Summary: "The client's rating of a closed ticket (null until rated).", Who: signedIn,
+		Status: 200, Resp: RatingView{}, Errors: []int{401, 404}},
+	{Method: "POST", Path: "/tickets/{n}/rating", Tag: "Tickets", Summary: "Rate a closed ticket from 1 to 5 (its client).", Who: signedIn,
+		Body: RatingInput{}, Status: 200, Resp: portal.Rating{}, Errors: []int{400, 401, 403, 404, 422}},
+
+	{Method: "GET", Path: "/users", Tag: "People", Summary: "People: everyone for admins, clients for operators.", Who: staff, Status: 200, Resp: UserList{}, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/users", Tag: "People", Summary: "Invite a client (staff) or an operator (admins): the password is mailed.", Who: staff,
+		Body: portal.NewPerson{}, Status: 201, Resp: portal.User{}, Errors: []int{400, 401, 403, 409, 422}},
+	{Method: "PATCH", Path: "/users/{id}", Tag: "People", Summary: "Change a person's name, address, role or activity. A new address is their sign-in; the old one is told.", Who: admins,
+		Body: portal.UserChange{}, Status: 200, Resp: portal.User{}, Errors: []int{400, 401, 403, 404, 409, 422}},
+	{Method: "POST", Path: "/users/{id}/invite", Tag: "People", Summary: "Send an unused invitation again, with a new password.", Who: staff,
+		Status: 200, Resp: portal.User{}, Errors: []int{401, 403, 404, 422}},
+	{Method: "GET", Path: "/users/{id}/export", Tag: "People", Summary: "Everything the portal holds about a person, as a zip.", Who: admins,
+		Status: 200, Resp: "zip", Errors: []int{401, 403, 404}},
+	{Method: "POST", Path: "/users/{id}/erase", Tag: "People", Summary: "Erase a person: name, address and sign-in go; their tickets stay, by a deleted user.", Who: admins,
+		Status: 204, Errors: []int{401, 403, 404, 422}},
+
+	{Method: "GET", Path: "/form", Tag: "Questionnaire", Summary: "The questionnaire clients fill in.", Who: signedIn, Status: 200, Resp: FormView{}, Errors: []int{401}},
+	{Method: "PUT", Path: "/form", Tag: "Questionnaire", Summary: "Replace the questionnaire, whole or not at all.", Who: admins,
+		Body: portal.FormEdit{}, Status: 200, Resp: FormView{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "GET", Path: "/statuses", Tag: "Workflow", Summary: "Ticket statuses in order.", Who: signedIn, Status: 200, Resp: StatusList{}, Errors: []int{401}},
+	{Method: "POST", Path: "/statuses", Tag: "Workflow", Summary: "Add a status.", Who: admins, Body: portal.StatusInput{}, Status: 201, Resp: portal.Status{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "PATCH", Path: "/statuses/{id}", Tag: "Workflow", Summary: "Rename, recolour, reorder or retire a status.", Who: admins,
+		Body: portal.StatusInput{}, Status: 200, Resp: portal.Status{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "GET", Path: "/workflow", Tag: "Workflow", Summary: "What taking, a client's reply and waiting do to a ticket's status.", Who: admins,
+		Status: 200, Resp: portal.Workflow{}, Errors: []int{401, 403}},
+	{Method: "PUT", Path: "/workflow", Tag: "Workflow", Summary: "Change the workflow (PATCH works alike).", Who: admins,
+		Body: portal.Workflow{}, Status: 200, Resp: portal.Workflow{}, Errors: []int{400, 401, 403, 422}, Media: "PATCH"},
+	{Method: "GET", Path: "/settings", Tag: "Settings", Summary: "The portal's settings.", Who: admins, Status: 200, Resp: portal.Settings{}, Errors: []int{401, 403}},
+	{Method: "PUT", Path: "/settings", Tag: "Settings", Summary: "Change settings; absent keys stay (PATCH works alike).", Who: admins,
+		Body: portal.Settings{}, Status: 200, Resp: portal.Settings{}, Errors: []int{400, 401, 403, 422}, Media: "PATCH"},
+	{Method: "GET", Path: "/domain", Tag: "Settings", Summary: "The portal's own host name with its DNS record and state.", Who: admins,
+		Status: 200, Resp: DomainState{}, Errors: []int{401, 403}},
+	{Method: "PUT", Path: "/domain", Tag: "Settings", Summary: "Serve the portal at its own host name (tariffs that include it); checked at once.", Who: admins,
+		Body: DomainInput{}, Status: 200, Resp: portal.Domain{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "DELETE", Path: "/domain", Tag: "Settings", Summary: "Stop serving the portal at its own host name.", Who: admins, Status: 204, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/domain/check", Tag: "Settings", Summary: "Check the host name's DNS now.", Who: admins, Status: 200, Resp: portal.Domain{}, Errors: []int{401, 403, 404}},
+
+	{Method: "GET", Path: "/profile", Tag: "Profile", Summary: "One's own account and notification choices.", Who: signedIn, Status: 200, Resp: ProfileView{}, Errors: []int{401}},
+	{Method: "PUT", Path: "/profile", Tag: "Profile", Summary: "Change one's name, language and notifications.", Who: signedIn,
+		Body: portal.Profile{}, Status: 200, Resp: portal.User{}, Errors: []int{400, 401, 422}},
+	{Method: "POST", Path: "/password", Tag: "Profile", Summary: "Change one's password; every other session and token ends.", Who: signedIn,
+		Body: PasswordInput{}, Status: 204, Errors: []int{400, 401, 422, 429}},
+	{Method: "GET", Path: "/tokens", Tag: "Profile", Summary: "One's personal API tokens (tariffs with API access).", Who: staff, Status: 200, Resp: TokenList{}, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/tokens", Tag: "Profile", Summary: "Create a personal token; it is shown once.", Who: staff,
+		Body: TokenInput{}, Status: 201, Resp: NewToken{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "DELETE", Path: "/tokens/{id}", Tag: "Profile", Summary: "Revoke a personal token.", Who: staff, Status: 204, Errors: []int{401, 403, 404}},
+
+	{Method: "GET", Path: "/outbox", Tag: "Mail", Summary: "The latest mail the portal sent or is sending.", Who: admins, Status: 200, Resp: MailList{}, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/outbox/retry", Tag: "Mail", Summary: "Queue failed mail again: one (id) or all.", Who: admins,
+		Body: RetryInput{}, Status: 200, Resp: QueuedResult{}, Errors: []int{401, 403}},
+	{Method: "GET", Path: "/mail/smtp", Tag: "Mail", Summary: "The portal's own sender (tariffs that include it); the password is never shown.", Who: admins,
+		Status: 200, Resp: portal.SMTPSettings{}, Errors: []int{401, 403}},
+	{Method: "PUT", Path: "/mail/smtp", Tag: "Mail", Summary: "Set the portal's own sender.", Who: admins,
+		Body: portal.SMTPSettings{}, Status: 200, Resp: portal.SMTPSettings{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "POST", Path: "/mail/test", Tag: "Mail", Summary: "Send a test mail through the portal's sender, with the server's answer.", Who: admins,
+		Status: 200, Resp: TestMailResult{}, Errors: []int{401, 403, 502}},
+	{Method: "GET", Path: "/mail/templates", Tag: "Mail", Summary: "Every mail template in every language.", Who: admins, Status: 200, Resp: TemplateList{}, Errors: []int{401, 403}},
+	{Method: "PUT", Path: "/mail/templates/{kind}/{lang}", Tag: "Mail", Summary: "Reword a template.", Who: admins,
+		Body: TemplateInput{}, Status: 200, Resp: portal.MailTemplate{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "DELETE", Path: "/mail/templates/{kind}/{lang}", Tag: "Mail", Summary: "Go back to the default wording.", Who: admins, Status: 204, Errors: []int{401, 403, 404}},
+
+	{Method: "GET", Path: "/subscription", Tag: "Billing", Summary: "Tariff, operators, balance, storage measured now.", Who: admins, Status: 200, Resp: portal.Subscription{}, Errors: []int{401, 403}},
+	{Method: "PATCH", Path: "/subscription", Tag: "Billing", Summary: "Change the tariff or operators; today's charge is taken at once.", Who: admins,
+		Body: PlanInput{}, Status: 200, Resp: portal.Subscription{}, Errors: []int{400, 401, 402, 403, 422}},
+	{Method: "GET", Path: "/subscription/quote", Tag: "Billing", Summary: "The price of a change before making it.", Who: admins,
+		Params: []apiParam{{"tariff", "string", "a tariff id", nil}, {"operators", "integer", "", nil}}, Status: 200, Resp: portal.Quote{}, Errors: []int{401, 403, 422}},
+	{Method: "POST", Path: "/subscription/topup", Tag: "Billing", Summary: "Issue an invoice; the balance grows when it is paid.", Who: admins,
+		Body: TopUpInput{}, Status: 201, Resp: portal.Invoice{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "GET", Path: "/transactions", Tag: "Billing", Summary: "The ledger, newest first.", Who: admins, Status: 200, Resp: TransactionList{}, Errors: []int{401, 403}},
+	{Method: "GET", Path: "/invoices", Tag: "Billing", Summary: "Invoices with their state, newest first.", Who: admins, Status: 200, Resp: InvoiceList{}, Errors: []int{401, 403}},
+	{Method: "GET", Path: "/invoices/{number}", Tag: "Billing", Summary: "One invoice with the vendor's details.", Who: admins, Status: 200, Resp: portal.Invoice{}, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/tariffs", Tag: "Billing", Summary: "The tariffs on offer.", Who: signedIn, Status: 200, Resp: TariffList{}, Errors: []int{401}},
+
+	{Method: "GET", Path: "/work-types", Tag: "Labour", Summary: "The price list.", Who: staff, Status: 200, Resp: WorkTypeList{}, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/work-types", Tag: "Labour", Summary: "Add a work type.", Who: admins, Body: portal.WorkTypeInput{}, Status: 201, Resp: portal.WorkType{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "PATCH", Path: "/work-types/{id}", Tag: "Labour", Summary: "Change or retire a work type.", Who: admins,
+		Body: portal.WorkTypeInput{}, Status: 200, Resp: portal.WorkType{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "GET", Path: "/reports/labour", Tag: "Reports", Summary: "Labour by operator, client and work type over a period (format=csv: a spreadsheet, table=…).", Who: staff,
+		Params: append(periodParam[:len(periodParam):len(periodParam)], apiParam{"operator", "integer", "", nil}, apiParam{"client", "integer", "", nil}, apiParam{"work_type", "integer", "", nil}),
+		Status: 200, Resp: portal.LabourReport{}, Media: "csv", Errors: []int{401, 403, 422}},
+	{Method: "GET", Path: "/stats", Tag: "Reports", Summary: "Statistics over a period: tickets, answer times, ratings, operators (format=csv: a spreadsheet).", Who: admins,
+		Params: periodParam, Status: 200, Resp: portal.Stats{}, Media: "csv", Errors: []int{401, 403, 422}},
+	{Method: "GET", Path: "/audit", Tag: "Reports", Summary: "The audit log, newest first (format=csv: a spreadsheet).", Who: admins,
+		Params: []apiParam{{"action", "string", "", nil}, {"who", "string", "an actor's address", nil}, {"from", "string", "YYYY-MM-DD", nil}, {"to", "string", "YYYY-MM-DD", nil},
+			{"before", "integer", "an entry id: the page after it", nil}, {"format", "string", "", []string{"json", "csv"}}},
+		Status: 200, Resp: AuditList{}, Media: "csv", Errors: []int{401, 403, 422}},
+
+	{Method: "GET", Path: "/openapi.json", Tag: "Reference", Summary: "This document.", Who: anyone, Status: 200, Resp: "openapi"},
+}
+
+// openAPIDoc is the document, built once.
+var openAPIDoc = func() []byte {
+	b, err := json.MarshalIndent(buildOpenAPI(apiOps), "", " ")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+func buildOpenAPI(ops []apiOp) map[string]any {
+	sc := &schemas{defs: map[string]any{}, names: map[reflect.Type]string{}}
+	paths := map[string]map[string]any{}
+	for _, op := range ops {
+		o := map[string]any{
+			"summary":     op.Summary,
+			"tags":        []string{op.Tag},
+			"operationId": strings.ToLower(op.Method) + strings.NewReplacer("/", "_", "{", "", "}", "", "-", "_", ".", "_").Replace(op.Path),
+			"description": "Who: " + op.Who + ".",
+		}
+		if op.Who == anyone {
+			o["security"] = []any{}
+		}
+		var params []any
+		for _, seg := range strings.Split(op.Path, "/") {
+			if strings.HasPrefix(seg, "{") {
+				name := strings.Trim(seg, "{}")
+				typ := "integer"
+				if name == "kind" || name == "lang" || name == "number" {
+					typ = "string"
+				}
+				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": typ}})
+			}
+		}
+		for _, p := range op.Params {
+			s := map[string]any{"type": p.Type}
+			if p.Enum != nil {
+				s["enum"] = p.Enum
+			}
+			q := map[string]any{"name": p.Name, "in": "query", "schema": s}
+			if p.Doc != "" {
+				q["description"] = p.Doc
+			}
+			params = append(params, q)
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		switch b := op.Body.(type) {
+		case nil:
+		case string: // multipart
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": map[string]any{
+				"type": "object", "properties": map[string]any{"file": map[string]any{"type": "array", "items": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}},
+					"message": map[string]any{"type": "integer"}}, "required": []string{"file"}}}}}
+		default:
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": sc.input(reflect.TypeOf(b))}}}
+		}
+		resp := map[string]any{}
+		ok := map[string]any{"description": http200(op.Status)}
+		switch r := op.Resp.(type) {
+		case nil:
+		case string:
+			media := map[string]string{"binary": "application/octet-stream", "zip": "application/zip"}[r]
+			if r == "openapi" {
+				ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
+			} else {
+				ok["content"] = map[string]any{media: map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": media}}}
+			}
+		default:
+			content := map[string]any{"application/json": map[string]any{"schema": sc.output(reflect.TypeOf(r))}}
+			if op.Media == "csv" {
+				content["text/csv"] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			ok["content"] = content
+		}
+		resp[itoa(op.Status)] = ok
+		for _, code := range op.Errors {
+			resp[itoa(code)] = map[string]any{"$ref": "#/components/responses/E" + itoa(code)}
+		}
+		o["responses"] = resp
+		if paths[op.Path] == nil {
+			paths[op.Path] = map[string]any{}
+		}
+		paths[op.Path][strings.ToLower(op.Method)] = o
+		if op.Media == "PATCH" {
+			paths[op.Path]["patch"] = o
+		}
+	}
+	errSchema := sc.output(reflect.TypeOf(struct {
+		Error web.Error `json:"error"`
+	}{}))
+	responses := map[string]any{}
+	for code, what := range errorCodes {
+		responses["E"+itoa(code)] = map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "Portaldesk portal API", "version": "1",
+			"description": "The JSON API of one portal, under /{slug}/api/v1 (or /api/v1 on the portal's own domain). Authenticate with Authorization: Bearer TOKEN, " +
+				"from POST /login or a personal token made in the profile. Errors are {\"error\": {\"code\", \"message\", \"fields\"}}: fields names each input that is wrong. " +
+				"A request answered with an error has changed nothing. Messages follow Accept-Language (en, ru)."},
+		"servers":    []any{map[string]any{"url": "/{slug}/api/v1", "variables": map[string]any{"slug": map[string]any{"default": "acme", "description": "the portal's address"}}}},
+		"security":   []any{map[string]any{"bearer": []any{}}},
+		"paths":      paths,
+		"components": map[string]any{"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}}, "schemas": sc.defs, "responses": responses},
+	}
+}
+
+// errorCodes are the error answers, with what each means here.
+var errorCodes = map[int]string{
+	400: "The body is not valid JSON of this shape.",
+	401: "No valid token (or a wrong password, or a one-time code needed: code_required).",
+	402: "The balance does not cover the change: top up first.",
+	403: "Not allowed for this role, or not in the tariff (not_in_tariff).",
+	404: "No such thing here (or not yours).",
+	409: "The tariff has no room for another operator (operator_limit), or the address is taken.",
+	413: "A file is larger than the portal allows.",
+	422: "Some input is wrong: fields says which and why.",
+	429: "Too many attempts: wait as Retry-After says.",
+	502: "The mail server refused: its own words are in message.",
+	507: "The portal's storage quota is full: nothing was saved.",
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func http200(code int) string {
+	switch code {
+	case 201:
+		return "Created."
+	case 202:
+		return "Accepted."
+	case 204:
+		return "Done; no body."
+	}
+	return "OK."
+}
+
+// schemas turns Go types into JSON Schema (2020-12, as OpenAPI 3.1 has
+// it) the way encoding/json writes them: json tags name the properties;
+// a field without omitempty/omitzero is always present (required); a nil
+// slice, map or pointer is written as null. Responses are closed (no
+// property the document does not name); request bodies name no required
+// property, as every handler starts from defaults.
+type schemas struct {
+	defs  map[string]any
+	names map[reflect.Type]string
+}
+
+func (s *schemas) output(t reflect.Type) any { return s.of(t, false) }
+func (s *schemas) input(t reflect.Type) any  { return s.of(t, true) }
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func (s *schemas) of(t reflect.Type, in bool) any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.Pointer:
+		return nullable(s.of(t.Elem(), in))
+	case t.Kind() == reflect.Interface:
+		return map[string]any{}
+	case t.Kind() == reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return map[string]any{"type": "number"}
+	case t.Kind() == reflect.String:
+		return map[string]any{"type": "string"}
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		return map[string]any{"type": []string{"array", "null"}, "items": s.of(t.Elem(), in)}
+	case t.Kind() == reflect.Map:
+		return map[string]any{"type": []string{"object", "null"}, "additionalProperties": s.of(t.Elem(), in)}
+	case t.Kind() == reflect.Struct:
+		if t.Name() == "" {
+			return s.object(t, in)
+		}
+		name := s.name(t, in)
+		if _, done := s.defs[name]; !done {
+			s.defs[name] = map[string]any{} // a placeholder while its fields refer back
+			s.defs[name] = s.object(t, in)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+// name is the schema's name: the type's, capitalised, with "Input" for a
+// request body's own variant; a second type of the same name takes its
+// package's too.
+func (s *schemas) name(t reflect.Type, in bool) string {
+	key := t
+	if in {
+		key = reflect.PointerTo(t) // the input variant's own key
+	}
+	if n, ok := s.names[key]; ok {
+		return n
+	}
+	r := []rune(t.Name())
+	r[0] = unicode.ToUpper(r[0])
+	n := string(r)
+	if in && !strings.HasSuffix(n, "Input") {
+		n += "Input"
+	}
+	for _, taken := range s.names {
+		if taken == n {
+			pkg := t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]
+			n = strings.ToUpper(pkg[:1]) + pkg[1:] + n
+			break
+		}
+	}
+	s.names[key] = n
+	return n
+}
+
+func (s *schemas) object(t reflect.Type, in bool) map[string]any {
+	props := map[string]any{}
+	var required []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" || !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				et := f.Type
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				walk(et)
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name) // encoding/json matches names in any case
+			}
+			props[name] = s.of(f.Type, in)
+			if !in && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	o := map[string]any{"type": "object", "properties": props}
+	if !in {
+		o["additionalProperties"] = false
+	}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+func nullable(s any) any {
+	m, ok := s.(map[string]any)
+	if !ok {
+		return s
+	}
+	if _, ref := m["$ref"]; ref {
+		return map[string]any{"anyOf": []any{m, map[string]any{"type": "null"}}}
+	}
+	switch t := m["type"].(type) {
+	case string:
+		c := map[string]any{}
+		for k, v := range m {
+			c[k] = v
+		}
+		c["type"] = []string{t, "null"}
+		return c
+	}
+	return m // already nullable, or any
+}
