@@ -64,8 +64,10 @@ func (f *Field) InputType() string {
 	switch f.Type {
 	case FieldDate:
 		return "date"
-	case FieldInteger, FieldDecimal:
+	case FieldInteger:
 		return "number"
+	case FieldDecimal:
+		return "text" // "12,5" as well as "12.5": a number input refuses the comma in some browsers
 	case FieldEmail:
 		return "email"
 	case FieldPhone:
@@ -83,6 +85,19 @@ const (
 )
 
 var phoneRe = regexp.MustCompile(`^\+?[0-9 ()\-.]{5,25}$`)
+
+// msgPhone is Normalize's answer to a bad phone number; CreateTicket puts
+// the portal's own country's example in it.
+const msgPhone = "Enter a phone number."
+
+// PhoneExample is a phone number as the portal's clients write one: a
+// Russian portal's are Russian numbers, whoever reads the page.
+func PhoneExample(portalLang string) string {
+	if portalLang == "ru" {
+		return "+7 912 345-67-89"
+	}
+	return "+1 555 123 4567"
+}
 
 // Normalize checks one answer against the field and returns the value to store.
 // It returns a message for the user when the value is not acceptable.
@@ -156,7 +171,7 @@ func (f *Field) Normalize(raw string) (string, string) {
 		}
 	case FieldPhone:
 		if !phoneRe.MatchString(v) {
-			return "", "Enter a phone number, like +1 555 123 4567."
+			return "", msgPhone
 		}
 	case FieldURL:
 		u, err := url.Parse(v)

@@ -126,3 +126,38 @@ func TestFormChangeIsWholeOrNothing(t *testing.T) {
 		t.Fatalf("the designer's refused edits changed the form:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// TestPhoneAndDecimalFitThePortal: a Russian portal shows Russian phone
+// numbers as the example, whatever language the client reads in, and a
+// decimal answer may be written with a comma.
+func TestPhoneAndDecimalFitThePortal(t *testing.T) {
+	w := newWorld(t)
+	if r := w.api(t, w.admin, "PATCH", "/settings", map[string]any{"lang": "ru"}); r.Status != 200 {
+		t.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.admin, "PUT", "/form", map[string]any{"fields": []map[string]any{
+		{"id": 1}, {"id": 2}, {"label": "Phone", "type": "phone"}, {"label": "Weight", "type": "decimal"}}}); r.Status != 200 {
+		t.Fatalf("form: %d %s", r.Status, r.Body)
+	}
+	var phone, weight string
+	for _, f := range w.api(t, w.admin, "GET", "/form", nil).JSON(t)["fields"].([]any) {
+		switch m := f.(map[string]any); m["label"] {
+		case "Phone":
+			phone = m["name"].(string)
+		case "Weight":
+			weight = m["name"].(string)
+		}
+	}
+	page := pdtest.Do(t, w.e.SignIn(t, "alpha", "cb@alpha.test"), "GET", w.e.URL+"/alpha/tickets/new?lang=en", nil).Body
+	if !strings.Contains(page, `placeholder="&#43;7 912 345-67-89"`) || !strings.Contains(page, fmt.Sprintf(`name="%s" type="text" value="" inputmode="decimal"`, weight)) {
+		t.Errorf("the form's phone example or decimal input: %s", page)
+	}
+	r := w.api(t, w.cb, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Parcel", "description": "Heavy.", phone: "call me", weight: "12,5"}})
+	if r.Status != 422 || !strings.Contains(r.Body, "+7 912 345-67-89") {
+		t.Errorf("a bad phone on a Russian portal: %d %s", r.Status, r.Body)
+	}
+	r = w.api(t, w.cb, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Parcel", "description": "Heavy.", phone: "+7 912 000-11-22", weight: "12,5"}})
+	if r.Status != 201 || !strings.Contains(r.Body, `"value":"12.5"`) {
+		t.Errorf("a decimal with a comma: %d %s", r.Status, r.Body)
+	}
+}

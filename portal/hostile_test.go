@@ -227,3 +227,24 @@ func checkPolicy(t *testing.T, what string, r pdtest.Resp) {
 		}
 	}
 }
+
+// TestFlashIsSigned: the green confirmation banner shows only what the
+// portal itself put in the link; a crafted link shows nothing.
+func TestFlashIsSigned(t *testing.T) {
+	w := newWorld(t)
+	c := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	if p := pdtest.Do(t, c, "GET", w.e.URL+"/alpha/tickets?done=Your+account+is+blocked.+Call+%2B7+900+000-00-00", nil).Body; strings.Contains(p, "Your account is blocked") {
+		t.Fatal("an unsigned flash message is shown")
+	}
+	r := pdtest.Do(t, c, "POST", w.e.URL+"/alpha/people", url.Values{"name": {"Ira"}, "email": {"ira@alpha.test"}, "role": {"client"}})
+	loc := r.Header.Get("Location")
+	if r.Status != 303 || !strings.Contains(loc, "ds=") {
+		t.Fatalf("invite: %d %s", r.Status, loc)
+	}
+	if p := pdtest.Do(t, c, "GET", w.e.URL+loc, nil).Body; !strings.Contains(p, `class="banner ok"`) {
+		t.Error("the portal's own flash message is not shown")
+	}
+	if p := pdtest.Do(t, c, "GET", w.e.URL+strings.Replace(loc, "done=", "done=X", 1), nil).Body; strings.Contains(p, `class="banner ok"`) {
+		t.Error("an altered flash message is shown")
+	}
+}

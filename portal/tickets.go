@@ -163,6 +163,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 			raw = in.Values[strconv.FormatInt(f.ID, 10)]
 		}
 		v, msg := f.Normalize(raw)
+		if msg == msgPhone {
+			msg = fmt.Sprintf("Enter a phone number, like %s.", PhoneExample(p.Setting(ctx, "lang", "en")))
+		}
 		if msg != "" {
 			errs[f.Name] = msg
 			continue

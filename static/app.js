@@ -99,6 +99,12 @@
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
+  // A menu that drops down closes when one clicks elsewhere.
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-tour]")) return; // the tour opens the menu it points into
+    document.querySelectorAll("header details[open]").forEach(function (d) { if (!d.contains(e.target)) d.open = false; });
+  });
+
   // The phone menu opens and closes behind its button.
   var menu = document.querySelector("[data-menu]");
   if (menu) menu.addEventListener("click", function () {
@@ -134,6 +140,7 @@
       document.querySelectorAll(".tour-target").forEach(function (el) { el.classList.remove("tour-target"); });
       steps.forEach(function (li, i) { li.hidden = i !== at; });
       var sel = steps[at].getAttribute("data-target"), el = sel && document.querySelector("header " + sel);
+      document.querySelectorAll("header details.nav-more").forEach(function (d) { d.open = !!(el && d.contains(el)); });
       if (el) el.classList.add("tour-target");
       next.textContent = at === steps.length - 1 ? next.getAttribute("data-done") || "OK" : next.getAttribute("data-next") || next.textContent;
     };

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -411,7 +412,18 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Errorf("on a phone the status (at %d px) comes after the conversation (at %d px)", sideTop, timelineTop)
 	}
 	oper.shot("phone-ticket")
-	oper.run("desktop again", chromedp.EmulateViewport(1280, 900))
+	// Back to the desktop: the emulation is cleared, not replaced by another.
+	oper.run("desktop again", emulation.ClearDeviceMetricsOverride())
+
+	// 12d. The admin's menu in Russian fits one line at 1,280 px.
+	var navH, linkH float64
+	admin.run("russian menu", visit(e.URL+"/bluelake/tickets"), click(`footer button[name=lang]`), chromedp.WaitVisible(`//a[contains(., "Заявки")]`, chromedp.BySearch),
+		chromedp.Evaluate(`document.querySelector("header.top").getBoundingClientRect().height`, &navH),
+		chromedp.Evaluate(`document.querySelector("header.top nav a").getBoundingClientRect().height`, &linkH))
+	if navH > linkH*2+24 {
+		admin.shot("russian-menu-wraps")
+		t.Errorf("the admin's Russian menu wraps at 1,280 px: the header is %.0f px high, a link %.0f px", navH, linkH)
+	}
 
 	// 13. The ticket page's full load in the browser, navigation start to load event.
 	var ms []float64

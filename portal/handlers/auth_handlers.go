@@ -99,7 +99,7 @@ func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		u, _ = rq.P.SecondStepUser(r.Context(), c.Value)
 	}
 	if u == nil {
-		return redirect(w, r, flashURL(rq.Base+"/login", "The time for the code has run out: sign in again."))
+		return redirect(w, r, flashURL(rq, rq.Base+"/login", "The time for the code has run out: sign in again."))
 	}
 	if err := rq.P.SecondFactor(r.Context(), u, r.PostForm.Get("code")); err != nil {
 		s.audit(r, &Request{P: rq.P, User: u}, "sign_in_failed", u.Email, "wrong code")

@@ -35,7 +35,7 @@ func (s *Server) logoSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 		if err := rq.P.RemoveLogo(r.Context()); err != nil {
 			return err
 		}
-		return redirect(w, r, flashURL(back, "The default logo is back."))
+		return redirect(w, r, flashURL(rq, back, "The default logo is back."))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, portal.MaxLogoBytes+64<<10)
 	f, _, err := r.FormFile("logo")
@@ -52,5 +52,5 @@ func (s *Server) logoSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 		}
 		return s.renderSettings(w, r, rq, we.Status, func(pg *templates.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
 	}
-	return redirect(w, r, flashURL(back, "The logo is saved."))
+	return redirect(w, r, flashURL(rq, back, "The logo is saved."))
 }

@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime/multipart"
@@ -86,17 +89,27 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) error {
 	return nil
 }
 
-// flash passes a one-line confirmation to the next page through the URL.
-func flashURL(to, msg string) string {
+// flashURL passes a one-line confirmation to the next page through the
+// URL, signed with the portal's key: a link someone else made cannot put
+// their words in a green banner of the portal.
+func flashURL(rq *Request, to, msg string) string {
 	sep := "?"
 	if strings.Contains(to, "?") {
 		sep = "&"
 	}
-	return to + sep + "done=" + url.QueryEscape(msg)
+	return to + sep + "done=" + url.QueryEscape(msg) + "&ds=" + flashSig(rq, msg)
 }
 
-func (s *Server) withFlash(r *http.Request, pg *templates.Page) *templates.Page {
-	if d := r.URL.Query().Get("done"); d != "" && len(d) < 200 {
+func flashSig(rq *Request, msg string) string {
+	m := hmac.New(sha256.New, rq.P.CookieKey())
+	m.Write([]byte("flash\x00" + msg))
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// withFlash shows the confirmation the URL carries, if the portal signed it.
+func (s *Server) withFlash(r *http.Request, rq *Request, pg *templates.Page) *templates.Page {
+	q := r.URL.Query()
+	if d := q.Get("done"); d != "" && len(d) < 300 && hmac.Equal([]byte(q.Get("ds")), []byte(flashSig(rq, d))) {
 		pg.Flash = d
 	}
 	return pg
@@ -165,7 +178,7 @@ func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return err
 	}
-	return s.tpl.Render(w, http.StatusOK, "tickets", s.withFlash(r, pg))
+	return s.tpl.Render(w, http.StatusOK, "tickets", s.withFlash(r, rq, pg))
 }
 
 // ticketsData is the tickets page for the filters in query.
@@ -197,6 +210,7 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 		}
 		v.Set("page", strconv.Itoa(n))
 		v.Del("done")
+		v.Del("ds")
 		return rq.Base + "/tickets?" + v.Encode()
 	}
 	if d.List.Page > 1 {
@@ -217,10 +231,11 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 
 // NewTicketData is the questionnaire as the form shows it.
 type NewTicketData struct {
-	Preamble string
-	Fields   []*portal.Field
-	Limits   portal.Limits
-	Clients  []*portal.User
+	PhoneExample string // as the portal's own country writes a number
+	Preamble     string
+	Fields       []*portal.Field
+	Limits       portal.Limits
+	Clients      []*portal.User
 }
 
 func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, error) {
@@ -228,7 +243,8 @@ func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, er
 	if err != nil {
 		return nil, err
 	}
-	d := &NewTicketData{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Fields: fields, Limits: rq.P.FileLimits(r.Context())}
+	d := &NewTicketData{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Fields: fields, Limits: rq.P.FileLimits(r.Context()),
+		PhoneExample: portal.PhoneExample(rq.P.Setting(r.Context(), "lang", "en"))}
 	if rq.User.IsStaff() {
 		if d.Clients, err = rq.P.Users(r.Context(), portal.RoleClient); err != nil {
 			return nil, err
@@ -315,7 +331,7 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
 	}
 	done := fmt.Sprintf("Ticket #%d is open. We will answer here and by email.", t.Number)
-	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, t.Number), done))
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, t.Number), done))
 }
 
 // TicketData is what the ticket page shows.
@@ -373,7 +389,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err != nil {
 		return err
 	}
-	pg := s.withFlash(r, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d))
+	pg := s.withFlash(r, rq, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d))
 	pg.Nav = "tickets"
 	return s.tpl.Render(w, http.StatusOK, "ticket", pg)
 }
@@ -426,7 +442,7 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 			done = fmt.Sprintf("The internal note is saved; the ticket is now %s.", then.Name)
 		}
 	}
-	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
 }
 
 func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -456,9 +472,9 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
 	}
 	if r.PostForm.Get("back") == "list" { // taken from the table's row
-		return redirect(w, r, flashURL(rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))
+		return redirect(w, r, flashURL(rq, rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))
 	}
-	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The ticket is updated."))
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The ticket is updated."))
 }
 
 // ticketsBulkSubmit applies one change to the tickets ticked in the table:
@@ -470,6 +486,7 @@ func (s *Server) ticketsBulkSubmit(w http.ResponseWriter, r *http.Request, rq *R
 	}
 	back, _ := url.ParseQuery(r.PostForm.Get("back"))
 	back.Del("done")
+	back.Del("ds")
 	var numbers []int64
 	for _, v := range r.PostForm["t"] {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -522,7 +539,7 @@ func (s *Server) ticketsBulkSubmit(w http.ResponseWriter, r *http.Request, rq *R
 	if len(back) > 0 {
 		to += "?" + back.Encode()
 	}
-	return redirect(w, r, flashURL(to, fmt.Sprintf("Tickets changed: %d.", n)))
+	return redirect(w, r, flashURL(rq, to, fmt.Sprintf("Tickets changed: %d.", n)))
 }
 
 func (s *Server) ticketDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -530,5 +547,5 @@ func (s *Server) ticketDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *
 	if err := rq.P.DeleteTicket(r.Context(), rq.User, n); err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/tickets", fmt.Sprintf("Ticket #%d is deleted.", n)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/tickets", fmt.Sprintf("Ticket #%d is deleted.", n)))
 }

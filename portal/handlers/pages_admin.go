@@ -131,7 +131,7 @@ func (s *Server) twoFactorSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		if err := rq.P.DisableTwoFactor(ctx, rq.User, r.PostForm.Get("password")); err != nil {
 			return s.profileFail(w, r, rq, err)
 		}
-		return redirect(w, r, flashURL(rq.Base+"/profile#two-factor", "Two-step sign-in is off."))
+		return redirect(w, r, flashURL(rq, rq.Base+"/profile#two-factor", "Two-step sign-in is off."))
 	}
 	return web.ErrNotFound
 }
@@ -151,7 +151,7 @@ func (s *Server) sessionEndSubmit(w http.ResponseWriter, r *http.Request, rq *Re
 	if err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/profile#sessions", msg))
+	return redirect(w, r, flashURL(rq, rq.Base+"/profile#sessions", msg))
 }
 
 // browserName tells a person which browser and system a user agent is,
@@ -187,7 +187,7 @@ func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err != nil {
 		return err
 	}
-	pg := s.withFlash(r, s.page(r, rq, "My profile", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "My profile", d))
 	pg.Nav = "profile"
 	pg.Form = form
 	if pg.Form == nil {
@@ -204,7 +204,7 @@ func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err := rq.P.ResendConfirmation(r.Context(), rq.User, web.Info(r).IP); err != nil {
 		return s.profileFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/profile", fmt.Sprintf("A new link is on its way to %s.", rq.User.Email)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/profile", fmt.Sprintf("A new link is on its way to %s.", rq.User.Email)))
 }
 
 // confirmPage takes the link that confirms the admin's address.
@@ -220,7 +220,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, rq *Request
 	if rq.User != nil {
 		to = rq.Base + "/tickets"
 	}
-	return redirect(w, r, flashURL(to, "Your address is confirmed: the portal now mails your clients and operators."))
+	return redirect(w, r, flashURL(rq, to, "Your address is confirmed: the portal now mails your clients and operators."))
 }
 
 func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -248,7 +248,7 @@ func (s *Server) profileSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err := rq.P.UpdateProfile(r.Context(), rq.User, in); err != nil {
 		return s.profileFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/profile", "Your profile is saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/profile", "Your profile is saved."))
 }
 
 func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -261,7 +261,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if _, err := rq.P.ChangePassword(r.Context(), rq.User, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), sessionCookie(r)); err != nil {
 		return s.profileFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/profile", "Your password is changed. You are signed out everywhere else, and your API tokens no longer work."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/profile", "Your password is changed. You are signed out everywhere else, and your API tokens no longer work."))
 }
 
 func (s *Server) tokenSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -282,7 +282,7 @@ func (s *Server) tokenRevokeSubmit(w http.ResponseWriter, r *http.Request, rq *R
 	if err := rq.P.RevokePersonalToken(r.Context(), rq.User, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/profile", "The token is revoked."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/profile", "The token is revoked."))
 }
 
 // PeopleData is the people page.
@@ -345,7 +345,7 @@ func (s *Server) renderPeople(w http.ResponseWriter, r *http.Request, rq *Reques
 	if d.Page > 1 {
 		d.Prev = link(d.Page - 1)
 	}
-	pg := s.withFlash(r, s.page(r, rq, "People", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "People", d))
 	pg.Nav = "people"
 	if pg.Form == nil {
 		pg.Form = url.Values{"role": {portal.RoleClient}}
@@ -373,7 +373,7 @@ func (s *Server) inviteSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		}
 		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
 	}
-	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("%s is invited: the login and password are on their way to %s.", u.FullName(), u.Email)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/people", fmt.Sprintf("%s is invited: the login and password are on their way to %s.", u.FullName(), u.Email)))
 }
 
 func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -407,7 +407,7 @@ func (s *Server) personSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 			pg.Data.(*PeopleData).Editing = pathID(r)
 		})
 	}
-	return redirect(w, r, flashURL(rq.Base+"/people", u.FullName()+" is updated."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/people", u.FullName()+" is updated."))
 }
 
 // inviteAgainSubmit mails an invitation again to someone who never signed in.
@@ -420,7 +420,7 @@ func (s *Server) inviteAgainSubmit(w http.ResponseWriter, r *http.Request, rq *R
 		}
 		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
 	}
-	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("The invitation is sent to %s again.", u.Email)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/people", fmt.Sprintf("The invitation is sent to %s again.", u.Email)))
 }
 
 // FormData is the questionnaire designer.
@@ -438,7 +438,7 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, rq *Request,
 		return err
 	}
 	d := &FormData{Fields: fields, Types: portal.FieldTypes, Designer: rq.P.Plan().Designer, Preamble: rq.P.Setting(r.Context(), "preamble", "")}
-	pg := s.withFlash(r, s.page(r, rq, "Questionnaire", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Questionnaire", d))
 	pg.Nav = "form"
 	if fix != nil {
 		fix(pg)
@@ -483,7 +483,7 @@ func (s *Server) fieldAddSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return s.formFailDesigner(w, r, rq, 0, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/form", fmt.Sprintf("The field %q is added.", f.Label)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/form", fmt.Sprintf("The field %q is added.", f.Label)))
 }
 
 func (s *Server) fieldEditSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -524,7 +524,7 @@ func (s *Server) fieldEditSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 	if err != nil {
 		return s.formFailDesigner(w, r, rq, id, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/form", fmt.Sprintf("The field %q is saved.", f.Label))+"#field-"+strconv.FormatInt(id, 10))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/form", fmt.Sprintf("The field %q is saved.", f.Label))+"#field-"+strconv.FormatInt(id, 10))
 }
 
 func (s *Server) preambleSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -534,7 +534,7 @@ func (s *Server) preambleSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := rq.P.SetPreamble(r.Context(), r.PostForm.Get("preamble")); err != nil {
 		return s.formFailDesigner(w, r, rq, 0, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/form", "The preamble is saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/form", "The preamble is saved."))
 }
 
 // SettingsData is the admin's settings page.
@@ -567,7 +567,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, rq *Requ
 		Preview: supportButtonPreview(pg.Portal.URL, i18n.Msg(pg.Lang, "Support"))}
 	d.Embed = string(supportButton(pg.Portal.URL, i18n.Msg(pg.Lang, "Support")))
 	pg.Data = d
-	s.withFlash(r, pg)
+	s.withFlash(r, rq, pg)
 	pg.Nav = "settings"
 	st := rq.P.Settings(ctx)
 	d.Defaults, d.Kinds = st.NotifyDefaults, portal.NotifyKinds
@@ -615,7 +615,7 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		}
 		return s.renderSettings(w, r, rq, we.Status, func(pg *templates.Page) { pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message })
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The settings are saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/settings", "The settings are saved."))
 }
 
 func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -652,7 +652,7 @@ func (s *Server) statusSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 			pg.Data.(*SettingsData).EditID = pathID(r)
 		})
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/settings", fmt.Sprintf("The status %q is saved.", st.Name))+"#statuses")
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/settings", fmt.Sprintf("The status %q is saved.", st.Name))+"#statuses")
 }
 
 // supportButtonPreview is supportButton as our own pages show it: styled by
@@ -690,7 +690,7 @@ func (s *Server) workflowSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 			pg.Data.(*SettingsData).Workflow = wf
 		})
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/settings", "The workflow is saved.")+"#workflow")
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/settings", "The workflow is saved.")+"#workflow")
 }
 
 func (s *Server) apiWorkflow(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -727,5 +727,5 @@ func (s *Server) passwordLinkSubmit(w http.ResponseWriter, r *http.Request, rq *
 		we.SetHeaders(w)
 		return s.renderPeople(w, r, rq, we.Status, func(pg *templates.Page) { pg.Error = we.Message })
 	}
-	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("A link to set a new password is on its way to %s.", u.Email)))
+	return redirect(w, r, flashURL(rq, rq.Base+"/people", fmt.Sprintf("A link to set a new password is on its way to %s.", u.Email)))
 }

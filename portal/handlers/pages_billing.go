@@ -88,7 +88,7 @@ func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, rq *
 	}
 	d.DBQuota = rq.P.Plan().DBQuotaBytes
 	d.DBUsed = d.Sub.DBBytes
-	pg := s.withFlash(r, s.page(r, rq, "Subscription", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Subscription", d))
 	pg.Nav = "subscription"
 	pg.Form = url.Values{"tariff": {d.Sub.Tariff}, "operators": {strconv.Itoa(d.Sub.Operators)}, "db_mb": {""}}
 	if fix != nil {
@@ -143,7 +143,7 @@ func (s *Server) subscriptionSubmit(w http.ResponseWriter, r *http.Request, rq *
 	if _, err := b.ChangeSubscription(r.Context(), rq.P.Plan().ID, rq.User.Email, &q.Tariff, &q.Operators); err != nil {
 		return s.billingFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/subscription", "The subscription is changed."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/subscription", "The subscription is changed."))
 }
 
 // parseMoney reads "850", "850.5" or "850,50" as minor units.
@@ -190,7 +190,7 @@ func (s *Server) dbLimitSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err := b.SetAdminDBLimit(r.Context(), rq.P.Plan().ID, mb); err != nil {
 		return s.billingFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/subscription", "The database limit is saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/subscription", "The database limit is saved."))
 }
 
 // InvoiceData is a printable invoice.

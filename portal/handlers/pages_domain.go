@@ -61,7 +61,7 @@ func (s *Server) domainPage(w http.ResponseWriter, r *http.Request, rq *Request)
 }
 
 func (s *Server) renderDomain(w http.ResponseWriter, r *http.Request, rq *Request, status int, d *portal.Domain, fix func(*templates.Page)) error {
-	pg := s.withFlash(r, s.page(r, rq, "Your own domain", &DomainData{Domain: d, Allowed: rq.P.Plan().CustomDomain}))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Your own domain", &DomainData{Domain: d, Allowed: rq.P.Plan().CustomDomain}))
 	pg.Nav = "settings"
 	if d != nil {
 		pg.Form = map[string][]string{"domain": {d.Host}}
@@ -109,7 +109,7 @@ func (s *Server) domainSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if d != nil && d.Verified {
 		msg = "The portal is served at its own host name; mail links use it."
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/domain", msg))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/domain", msg))
 }
 
 func (s *Server) apiDomain(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -57,7 +57,7 @@ func (s *Server) renderWorkTypes(w http.ResponseWriter, r *http.Request, rq *Req
 	if err != nil {
 		return err
 	}
-	pg := s.withFlash(r, s.page(r, rq, "Price list", &WorkTypesData{Types: types, Timing: rq.P.Plan().Timing, Money: s.money()}))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Price list", &WorkTypesData{Types: types, Timing: rq.P.Plan().Timing, Money: s.money()}))
 	pg.Nav = "work"
 	if fix != nil {
 		fix(pg)
@@ -96,7 +96,7 @@ func (s *Server) workTypeSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 			pg.Data.(*WorkTypesData).EditID = pathID(r)
 		})
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/work-types", "The price list is saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/work-types", "The price list is saved."))
 }
 
 func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -113,7 +113,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 		}
 		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
 	}
-	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The work is logged.")+"#work")
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The work is logged.")+"#work")
 }
 
 func (s *Server) ratingSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -129,7 +129,7 @@ func (s *Server) ratingSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 		}
 		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
 	}
-	return redirect(w, r, flashURL(fmt.Sprintf("%s/tickets/%d", rq.Base, n), "Thank you for your rating!")+"#rating")
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), "Thank you for your rating!")+"#rating")
 }
 
 func labourFilterOf(r *http.Request, rq *Request) (portal.LabourFilter, map[string]string) {

@@ -63,7 +63,7 @@ func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request,
 	if d.Mail, err = rq.P.Outbox(ctx, 100); err != nil {
 		return err
 	}
-	pg := s.withFlash(r, s.page(r, rq, "Mail", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Mail", d))
 	pg.Nav = "mail"
 	sm := rq.P.SMTPForm(ctx)
 	pg.Form = url.Values{"host": {sm.Host}, "port": {strconv.Itoa(sm.Port)}, "security": {sm.Security}, "user": {sm.User}, "from_name": {sm.FromName}, "from": {sm.From}}
@@ -104,7 +104,7 @@ func (s *Server) smtpSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err := rq.P.SaveSMTP(r.Context(), rq.User, smtpOf(r.PostForm)); err != nil {
 		return s.mailFail(w, r, rq, err)
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/mail", "The mail account is saved."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail", "The mail account is saved."))
 }
 
 func (s *Server) testMail(r *http.Request, rq *Request) (string, error) {
@@ -135,7 +135,7 @@ func (s *Server) retrySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/admin/mail", i18n.N(s.lang(r, rq), int(n), "%d message is queued again.", "%d messages are queued again.")))
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail", i18n.N(s.lang(r, rq), int(n), "%d message is queued again.", "%d messages are queued again.")))
 }
 
 // TemplateData is the editor of one mail template.
@@ -164,7 +164,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, rq *Requ
 	if subj, body, err := rq.P.PreviewMail(vars["lang"], form.Get("subject"), form.Get("body")); err == nil {
 		d.Subject, d.Body = subj, body
 	}
-	pg := s.withFlash(r, s.page(r, rq, "Mail template", d))
+	pg := s.withFlash(r, rq, s.page(r, rq, "Mail template", d))
 	pg.Nav = "mail"
 	pg.Form = form
 	if fix != nil {
@@ -188,7 +188,7 @@ func (s *Server) templateSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		if err := rq.P.ResetMailTemplate(r.Context(), rq.User, vars["kind"], vars["lang"]); err != nil {
 			return err
 		}
-		return redirect(w, r, flashURL(back, "The default wording is back."))
+		return redirect(w, r, flashURL(rq, back, "The default wording is back."))
 	case "preview":
 		return s.renderTemplate(w, r, rq, http.StatusOK, r.PostForm, nil)
 	}
@@ -199,7 +199,7 @@ func (s *Server) templateSubmit(w http.ResponseWriter, r *http.Request, rq *Requ
 		}
 		return s.renderTemplate(w, r, rq, we.Status, r.PostForm, func(pg *templates.Page) { pg.Errors, pg.Error = we.Fields, we.Message })
 	}
-	return redirect(w, r, flashURL(back, "The template is saved."))
+	return redirect(w, r, flashURL(rq, back, "The template is saved."))
 }
 
 func (s *Server) apiSMTP(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -51,5 +51,5 @@ func (s *Server) personErase(w http.ResponseWriter, r *http.Request, rq *Request
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	return redirect(w, r, flashURL(rq.Base+"/people", fmt.Sprintf("%s is erased: their tickets and messages stay, written by a deleted user.", u.FullName())))
+	return redirect(w, r, flashURL(rq, rq.Base+"/people", fmt.Sprintf("%s is erased: their tickets and messages stay, written by a deleted user.", u.FullName())))
 }

@@ -48,12 +48,12 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	s.audit(r, &Request{P: rq.P, User: u}, "password_reset", "", "")
 	if u.TwoFactor {
 		// The link proves the mailbox, not the phone: the code is still asked.
-		return redirect(w, r, flashURL(rq.Base+"/login", "Your new password is set: sign in with it and a code from your app."))
+		return redirect(w, r, flashURL(rq, rq.Base+"/login", "Your new password is set: sign in with it and a code from your app."))
 	}
 	if err := StartSession(w, r, rq.P, rq.Base, u); err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq.Base+"/tickets", "Your new password is set."))
+	return redirect(w, r, flashURL(rq, rq.Base+"/tickets", "Your new password is set."))
 }
 
 func (s *Server) apiForgot(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -176,7 +176,7 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 			if web.IsAPI(r) {
 				return &web.Error{Status: http.StatusForbidden, Code: "two_factor_required", Message: "This portal requires two-step sign-in of its staff: set it up in your profile first."}
 			}
-			return redirect(w, r, flashURL(rq.Base+"/profile#two-factor", "This portal requires two-step sign-in of its staff: set it up to go on."))
+			return redirect(w, r, flashURL(rq, rq.Base+"/profile#two-factor", "This portal requires two-step sign-in of its staff: set it up to go on."))
 		}
 		action := auditAction(r)
 		if action == "" || action == "two_factor" && mux.Vars(r)["action"] == "start" {
