@@ -3,6 +3,7 @@ package portal_test
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,6 +44,7 @@ func TestPagesInBothLanguages(t *testing.T) {
 		"/alpha/admin/form":                        {"Добавить поле", "Строка текста"},
 		"/alpha/admin/subscription":                {"Баланс", "Пополнить", "Тарифы", "Счета"},
 		"/alpha/admin/domain":                      {"Свой домен", "Адрес (имя хоста)"},
+		"/alpha/help/api":                          {"Справочник API", "Вход", "Схемы"},
 		"/alpha/admin/mail":                        {"Отправленные письма"},
 		"/alpha/stats?by=week":                     {"Статистика"},
 		"/alpha/reports/labour":                    {"Трудозатраты"},
@@ -54,8 +56,9 @@ func TestPagesInBothLanguages(t *testing.T) {
 				t.Errorf("%s: no %q", path, s)
 			}
 		}
+		text := regexp.MustCompile(`(?s)<code>.*?</code>`).ReplaceAllString(b, "") // identifiers are not words
 		for _, en := range []string{">Sign out<", ">Tickets<", ">Settings<", ">Save<"} {
-			if strings.Contains(b, en) {
+			if strings.Contains(text, en) {
 				t.Errorf("%s: English %q left on a Russian page", path, en)
 			}
 		}
