@@ -28,7 +28,11 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	e := pdtest.New(t, provisioner.Config{})
+	return worldOn(t, pdtest.New(t, provisioner.Config{}))
+}
+
+// worldOn is newWorld on a service started with a configuration of the test's own.
+func worldOn(t *testing.T, e *pdtest.Env) *world {
 	e.Create(t, "alpha")
 	e.SetPlan(t, "alpha", "business", 5, 0, 0)
 	e.Create(t, "beta")

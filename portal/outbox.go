@@ -92,9 +92,16 @@ func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, te
 	if ticket != 0 {
 		tid = ticket
 	}
-	_, err := p.q.Exec(ctx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due, now.Unix())
-	return err
+	if _, err := p.q.Exec(ctx, `INSERT INTO outbox (kind, to_addr, to_name, subject, text_body, message_id, ticket_id, entry_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		kind, to.Email, to.FullName(), subject, text, msgID, tid, eid, due, now.Unix()); err != nil {
+		return err
+	}
+	if ticket != 0 { // a reply to this mail finds its ticket
+		if _, err := p.q.Exec(ctx, "INSERT OR IGNORE INTO mail_ids (message_id, ticket_id) VALUES (?, ?)", msgID, ticket); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wants reports whether u has kind of notification switched on.

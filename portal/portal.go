@@ -80,6 +80,8 @@ type core struct {
 	// baseURL is the portal's address under the service, e.g.
 	// http://host/acme/; scheme is the service's (http or https).
 	baseURL, scheme string
+	// mailDomain is where replies by mail come back ("": they do not).
+	mailDomain string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
 	// OnTickets is told how the number of tickets changed (+1 created, -1
@@ -163,6 +165,9 @@ type OpenOptions struct {
 	Exclusive bool
 	// Guards are the service's throttles; nil gives the portal its own.
 	Guards *Guards
+	// MailDomain is where the service takes mail (portals' addresses are
+	// slug@MailDomain); "" when it takes none.
+	MailDomain string
 }
 
 // Open opens the portal in dir, migrating its schema when it is behind.
@@ -200,14 +205,15 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		o.Guards = NewGuards()
 	}
 	p := &Portal{core: &core{
-		Slug:    plan.Slug,
-		Dir:     dir,
-		DB:      db,
-		Fs:      afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
-		Now:     now,
-		baseURL: o.PublicURL + "/" + plan.Slug + "/",
-		scheme:  strings.SplitN(o.PublicURL, "://", 2)[0],
-		guards:  o.Guards,
+		Slug:       plan.Slug,
+		Dir:        dir,
+		DB:         db,
+		Fs:         afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
+		Now:        now,
+		baseURL:    o.PublicURL + "/" + plan.Slug + "/",
+		scheme:     strings.SplitN(o.PublicURL, "://", 2)[0],
+		mailDomain: strings.ToLower(o.MailDomain),
+		guards:     o.Guards,
 	}}
 	p.q = db
 	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)

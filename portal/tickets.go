@@ -64,6 +64,7 @@ type Ticket struct {
 	Files           int     `json:"files"`
 	Unread          bool    `json:"unread,omitempty"`
 	Values          []Value `json:"fields,omitempty"`
+	Source          string  `json:"source"` // web (the form or the API) or email
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
 	work            int // work entries logged on it
@@ -142,7 +143,16 @@ type NewTicket struct {
 	Priority string
 	ClientID int64  // staff may open a ticket for a client
 	Files    *Files // kept with the ticket, or with it refused
+	// Source is "email" for a ticket made from a mail: the questionnaire's
+	// required fields other than subject and description may stay empty.
+	Source string
 }
+
+// Where tickets come from.
+const (
+	SourceWeb   = "web"
+	SourceEmail = "email"
+)
 
 // CreateTicket validates the answers against the questionnaire and stores the ticket.
 func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*Ticket, error) {
@@ -163,6 +173,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 			raw = in.Values[strconv.FormatInt(f.ID, 10)]
 		}
 		v, msg := f.Normalize(raw)
+		if in.Source == SourceEmail && strings.TrimSpace(raw) == "" && f.Name != "subject" && f.Name != "description" {
+			msg = "" // a mail answers no questionnaire
+		}
 		if msg == msgPhone {
 			msg = fmt.Sprintf("Enter a phone number, like %s.", PhoneExample(p.Setting(ctx, "lang", "en")))
 		}
@@ -208,9 +221,13 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	now := p.Now().Unix()
 	var number int64
 	err = p.Tx(ctx, func(tp *Portal) error {
-		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at)
-			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?)`,
-			subject, description, clientID, prio, now, now, now)
+		source := in.Source
+		if source == "" {
+			source = SourceWeb
+		}
+		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at, source)
+			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?, ?)`,
+			subject, description, clientID, prio, now, now, now, source)
 		if err != nil {
 			return err
 		}
@@ -249,7 +266,7 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	t.messages, t.files, t.file_bytes, t.first_response_at, t.work,
 	s.id, s.name, s.color, s.position, s.closed, s.initial,
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
-	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, '')`
+	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source`
 
 const ticketFrom = ` FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id LEFT JOIN users a ON a.id = t.assignee_id`
 
@@ -261,7 +278,7 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
-		&t.Client.ID, &t.Client.Name, &aID, &aName}
+		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound

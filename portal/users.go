@@ -41,7 +41,10 @@ type User struct {
 	// TwoFactor says the person signs in with a one-time code too.
 	TwoFactor bool `json:"two_factor"`
 	// LastLoginAt is the last sign-in (0: never, the invitation unused).
-	LastLoginAt  int64 `json:"last_login_at,omitempty"`
+	LastLoginAt int64 `json:"last_login_at,omitempty"`
+	// BouncedAt is when mail to the person last bounced, Bounce why.
+	BouncedAt    int64  `json:"bounced_at,omitempty"`
+	Bounce       string `json:"bounce,omitempty"`
 	passwordHash string
 }
 
@@ -71,13 +74,13 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	var last sql.NullInt64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last)
-	u.LastLoginAt = last.Int64
+	var last, bounced sql.NullInt64
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce)
+	u.LastLoginAt, u.BouncedAt = last.Int64, bounced.Int64
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

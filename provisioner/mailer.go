@@ -195,6 +195,11 @@ func (m *Mailer) Deliver(ctx context.Context, slug string) error {
 func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	defer h.Release()
 	slug := h.Portal.Slug
+	// Mail received first: what it makes (a ticket, a reply) mails people,
+	// and that mail goes in the same round.
+	if _, err := h.Portal.ProcessInbound(ctx); err != nil {
+		slog.Warn("inbound mail", "portal", slug, "err", err)
+	}
 	d, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
 	m.svc.metrics.observeMail(slug, d.Sent, d.Failed, d.Pending)
 	next := d.Next

@@ -52,6 +52,11 @@ type Config struct {
 	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
 	// believed; nobody else's are.
 	TrustedProxies []netip.Prefix
+	// MailDomain is where the service takes mail: a portal's address is
+	// <slug>@MailDomain, replies come to signed addresses there ("" takes
+	// none). InboundLMTP speaks LMTP instead of SMTP (behind Postfix).
+	MailDomain  string
+	InboundLMTP bool
 	// Resolver answers the DNS checks of portals' own host names (default
 	// the system's).
 	Resolver *net.Resolver
@@ -218,7 +223,7 @@ func (s *Service) SetClock(now func() time.Time) {
 }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain}
 }
 
 // Mailer is the outbox deliverer.

@@ -114,6 +114,8 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	c := &provisioner.Config{}
 	fs.StringVar(&c.DataDir, "data", env("PORTALDESK_DATA", "./data"), "data directory (PORTALDESK_DATA)")
 	fs.StringVar(&c.Addr, "addr", env("PORTALDESK_ADDR", "127.0.0.1:8080"), "listen address (PORTALDESK_ADDR)")
+	fs.StringVar(&c.MailDomain, "mail-domain", env("PORTALDESK_MAIL_DOMAIN", ""), "the domain the service takes mail for: a portal's address is SLUG@DOMAIN (PORTALDESK_MAIL_DOMAIN)")
+	fs.BoolVar(&c.InboundLMTP, "inbound-lmtp", env("PORTALDESK_INBOUND_LMTP", "") == "1", "speak LMTP on --inbound-smtp (behind Postfix) (PORTALDESK_INBOUND_LMTP=1)")
 	fs.StringVar(&c.PublicURL, "public-url", env("PORTALDESK_PUBLIC_URL", ""), "address users reach the service at (PORTALDESK_PUBLIC_URL; default http://ADDR)")
 	fs.StringVar(&c.Secret, "secret", env("PORTALDESK_SECRET", ""), "service secret (PORTALDESK_SECRET; default generated into DATA/secret)")
 	fs.IntVar(&c.OpenLimit, "open-portals", envInt("PORTALDESK_OPEN_PORTALS", 256), "portals kept open at once (PORTALDESK_OPEN_PORTALS)")
@@ -181,6 +183,7 @@ func openServiceCreating(cfg *provisioner.Config) (*provisioner.Service, error) 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	cfg := configFlags(fs)
+	inbound := fs.String("inbound-smtp", env("PORTALDESK_INBOUND_SMTP", ""), "take the portals' mail on this address, e.g. 127.0.0.1:2525 (PORTALDESK_INBOUND_SMTP; needs --mail-domain)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -203,6 +206,14 @@ func serve(args []string) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if *inbound != "" {
+		mln, err := net.Listen("tcp", *inbound)
+		if err != nil {
+			return fmt.Errorf("inbound mail: %w", err)
+		}
+		go func() { errc <- srv.ServeInbound(mln) }()
+		slog.Info("taking mail", "addr", mln.Addr().String(), "domain", cfg.MailDomain, "lmtp", cfg.InboundLMTP)
+	}
 	slog.Info("portaldesk serving", "addr", ln.Addr().String(), "url", srv.Svc.Config().PublicURL, "data", cfg.DataDir, "open_portals", cfg.OpenLimit)
 	fmt.Printf("Portaldesk is ready: open %s/\n", srv.Svc.Config().PublicURL)
 	select {

@@ -16,6 +16,8 @@ import (
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/ops"
 	"portaldesk/quota"
+
+	"github.com/emersion/go-smtp"
 )
 
 // Server is the assembled service.
@@ -25,6 +27,7 @@ type Server struct {
 	Jobs  *quota.Jobs
 	sched *quota.Scheduler
 	http  *http.Server
+	smtp  *smtp.Server // the portals' mail in; nil without a mail domain
 	once  sync.Once
 	err   error
 }
@@ -43,7 +46,7 @@ func New(ctx context.Context, cfg provisioner.Config) (*Server, error) {
 	}
 	jobs := quota.New(svc)
 	app.Site.Handle("/ops", ops.New(svc, jobs, app.Tpl))
-	s := &Server{Svc: svc, App: app, Jobs: jobs}
+	s := &Server{Svc: svc, App: app, Jobs: jobs, smtp: svc.NewInbound()}
 	s.http = &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Live pages must not hold a shutdown up.
 	s.http.RegisterOnShutdown(svc.Hubs().Shutdown)
@@ -67,11 +70,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// ServeInbound takes the portals' mail on ln (SMTP, or LMTP) until
+// Shutdown; it returns at once when the service has no mail domain.
+func (s *Server) ServeInbound(ln net.Listener) error {
+	if s.smtp == nil {
+		return errors.New("no mail domain: set --mail-domain to take mail")
+	}
+	return provisioner.ServeInbound(s.smtp, ln)
+}
+
 // Shutdown stops taking requests and finishes those in flight (until ctx
 // ends), then the scheduler (a running job completes), then the mail
 // worker and every portal.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if s.smtp != nil {
+		err = errors.Join(err, s.smtp.Shutdown(ctx))
+	}
 	return errors.Join(err, s.Close())
 }
 
@@ -79,6 +94,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // requests (after Shutdown, or when Serve was never called).
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		if s.smtp != nil {
+			s.smtp.Close()
+		}
 		if s.sched != nil {
 			s.sched.Stop()
 		}

@@ -134,6 +134,12 @@ type RetryInput struct {
 	ID int64 `json:"id"`
 }
 
+// InboundInput changes the portal's mail in: "allow" or "reject" mail
+// from addresses that are not yet clients.
+type InboundInput struct {
+	NewClients string `json:"new_clients"`
+}
+
 // DomainInput is the portal's own host name.
 type DomainInput struct {
 	Host string `json:"host"`

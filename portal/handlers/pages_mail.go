@@ -35,10 +35,44 @@ func (s *Server) mailRoutes(m, api *mux.Router) {
 	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiPutTemplate, portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/mail/templates/{kind}/{lang}", s.user(s.apiResetTemplate, portal.RoleAdmin)).Methods("DELETE")
 	api.Handle("/outbox/retry", s.user(s.apiRetry, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/mail/inbound", s.user(s.inboundSubmit, portal.RoleAdmin)).Methods("POST")
+	api.Handle("/mail/inbound", s.user(s.apiInbound, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/mail/inbound", s.user(s.apiPutInbound, portal.RoleAdmin)).Methods("PUT")
+}
+
+func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if err := rq.P.SaveInbound(r.Context(), rq.User, r.PostForm.Get("new_clients")); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail", "Saved."))
+}
+
+func (s *Server) apiInbound(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	in, err := rq.P.Inbound(r.Context())
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, in)
+	return nil
+}
+
+func (s *Server) apiPutInbound(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in InboundInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.SaveInbound(r.Context(), rq.User, in.NewClients); err != nil {
+		return err
+	}
+	return s.apiInbound(w, r, rq)
 }
 
 // MailData is the admin's mail page.
 type MailData struct {
+	Inbound       *portal.InboundSettings
 	OwnSMTP       bool
 	Templates     []*portal.MailTemplate
 	Kinds         []struct{ ID, Label string }
@@ -50,6 +84,10 @@ type MailData struct {
 func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
 	d := &MailData{OwnSMTP: rq.P.Plan().OwnSMTP, Kinds: portal.MailKinds, TemplateError: rq.P.Setting(ctx, "mail_template_error", "")}
+	var err error
+	if d.Inbound, err = rq.P.Inbound(ctx); err != nil {
+		return err
+	}
 	for _, k := range portal.MailKinds {
 		for _, l := range portal.Languages {
 			t, err := rq.P.MailTemplateFor(ctx, k.ID, l)
@@ -59,7 +97,6 @@ func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request,
 			d.Templates = append(d.Templates, t)
 		}
 	}
-	var err error
 	if d.Mail, err = rq.P.Outbox(ctx, 100); err != nil {
 		return err
 	}

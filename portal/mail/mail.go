@@ -59,8 +59,26 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 		}
 	}
 	msg.SetGenHeader("X-Portaldesk-Portal", p.Slug)
-	msg.SetBodyString(gomail.TypeTextPlain, mm.Text)
-	msg.AddAlternativeString(gomail.TypeTextHTML, "<div style=\"font-family:sans-serif;white-space:pre-wrap\">"+html.EscapeString(mm.Text)+"</div>")
+	// Every mail the portal sends is written by a program: autoresponders
+	// must not answer it (RFC 3834), which ends loops before they start.
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	text := mm.Text
+	if mm.TicketID != 0 {
+		if reply := p.ReplyAddress(mm.TicketID); reply != "" {
+			// A reply comes back into the ticket; what is written above the
+			// marker is the reply, the quoted rest is cut.
+			if addr, err := Address(fromName, reply); err == nil {
+				msg.ReplyToMailAddress(addr)
+			}
+			marker := portal.ReplyMarker
+			if strings.ContainsFunc(text, func(r rune) bool { return r >= 'А' && r <= 'я' }) {
+				marker = portal.ReplyMarkerRU
+			}
+			text = marker + "\n\n" + text
+		}
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, "<div style=\"font-family:sans-serif;white-space:pre-wrap\">"+html.EscapeString(text)+"</div>")
 	files, err := p.MailFiles(ctx, mm)
 	if err != nil {
 		return nil, err

@@ -37,9 +37,13 @@ type Env struct {
 	App  *provisioner.App
 	Jobs *quota.Jobs
 	URL  string // http://127.0.0.1:port
-	srv  *httptest.Server
-	t    testing.TB
-	done bool
+	// SMTPAddr is where the service takes mail, when the test gave it a
+	// MailDomain.
+	SMTPAddr string
+	srv      *httptest.Server
+	server   *server.Server
+	t        testing.TB
+	done     bool
 }
 
 // New starts a service on cfg (a temporary data directory when unset).
@@ -65,7 +69,15 @@ func New(t testing.TB, cfg provisioner.Config) *Env {
 	}
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Handler()}}
 	srv.Start()
-	e := &Env{Dir: cfg.DataDir, Svc: s.Svc, App: s.App, Jobs: s.Jobs, URL: cfg.PublicURL, srv: srv, t: t}
+	e := &Env{Dir: cfg.DataDir, Svc: s.Svc, App: s.App, Jobs: s.Jobs, URL: cfg.PublicURL, srv: srv, t: t, server: s}
+	if cfg.MailDomain != "" { // the portals' mail in, on loopback
+		mln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SMTPAddr = mln.Addr().String()
+		go s.ServeInbound(mln)
+	}
 	t.Cleanup(e.Close)
 	return e
 }
@@ -75,7 +87,7 @@ func (e *Env) Close() {
 	if !e.done {
 		e.done = true
 		e.srv.Close()
-		e.Svc.Close()
+		e.server.Close()
 	}
 }
 

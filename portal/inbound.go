@@ -1,0 +1,535 @@
+package portal
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	_ "github.com/emersion/go-message/charset" // KOI8-R, Windows-1251 and the rest
+	"github.com/emersion/go-message/mail"
+	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
+)
+
+// Email in. A mail to the portal (its address at the service's mail
+// domain, or a signed reply address) is stored raw by ReceiveMail, then
+// applied by ProcessInbound: a new conversation becomes a ticket, a reply
+// a message in its ticket. Automatic mail (RFC 3834) and bounces make
+// nothing, so two systems can never answer each other for ever.
+
+// MaxInboundBytes bounds one stored mail.
+const MaxInboundBytes = 25 << 20
+
+// ErrMailTooLarge: the mail is larger than the portal takes.
+var ErrMailTooLarge = errors.New("the mail is larger than the portal takes")
+
+// ReceiveMail stores a mail as it came, before anything is made of it; the
+// database's quota bounds it. The caller then has ProcessInbound apply it.
+func (p *Portal) ReceiveMail(ctx context.Context, envFrom, rcpt string, raw []byte) (int64, error) {
+	if err := p.writable(); err != nil {
+		return 0, err
+	}
+	if len(raw) > MaxInboundBytes {
+		return 0, ErrMailTooLarge
+	}
+	res, err := p.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt, raw) VALUES (?, ?, ?, ?)", p.Now().Unix(), envFrom, rcpt, raw)
+	if err != nil {
+		return 0, fmt.Errorf("store: receive mail: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// Inbound is one received mail as the admin's list shows it.
+type Inbound struct {
+	ID         int64  `json:"id"`
+	ReceivedAt int64  `json:"received_at"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	State      string `json:"state"`   // new, done, ignored, failed
+	Outcome    string `json:"outcome"` // what it became, or why nothing
+	Ticket     int64  `json:"ticket,omitempty"`
+}
+
+// InboundLog lists the latest received mail, newest first.
+func (p *Portal) InboundLog(ctx context.Context, limit int) ([]Inbound, error) {
+	rows, err := p.q.Query(ctx, "SELECT id, received_at, mail_from, rcpt, state, outcome, COALESCE(ticket_id, 0) FROM inbound ORDER BY id DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Inbound
+	for rows.Next() {
+		var m Inbound
+		if err := rows.Scan(&m.ID, &m.ReceivedAt, &m.From, &m.To, &m.State, &m.Outcome, &m.Ticket); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ProcessInbound applies every stored mail not yet applied, oldest first,
+// each in the transaction that marks it done. It returns how many it
+// applied.
+func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
+	if p.Plan().State != StateActive {
+		return 0, nil // read-only or suspended: the mail waits
+	}
+	n := 0
+	for {
+		var id int64
+		var from, rcpt string
+		var raw []byte
+		err := p.q.QueryRow(ctx, "SELECT id, mail_from, rcpt, raw FROM inbound WHERE state = 'new' ORDER BY id LIMIT 1").Scan(&id, &from, &rcpt, &raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("store: inbound: %w", err)
+		}
+		err = p.Tx(ctx, func(tp *Portal) error {
+			state, outcome, ticket, msgID := tp.applyMail(ctx, from, rcpt, raw)
+			var tid any
+			if ticket != 0 {
+				tid = ticket
+			}
+			if _, err := tp.q.Exec(ctx, "UPDATE inbound SET state = ?, outcome = ?, ticket_id = ?, message_id = ?, processed_at = ? WHERE id = ?",
+				state, outcome, tid, msgID, p.Now().Unix(), id); err != nil {
+				return err
+			}
+			if ticket != 0 && msgID != "" {
+				_, err := tp.q.Exec(ctx, "INSERT OR IGNORE INTO mail_ids (message_id, ticket_id) VALUES (?, ?)", msgID, ticket)
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			// What made it fail (a quota, a full disk) is kept on the row:
+			// it is not tried again until someone looks.
+			if _, err2 := p.q.Exec(ctx, "UPDATE inbound SET state = 'failed', outcome = ?, processed_at = ? WHERE id = ?", err.Error(), p.Now().Unix(), id); err2 != nil {
+				return n, err2
+			}
+		}
+		n++
+		p.kickOutbox()
+	}
+}
+
+// parsedMail is what a mail says, decoded.
+type parsedMail struct {
+	from, fromName string
+	subject        string
+	messageID      string
+	refs           []string // In-Reply-To and References
+	text           string
+	files          []mailFile
+	auto           string // why it is automatic mail, or ""
+	bounce         string // the address a bounce reports failing, or ""
+}
+
+type mailFile struct {
+	name string
+	data []byte
+}
+
+// applyMail makes what a mail asks for; it returns the row's new state,
+// what happened, the ticket and the mail's Message-ID. An error inside is
+// an outcome, not a failure, unless storing itself fails.
+func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte) (state, outcome string, ticket int64, msgID string) {
+	m, err := parseMail(raw)
+	if err != nil {
+		return "ignored", "unreadable mail: " + err.Error(), 0, ""
+	}
+	msgID = m.messageID
+	if m.bounce != "" {
+		p.recordBounce(ctx, m.bounce, m.subject)
+		return "ignored", "a bounce for " + m.bounce, 0, msgID
+	}
+	if m.auto != "" {
+		return "ignored", "automatic mail (" + m.auto + ")", 0, msgID
+	}
+	if m.from == "" {
+		return "ignored", "no sender", 0, msgID
+	}
+	sender, err := p.UserByEmail(ctx, m.from)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "failed", err.Error(), 0, msgID
+	}
+	if sender != nil && !sender.Active {
+		return "ignored", "the sender's account is deactivated", 0, msgID
+	}
+	number := p.threadOf(ctx, rcpt, m, sender)
+	body := m.text
+	if sender != nil && sender.IsStaff() {
+		if number == 0 {
+			return "ignored", "staff mail that answers no ticket", 0, msgID
+		}
+		internal := false
+		if first, rest, _ := strings.Cut(body, "\n"); strings.TrimSpace(first) == "#note" {
+			internal, body = true, rest
+		}
+		e, err := p.postMailMessage(ctx, sender, number, body, internal, m.files)
+		if err != nil {
+			return "ignored", err.Error(), number, msgID
+		}
+		return "done", fmt.Sprintf("%s on #%d", map[bool]string{true: "a note", false: "a reply"}[internal], number), e, msgID
+	}
+	if number != 0 {
+		if sender == nil {
+			return "ignored", "a reply from someone who is not the ticket's client", number, msgID
+		}
+		if _, err := p.postMailMessage(ctx, sender, number, body, false, m.files); err != nil {
+			return "ignored", err.Error(), number, msgID
+		}
+		return "done", fmt.Sprintf("a reply on #%d", number), number, msgID
+	}
+	if sender == nil {
+		if p.Setting(ctx, "inbound_new_clients", "allow") != "allow" {
+			return "ignored", "not a client of the portal (new clients by mail are off)", 0, msgID
+		}
+		name := strings.TrimSpace(m.fromName)
+		if name == "" {
+			name, _, _ = strings.Cut(m.from, "@")
+		}
+		first, last, _ := strings.Cut(name, " ")
+		u, err := p.addPerson(ctx, nil, NewPerson{Name: Line(first), Surname: Line(last), Email: m.from, Role: RoleClient}, MailRegistration)
+		if err != nil {
+			return "ignored", "could not register the sender: " + err.Error(), 0, msgID
+		}
+		sender = u
+	}
+	files := p.NewFiles(ctx)
+	note := stageMailFiles(ctx, files, m.files)
+	subject := strings.TrimSpace(Line(m.subject))
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	if utf8.RuneCountInString(subject) > 200 {
+		subject = string([]rune(subject)[:200])
+	}
+	if strings.TrimSpace(body) == "" {
+		body = "(no text)"
+	}
+	t, err := p.CreateTicket(ctx, sender, NewTicket{Values: map[string]string{"subject": subject, "description": body + note}, Files: files, Source: SourceEmail})
+	if err != nil {
+		return "ignored", err.Error(), 0, msgID
+	}
+	return "done", fmt.Sprintf("new ticket #%d", t.Number), t.Number, msgID
+}
+
+// postMailMessage posts a mail's text and files on a ticket; a file the
+// portal's limits refuse is left out and said so in the message.
+func (p *Portal) postMailMessage(ctx context.Context, actor *User, number int64, body string, internal bool, in []mailFile) (int64, error) {
+	files := p.NewFiles(ctx)
+	note := stageMailFiles(ctx, files, in)
+	if strings.TrimSpace(body) == "" && files.Len() > 0 {
+		body = "(files)"
+	}
+	_, err := p.PostMessageFiles(ctx, actor, number, body+note, internal, files)
+	return number, err
+}
+
+// stageMailFiles stages what fits; it returns a note naming what did not.
+func stageMailFiles(ctx context.Context, files *Files, in []mailFile) string {
+	var left []string
+	for _, f := range in {
+		if err := files.Add(ctx, f.name, bytes.NewReader(f.data)); err != nil {
+			left = append(left, fmt.Sprintf("%s (%s)", f.name, strings.TrimSuffix(err.Error(), ".")))
+		}
+	}
+	if len(left) == 0 {
+		return ""
+	}
+	return "\n\n[Not kept from the mail: " + strings.Join(left, "; ") + "]"
+}
+
+// threadOf finds the ticket a mail answers: our signed reply address, then
+// the Message-IDs it refers to, then "[#N]" in the subject from that
+// ticket's client or staff. 0: a new conversation.
+func (p *Portal) threadOf(ctx context.Context, rcpt string, m *parsedMail, sender *User) int64 {
+	if n := p.replyTicket(rcpt); n != 0 {
+		return n
+	}
+	for i := len(m.refs) - 1; i >= 0; i-- {
+		var n int64
+		if err := p.q.QueryRow(ctx, "SELECT ticket_id FROM mail_ids WHERE message_id = ?", m.refs[i]).Scan(&n); err == nil {
+			return n
+		}
+	}
+	if sender != nil {
+		if sm := subjectTag.FindStringSubmatch(m.subject); sm != nil {
+			n, _ := strconv.ParseInt(sm[1], 10, 64)
+			if t, err := p.Ticket(ctx, sender, n); err == nil && (sender.IsStaff() || t.Client.ID == sender.ID) {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+var subjectTag = regexp.MustCompile(`\[#(\d{1,12})\]`)
+
+// ReplyAddress is the address a reply about ticket number comes back to,
+// signed so that nobody can post on a ticket by guessing its number; ""
+// when the service takes no mail.
+func (p *Portal) ReplyAddress(number int64) string {
+	if p.mailDomain == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s+t%d.%s@%s", p.Slug, number, p.replySig(number), p.mailDomain)
+}
+
+// InboundAddress is the portal's own address at the service's mail domain.
+func (p *Portal) InboundAddress() string {
+	if p.mailDomain == "" {
+		return ""
+	}
+	return p.Slug + "@" + p.mailDomain
+}
+
+func (p *Portal) replySig(number int64) string {
+	m := hmac.New(sha256.New, p.CookieKey())
+	fmt.Fprintf(m, "reply\x00%s\x00%d", p.Slug, number)
+	return hex.EncodeToString(m.Sum(nil)[:5])
+}
+
+// replyTicket reads the ticket of a signed reply address (0: none, or a
+// signature that does not match).
+func (p *Portal) replyTicket(rcpt string) int64 {
+	local, _, _ := strings.Cut(strings.ToLower(rcpt), "@")
+	_, tag, ok := strings.Cut(local, "+t")
+	if !ok {
+		return 0
+	}
+	num, sig, ok := strings.Cut(tag, ".")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || !hmac.Equal([]byte(sig), []byte(p.replySig(n))) {
+		return 0
+	}
+	return n
+}
+
+// recordBounce marks the person whose address bounced.
+func (p *Portal) recordBounce(ctx context.Context, addr, why string) {
+	_, _ = p.q.Exec(ctx, "UPDATE users SET bounced_at = ?, bounce = ? WHERE email = ? COLLATE NOCASE", p.Now().Unix(), Line(why), strings.TrimSpace(addr))
+}
+
+// parseMail decodes a mail: addresses, subject (RFC 2047), the text (the
+// plain part, else the HTML part as text), attachments, and whether it is
+// automatic mail or a bounce.
+func parseMail(raw []byte) (*parsedMail, error) {
+	r, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil && r == nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := r.Header
+	m := &parsedMail{}
+	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
+		m.from, m.fromName = strings.ToLower(strings.TrimSpace(from[0].Address)), from[0].Name
+	}
+	m.subject, _ = h.Subject()
+	m.messageID, _ = h.MessageID()
+	if ids, err := h.MsgIDList("References"); err == nil {
+		m.refs = append(m.refs, ids...)
+	}
+	if ids, err := h.MsgIDList("In-Reply-To"); err == nil {
+		m.refs = append(m.refs, ids...)
+	}
+	for i, id := range m.refs {
+		m.refs[i] = "<" + id + ">"
+	}
+	if m.messageID != "" {
+		m.messageID = "<" + m.messageID + ">"
+	}
+	m.auto = automatic(h)
+	ct, _, _ := h.ContentType()
+	var plain, htmlText string
+	for {
+		part, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if plain == "" && htmlText == "" {
+				return nil, err
+			}
+			break
+		}
+		switch ph := part.Header.(type) {
+		case *mail.InlineHeader:
+			pct, _, _ := ph.ContentType()
+			b, _ := io.ReadAll(io.LimitReader(part.Body, MaxInboundBytes))
+			switch {
+			case pct == "message/delivery-status":
+				if a := finalRecipient(b); a != "" {
+					m.bounce = a
+				}
+			case pct == "text/plain" && plain == "":
+				plain = string(b)
+			case pct == "text/html" && htmlText == "":
+				htmlText = htmlToText(string(b))
+			case strings.HasPrefix(pct, "text/"):
+			default: // an inline image or another file
+				name := ""
+				if _, params, err := ph.ContentDisposition(); err == nil {
+					name = params["filename"]
+				}
+				if name == "" {
+					_, params, _ := ph.ContentType()
+					name = params["name"]
+				}
+				if name == "" {
+					exts, _ := mime.ExtensionsByType(pct)
+					name = "inline"
+					if len(exts) > 0 {
+						name += exts[0]
+					}
+				}
+				m.files = append(m.files, mailFile{name: name, data: b})
+			}
+		case *mail.AttachmentHeader:
+			b, _ := io.ReadAll(io.LimitReader(part.Body, MaxInboundBytes))
+			if pct, _, _ := ph.ContentType(); pct == "message/delivery-status" {
+				if a := finalRecipient(b); a != "" {
+					m.bounce = a // a bounce's report: never a file
+				}
+				continue
+			}
+			name, _ := ph.Filename()
+			if name == "" {
+				name = "attachment"
+			}
+			m.files = append(m.files, mailFile{name: name, data: b})
+		}
+	}
+	if ct == "multipart/report" && m.bounce == "" {
+		m.auto = "a delivery report"
+	}
+	text := plain
+	if strings.TrimSpace(text) == "" {
+		text = htmlText
+	}
+	m.text = cutQuoted(Text(strings.ReplaceAll(text, "\r\n", "\n")))
+	return m, nil
+}
+
+// automatic says why a mail was sent by a program (RFC 3834 and the
+// headers autoresponders set), or "".
+func automatic(h mail.Header) string {
+	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && v != "no" {
+		return "Auto-Submitted: " + v
+	}
+	switch v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v {
+	case "bulk", "junk", "list", "auto_reply":
+		return "Precedence: " + v
+	}
+	for _, k := range []string{"List-Id", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"} {
+		if h.Get(k) != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+// finalRecipient reads the failing address from a delivery-status part.
+func finalRecipient(status []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "Final-Recipient") {
+			if _, addr, ok := strings.Cut(v, ";"); ok {
+				return strings.ToLower(strings.TrimSpace(addr))
+			}
+		}
+	}
+	return ""
+}
+
+var (
+	htmlPolicy = bluemonday.StrictPolicy()
+	htmlBreaks = regexp.MustCompile(`(?i)<br\s*/?>|</(p|div|li|tr|h[1-6]|blockquote)>`)
+)
+
+// htmlToText makes a mail's HTML body plain text: line breaks where the
+// HTML broke lines, every tag gone (scripts and styles with their content,
+// by bluemonday), entities decoded.
+func htmlToText(s string) string {
+	s = htmlBreaks.ReplaceAllString(s, "$0\n")
+	return strings.TrimSpace(html.UnescapeString(htmlPolicy.Sanitize(s)))
+}
+
+// ReplyMarker heads the text of mail about a ticket when replies come back
+// by mail: what is written above it is the reply.
+const ReplyMarker = "— Write your reply above this line —"
+
+// ReplyMarkerRU is the marker of mail in Russian.
+const ReplyMarkerRU = "— Напишите ответ над этой строкой —"
+
+// cutQuoted keeps the reply: the text above our marker, above an
+// "On … wrote:" line that starts the quote, without trailing quoted lines
+// and without the signature after "-- ".
+func cutQuoted(s string) string {
+	lines := strings.Split(s, "\n")
+	end := len(lines)
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.Contains(l, ReplyMarker) || strings.Contains(l, ReplyMarkerRU) || l == "-- " || l == "--" {
+			end = i
+			break
+		}
+		if (strings.HasSuffix(t, "wrote:") || strings.HasSuffix(t, "пишет:") || strings.HasSuffix(t, "написал(а):")) && i+1 < len(lines) &&
+			(strings.HasPrefix(strings.TrimSpace(lines[i+1]), ">") || strings.TrimSpace(lines[i+1]) == "") {
+			end = i
+			break
+		}
+	}
+	lines = lines[:end]
+	for len(lines) > 0 && (strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), ">") || strings.TrimSpace(lines[len(lines)-1]) == "") {
+		lines = lines[:len(lines)-1]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// InboundSettings is the portal's mail in, as its admin sees it.
+type InboundSettings struct {
+	Address    string    `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
+	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
+	Recent     []Inbound `json:"recent"`      // the latest received mail, newest first
+}
+
+// Inbound is the portal's mail in settings and what came lately.
+func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
+	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow")}
+	var err error
+	if s.Recent, err = p.InboundLog(ctx, 50); err != nil {
+		return nil, err
+	}
+	if s.Recent == nil {
+		s.Recent = []Inbound{}
+	}
+	return s, nil
+}
+
+// SaveInbound changes whether mail from new addresses registers clients.
+func (p *Portal) SaveInbound(ctx context.Context, actor *User, newClients string) error {
+	if actor.Role != RoleAdmin {
+		return ErrForbidden
+	}
+	if newClients != "allow" && newClients != "reject" {
+		return &FieldErrors{Fields: map[string]string{"new_clients": "Choose allow or reject."}}
+	}
+	return p.SetSetting(ctx, "inbound_new_clients", newClients)
+}

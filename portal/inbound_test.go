@@ -1,0 +1,378 @@
+package portal_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/text/encoding/charmap"
+
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
+	"portaldesk/provisioner"
+)
+
+const mailDomain = "support.test"
+
+// sendMail delivers a raw mail to the service's SMTP server over loopback,
+// as a mail server would.
+func sendMail(t *testing.T, e *pdtest.Env, from string, to []string, raw string) error {
+	t.Helper()
+	c, err := smtp.Dial(e.SMTPAddr) // loopback: no TLS, as a local relay would
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail(from, to, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n"))); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// eventually waits (up to 3 s) until ok holds: mail is applied just after
+// the SMTP 250.
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within 3 s", what)
+}
+
+func ticketsOf(t *testing.T, w *world) []map[string]any {
+	var out []map[string]any
+	for _, x := range w.api(t, w.admin, "GET", "/tickets", nil).JSON(t)["tickets"].([]any) {
+		out = append(out, x.(map[string]any))
+	}
+	return out
+}
+
+func conversation(t *testing.T, w *world, n int64) string {
+	return w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d/messages", n), nil).Body
+}
+
+// TestEmailIn: a mail from a new address becomes a ticket (the sender a
+// client); the notification's Reply-To, In-Reply-To and "[#N]" each bring
+// a reply back into its ticket, quoted history cut; staff answer by mail,
+// "#note" making a note; Russian charsets and HTML-only mail read right;
+// automatic mail and bounces make nothing; unknown recipients are refused.
+func TestEmailIn(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{MailDomain: mailDomain})
+	w := worldOn(t, e)
+	before := len(ticketsOf(t, w))
+
+	// 1. A new conversation from a new address.
+	err := sendMail(t, e, "dora@mail.test", []string{"alpha@" + mailDomain}, `From: Dora Smith <dora@mail.test>
+To: alpha@support.test
+Subject: The scanner stopped
+Message-ID: <first@mail.test>
+Content-Type: text/plain; charset=utf-8
+
+It shows error E42 since this morning.
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticket map[string]any
+	eventually(t, "the mail's ticket", func() bool {
+		list := ticketsOf(t, w)
+		if len(list) > before {
+			ticket = list[0]
+		}
+		return ticket != nil
+	})
+	n := int64(ticket["number"].(float64))
+	if ticket["subject"] != "The scanner stopped" || ticket["source"] != "email" || ticket["client"].(map[string]any)["name"] != "Dora Smith" {
+		t.Fatalf("the ticket: %v", ticket)
+	}
+	if d := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d", n), nil).Body; !strings.Contains(d, "error E42") {
+		t.Fatalf("the description: %s", d)
+	}
+
+	// 2. The operator answers; the client's notification carries a signed
+	// Reply-To, threading headers, the reply marker and Auto-Submitted.
+	w.api(t, w.op, "POST", fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": "Please restart it while holding the blue button."})
+	var note string
+	eventually(t, "the client's notification", func() bool {
+		for _, m := range e.Mails(t, "alpha") {
+			if strings.Contains(m, "dora@mail.test") && strings.Contains(m, "blue button") {
+				note = m
+			}
+		}
+		return note != ""
+	})
+	replyTo := regexp.MustCompile(`(?m)^Reply-To: .*<(alpha\+t\d+\.[0-9a-f]+@support\.test)>`).FindStringSubmatch(note)
+	msgID := regexp.MustCompile(`(?m)^Message-ID: (<[^>]+>)`).FindStringSubmatch(note)
+	if replyTo == nil || msgID == nil || !strings.Contains(note, "Auto-Submitted: auto-generated") || !strings.Contains(note, "Write your reply above this line") {
+		t.Fatalf("the notification lacks Reply-To, Message-ID, Auto-Submitted or the marker:\n%s", note)
+	}
+	err = sendMail(t, e, "dora@mail.test", []string{replyTo[1]}, `From: Dora Smith <dora@mail.test>
+To: `+replyTo[1]+`
+Subject: Re: [#`+fmt.Sprint(n)+`] The scanner stopped
+Message-ID: <second@mail.test>
+Content-Type: text/plain; charset=utf-8
+
+Done, it works again. Thank you!
+
+On Tue, 1 Dec 2026 at 15:00, Alpha Ltd <noreply@portaldesk.localhost> wrote:
+> — Write your reply above this line —
+> Please restart it while holding the blue button.
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reply by Reply-To", func() bool { return strings.Contains(conversation(t, w, n), "it works again") })
+	if c := conversation(t, w, n); strings.Contains(c, "wrote:") || strings.Contains(c, "> Please restart") {
+		t.Errorf("the quoted history was kept: %s", c)
+	}
+
+	// 3. A reply found by In-Reply-To, sent to the portal's plain address.
+	err = sendMail(t, e, "dora@mail.test", []string{"alpha@" + mailDomain}, `From: dora@mail.test
+To: alpha@support.test
+Subject: Re: scanner
+In-Reply-To: `+msgID[1]+`
+Content-Type: text/plain; charset=utf-8
+
+One more thing: the paper tray squeaks.
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reply by In-Reply-To", func() bool { return strings.Contains(conversation(t, w, n), "tray squeaks") })
+
+	// 4. "[#N]" in the subject from the ticket's client.
+	sendMail(t, e, "dora@mail.test", []string{"alpha@" + mailDomain}, `From: dora@mail.test
+Subject: About [#`+fmt.Sprint(n)+`]
+Content-Type: text/plain
+
+Also the lid.
+`)
+	eventually(t, "the reply by [#N]", func() bool { return strings.Contains(conversation(t, w, n), "Also the lid.") })
+
+	// 5. Staff answer by mail; "#note" on the first line makes a note.
+	sendMail(t, e, "op@alpha.test", []string{replyTo[1]}, `From: Oleg <op@alpha.test>
+Subject: Re: [#`+fmt.Sprint(n)+`]
+Content-Type: text/plain
+
+#note
+She is a long-time customer: replace the lid for free.
+`)
+	eventually(t, "the staff's note by mail", func() bool { return strings.Contains(conversation(t, w, n), "replace the lid for free") })
+	if c := w.api(t, w.ca, "GET", "/tickets", nil).Body; strings.Contains(c, "lid for free") {
+		t.Error("a client sees the note")
+	}
+	for _, m := range w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d/messages", n), nil).JSON(t)["messages"].([]any) {
+		if mm := m.(map[string]any); strings.Contains(fmt.Sprint(mm["body"]), "lid for free") && mm["kind"] != "note" {
+			t.Errorf("the #note mail is a %v", mm["kind"])
+		}
+	}
+
+	// 6. Windows-1251 text, a KOI8-R name in RFC 2047, and HTML with a script.
+	body1251, _ := charmap.Windows1251.NewEncoder().String("Принтер печатает полосы, помогите.")
+	sendMail(t, e, "ivan@mail.test", []string{"alpha@" + mailDomain}, "From: =?koi8-r?B?"+koi8b64("Иван Петров")+"?= <ivan@mail.test>\nSubject: =?windows-1251?B?"+cp1251b64("Полосы")+"?=\nContent-Type: text/plain; charset=windows-1251\nContent-Transfer-Encoding: 8bit\n\n"+body1251+"\n")
+	sendMail(t, e, "html@mail.test", []string{"alpha@" + mailDomain}, `From: html@mail.test
+Subject: HTML only
+Content-Type: text/html; charset=utf-8
+
+<html><body><p>Hello <b>support</b>,</p><script>alert(1)</script><p>the screen is black &amp; warm.</p></body></html>
+`)
+	eventually(t, "the Russian and the HTML mail", func() bool {
+		var ru, h bool
+		for _, tk := range ticketsOf(t, w) {
+			ru = ru || tk["subject"] == "Полосы" && tk["client"].(map[string]any)["name"] == "Иван Петров"
+			h = h || tk["subject"] == "HTML only"
+		}
+		return ru && h
+	})
+	for _, tk := range ticketsOf(t, w) {
+		d := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%v", tk["number"]), nil).Body
+		if tk["subject"] == "Полосы" && !strings.Contains(d, "Принтер печатает полосы") {
+			t.Errorf("the Windows-1251 text: %s", d)
+		}
+		if tk["subject"] == "HTML only" && (strings.Contains(d, "alert") || strings.Contains(d, "<b>") || !strings.Contains(d, `black \u0026 warm`)) {
+			t.Errorf("the HTML mail's text: %s", d)
+		}
+	}
+
+	// 7. An auto-reply and a bounce make nothing; the bounce marks the address.
+	count := len(ticketsOf(t, w))
+	sendMail(t, e, "away@mail.test", []string{"alpha@" + mailDomain}, `From: away@mail.test
+Subject: Out of office
+Auto-Submitted: auto-replied
+
+I am away until Monday.
+`)
+	sendMail(t, e, "", []string{"alpha@" + mailDomain}, `From: MAILER-DAEMON@mail.test
+Subject: Undelivered Mail Returned to Sender
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+The mail could not be delivered.
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mail.test
+
+Final-Recipient: rfc822; cb@alpha.test
+Action: failed
+Status: 5.1.1
+--b--
+`)
+	eventually(t, "the automatic mail handled", func() bool {
+		var n int
+		e.Portal(t, "alpha", func(p *portal.Portal) {
+			log, _ := p.InboundLog(context.Background(), 2)
+			for _, m := range log {
+				if m.State == "ignored" {
+					n++
+				}
+			}
+		})
+		return n == 2
+	})
+	if got := len(ticketsOf(t, w)); got != count {
+		t.Errorf("automatic mail made %d tickets", got-count)
+	}
+	if people := w.api(t, w.admin, "GET", "/users", nil).Body; !regexp.MustCompile(`"email":"cb@alpha.test"[^}]*"bounced_at":\d+`).MatchString(people) {
+		t.Errorf("the bounce is not on the person: %s", people)
+	}
+
+	// The admin sees the address and what each mail became; with new
+	// clients by mail off, a stranger's mail makes nothing.
+	in := w.api(t, w.admin, "GET", "/mail/inbound", nil)
+	if !strings.Contains(in.Body, `"address":"alpha@support.test"`) || !strings.Contains(in.Body, "new ticket #") || !strings.Contains(in.Body, "a bounce for cb@alpha.test") {
+		t.Errorf("mail in: %s", in.Body)
+	}
+	if r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"new_clients": "maybe"}); r.Status != 422 {
+		t.Errorf("a bad choice: %d", r.Status)
+	}
+	w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"new_clients": "reject"})
+	count = len(ticketsOf(t, w))
+	sendMail(t, e, "stranger@mail.test", []string{"alpha@" + mailDomain}, "From: stranger@mail.test\nSubject: Hi\n\nHello.\n")
+	eventually(t, "the stranger's mail handled", func() bool {
+		return strings.Contains(w.api(t, w.admin, "GET", "/mail/inbound", nil).Body, "new clients by mail are off")
+	})
+	if got := len(ticketsOf(t, w)); got != count {
+		t.Error("a stranger's mail made a ticket with new clients off")
+	}
+
+	// 8. Unknown recipients are refused at RCPT; a forged reply address too.
+	for _, to := range []string{"nosuch@" + mailDomain, "alpha@elsewhere.test", fmt.Sprintf("alpha+t%d.0000000000@%s", n, mailDomain)} {
+		err := sendMail(t, e, "x@mail.test", []string{to}, "Subject: hi\n\nhi\n")
+		if strings.Contains(to, "+t") {
+			continue // accepted at RCPT; the forged signature only threads nowhere
+		}
+		var se *smtp.SMTPError
+		if err == nil || !errorsAs(err, &se) || se.Code != 550 {
+			t.Errorf("mail to %s: %v", to, err)
+		}
+	}
+}
+
+func errorsAs(err error, se **smtp.SMTPError) bool {
+	for err != nil {
+		if s, ok := err.(*smtp.SMTPError); ok {
+			*se = s
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func koi8b64(s string) string {
+	b, _ := charmap.KOI8R.NewEncoder().String(s)
+	return b64(b)
+}
+
+func cp1251b64(s string) string {
+	b, _ := charmap.Windows1251.NewEncoder().String(s)
+	return b64(b)
+}
+
+// TestEmailInAppliedOnceAfterACrash: a mail stored but not applied (the
+// process died between) is applied on the next start, exactly once.
+func TestEmailInAppliedOnceAfterACrash(t *testing.T) {
+	dir := t.TempDir()
+	e := pdtest.New(t, provisioner.Config{DataDir: dir, MailDomain: mailDomain, NoSweep: true})
+	e.Create(t, "alpha")
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		if _, err := p.ReceiveMail(context.Background(), "zoe@mail.test", "alpha@"+mailDomain, []byte("From: zoe@mail.test\r\nSubject: Stored, not applied\r\n\r\nHello.\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.Close() // as if killed: the mail is stored, nothing made of it
+	e2 := pdtest.New(t, provisioner.Config{DataDir: dir, MailDomain: mailDomain})
+	tok := e2.Login(t, "alpha", "admin@alpha.test")
+	count := func() int {
+		n := 0
+		for _, x := range e2.API(t, tok, "GET", "alpha", "/tickets", nil).JSON(t)["tickets"].([]any) {
+			if x.(map[string]any)["subject"] == "Stored, not applied" {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "the stored mail applied on start", func() bool { return count() == 1 })
+	e2.Portal(t, "alpha", func(p *portal.Portal) {
+		if n, err := p.ProcessInbound(context.Background()); err != nil || n != 0 {
+			t.Errorf("processed again: %d, %v", n, err)
+		}
+	})
+	if c := count(); c != 1 {
+		t.Errorf("%d tickets from one mail", c)
+	}
+}
+
+// BenchmarkInboundSMTP sends 10 KB mails from new addresses through the
+// service's SMTP server on loopback, one connection, and waits until every
+// one is a ticket: mails/s end to end, and how long after its 250 the last
+// mail became a ticket.
+func BenchmarkInboundSMTP(b *testing.B) {
+	e := pdtest.New(b, provisioner.Config{MailDomain: mailDomain})
+	e.Create(b, "alpha")
+	e.SetPlan(b, "alpha", "enterprise", 3, 0, 0)
+	body := strings.Repeat("The printer on the second floor prints every page twice.\r\n", 180) // ~10 KB
+	c, err := smtp.Dial(e.SMTPAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		raw := fmt.Sprintf("From: Client %d <c%d@mail.test>\r\nSubject: Printer %d\r\nMessage-ID: <b%d@mail.test>\r\nContent-Type: text/plain\r\n\r\n%s\r\n", i, i, i, i, body)
+		if err := c.SendMail(fmt.Sprintf("c%d@mail.test", i), []string{"alpha@" + mailDomain}, strings.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sent := time.Now()
+	var done int
+	for done < b.N {
+		e.Portal(b, "alpha", func(p *portal.Portal) {
+			_ = p.DB.QueryRow(context.Background(), "SELECT COUNT(*) FROM inbound WHERE state = 'done'").Scan(&done)
+		})
+		if time.Since(sent) > time.Minute {
+			b.Fatalf("%d of %d applied after a minute", done, b.N)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "mails/s")
+	b.ReportMetric(float64(time.Since(sent).Microseconds())/1000, "last-250-to-ticket-ms")
+}

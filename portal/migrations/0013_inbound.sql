@@ -1,0 +1,31 @@
+-- Email in. A mail is stored as it came (raw) before anything is made of
+-- it, then applied in the transaction that marks it done: a crash between
+-- the two leaves it to be applied once, on restart.
+CREATE TABLE inbound (
+    id           INTEGER PRIMARY KEY,
+    received_at  INTEGER NOT NULL,
+    mail_from    TEXT NOT NULL,              -- the envelope's sender
+    rcpt         TEXT NOT NULL,              -- the address it came to
+    raw          BLOB NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'ignored', 'failed')),
+    outcome      TEXT NOT NULL DEFAULT '',   -- what it became, or why nothing
+    message_id   TEXT NOT NULL DEFAULT '',
+    ticket_id    INTEGER,
+    processed_at INTEGER
+);
+CREATE INDEX inbound_state ON inbound(state, id);
+
+-- Every Message-ID the portal sent or received about a ticket: a reply's
+-- In-Reply-To and References find their ticket here.
+CREATE TABLE mail_ids (
+    message_id TEXT PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO mail_ids (message_id, ticket_id) SELECT message_id, ticket_id FROM outbox WHERE ticket_id IS NOT NULL;
+
+-- Where a ticket came from: the web form or the API ("web"), or a mail ("email").
+ALTER TABLE tickets ADD COLUMN source TEXT NOT NULL DEFAULT 'web';
+
+-- The last time mail to a person bounced, and why: shown on the person.
+ALTER TABLE users ADD COLUMN bounced_at INTEGER;
+ALTER TABLE users ADD COLUMN bounce TEXT NOT NULL DEFAULT '';

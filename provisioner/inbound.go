@@ -1,0 +1,137 @@
+package provisioner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
+
+	"portaldesk/portal"
+)
+
+// The service's own mail server: it takes mail for <slug>@<mail domain>
+// (and the signed reply addresses <slug>+t<n>.<sig>@<mail domain>),
+// refuses any other recipient at RCPT, stores each mail in its portal's
+// inbound queue before it answers 250, and wakes the portal's worker,
+// which applies it (Mailer.deliver → Portal.ProcessInbound). It can face
+// the Internet as an MX or sit behind Postfix as its relay (SMTP or LMTP).
+
+// Inbound limits.
+const (
+	inboundMaxConns      = 200
+	inboundMaxRecipients = 50
+)
+
+// NewInbound is the SMTP server that takes the portals' mail; nil when the
+// service has no mail domain.
+func (s *Service) NewInbound() *smtp.Server {
+	if s.cfg.MailDomain == "" {
+		return nil
+	}
+	srv := smtp.NewServer(&inboundBackend{svc: s})
+	srv.Domain = s.cfg.MailDomain
+	srv.MaxMessageBytes = portal.MaxInboundBytes
+	srv.MaxRecipients = inboundMaxRecipients
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = time.Minute
+	srv.LMTP = s.cfg.InboundLMTP
+	return srv
+}
+
+// ServeInbound takes mail on ln until the server is closed.
+func ServeInbound(srv *smtp.Server, ln net.Listener) error {
+	err := srv.Serve(netutil.LimitListener(ln, inboundMaxConns))
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type inboundBackend struct{ svc *Service }
+
+func (b *inboundBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &inboundSession{svc: b.svc}, nil
+}
+
+type inboundSession struct {
+	svc   *Service
+	from  string
+	rcpts map[string]string // portal slug → the address it was sent to (a signed reply address wins)
+}
+
+func (s *inboundSession) Reset()        { s.from, s.rcpts = "", nil }
+func (s *inboundSession) Logout() error { return nil }
+
+func (s *inboundSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+
+var errNoMailbox = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+
+// Rcpt accepts a portal's address at the mail domain, of a live portal.
+func (s *inboundSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	local, domain, ok := strings.Cut(strings.ToLower(strings.TrimSpace(to)), "@")
+	if !ok || domain != strings.ToLower(s.svc.cfg.MailDomain) {
+		return errNoMailbox
+	}
+	slug, _, _ := strings.Cut(local, "+")
+	rec, err := s.svc.catalog.PortalBySlug(context.Background(), slug)
+	if err != nil || rec.State == portal.StateSuspended {
+		return errNoMailbox
+	}
+	if s.rcpts == nil {
+		s.rcpts = map[string]string{}
+	}
+	if cur, seen := s.rcpts[slug]; !seen || !strings.Contains(cur, "+") {
+		s.rcpts[slug] = to
+	}
+	return nil
+}
+
+// Data stores the mail in each recipient portal's queue; 250 means it is
+// on disk there.
+func (s *inboundSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for slug, rcpt := range s.rcpts {
+		if err := s.svc.receive(ctx, slug, s.from, rcpt, raw); err != nil {
+			slog.Warn("inbound mail", "portal", slug, "err", err)
+			switch {
+			case errors.Is(err, portal.ErrQuotaExceeded), errors.Is(err, portal.ErrMailTooLarge):
+				return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "The mailbox is full"}
+			case errors.Is(err, portal.ErrReadOnly):
+				return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "The mailbox is full: try later"}
+			}
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+		}
+	}
+	return nil
+}
+
+// receive stores one mail in a portal's queue and wakes its worker.
+func (s *Service) receive(ctx context.Context, slug, from, rcpt string, raw []byte) error {
+	h, err := s.registry.Acquire(ctx, slug)
+	if err != nil {
+		return err
+	}
+	_, err = h.Portal.ReceiveMail(ctx, from, rcpt, bytes.Clone(raw))
+	h.Release()
+	if err != nil {
+		return fmt.Errorf("receive mail: %w", err)
+	}
+	s.mailer.Kick(slug)
+	return nil
+}
