@@ -5,16 +5,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	_ "github.com/emersion/go-message/charset" // KOI8-R, Windows-1251 and the rest
@@ -163,6 +167,17 @@ func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte
 	if m.from == "" {
 		return "ignored", "no sender", 0, msgID
 	}
+	if p.mailDomain != "" && strings.HasSuffix(m.from, "@"+p.mailDomain) {
+		return "ignored", "mail from the service's own address", 0, msgID // a loop
+	}
+	if msgID != "" {
+		// The same mail again: a reply-all to the portal's address and the
+		// reply address, or a retry after a lost 250.
+		var n int64
+		if err := p.q.QueryRow(ctx, "SELECT COALESCE(ticket_id, 0) FROM inbound WHERE message_id = ? AND state = 'done' LIMIT 1", msgID).Scan(&n); err == nil {
+			return "ignored", "a copy of a mail already received", n, msgID
+		}
+	}
 	sender, err := p.UserByEmail(ctx, m.from)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "failed", err.Error(), 0, msgID
@@ -204,7 +219,7 @@ func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte
 			name, _, _ = strings.Cut(m.from, "@")
 		}
 		first, last, _ := strings.Cut(name, " ")
-		u, err := p.addPerson(ctx, nil, NewPerson{Name: Line(first), Surname: Line(last), Email: m.from, Role: RoleClient}, MailRegistration)
+		u, err := p.registerByMail(ctx, NewPerson{Name: Line(first), Surname: Line(last), Email: m.from, Role: RoleClient}, m.subject)
 		if err != nil {
 			return "ignored", "could not register the sender: " + err.Error(), 0, msgID
 		}
@@ -532,4 +547,31 @@ func (p *Portal) SaveInbound(ctx context.Context, actor *User, newClients string
 		return &FieldErrors{Fields: map[string]string{"new_clients": "Choose allow or reject."}}
 	}
 	return p.SetSetting(ctx, "inbound_new_clients", newClients)
+}
+
+// RegisteredByMailTTL is how long the link a client registered by mail
+// sets their password with works.
+const RegisteredByMailTTL = 7 * 24 * time.Hour
+
+// registerByMail makes a client of a mail's sender. They chose no
+// password: the account has none (no bcrypt on the mail path) and the mail
+// that tells them their ticket is received carries a link to set one.
+func (p *Portal) registerByMail(ctx context.Context, in NewPerson, subject string) (*User, error) {
+	if errs := in.validate(); len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	u := &User{Email: in.Email, Name: in.Name, Surname: in.Surname, Role: RoleClient}
+	if err := p.InsertUser(ctx, u, "!"); err != nil { // "!" matches no password
+		return nil, err
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	if _, err := p.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, p.Now().Add(RegisteredByMailTTL).Unix()); err != nil {
+		return nil, err
+	}
+	if err := p.mailTo(ctx, MailRegisteredByMail, u, MailVars{Subject: Line(subject), Link: p.URL() + "reset?token=" + url.QueryEscape(tok)}, 0); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,35 @@ It shows error E42 since this morning.
 	}
 	if d := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d", n), nil).Body; !strings.Contains(d, "error E42") {
 		t.Fatalf("the description: %s", d)
+	}
+
+	// The new client has no password: the mail that says the request is
+	// received carries a link to set one.
+	var welcome string
+	eventually(t, "the new client's mail", func() bool {
+		for _, m := range e.Mails(t, "alpha") {
+			if strings.Contains(m, "dora@mail.test") && strings.Contains(m, "reset?token=") {
+				welcome = m
+			}
+		}
+		return welcome != ""
+	})
+	// The same mail again (a reply-all, a retry after a lost 250) and a mail
+	// from the service's own domain (a loop) make nothing.
+	again := `From: Dora Smith <dora@mail.test>
+Subject: The scanner stopped
+Message-ID: <first@mail.test>
+
+It shows error E42 since this morning.
+`
+	sendMail(t, e, "dora@mail.test", []string{"alpha@" + mailDomain}, again)
+	sendMail(t, e, "beta@"+mailDomain, []string{"alpha@" + mailDomain}, "From: beta@"+mailDomain+"\nSubject: [#1] Ping\n\nPing.\n")
+	eventually(t, "the copy and the loop ignored", func() bool {
+		in := w.api(t, w.admin, "GET", "/mail/inbound", nil).Body
+		return strings.Contains(in, "a copy of a mail already received") && strings.Contains(in, "service's own address")
+	})
+	if got := len(ticketsOf(t, w)); got != before+1 {
+		t.Fatalf("%d tickets from one conversation", got-before)
 	}
 
 	// 2. The operator answers; the client's notification carries a signed
@@ -375,4 +405,35 @@ func BenchmarkInboundSMTP(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "mails/s")
 	b.ReportMetric(float64(time.Since(sent).Microseconds())/1000, "last-250-to-ticket-ms")
+}
+
+// BenchmarkInboundLatency sends one mail at a time and waits until it is a
+// ticket: the time from the SMTP 250 to the ticket, median and p99.
+func BenchmarkInboundLatency(b *testing.B) {
+	e := pdtest.New(b, provisioner.Config{MailDomain: mailDomain})
+	e.Create(b, "alpha")
+	c, err := smtp.Dial(e.SMTPAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		raw := fmt.Sprintf("From: c%d@mail.test\r\nSubject: Question %d\r\nContent-Type: text/plain\r\n\r\nHow do I reset the router?\r\n", i, i)
+		if err := c.SendMail(fmt.Sprintf("c%d@mail.test", i), []string{"alpha@" + mailDomain}, strings.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		for done := 0; done <= i; time.Sleep(200 * time.Microsecond) {
+			e.Portal(b, "alpha", func(p *portal.Portal) {
+				_ = p.DB.QueryRow(context.Background(), "SELECT COUNT(*) FROM inbound WHERE state <> 'new'").Scan(&done)
+			})
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -12,15 +12,16 @@ import (
 
 // Mail kinds, each with a template per language.
 const (
-	MailRegistration    = "registration"
-	MailInvitation      = "invitation"
-	MailPasswordReset   = "password_reset"
-	MailRegisteredAgain = "registered_again"
-	MailEmailChanged    = "email_changed"
-	MailNewTicket       = NotifyNewTicket
-	MailMessage         = NotifyMessage
-	MailStatus          = NotifyStatus
-	MailAssignment      = NotifyAssignment
+	MailRegistration     = "registration"
+	MailInvitation       = "invitation"
+	MailPasswordReset    = "password_reset"
+	MailRegisteredAgain  = "registered_again"
+	MailEmailChanged     = "email_changed"
+	MailRegisteredByMail = "registered_by_mail"
+	MailNewTicket        = NotifyNewTicket
+	MailMessage          = NotifyMessage
+	MailStatus           = NotifyStatus
+	MailAssignment       = NotifyAssignment
 )
 
 // Languages the portal speaks.
@@ -62,6 +63,10 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"Your account at {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone (we hope you) tried to register at {{.Portal}} with this address. You already have an account here: sign in with it.\n\nIf you do not remember your password, set a new one here:\n\n{{.Link}}\n\nIf it was not you, ignore this mail: nothing has changed.\n"},
 		"ru": {"Ваша учётная запись в {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nКто-то (надеемся, вы) пытался зарегистрироваться в {{.Portal}} с этим адресом. У вас уже есть учётная запись — входите с ней.\n\nЕсли вы не помните пароль, задайте новый здесь:\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо: ничего не изменилось.\n"},
 	},
+	MailRegisteredByMail: {
+		"en": {"We received your request: {{.Subject}}", "Hello, {{.Name}}!\n\nThank you for writing to {{.Portal}}: your request is received, and we answer by mail. To follow it and your other requests in the portal, set a password (the link works for 7 days):\n\n{{.Link}}\n\nYour login is {{.Email}}.\n"},
+		"ru": {"Мы получили ваше обращение: {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСпасибо, что написали в {{.Portal}}: обращение получено, ответим письмом. Чтобы следить за ним и другими обращениями на портале, задайте пароль (ссылка действует 7 дней):\n\n{{.Link}}\n\nВаш логин — {{.Email}}.\n"},
+	},
 	MailEmailChanged: {
 		"en": {"Your sign-in address at {{.Portal}} is changed", "Hello, {{.Name}}!\n\n{{.Author}} changed the address you sign in to {{.Portal}} with to {{.NewEmail}}. From now on mail about your tickets goes there.\n\nIf you did not ask for it, answer this mail or write to the portal's administrator.\n\n{{.Link}}\n"},
 		"ru": {"Адрес для входа в {{.Portal}} изменён", "Здравствуйте, {{.Name}}!\n\n{{.Author}} изменил(а) адрес, с которым вы входите в {{.Portal}}, на {{.NewEmail}}. Теперь письма о ваших заявках приходят туда.\n\nЕсли вы об этом не просили, ответьте на это письмо или напишите администратору портала.\n\n{{.Link}}\n"},
@@ -96,6 +101,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailRegisteredAgain, "Registration with an address already registered"},
 	{MailConfirm, "Confirmation of the admin's address, after signup"},
 	{MailEmailChanged, "Sign-in address changed (to the old address)"},
+	{MailRegisteredByMail, "A new client's first mail received: a link to set a password"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

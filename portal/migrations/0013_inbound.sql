@@ -14,6 +14,7 @@ CREATE TABLE inbound (
     processed_at INTEGER
 );
 CREATE INDEX inbound_state ON inbound(state, id);
+CREATE INDEX inbound_message ON inbound(message_id);
 
 -- Every Message-ID the portal sent or received about a ticket: a reply's
 -- In-Reply-To and References find their ticket here.
