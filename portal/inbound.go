@@ -523,11 +523,15 @@ type InboundSettings struct {
 	Address    string    `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
 	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
 	Recent     []Inbound `json:"recent"`      // the latest received mail, newest first
+	// IMAP is the business's own mailbox the portal fetches (no password
+	// shown), IMAPState how fetching it goes.
+	IMAP      *IMAPAccount `json:"imap"`
+	IMAPState IMAPState    `json:"imap_state"`
 }
 
 // Inbound is the portal's mail in settings and what came lately.
 func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
-	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow")}
+	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow"), IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
 	var err error
 	if s.Recent, err = p.InboundLog(ctx, 50); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"portaldesk/portal"
+	"portaldesk/portal/mail"
 )
 
 // The service's own mail server: it takes mail for <slug>@<mail domain>
@@ -134,4 +135,48 @@ func (s *Service) receive(ctx context.Context, slug, from, rcpt string, raw []by
 	}
 	s.mailer.Kick(slug)
 	return nil
+}
+
+// WatchMailbox puts the portal on the list of mailboxes to fetch, or off.
+func (s *Service) WatchMailbox(ctx context.Context, portalID int64, on bool) error {
+	return s.catalog.WatchMailbox(ctx, portalID, on, s.now())
+}
+
+// FetchMailbox fetches the portal's mailbox now, records how it went for
+// its admin, schedules the next fetch (backing off after failures) and has
+// what came applied.
+func (s *Service) FetchMailbox(ctx context.Context, p *portal.Portal) (int, error) {
+	n, err := mail.FetchMailbox(ctx, p, s.cfg.SMTPRootCAs)
+	next := p.RecordIMAPResult(ctx, err)
+	if serr := s.catalog.MailboxNext(ctx, p.Plan().ID, next); serr != nil && err == nil {
+		err = serr
+	}
+	if n > 0 {
+		s.mailer.Kick(p.Slug)
+	}
+	return n, err
+}
+
+// FetchDueMailboxes fetches every mailbox that is due (the "mailboxes"
+// job, every minute): how many mailboxes it read, messages it stored, and
+// mailboxes that failed.
+func (s *Service) FetchDueMailboxes(ctx context.Context) (boxes, messages, failed int, err error) {
+	due, err := s.catalog.DueMailboxes(ctx, s.now())
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, slug := range due {
+		h, err := s.registry.Acquire(ctx, slug)
+		if err != nil {
+			continue
+		}
+		n, ferr := s.FetchMailbox(ctx, h.Portal)
+		h.Release()
+		boxes, messages = boxes+1, messages+n
+		if ferr != nil {
+			failed++
+			slog.Info("mailbox", "portal", slug, "err", ferr)
+		}
+	}
+	return boxes, messages, failed, nil
 }

@@ -34,7 +34,7 @@ func New(svc *provisioner.Service) *Jobs {
 }
 
 // Names are the jobs that can be run by hand.
-var Names = []string{"usage", "enforce", "billing", "expiry", "autoclose", "domains", "backup"}
+var Names = []string{"usage", "enforce", "billing", "expiry", "autoclose", "domains", "mailboxes", "backup"}
 
 // Counts is what a run did, for its record.
 type Counts map[string]int
@@ -43,6 +43,10 @@ type Counts map[string]int
 func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, error) {
 	fn := map[string]func(context.Context, time.Time) (Counts, error){
 		"usage": j.Usage, "enforce": j.Enforce, "billing": j.Billing, "expiry": j.Expiry, "autoclose": j.AutoClose,
+		"mailboxes": func(ctx context.Context, now time.Time) (Counts, error) {
+			boxes, messages, failed, err := j.svc.FetchDueMailboxes(ctx)
+			return Counts{"mailboxes": boxes, "messages": messages, "failed": failed}, err
+		},
 		"domains": func(ctx context.Context, now time.Time) (Counts, error) {
 			checked, verified, err := j.svc.CheckPendingDomains(ctx)
 			return Counts{"checked": checked, "verified": verified}, err

@@ -46,6 +46,17 @@ func (s *Scheduler) Start() error {
 	if _, err := s.cron.AddFunc("30 2 * * *", s.run("backup")); err != nil {
 		return err
 	}
+	// Mailboxes every minute, each when it is due; not recorded as a run
+	// unless it read one (a run a minute would bury the others).
+	if _, err := s.cron.AddFunc("@every 1m", func() {
+		if boxes, _, _, err := s.jobs.svc.FetchDueMailboxes(context.Background()); err != nil {
+			slog.Error("job failed", "job", "mailboxes", "err", err)
+		} else if boxes > 0 {
+			slog.Info("job", "job", "mailboxes", "mailboxes", boxes)
+		}
+	}); err != nil {
+		return err
+	}
 	s.cron.Start()
 	go s.run("billing", "expiry", "usage", "enforce")()
 	return nil

@@ -43,7 +43,7 @@ Usage:
   portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
-  portaldesk jobs run usage|enforce|billing|expiry|autoclose|domains|backup [--now RFC3339]
+  portaldesk jobs run usage|enforce|billing|expiry|autoclose|domains|mailboxes|backup [--now RFC3339]
   portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
@@ -491,7 +491,7 @@ func billing(args []string) (err error) {
 
 func jobs(args []string) error {
 	if len(args) < 2 || args[0] != "run" {
-		return errors.New("jobs run usage|enforce|billing|expiry|autoclose|domains|backup [--now RFC3339]")
+		return errors.New("jobs run usage|enforce|billing|expiry|autoclose|domains|mailboxes|backup [--now RFC3339]")
 	}
 	fs := flag.NewFlagSet("jobs run", flag.ExitOnError)
 	cfg := configFlags(fs)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -40,14 +41,63 @@ func (s *Server) mailRoutes(m, api *mux.Router) {
 	api.Handle("/mail/inbound", s.user(s.apiPutInbound, portal.RoleAdmin)).Methods("PUT")
 }
 
+// Mailboxes is what the control plane offers a portal about fetching its
+// own mailbox.
+type Mailboxes interface {
+	WatchMailbox(ctx context.Context, portalID int64, on bool) error
+	FetchMailbox(ctx context.Context, p *portal.Portal) (int, error)
+}
+
 func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	if err := rq.P.SaveInbound(r.Context(), rq.User, r.PostForm.Get("new_clients")); err != nil {
-		return err
+	var in InboundInput
+	in.NewClients = r.PostForm.Get("new_clients")
+	if _, ok := r.PostForm["imap_host"]; ok {
+		port, _ := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("imap_port")))
+		in.IMAP = &portal.IMAPAccount{Host: r.PostForm.Get("imap_host"), Port: port, Security: r.PostForm.Get("imap_security"),
+			User: r.PostForm.Get("imap_user"), Password: r.PostForm.Get("imap_password"), Folder: r.PostForm.Get("imap_folder")}
 	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail", "Saved."))
+	msg, err := s.saveInbound(r, rq, in)
+	if err != nil {
+		we, ok := webError(err).(*web.Error)
+		if !ok || we.Status >= 500 || we.Status == http.StatusForbidden {
+			return err
+		}
+		return s.renderMail(w, r, rq, we.Status, func(pg *templates.Page) {
+			pg.Form, pg.Errors, pg.Error = r.PostForm, we.Fields, we.Message
+		})
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail#inbound", msg))
+}
+
+// saveInbound saves the mail-in settings; a mailbox is tried at once, and
+// what its server said is the answer's message.
+func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (string, error) {
+	ctx := r.Context()
+	if in.NewClients != "" {
+		if err := rq.P.SaveInbound(ctx, rq.User, in.NewClients); err != nil {
+			return "", err
+		}
+	}
+	if in.IMAP == nil {
+		return "Saved.", nil
+	}
+	if err := rq.P.SaveIMAP(ctx, rq.User, *in.IMAP); err != nil {
+		return "", err
+	}
+	if s.cfg.Mailboxes == nil {
+		return "Saved.", nil
+	}
+	on := in.IMAP.Host != ""
+	if err := s.cfg.Mailboxes.WatchMailbox(ctx, rq.P.Plan().ID, on); err != nil || !on {
+		return "Saved.", err
+	}
+	if _, err := s.cfg.Mailboxes.FetchMailbox(ctx, rq.P); err != nil {
+		return "Saved, but the mailbox answered: " + err.Error(), nil
+	}
+	return "Saved: the mailbox answers, and new mail in it will become tickets.", nil
 }
 
 func (s *Server) apiInbound(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -64,7 +114,7 @@ func (s *Server) apiPutInbound(w http.ResponseWriter, r *http.Request, rq *Reque
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := rq.P.SaveInbound(r.Context(), rq.User, in.NewClients); err != nil {
+	if _, err := s.saveInbound(r, rq, in); err != nil {
 		return err
 	}
 	return s.apiInbound(w, r, rq)

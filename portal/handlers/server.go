@@ -54,6 +54,7 @@ type Config struct {
 	Mailer    MailTester
 	Billing   Billing
 	Domains   Domains
+	Mailboxes Mailboxes
 	// MinFill is the least time a person takes to fill in the
 	// registration form (web.Humans; 0: its default).
 	MinFill time.Duration

@@ -480,3 +480,39 @@ func (c *Catalog) CountPortals(ctx context.Context) (int, error) {
 	err := c.db.QueryRow(ctx, "SELECT COUNT(*) FROM portals").Scan(&n)
 	return n, err
 }
+
+// WatchMailbox puts a portal's mailbox on the fetching list (due now), or
+// takes it off.
+func (c *Catalog) WatchMailbox(ctx context.Context, id int64, on bool, now time.Time) error {
+	var err error
+	if on {
+		_, err = c.db.Exec(ctx, "INSERT INTO mailboxes (portal_id, next_at) VALUES (?, ?) ON CONFLICT (portal_id) DO UPDATE SET next_at = excluded.next_at", id, now.Unix())
+	} else {
+		_, err = c.db.Exec(ctx, "DELETE FROM mailboxes WHERE portal_id = ?", id)
+	}
+	return err
+}
+
+// MailboxNext schedules a portal's next fetch.
+func (c *Catalog) MailboxNext(ctx context.Context, id int64, at time.Time) error {
+	_, err := c.db.Exec(ctx, "UPDATE mailboxes SET next_at = ? WHERE portal_id = ?", at.Unix(), id)
+	return err
+}
+
+// DueMailboxes lists the live portals whose mailbox is due a fetch.
+func (c *Catalog) DueMailboxes(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := c.db.Query(ctx, "SELECT p.slug FROM mailboxes m JOIN portals p ON p.id = m.portal_id WHERE m.next_at <= ? AND p.state = 'active' ORDER BY m.next_at", now.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
