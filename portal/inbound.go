@@ -45,7 +45,7 @@ func (p *Portal) ReceiveMail(ctx context.Context, envFrom, rcpt string, raw []by
 	if err := p.writable(); err != nil {
 		return 0, err
 	}
-	if len(raw) > MaxInboundBytes {
+	if max, _ := strconv.ParseInt(p.Setting(ctx, "inbound_max_mb", "25"), 10, 64); len(raw) > MaxInboundBytes || int64(len(raw)) > max<<20 {
 		return 0, ErrMailTooLarge
 	}
 	res, err := p.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt, raw) VALUES (?, ?, ?, ?)", p.Now().Unix(), envFrom, rcpt, raw)
@@ -104,13 +104,13 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("store: inbound: %w", err)
 		}
 		err = p.Tx(ctx, func(tp *Portal) error {
-			state, outcome, ticket, msgID := tp.applyMail(ctx, from, rcpt, raw)
+			state, outcome, ticket, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
 			var tid any
 			if ticket != 0 {
 				tid = ticket
 			}
-			if _, err := tp.q.Exec(ctx, "UPDATE inbound SET state = ?, outcome = ?, ticket_id = ?, message_id = ?, processed_at = ? WHERE id = ?",
-				state, outcome, tid, msgID, p.Now().Unix(), id); err != nil {
+			if _, err := tp.q.Exec(ctx, "UPDATE inbound SET state = ?, outcome = ?, ticket_id = ?, message_id = ?, sender = ?, processed_at = ? WHERE id = ?",
+				state, outcome, tid, msgID, sender, p.Now().Unix(), id); err != nil {
 				return err
 			}
 			if ticket != 0 && msgID != "" {
@@ -151,11 +151,24 @@ type mailFile struct {
 // applyMail makes what a mail asks for; it returns the row's new state,
 // what happened, the ticket and the mail's Message-ID. An error inside is
 // an outcome, not a failure, unless storing itself fails.
-func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte) (state, outcome string, ticket int64, msgID string) {
+func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte) (state, outcome string, ticket int64, msgID, sender string) {
 	m, err := parseMail(raw)
 	if err != nil {
-		return "ignored", "unreadable mail: " + err.Error(), 0, ""
+		return "ignored", "unreadable mail: " + err.Error(), 0, "", ""
 	}
+	state, outcome, ticket, msgID = p.applyParsed(ctx, rcpt, m)
+	return state, outcome, ticket, msgID, m.from
+}
+
+// Inbound limits per hour: mail applied from one sender, and new clients
+// registered by mail in one portal (a flood of forged senders must not
+// make the portal mail strangers).
+const (
+	MaxMailsPerSenderHour = 30
+	MaxNewSendersPerHour  = 50
+)
+
+func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (state, outcome string, ticket int64, msgID string) {
 	msgID = m.messageID
 	if m.bounce != "" {
 		p.recordBounce(ctx, m.bounce, m.subject)
@@ -169,6 +182,14 @@ func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte
 	}
 	if p.mailDomain != "" && strings.HasSuffix(m.from, "@"+p.mailDomain) {
 		return "ignored", "mail from the service's own address", 0, msgID // a loop
+	}
+	if blocked(p.Setting(ctx, "inbound_block", ""), m.from) {
+		return "ignored", "the sender is on the block list", 0, msgID
+	}
+	hourAgo := p.Now().Add(-time.Hour).Unix()
+	var recent int
+	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM inbound WHERE sender = ? AND received_at > ? AND state = 'done'", m.from, hourAgo).Scan(&recent); err == nil && recent >= MaxMailsPerSenderHour {
+		return "ignored", "too many mails from this sender this hour", 0, msgID
 	}
 	if msgID != "" {
 		// The same mail again: a reply-all to the portal's address and the
@@ -213,6 +234,10 @@ func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte
 	if sender == nil {
 		if p.Setting(ctx, "inbound_new_clients", "allow") != "allow" {
 			return "ignored", "not a client of the portal (new clients by mail are off)", 0, msgID
+		}
+		var fresh int
+		if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE role = 'client' AND password_hash = '!' AND created_at > ?", hourAgo).Scan(&fresh); err == nil && fresh >= MaxNewSendersPerHour {
+			return "ignored", "too many new senders this hour", 0, msgID
 		}
 		name := strings.TrimSpace(m.fromName)
 		if name == "" {
@@ -522,6 +547,8 @@ func cutQuoted(s string) string {
 type InboundSettings struct {
 	Address    string    `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
 	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
+	Block      string    `json:"block"`       // senders whose mail is ignored: addresses or domains, one a line
+	MaxMB      int       `json:"max_mb"`      // the largest mail taken, in MB (at most 25)
 	Recent     []Inbound `json:"recent"`      // the latest received mail, newest first
 	// IMAP is the business's own mailbox the portal fetches (no password
 	// shown), IMAPState how fetching it goes.
@@ -531,7 +558,9 @@ type InboundSettings struct {
 
 // Inbound is the portal's mail in settings and what came lately.
 func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
-	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow"), IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
+	maxMB, _ := strconv.Atoi(p.Setting(ctx, "inbound_max_mb", "25"))
+	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow"), Block: p.Setting(ctx, "inbound_block", ""),
+		MaxMB: maxMB, IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
 	var err error
 	if s.Recent, err = p.InboundLog(ctx, 50); err != nil {
 		return nil, err
@@ -542,15 +571,77 @@ func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
 	return s, nil
 }
 
-// SaveInbound changes whether mail from new addresses registers clients.
-func (p *Portal) SaveInbound(ctx context.Context, actor *User, newClients string) error {
+// InboundChange is a change of the mail-in settings; nil leaves a part.
+type InboundChange struct {
+	NewClients *string `json:"new_clients"`
+	Block      *string `json:"block"`
+	MaxMB      *int    `json:"max_mb"`
+}
+
+// SaveInbound changes who may write by mail and how much: whether mail
+// from new addresses registers clients, the block list, the size limit.
+func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange) error {
 	if actor.Role != RoleAdmin {
 		return ErrForbidden
 	}
-	if newClients != "allow" && newClients != "reject" {
-		return &FieldErrors{Fields: map[string]string{"new_clients": "Choose allow or reject."}}
+	errs := map[string]string{}
+	vals := map[string]string{}
+	if in.NewClients != nil {
+		if *in.NewClients != "allow" && *in.NewClients != "reject" {
+			errs["new_clients"] = "Choose allow or reject."
+		}
+		vals["inbound_new_clients"] = *in.NewClients
 	}
-	return p.SetSetting(ctx, "inbound_new_clients", newClients)
+	if in.Block != nil {
+		var lines []string
+		for _, l := range strings.Split(Text(*in.Block), "\n") {
+			l = strings.ToLower(strings.TrimSpace(l))
+			switch {
+			case l == "":
+			case strings.ContainsAny(l, " \t,;<>") || !strings.Contains(strings.TrimPrefix(l, "@"), "."):
+				errs["block"] = fmt.Sprintf("%q is neither an address nor a domain.", l)
+			default:
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 1000 {
+			errs["block"] = "At most 1000 entries."
+		}
+		vals["inbound_block"] = strings.Join(lines, "\n")
+	}
+	if in.MaxMB != nil {
+		if *in.MaxMB < 1 || *in.MaxMB > MaxInboundBytes>>20 {
+			errs["max_mb"] = fmt.Sprintf("Enter a size from 1 to %d MB.", MaxInboundBytes>>20)
+		}
+		vals["inbound_max_mb"] = strconv.Itoa(*in.MaxMB)
+	}
+	if len(errs) > 0 {
+		return &FieldErrors{Fields: errs}
+	}
+	return p.Tx(ctx, func(tp *Portal) error {
+		for k, v := range vals {
+			if err := tp.SetSetting(ctx, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// blocked reports whether addr is on the block list: one entry a line, an
+// address (spam@example.com) or a domain (example.com, @example.com).
+func blocked(list, addr string) bool {
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, l := range strings.Split(list, "\n") {
+		l = strings.ToLower(strings.TrimSpace(l))
+		if l == "" {
+			continue
+		}
+		if l == addr || strings.TrimPrefix(l, "@") == domain || strings.HasSuffix(domain, "."+strings.TrimPrefix(l, "@")) {
+			return true
+		}
+	}
+	return false
 }
 
 // RegisteredByMailTTL is how long the link a client registered by mail

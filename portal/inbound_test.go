@@ -437,3 +437,125 @@ func BenchmarkInboundLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// TestEmailInLimits: a file over the portal's limit is left out of the
+// ticket, which names it; a portal whose database quota is full answers
+// 552 and keeps nothing; a notification of one portal sent to another's
+// address is automatic mail there, so two portals cannot answer each
+// other for ever.
+func TestEmailInLimits(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{MailDomain: mailDomain})
+	w := worldOn(t, e)
+	if r := w.api(t, w.admin, "PATCH", "/settings", map[string]any{"max_file_mb": 1}); r.Status != 200 {
+		t.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	big := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", 1500<<10)))
+	var wrapped strings.Builder
+	for len(big) > 76 {
+		wrapped.WriteString(big[:76] + "\n")
+		big = big[76:]
+	}
+	wrapped.WriteString(big)
+	err := sendMail(t, e, "ca@alpha.test", []string{"alpha@" + mailDomain}, `From: ca@alpha.test
+Subject: Photos of the damage
+Content-Type: multipart/mixed; boundary="m"
+
+--m
+Content-Type: text/plain
+
+The box arrived crushed, see the photos.
+--m
+Content-Type: image/jpeg
+Content-Disposition: attachment; filename="small.jpg"
+Content-Transfer-Encoding: base64
+
+/9j/4AAQSkZJRgABAQ==
+--m
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="huge.bin"
+Content-Transfer-Encoding: base64
+
+`+wrapped.String()+`
+--m--
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	eventually(t, "the ticket with one file", func() bool {
+		for _, tk := range ticketsOf(t, w) {
+			if tk["subject"] == "Photos of the damage" {
+				n = int64(tk["number"].(float64))
+			}
+		}
+		return n != 0
+	})
+	d := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d", n), nil).Body
+	if !strings.Contains(d, `"name":"small.jpg"`) || strings.Contains(d, `"name":"huge.bin"`) || !strings.Contains(d, "Not kept from the mail: huge.bin") {
+		t.Errorf("the files: %s", d)
+	}
+
+	// A portal whose database is full takes no mail: 552, nothing kept.
+	e.Create(t, "full")
+	e.SetPlan(t, "full", "free", 1, 1, 0) // a 1 MB database
+	err = sendMail(t, e, "x@mail.test", []string{"full@" + mailDomain}, "From: x@mail.test\nSubject: Big\n\n"+strings.Repeat("A long line of text to fill the database quota.\n", 40000))
+	var se *smtp.SMTPError
+	if err == nil || !errorsAs(err, &se) || se.Code != 552 {
+		t.Errorf("mail to a full portal: %v", err)
+	}
+	e.Portal(t, "full", func(p *portal.Portal) {
+		if log, _ := p.InboundLog(context.Background(), 5); len(log) != 0 {
+			t.Errorf("a full portal kept %d mails", len(log))
+		}
+	})
+
+	// The block list and the size limit, as the admin sets them.
+	if r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"block": "good@example.com\nnot an address"}); r.Status != 422 || !strings.Contains(r.Body, `"block"`) {
+		t.Errorf("a bad block list: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"block": "spam.test\nboss@mail.test", "max_mb": 1}); r.Status != 200 || !strings.Contains(r.Body, `"block":"spam.test\nboss@mail.test"`) {
+		t.Fatalf("block list: %d %s", r.Status, r.Body)
+	}
+	sendMail(t, e, "x@news.spam.test", []string{"alpha@" + mailDomain}, "From: x@news.spam.test\nSubject: Offer\n\nBuy.\n")
+	eventually(t, "the blocked sender ignored", func() bool {
+		return strings.Contains(w.api(t, w.admin, "GET", "/mail/inbound", nil).Body, "the sender is on the block list")
+	})
+	if err := sendMail(t, e, "y@mail.test", []string{"alpha@" + mailDomain}, "From: y@mail.test\nSubject: Big\n\n"+strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", 20000)); err == nil || !errorsAs(err, &se) || se.Code != 552 {
+		t.Errorf("a mail over the portal's size limit: %v", err)
+	}
+	// One sender may not flood the portal.
+	for i := 0; i <= portal.MaxMailsPerSenderHour; i++ {
+		sendMail(t, e, "ca@alpha.test", []string{"alpha@" + mailDomain}, fmt.Sprintf("From: ca@alpha.test\nSubject: Flood %d\n\nAgain.\n", i))
+	}
+	eventually(t, "the flood stopped", func() bool {
+		return strings.Contains(w.api(t, w.admin, "GET", "/mail/inbound", nil).Body, "too many mails from this sender this hour")
+	})
+
+	// A loop: beta's mail address is a client of alpha.
+	ticket := w.api(t, w.admin, "POST", "/users", map[string]any{"name": "Beta", "email": "beta@" + mailDomain, "role": "client"})
+	if ticket.Status != 201 {
+		t.Fatalf("invite: %d %s", ticket.Status, ticket.Body)
+	}
+	var invitation string
+	for _, m := range e.Mails(t, "alpha") {
+		if strings.Contains(m, "beta@"+mailDomain) {
+			invitation = m
+		}
+	}
+	if invitation == "" {
+		t.Fatal("no mail to beta's address")
+	}
+	// The mail alpha sent arrives at beta, as the mail system would carry it.
+	if err := sendMail(t, e, "noreply@portaldesk.localhost", []string{"beta@" + mailDomain}, strings.ReplaceAll(invitation, "\r\n", "\n")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "beta handled alpha's mail", func() bool {
+		var log []portal.Inbound
+		e.Portal(t, "beta", func(p *portal.Portal) { log, _ = p.InboundLog(context.Background(), 5) })
+		return len(log) == 1 && log[0].State == "ignored" && strings.Contains(log[0].Outcome, "automatic mail")
+	})
+	tok := e.Login(t, "beta", "admin@beta.test")
+	if list := e.API(t, tok, "GET", "beta", "/tickets", nil).JSON(t)["tickets"].([]any); len(list) != 0 {
+		t.Error("beta made a ticket of alpha's automatic mail")
+	}
+}

@@ -137,7 +137,7 @@ type RetryInput struct {
 // InboundInput changes the portal's mail in: "allow" or "reject" mail
 // from addresses that are not yet clients.
 type InboundInput struct {
-	NewClients string `json:"new_clients,omitempty"`
+	portal.InboundChange
 	// IMAP, when present, is the mailbox to fetch (an empty host removes
 	// it; an empty password keeps the stored one). It is tried at once.
 	IMAP *portal.IMAPAccount `json:"imap,omitempty"`

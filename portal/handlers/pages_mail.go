@@ -53,7 +53,18 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 		return web.BadRequest("Bad form.")
 	}
 	var in InboundInput
-	in.NewClients = r.PostForm.Get("new_clients")
+	for k, dst := range map[string]**string{"new_clients": &in.NewClients, "block": &in.Block} {
+		if v, ok := r.PostForm[k]; ok {
+			*dst = &v[0]
+		}
+	}
+	if v, ok := r.PostForm["max_mb"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil {
+			n = -1 // "Enter a size …" at the field
+		}
+		in.MaxMB = &n
+	}
 	if _, ok := r.PostForm["imap_host"]; ok {
 		port, _ := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("imap_port")))
 		in.IMAP = &portal.IMAPAccount{Host: r.PostForm.Get("imap_host"), Port: port, Security: r.PostForm.Get("imap_security"),
@@ -76,8 +87,8 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 // what its server said is the answer's message.
 func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (string, error) {
 	ctx := r.Context()
-	if in.NewClients != "" {
-		if err := rq.P.SaveInbound(ctx, rq.User, in.NewClients); err != nil {
+	if in.NewClients != nil || in.Block != nil || in.MaxMB != nil {
+		if err := rq.P.SaveInbound(ctx, rq.User, in.InboundChange); err != nil {
 			return "", err
 		}
 	}

@@ -10,11 +10,13 @@ CREATE TABLE inbound (
     state        TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'ignored', 'failed')),
     outcome      TEXT NOT NULL DEFAULT '',   -- what it became, or why nothing
     message_id   TEXT NOT NULL DEFAULT '',
+    sender       TEXT NOT NULL DEFAULT '',   -- the From address, once read
     ticket_id    INTEGER,
     processed_at INTEGER
 );
 CREATE INDEX inbound_state ON inbound(state, id);
 CREATE INDEX inbound_message ON inbound(message_id);
+CREATE INDEX inbound_sender ON inbound(sender, received_at);
 
 -- Every Message-ID the portal sent or received about a ticket: a reply's
 -- In-Reply-To and References find their ticket here.
