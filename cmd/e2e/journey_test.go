@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/emersion/go-smtp"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/provisioner"
@@ -197,7 +198,7 @@ func mailedLink(t *testing.T, e *pdtest.Env, slug, pattern string) string {
 
 func TestJourneyInChromium(t *testing.T) {
 	exe := chromium(t)
-	e := pdtest.New(t, provisioner.Config{})
+	e := pdtest.New(t, provisioner.Config{MailDomain: "support.test"})
 	dir := artefacts(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
@@ -374,13 +375,51 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 	client.shot("phone")
 
+	// 12a. Someone writes by email: the mail is a ticket in the operators'
+	// table, the operator answers in the portal, and the writer — sent a link
+	// to set a password — reads the answer there.
+	sendRaw := func(from, to, raw string) {
+		c, err := smtp.Dial(e.SMTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.SendMail(from, []string{to}, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n"))); err != nil {
+			t.Fatalf("mail in: %v", err)
+		}
+	}
+	sendRaw("pavel@mail.test", "bluelake@support.test", "From: Pavel Mail <pavel@mail.test>\nTo: bluelake@support.test\nSubject: Can I move my appointment?\nMessage-ID: <pavel-1@mail.test>\nContent-Type: text/plain; charset=utf-8\n\nCan I come on Friday instead of Thursday?\n")
+	oper.run("mail ticket", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible(`//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch),
+		click(`//tbody[@id="rows"]//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch), chromedp.WaitVisible("#body"),
+		chromedp.SendKeys("#body", "Friday at 11:00 works, see you then."), submit("#body"),
+		chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "Friday at 11:00")]`, chromedp.BySearch))
+	var setLink string
+	for _, m := range e.Mails(t, "bluelake") {
+		m = strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(m, "=\r\n", ""), "\r\n", "\n"), "=3D", "=")
+		if strings.Contains(m, "pavel@mail.test") {
+			if l := regexp.MustCompile(`http://[^\s/]+/bluelake/reset\?token=[\w-]+`).FindString(m); l != "" {
+				setLink = l
+			}
+		}
+	}
+	if setLink == "" {
+		t.Fatal("the writer got no link to set a password")
+	}
+	pavel := person("pavel")
+	pavel.run("set a password", visit(setLink), chromedp.WaitVisible("#password"), chromedp.SendKeys("#password", "pavel-maple-river-81"),
+		chromedp.SendKeys("#password2", "pavel-maple-river-81"), submit("#password"),
+		chromedp.WaitVisible(`//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch))
+	pavel.run("read the answer", click(`//tbody[@id="rows"]//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//div[@id="timeline"]//div[contains(., "Friday at 11:00 works")]`, chromedp.BySearch))
+	pavel.shot("answer-to-a-mail")
+
 	// 12b. The operator changes several tickets at once from the table:
 	// the bar appears when a box is ticked, and the change is confirmed.
 	oper.run("bulk", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible("#rows"),
 		chromedp.Click(`#rows input[name=t]`), chromedp.WaitVisible("form[data-bulk]"),
 		chromedp.SetValue(`form[data-bulk] select[name=priority]`, "high"), click(`//form[@data-bulk]//button[not(@name)]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//div[contains(@class, "banner")][contains(., "Tickets changed: 1.")]`, chromedp.BySearch))
-	if h := oper.html(); !strings.Contains(h, `prio-high`) || !strings.Contains(h, `1 ticket`) {
+	if h := oper.html(); !strings.Contains(h, `prio-high`) || !strings.Contains(h, `id="total">2 tickets`) {
 		t.Fatal("the bulk change or the count is not on the table")
 	}
 	// 12c. The operator on a phone: the menu folds behind a button, the
