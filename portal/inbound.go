@@ -24,6 +24,9 @@ import (
 	_ "github.com/emersion/go-message/charset" // KOI8-R, Windows-1251 and the rest
 	"github.com/emersion/go-message/mail"
 	"github.com/microcosm-cc/bluemonday"
+
+	"portaldesk/templates/i18n"
+
 	"golang.org/x/net/html"
 )
 
@@ -222,6 +225,16 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 		}
 		return "done", fmt.Sprintf("%s on #%d", map[bool]string{true: "a note", false: "a reply"}[internal], number), e, msgID
 	}
+	followUp := ""
+	if number != 0 && sender != nil {
+		// A reply long after the ticket was closed is a new matter: a new
+		// ticket that names the old one (a setting, 30 days by default).
+		days, _ := strconv.Atoi(p.Setting(ctx, "inbound_reopen_days", "30"))
+		if t, err := p.Ticket(ctx, sender, number); err == nil && t.Status.Closed && t.ClosedAt > 0 && t.ClosedAt < p.Now().AddDate(0, 0, -days).Unix() {
+			followUp = i18n.T(p.Setting(ctx, "lang", "en"), "Follow-up to #%d (%s).", number, t.Subject) + "\n\n"
+			number = 0
+		}
+	}
 	if number != 0 {
 		if sender == nil {
 			return "ignored", "a reply from someone who is not the ticket's client", number, msgID
@@ -251,18 +264,19 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 		sender = u
 	}
 	files := p.NewFiles(ctx)
-	note := stageMailFiles(ctx, files, m.files)
+	lang := p.Setting(ctx, "lang", "en") // what the mail did not say is said in the portal's language
+	note := stageMailFiles(ctx, files, m.files, lang)
 	subject := strings.TrimSpace(Line(m.subject))
 	if subject == "" {
-		subject = "(no subject)"
+		subject = i18n.T(lang, "(no subject)")
 	}
 	if utf8.RuneCountInString(subject) > 200 {
 		subject = string([]rune(subject)[:200])
 	}
 	if strings.TrimSpace(body) == "" {
-		body = "(no text)"
+		body = i18n.T(lang, "(no text)")
 	}
-	t, err := p.CreateTicket(ctx, sender, NewTicket{Values: map[string]string{"subject": subject, "description": body + note}, Files: files, Source: SourceEmail})
+	t, err := p.CreateTicket(ctx, sender, NewTicket{Values: map[string]string{"subject": subject, "description": followUp + body + note}, Files: files, Source: SourceEmail})
 	if err != nil {
 		return "ignored", err.Error(), 0, msgID
 	}
@@ -273,16 +287,17 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 // portal's limits refuse is left out and said so in the message.
 func (p *Portal) postMailMessage(ctx context.Context, actor *User, number int64, body string, internal bool, in []mailFile) (int64, error) {
 	files := p.NewFiles(ctx)
-	note := stageMailFiles(ctx, files, in)
+	lang := p.Setting(ctx, "lang", "en")
+	note := stageMailFiles(ctx, files, in, lang)
 	if strings.TrimSpace(body) == "" && files.Len() > 0 {
-		body = "(files)"
+		body = i18n.T(lang, "(files)")
 	}
 	_, err := p.PostMessageFiles(ctx, actor, number, body+note, internal, files)
 	return number, err
 }
 
 // stageMailFiles stages what fits; it returns a note naming what did not.
-func stageMailFiles(ctx context.Context, files *Files, in []mailFile) string {
+func stageMailFiles(ctx context.Context, files *Files, in []mailFile, lang string) string {
 	var left []string
 	for _, f := range in {
 		if err := files.Add(ctx, f.name, bytes.NewReader(f.data)); err != nil {
@@ -292,7 +307,7 @@ func stageMailFiles(ctx context.Context, files *Files, in []mailFile) string {
 	if len(left) == 0 {
 		return ""
 	}
-	return "\n\n[Not kept from the mail: " + strings.Join(left, "; ") + "]"
+	return "\n\n[" + i18n.T(lang, "Not kept from the mail: %s", strings.Join(left, "; ")) + "]"
 }
 
 // threadOf finds the ticket a mail answers: our signed reply address, then

@@ -559,3 +559,33 @@ Content-Transfer-Encoding: base64
 		t.Error("beta made a ticket of alpha's automatic mail")
 	}
 }
+
+// TestEmailReplyLongAfterClosing: a reply to a ticket closed long ago is a
+// new ticket naming the old one; a reply to one closed lately reopens it.
+func TestEmailReplyLongAfterClosing(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{MailDomain: mailDomain})
+	w := worldOn(t, e)
+	w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%d", w.ticket), map[string]any{"status": "Closed"})
+	reply := func(text string) {
+		sendMail(t, e, "ca@alpha.test", []string{"alpha@" + mailDomain}, fmt.Sprintf("From: ca@alpha.test\nSubject: Re: [#%d] Printer jams\n\n%s\n", w.ticket, text))
+	}
+	reply("It jams again.")
+	eventually(t, "the reply reopens", func() bool {
+		tk := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%d", w.ticket), nil).JSON(t)
+		return !tk["status"].(map[string]any)["closed"].(bool)
+	})
+	w.api(t, w.op, "PATCH", fmt.Sprintf("/tickets/%d", w.ticket), map[string]any{"status": "Closed"})
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		// Closed two months ago.
+		if _, err := p.DB.Exec(context.Background(), "UPDATE tickets SET closed_at = closed_at - 60*86400 WHERE id = ?", w.ticket); err != nil {
+			t.Fatal(err)
+		}
+	})
+	before := len(ticketsOf(t, w))
+	reply("Hello again, a new problem with the printer.")
+	eventually(t, "a new ticket", func() bool { return len(ticketsOf(t, w)) == before+1 })
+	n := ticketsOf(t, w)[0]["number"]
+	if d := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%v", n), nil).Body; !strings.Contains(d, fmt.Sprintf("Follow-up to #%d", w.ticket)) {
+		t.Errorf("the new ticket does not name the old one: %s", d)
+	}
+}
