@@ -346,6 +346,9 @@ func (p *Portal) ReplyAddress(number int64) string {
 	return fmt.Sprintf("%s+t%d.%s@%s", p.Slug, number, p.replySig(number), p.mailDomain)
 }
 
+// MailDomain is where the service takes mail ("" when it takes none).
+func (p *Portal) MailDomain() string { return p.mailDomain }
+
 // InboundAddress is the portal's own address at the service's mail domain.
 func (p *Portal) InboundAddress() string {
 	if p.mailDomain == "" {
@@ -561,6 +564,8 @@ func cutQuoted(s string) string {
 // InboundSettings is the portal's mail in, as its admin sees it.
 type InboundSettings struct {
 	Address    string    `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
+	MailDomain string    `json:"mail_domain"` // where the service takes mail: the MX of the portal's own addresses
+	Addresses  []string  `json:"addresses"`   // the business's own addresses the portal takes mail for (help@romashka.ru)
 	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
 	Block      string    `json:"block"`       // senders whose mail is ignored: addresses or domains, one a line
 	MaxMB      int       `json:"max_mb"`      // the largest mail taken, in MB (at most 25)

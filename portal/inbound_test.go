@@ -589,3 +589,28 @@ func TestEmailReplyLongAfterClosing(t *testing.T) {
 		t.Errorf("the new ticket does not name the old one: %s", d)
 	}
 }
+
+// TestOwnAddresses: a business's own address (its domain's MX pointing at
+// the service) is the portal's; another portal cannot take it.
+func TestOwnAddresses(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{MailDomain: mailDomain})
+	w := worldOn(t, e)
+	if err := sendMail(t, e, "x@mail.test", []string{"help@alpha-shop.test"}, "Subject: hi\n\nhi\n"); err == nil {
+		t.Fatal("mail for an address nobody has was taken")
+	}
+	if r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"addresses": []string{"Help@Alpha-Shop.test", "not-an-address"}}); r.Status != 422 || !strings.Contains(r.Body, `"addresses"`) {
+		t.Fatalf("a bad address: %d %s", r.Status, r.Body)
+	}
+	r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"addresses": []string{"Help@Alpha-Shop.test"}})
+	if r.Status != 200 || !strings.Contains(r.Body, `"addresses":["help@alpha-shop.test"]`) {
+		t.Fatalf("addresses: %d %s", r.Status, r.Body)
+	}
+	if r := e.API(t, w.betaAdmin, "PUT", "beta", "/mail/inbound", map[string]any{"addresses": []string{"help@alpha-shop.test"}}); r.Status != 422 || !strings.Contains(r.Body, "another portal") {
+		t.Errorf("another portal took the address: %d %s", r.Status, r.Body)
+	}
+	before := len(ticketsOf(t, w))
+	if err := sendMail(t, e, "zed@mail.test", []string{"help@alpha-shop.test"}, "From: zed@mail.test\nSubject: Via our own address\n\nHello.\n"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mail to the own address", func() bool { return len(ticketsOf(t, w)) == before+1 })
+}

@@ -16,6 +16,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/mail"
+	"portaldesk/provisioner/catalog"
 )
 
 // The service's own mail server: it takes mail for <slug>@<mail domain>
@@ -80,11 +81,18 @@ var errNoMailbox = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5,
 
 // Rcpt accepts a portal's address at the mail domain, of a live portal.
 func (s *inboundSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	local, domain, ok := strings.Cut(strings.ToLower(strings.TrimSpace(to)), "@")
-	if !ok || domain != strings.ToLower(s.svc.cfg.MailDomain) {
+	addr := strings.ToLower(strings.TrimSpace(to))
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
 		return errNoMailbox
 	}
 	slug, _, _ := strings.Cut(local, "+")
+	if domain != strings.ToLower(s.svc.cfg.MailDomain) {
+		// A portal's own address, its domain's MX pointing here.
+		if slug = s.svc.catalog.PortalByInboundAddress(context.Background(), addr); slug == "" {
+			return errNoMailbox
+		}
+	}
 	rec, err := s.svc.catalog.PortalBySlug(context.Background(), slug)
 	if err != nil || rec.State == portal.StateSuspended {
 		return errNoMailbox
@@ -179,4 +187,45 @@ func (s *Service) FetchDueMailboxes(ctx context.Context) (boxes, messages, faile
 		}
 	}
 	return boxes, messages, failed, nil
+}
+
+// InboundAddresses lists the portal's own addresses.
+func (s *Service) InboundAddresses(ctx context.Context, portalID int64) ([]string, error) {
+	return s.catalog.InboundAddresses(ctx, portalID)
+}
+
+// MaxInboundAddresses bounds a portal's own addresses.
+const MaxInboundAddresses = 20
+
+// SetInboundAddresses makes addrs (help@romashka.ru …) the portal's own
+// addresses: mail for them that reaches the service is the portal's.
+// Every address is checked; one taken by another portal names itself.
+func (s *Service) SetInboundAddresses(ctx context.Context, portalID int64, addrs []string) error {
+	seen := map[string]bool{}
+	var clean []string
+	for _, a := range addrs {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == "" || seen[a] {
+			continue
+		}
+		if msg := portal.ValidateEmail(a); msg != "" {
+			return &portal.FieldErrors{Fields: map[string]string{"addresses": fmt.Sprintf("%s: %s", a, msg)}}
+		}
+		if _, domain, _ := strings.Cut(a, "@"); strings.EqualFold(domain, s.cfg.MailDomain) {
+			return &portal.FieldErrors{Fields: map[string]string{"addresses": fmt.Sprintf("%s is at the service's own domain: the portal has its address there already.", a)}}
+		}
+		seen[a] = true
+		clean = append(clean, a)
+	}
+	if len(clean) > MaxInboundAddresses {
+		return &portal.FieldErrors{Fields: map[string]string{"addresses": fmt.Sprintf("At most %d addresses.", MaxInboundAddresses)}}
+	}
+	if err := s.catalog.SetInboundAddresses(ctx, portalID, clean); err != nil {
+		var taken *catalog.ErrAddressTaken
+		if errors.As(err, &taken) {
+			return &portal.FieldErrors{Fields: map[string]string{"addresses": fmt.Sprintf("%s takes mail for another portal.", taken.Address)}}
+		}
+		return err
+	}
+	return nil
 }

@@ -34,6 +34,8 @@ type PortalView struct {
 	Base string // path prefix: "/acme" or "" on a custom domain
 	URL  string // absolute address to share
 	Logo string // the portal's own logo, "" for the default
+	// Domain is the portal's own verified host name, "" when none.
+	Domain string
 	// Timing says whether the tariff includes labour-cost timing.
 	Timing bool
 	// Colors are the portal's status colours ("#rrggbb", checked when a

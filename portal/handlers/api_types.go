@@ -138,6 +138,9 @@ type RetryInput struct {
 // from addresses that are not yet clients.
 type InboundInput struct {
 	portal.InboundChange
+	// Addresses, when present, are the portal's own addresses (help@…),
+	// replacing those it had.
+	Addresses *[]string `json:"addresses,omitempty"`
 	// IMAP, when present, is the mailbox to fetch (an empty host removes
 	// it; an empty password keeps the stored one). It is tried at once.
 	IMAP *portal.IMAPAccount `json:"imap,omitempty"`

@@ -46,6 +46,26 @@ func (s *Server) mailRoutes(m, api *mux.Router) {
 type Mailboxes interface {
 	WatchMailbox(ctx context.Context, portalID int64, on bool) error
 	FetchMailbox(ctx context.Context, p *portal.Portal) (int, error)
+	InboundAddresses(ctx context.Context, portalID int64) ([]string, error)
+	SetInboundAddresses(ctx context.Context, portalID int64, addrs []string) error
+}
+
+// inboundOf is the portal's mail-in settings with its own addresses, which
+// the control plane keeps (the mail server looks them up before any portal
+// is opened).
+func (s *Server) inboundOf(r *http.Request, rq *Request) (*portal.InboundSettings, error) {
+	in, err := rq.P.Inbound(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	in.Addresses = []string{}
+	if s.cfg.Mailboxes != nil {
+		if in.Addresses, err = s.cfg.Mailboxes.InboundAddresses(r.Context(), rq.P.Plan().ID); err != nil {
+			return nil, err
+		}
+	}
+	in.MailDomain = rq.P.MailDomain()
+	return in, nil
 }
 
 func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -57,6 +77,10 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 		if v, ok := r.PostForm[k]; ok {
 			*dst = &v[0]
 		}
+	}
+	if v, ok := r.PostForm["addresses"]; ok {
+		list := strings.Fields(strings.NewReplacer(",", " ", ";", " ").Replace(v[0]))
+		in.Addresses = &list
 	}
 	if v, ok := r.PostForm["max_mb"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
@@ -92,6 +116,11 @@ func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (str
 			return "", err
 		}
 	}
+	if in.Addresses != nil && s.cfg.Mailboxes != nil {
+		if err := s.cfg.Mailboxes.SetInboundAddresses(ctx, rq.P.Plan().ID, *in.Addresses); err != nil {
+			return "", err
+		}
+	}
 	if in.IMAP == nil {
 		return "Saved.", nil
 	}
@@ -112,7 +141,7 @@ func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (str
 }
 
 func (s *Server) apiInbound(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	in, err := rq.P.Inbound(r.Context())
+	in, err := s.inboundOf(r, rq)
 	if err != nil {
 		return err
 	}
@@ -146,7 +175,7 @@ func (s *Server) renderMail(w http.ResponseWriter, r *http.Request, rq *Request,
 	ctx := r.Context()
 	d := &MailData{OwnSMTP: rq.P.Plan().OwnSMTP, Kinds: portal.MailKinds, TemplateError: rq.P.Setting(ctx, "mail_template_error", "")}
 	var err error
-	if d.Inbound, err = rq.P.Inbound(ctx); err != nil {
+	if d.Inbound, err = s.inboundOf(r, rq); err != nil {
 		return err
 	}
 	for _, k := range portal.MailKinds {

@@ -294,6 +294,7 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *tem
 			Base:   rq.Base,
 			URL:    s.portalURL(r, rq),
 			Timing: pl.Timing,
+			Domain: pl.Domain,
 			Logo:   rq.P.LogoURL(r.Context(), rq.Base),
 			Colors: rq.P.StatusColors(r.Context()),
 		},

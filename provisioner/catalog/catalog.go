@@ -516,3 +516,53 @@ func (c *Catalog) DueMailboxes(ctx context.Context, now time.Time) ([]string, er
 	}
 	return out, rows.Err()
 }
+
+// ErrAddressTaken: another portal takes mail for the address.
+type ErrAddressTaken struct{ Address string }
+
+func (e *ErrAddressTaken) Error() string { return e.Address + " is taken by another portal" }
+
+// SetInboundAddresses makes addrs the portal's own addresses, replacing
+// those it had; all or none.
+func (c *Catalog) SetInboundAddresses(ctx context.Context, id int64, addrs []string) error {
+	return c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM inbound_addresses WHERE portal_id = ?", id); err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if _, err := tx.Exec(ctx, "INSERT INTO inbound_addresses (address, portal_id) VALUES (?, ?)", a, id); err != nil {
+				if sqlitedb.IsUniqueViolation(err) {
+					return &ErrAddressTaken{Address: a}
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// InboundAddresses lists the portal's own addresses.
+func (c *Catalog) InboundAddresses(ctx context.Context, id int64) ([]string, error) {
+	rows, err := c.db.Query(ctx, "SELECT address FROM inbound_addresses WHERE portal_id = ? ORDER BY address", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// PortalByInboundAddress is the slug of the live portal that takes mail
+// for addr ("" when none).
+func (c *Catalog) PortalByInboundAddress(ctx context.Context, addr string) string {
+	var slug string
+	_ = c.db.QueryRow(ctx, "SELECT p.slug FROM inbound_addresses a JOIN portals p ON p.id = a.portal_id WHERE a.address = ? AND p.state <> 'deleted'", addr).Scan(&slug)
+	return slug
+}
