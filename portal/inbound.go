@@ -51,11 +51,20 @@ func (p *Portal) ReceiveMail(ctx context.Context, envFrom, rcpt string, raw []by
 	if max, _ := strconv.ParseInt(p.Setting(ctx, "inbound_max_mb", "25"), 10, 64); len(raw) > MaxInboundBytes || int64(len(raw)) > max<<20 {
 		return 0, ErrMailTooLarge
 	}
-	res, err := p.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt, raw) VALUES (?, ?, ?, ?)", p.Now().Unix(), envFrom, rcpt, raw)
+	var id int64
+	err := p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt) VALUES (?, ?, ?)", p.Now().Unix(), envFrom, rcpt)
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+		_, err = tp.q.Exec(ctx, "INSERT INTO inbound_raw (inbound_id, raw) VALUES (?, ?)", id, raw)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: receive mail: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // Inbound is one received mail as the admin's list shows it.
@@ -99,7 +108,7 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 		var id int64
 		var from, rcpt string
 		var raw []byte
-		err := p.q.QueryRow(ctx, "SELECT id, mail_from, rcpt, raw FROM inbound WHERE state = 'new' ORDER BY id LIMIT 1").Scan(&id, &from, &rcpt, &raw)
+		err := p.q.QueryRow(ctx, "SELECT i.id, i.mail_from, i.rcpt, r.raw FROM inbound i JOIN inbound_raw r ON r.inbound_id = i.id WHERE i.state = 'new' ORDER BY i.id LIMIT 1").Scan(&id, &from, &rcpt, &raw)
 		if errors.Is(err, sql.ErrNoRows) {
 			return n, nil
 		}

@@ -374,10 +374,32 @@ func TestEmailInAppliedOnceAfterACrash(t *testing.T) {
 // one is a ticket: mails/s end to end, and how long after its 250 the last
 // mail became a ticket.
 func BenchmarkInboundSMTP(b *testing.B) {
+	text := strings.Repeat("The printer on the second floor prints every page twice.\r\n", 180) // ~10 KB
+	b.Run("10KB", func(b *testing.B) { benchInbound(b, "Content-Type: text/plain\r\n\r\n"+text) })
+	// A 1 MB attachment, base64 in 76-column lines as mail carries it.
+	enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("scan of a contract page ", 1<<20/24)))
+	var att strings.Builder
+	for len(enc) > 76 {
+		att.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	att.WriteString(enc)
+	b.Run("1MB-attachment", func(b *testing.B) {
+		benchInbound(b, "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nThe signed contract.\r\n--m\r\n"+
+			"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"contract.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+att.String()+"\r\n--m--\r\n")
+	})
+}
+
+func benchInbound(b *testing.B, body string) {
 	e := pdtest.New(b, provisioner.Config{MailDomain: mailDomain})
 	e.Create(b, "alpha")
-	e.SetPlan(b, "alpha", "enterprise", 3, 0, 0)
-	body := strings.Repeat("The printer on the second floor prints every page twice.\r\n", 180) // ~10 KB
+	e.SetPlan(b, "alpha", "enterprise", 3, 0, 100000)
+	// Clients who write: a portal takes only so many new senders an hour.
+	e.Portal(b, "alpha", func(p *portal.Portal) {
+		if err := portal.Seed(context.Background(), p, portal.SeedOptions{Clients: 1000, Operators: 1}, pdtest.Password); err != nil {
+			b.Fatal(err)
+		}
+	})
 	c, err := smtp.Dial(e.SMTPAddr)
 	if err != nil {
 		b.Fatal(err)
@@ -386,8 +408,9 @@ func BenchmarkInboundSMTP(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		raw := fmt.Sprintf("From: Client %d <c%d@mail.test>\r\nSubject: Printer %d\r\nMessage-ID: <b%d@mail.test>\r\nContent-Type: text/plain\r\n\r\n%s\r\n", i, i, i, i, body)
-		if err := c.SendMail(fmt.Sprintf("c%d@mail.test", i), []string{"alpha@" + mailDomain}, strings.NewReader(raw)); err != nil {
+		from := fmt.Sprintf("seed-client-%d@example.test", i%1000+1)
+		raw := fmt.Sprintf("From: %s\r\nSubject: Printer %d\r\nMessage-ID: <b%d@mail.test>\r\n%s\r\n", from, i, i, body)
+		if err := c.SendMail(from, []string{"alpha@" + mailDomain}, strings.NewReader(raw)); err != nil {
 			b.Fatal(err)
 		}
 	}

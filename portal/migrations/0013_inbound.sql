@@ -6,7 +6,6 @@ CREATE TABLE inbound (
     received_at  INTEGER NOT NULL,
     mail_from    TEXT NOT NULL,              -- the envelope's sender
     rcpt         TEXT NOT NULL,              -- the address it came to
-    raw          BLOB NOT NULL,
     state        TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'ignored', 'failed')),
     outcome      TEXT NOT NULL DEFAULT '',   -- what it became, or why nothing
     message_id   TEXT NOT NULL DEFAULT '',
@@ -15,6 +14,13 @@ CREATE TABLE inbound (
     processed_at INTEGER
 );
 CREATE INDEX inbound_state ON inbound(state, id);
+
+-- The mail as it came, kept (downloadable as .eml) in a table of its own:
+-- marking a mail done rewrites its small row, never its megabytes.
+CREATE TABLE inbound_raw (
+    inbound_id INTEGER PRIMARY KEY REFERENCES inbound(id) ON DELETE CASCADE,
+    raw        BLOB NOT NULL
+);
 CREATE INDEX inbound_message ON inbound(message_id);
 CREATE INDEX inbound_sender ON inbound(sender, received_at);
 
