@@ -45,6 +45,14 @@ var ErrMailTooLarge = errors.New("the mail is larger than the portal takes")
 // ReceiveMail stores a mail as it came, before anything is made of it; the
 // database's quota bounds it. The caller then has ProcessInbound apply it.
 func (p *Portal) ReceiveMail(ctx context.Context, envFrom, rcpt string, raw []byte) (int64, error) {
+	return p.ReceiveMailChecked(ctx, envFrom, rcpt, raw, "", false)
+}
+
+// ReceiveMailChecked is ReceiveMail with the verdict of the checks the mail
+// met on its way in (SPF, DKIM, DMARC); mail whose sender's own DMARC
+// policy refuses it waits in the Spam list (unless the admin chose to let
+// it through) until someone releases or deletes it.
+func (p *Portal) ReceiveMailChecked(ctx context.Context, envFrom, rcpt string, raw []byte, verdict string, failing bool) (int64, error) {
 	if err := p.writable(); err != nil {
 		return 0, err
 	}
@@ -53,7 +61,11 @@ func (p *Portal) ReceiveMail(ctx context.Context, envFrom, rcpt string, raw []by
 	}
 	var id int64
 	err := p.Tx(ctx, func(tp *Portal) error {
-		res, err := tp.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt) VALUES (?, ?, ?)", p.Now().Unix(), envFrom, rcpt)
+		state, outcome := "new", ""
+		if failing && p.Setting(ctx, "inbound_failing", "spam") == "spam" {
+			state, outcome = "spam", "held as spam: "+verdict
+		}
+		res, err := tp.q.Exec(ctx, "INSERT INTO inbound (received_at, mail_from, rcpt, auth, state, outcome) VALUES (?, ?, ?, ?, ?, ?)", p.Now().Unix(), envFrom, rcpt, verdict, state, outcome)
 		if err != nil {
 			return err
 		}
@@ -73,14 +85,16 @@ type Inbound struct {
 	ReceivedAt int64  `json:"received_at"`
 	From       string `json:"from"`
 	To         string `json:"to"`
-	State      string `json:"state"`   // new, done, ignored, failed
+	State      string `json:"state"`          // new, done, ignored, failed, spam
+	Auth       string `json:"auth,omitempty"` // SPF, DKIM and DMARC as the mail came
+	Subject    string `json:"subject,omitempty"`
 	Outcome    string `json:"outcome"` // what it became, or why nothing
 	Ticket     int64  `json:"ticket,omitempty"`
 }
 
 // InboundLog lists the latest received mail, newest first.
 func (p *Portal) InboundLog(ctx context.Context, limit int) ([]Inbound, error) {
-	rows, err := p.q.Query(ctx, "SELECT id, received_at, mail_from, rcpt, state, outcome, COALESCE(ticket_id, 0) FROM inbound ORDER BY id DESC LIMIT ?", limit)
+	rows, err := p.q.Query(ctx, "SELECT id, received_at, mail_from, rcpt, state, outcome, COALESCE(ticket_id, 0), auth FROM inbound ORDER BY id DESC LIMIT ?", limit)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +102,7 @@ func (p *Portal) InboundLog(ctx context.Context, limit int) ([]Inbound, error) {
 	var out []Inbound
 	for rows.Next() {
 		var m Inbound
-		if err := rows.Scan(&m.ID, &m.ReceivedAt, &m.From, &m.To, &m.State, &m.Outcome, &m.Ticket); err != nil {
+		if err := rows.Scan(&m.ID, &m.ReceivedAt, &m.From, &m.To, &m.State, &m.Outcome, &m.Ticket, &m.Auth); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -577,6 +591,7 @@ type InboundSettings struct {
 	Addresses  []string  `json:"addresses"`   // the business's own addresses the portal takes mail for (help@romashka.ru)
 	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
 	Block      string    `json:"block"`       // senders whose mail is ignored: addresses or domains, one a line
+	Failing    string    `json:"failing"`     // spam or accept: what becomes of mail that fails its sender's DMARC
 	MaxMB      int       `json:"max_mb"`      // the largest mail taken, in MB (at most 25)
 	Recent     []Inbound `json:"recent"`      // the latest received mail, newest first
 	// IMAP is the business's own mailbox the portal fetches (no password
@@ -589,7 +604,8 @@ type InboundSettings struct {
 func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
 	maxMB, _ := strconv.Atoi(p.Setting(ctx, "inbound_max_mb", "25"))
 	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow"), Block: p.Setting(ctx, "inbound_block", ""),
-		MaxMB: maxMB, IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
+		Failing: p.Setting(ctx, "inbound_failing", "spam"),
+		MaxMB:   maxMB, IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
 	var err error
 	if s.Recent, err = p.InboundLog(ctx, 50); err != nil {
 		return nil, err
@@ -603,6 +619,7 @@ func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
 // InboundChange is a change of the mail-in settings; nil leaves a part.
 type InboundChange struct {
 	NewClients *string `json:"new_clients"`
+	Failing    *string `json:"failing"` // spam: mail its sender's DMARC refuses waits in the Spam list; accept: it goes through
 	Block      *string `json:"block"`
 	MaxMB      *int    `json:"max_mb"`
 }
@@ -620,6 +637,12 @@ func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange)
 			errs["new_clients"] = "Choose allow or reject."
 		}
 		vals["inbound_new_clients"] = *in.NewClients
+	}
+	if in.Failing != nil {
+		if *in.Failing != "spam" && *in.Failing != "accept" {
+			errs["failing"] = "Choose spam or accept."
+		}
+		vals["inbound_failing"] = *in.Failing
 	}
 	if in.Block != nil {
 		var lines []string
@@ -698,4 +721,39 @@ func (p *Portal) registerByMail(ctx context.Context, in NewPerson, subject strin
 		return nil, err
 	}
 	return u, nil
+}
+
+// ReleaseSpam lets a mail held as spam through: it is applied as if it had
+// just come. Staff only.
+func (p *Portal) ReleaseSpam(ctx context.Context, actor *User, id int64) error {
+	if !actor.IsStaff() {
+		return ErrForbidden
+	}
+	res, err := p.q.Exec(ctx, "UPDATE inbound SET state = 'new', outcome = '' WHERE id = ? AND state = 'spam'", id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	p.kickOutbox() // the portal's worker applies received mail too
+	return nil
+}
+
+// DeleteSpam removes a mail held as spam, for good. Staff only.
+func (p *Portal) DeleteSpam(ctx context.Context, actor *User, id int64) error {
+	if !actor.IsStaff() {
+		return ErrForbidden
+	}
+	return p.Tx(ctx, func(tp *Portal) error {
+		res, err := tp.q.Exec(ctx, "DELETE FROM inbound WHERE id = ? AND state = 'spam'", id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tp.q.Exec(ctx, "DELETE FROM inbound_raw WHERE inbound_id = ?", id)
+		return err
+	})
 }

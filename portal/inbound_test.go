@@ -637,3 +637,39 @@ func TestOwnAddresses(t *testing.T) {
 	}
 	eventually(t, "the mail to the own address", func() bool { return len(ticketsOf(t, w)) == before+1 })
 }
+
+// TestMailPageWithMailIn renders the admin's mail page of a service that
+// takes mail, with received mail (one held as spam) listed, in both languages.
+func TestMailPageWithMailIn(t *testing.T) {
+	e := pdtest.New(t, provisioner.Config{MailDomain: mailDomain})
+	w := worldOn(t, e)
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		if _, err := p.ReceiveMailChecked(context.Background(), "x@bad.test", "alpha@"+mailDomain, []byte("From: x@bad.test\r\nSubject: Win\r\n\r\nWin.\r\n"), "spf=fail dkim=none dmarc=fail(reject)", true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	admin := w.e.SignIn(t, "alpha", "admin@alpha.test")
+	for _, lang := range []string{"en", "ru"} {
+		r := pdtest.Do(t, admin, "GET", e.URL+"/alpha/admin/mail?lang="+lang, nil)
+		if r.Status != 200 || !strings.Contains(r.Body, "alpha@support.test") || !strings.Contains(r.Body, "dmarc=fail(reject)") {
+			t.Fatalf("the mail page (%s): %d %.500s", lang, r.Status, r.Body)
+		}
+	}
+	// Held as spam: no ticket until someone lets it through.
+	before := len(ticketsOf(t, w))
+	var id int64
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		log, _ := p.InboundLog(context.Background(), 1)
+		id = log[0].ID
+		if log[0].State != "spam" {
+			t.Fatalf("not held: %+v", log[0])
+		}
+	})
+	if r := w.api(t, w.ca, "POST", fmt.Sprintf("/mail/inbound/%d/release", id), nil); r.Status != 403 {
+		t.Errorf("a client released spam: %d", r.Status)
+	}
+	if r := w.api(t, w.op, "POST", fmt.Sprintf("/mail/inbound/%d/release", id), nil); r.Status != 204 {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	eventually(t, "the released mail applied", func() bool { return len(ticketsOf(t, w)) == before+1 })
+}

@@ -59,12 +59,18 @@ func ServeInbound(srv *smtp.Server, ln net.Listener) error {
 
 type inboundBackend struct{ svc *Service }
 
-func (b *inboundBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &inboundSession{svc: b.svc}, nil
+func (b *inboundBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	sess := &inboundSession{svc: b.svc, helo: c.Hostname()}
+	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		sess.ip = a.IP
+	}
+	return sess, nil
 }
 
 type inboundSession struct {
 	svc   *Service
+	ip    net.IP // the connecting server, for SPF
+	helo  string
 	from  string
 	rcpts map[string]string // portal slug → the address it was sent to (a signed reply address wins)
 }
@@ -115,8 +121,9 @@ func (s *inboundSession) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	verdict, failing := s.svc.authenticate(ctx, s.ip, s.helo, s.from, raw)
 	for slug, rcpt := range s.rcpts {
-		if err := s.svc.receive(ctx, slug, s.from, rcpt, raw); err != nil {
+		if err := s.svc.receive(ctx, slug, s.from, rcpt, raw, verdict, failing); err != nil {
 			slog.Warn("inbound mail", "portal", slug, "err", err)
 			switch {
 			case errors.Is(err, portal.ErrQuotaExceeded), errors.Is(err, portal.ErrMailTooLarge):
@@ -131,12 +138,12 @@ func (s *inboundSession) Data(r io.Reader) error {
 }
 
 // receive stores one mail in a portal's queue and wakes its worker.
-func (s *Service) receive(ctx context.Context, slug, from, rcpt string, raw []byte) error {
+func (s *Service) receive(ctx context.Context, slug, from, rcpt string, raw []byte, verdict string, failing bool) error {
 	h, err := s.registry.Acquire(ctx, slug)
 	if err != nil {
 		return err
 	}
-	_, err = h.Portal.ReceiveMail(ctx, from, rcpt, bytes.Clone(raw))
+	_, err = h.Portal.ReceiveMailChecked(ctx, from, rcpt, bytes.Clone(raw), verdict, failing)
 	h.Release()
 	if err != nil {
 		return fmt.Errorf("receive mail: %w", err)

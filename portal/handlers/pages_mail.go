@@ -39,6 +39,9 @@ func (s *Server) mailRoutes(m, api *mux.Router) {
 	m.Handle("/admin/mail/inbound", s.user(s.inboundSubmit, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/mail/inbound", s.user(s.apiInbound, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/mail/inbound", s.user(s.apiPutInbound, portal.RoleAdmin)).Methods("PUT")
+	api.Handle("/mail/inbound/{id:[0-9]+}/release", s.user(s.apiReleaseSpam, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/mail/inbound/{id:[0-9]+}", s.user(s.apiDeleteSpam, portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
+	m.Handle("/admin/mail/inbound/{id:[0-9]+}", s.user(s.spamSubmit, portal.RoleAdmin)).Methods("POST")
 }
 
 // Mailboxes is what the control plane offers a portal about fetching its
@@ -68,12 +71,45 @@ func (s *Server) inboundOf(r *http.Request, rq *Request) (*portal.InboundSetting
 	return in, nil
 }
 
+func (s *Server) apiReleaseSpam(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.ReleaseSpam(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiDeleteSpam(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.DeleteSpam(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// spamSubmit releases (or, with delete, removes) a mail held as spam.
+func (s *Server) spamSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	msg, err := "The mail is let through.", error(nil)
+	if r.PostForm.Get("delete") != "" {
+		msg, err = "The mail is deleted.", rq.P.DeleteSpam(r.Context(), rq.User, pathID(r))
+	} else {
+		err = rq.P.ReleaseSpam(r.Context(), rq.User, pathID(r))
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail#inbound", msg))
+}
+
 func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
 	var in InboundInput
-	for k, dst := range map[string]**string{"new_clients": &in.NewClients, "block": &in.Block} {
+	for k, dst := range map[string]**string{"new_clients": &in.NewClients, "block": &in.Block, "failing": &in.Failing} {
 		if v, ok := r.PostForm[k]; ok {
 			*dst = &v[0]
 		}
@@ -111,7 +147,7 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 // what its server said is the answer's message.
 func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (string, error) {
 	ctx := r.Context()
-	if in.NewClients != nil || in.Block != nil || in.MaxMB != nil {
+	if in.NewClients != nil || in.Block != nil || in.MaxMB != nil || in.Failing != nil {
 		if err := rq.P.SaveInbound(ctx, rq.User, in.InboundChange); err != nil {
 			return "", err
 		}

@@ -6,7 +6,8 @@ CREATE TABLE inbound (
     received_at  INTEGER NOT NULL,
     mail_from    TEXT NOT NULL,              -- the envelope's sender
     rcpt         TEXT NOT NULL,              -- the address it came to
-    state        TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'ignored', 'failed')),
+    state        TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'ignored', 'failed', 'spam')),
+    auth         TEXT NOT NULL DEFAULT '',   -- the SPF, DKIM and DMARC verdict when it came
     outcome      TEXT NOT NULL DEFAULT '',   -- what it became, or why nothing
     message_id   TEXT NOT NULL DEFAULT '',
     sender       TEXT NOT NULL DEFAULT '',   -- the From address, once read

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net"
@@ -59,6 +60,13 @@ func New(t testing.TB, cfg provisioner.Config) *Env {
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	if cfg.SignupBurst == 0 {
 		cfg.SignupBurst = 1000 // tests sign up from one address; TestSignupsAreLimited sets its own
+	}
+	if cfg.Resolver == nil {
+		// Tests use loopback only: a DNS lookup a test did not set up for
+		// fails at once rather than asking the machine's resolver.
+		cfg.Resolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("no DNS in tests")
+		}}
 	}
 	if cfg.FormMinFill == 0 {
 		cfg.FormMinFill = time.Nanosecond // tests type faster than people
