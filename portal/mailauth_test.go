@@ -6,49 +6,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/miekg/dns"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/provisioner"
 )
-
-// txtServer is a DNS server on loopback answering TXT queries from records
-// (absent names are NXDOMAIN), as the senders' DNS would.
-func txtServer(t *testing.T, records map[string]string) *net.Resolver {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		qn := q.Question[0]
-		txt, ok := records[strings.TrimSuffix(strings.ToLower(qn.Name), ".")]
-		switch {
-		case !ok:
-			m.Rcode = dns.RcodeNameError
-		case qn.Qtype == dns.TypeTXT:
-			var parts []string // a TXT string holds at most 255 bytes
-			for len(txt) > 255 {
-				parts, txt = append(parts, txt[:255]), txt[255:]
-			}
-			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: qn.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: append(parts, txt)})
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
 
 // TestMailAuthentication: SPF, DKIM and DMARC are checked as a mail comes
 // in and recorded on it; mail that fails a sender's DMARC "reject" is held
@@ -56,7 +22,7 @@ func txtServer(t *testing.T, records map[string]string) *net.Resolver {
 // DMARC without SPF.
 func TestMailAuthentication(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	res := txtServer(t, map[string]string{
+	res := pdtest.DNS(t, map[string]string{
 		"good.test":                  "v=spf1 ip4:127.0.0.1 -all",
 		"_dmarc.good.test":           "v=DMARC1; p=reject",
 		"forged.test":                "v=spf1 ip4:192.0.2.1 -all",

@@ -2,51 +2,20 @@ package provisioner_test
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/miekg/dns"
-
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/provisioner"
 )
-
-// dnsServer answers A queries from records (name → address; absent names
-// are NXDOMAIN) on a loopback UDP port, as a DNS provider would.
-func dnsServer(t *testing.T, records map[string]string) *net.Resolver {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		name := strings.TrimSuffix(q.Question[0].Name, ".")
-		addr, ok := records[name]
-		switch {
-		case !ok:
-			m.Rcode = dns.RcodeNameError
-		case q.Question[0].Qtype == dns.TypeA:
-			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(addr)})
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
 
 // TestOwnDomain: an admin on a tariff that includes it enters the host
 // name, sees the record to create and what DNS says of it; once the record
 // points at the service the portal is served there and mail links use it.
 func TestOwnDomain(t *testing.T) {
 	records := map[string]string{"wrong.acme.test": "10.0.0.9"}
-	e := pdtest.New(t, provisioner.Config{Resolver: dnsServer(t, records)})
+	e := pdtest.New(t, provisioner.Config{Resolver: pdtest.DNS(t, records)})
 	e.Create(t, "acme")
 	admin := e.SignIn(t, "acme", "admin@acme.test")
 	tok := e.Login(t, "acme", "admin@acme.test")
