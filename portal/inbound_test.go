@@ -186,6 +186,23 @@ Also the lid.
 `)
 	eventually(t, "the reply by [#N]", func() bool { return strings.Contains(conversation(t, w, n), "Also the lid.") })
 
+	// The next answer threads in the client's own mail program: it refers
+	// to the mails she wrote in, the last of them as In-Reply-To.
+	w.api(t, w.op, "POST", fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": "We will send a new lid."})
+	var threaded string
+	eventually(t, "the next notification", func() bool {
+		for _, m := range e.Mails(t, "alpha") {
+			if strings.Contains(m, "new lid") && strings.Contains(m, "dora@mail.test") {
+				threaded = m
+			}
+		}
+		return threaded != ""
+	})
+	refs := regexp.MustCompile(`(?m)^References: (.*(?:\r?\n[ \t].*)*)`).FindStringSubmatch(threaded)
+	if refs == nil || !strings.Contains(refs[1], "<second@mail.test>") || !strings.Contains(refs[1], msgID[1]) {
+		t.Errorf("the thread's references: %v\n%s", refs, threaded)
+	}
+
 	// 5. Staff answer by mail; "#note" on the first line makes a note.
 	sendMail(t, e, "op@alpha.test", []string{replyTo[1]}, `From: Oleg <op@alpha.test>
 Subject: Re: [#`+fmt.Sprint(n)+`]

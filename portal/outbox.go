@@ -396,6 +396,31 @@ func (p *Portal) ThreadID(ctx context.Context, ticket int64) string {
 	return id
 }
 
+// ThreadRefs are the Message-IDs a mail about a ticket to addr refers to,
+// oldest first (at most 10): the mails the portal sent that person about
+// it and the mails that person sent in, so that every mail client threads
+// the conversation. beforeID bounds the portal's own (the mail being
+// composed and later ones are left out).
+func (p *Portal) ThreadRefs(ctx context.Context, ticket int64, addr string, beforeID int64) []string {
+	rows, err := p.q.Query(ctx, `SELECT message_id FROM (
+		SELECT message_id, created_at AS at FROM outbox WHERE ticket_id = ? AND to_addr = ? COLLATE NOCASE AND id < ?
+		UNION ALL
+		SELECT message_id, received_at AS at FROM inbound WHERE ticket_id = ? AND sender = ? COLLATE NOCASE AND message_id <> '' AND state = 'done'
+	) ORDER BY at DESC LIMIT 10`, ticket, addr, beforeID, ticket, addr)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var refs []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			refs = append([]string{id}, refs...)
+		}
+	}
+	return refs
+}
+
 // Outbox lists the latest mail of the portal, for the admin's log.
 func (p *Portal) Outbox(ctx context.Context, limit int) ([]*Mail, error) {
 	rows, err := p.q.Query(ctx, `SELECT id, kind, to_addr, to_name, subject, message_id, COALESCE(ticket_id, 0), state, attempts, last_error, created_at, COALESCE(sent_at, 0), state = 'pending' AND next_at = ?

@@ -53,9 +53,15 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 	msg.SetMessageIDWithValue(strings.Trim(mm.MessageID, "<>"))
 	msg.SetDateWithValue(time.Unix(mm.CreatedAt, 0))
 	if mm.TicketID != 0 {
-		if first := p.ThreadID(ctx, mm.TicketID); first != "" && first != mm.MessageID {
-			msg.SetGenHeader(gomail.HeaderInReplyTo, first)
-			msg.SetGenHeader(gomail.HeaderReferences, first)
+		// The thread as this person has it: what we sent them about the
+		// ticket and what they wrote in; the ticket's first mail heads it.
+		refs := p.ThreadRefs(ctx, mm.TicketID, mm.To, mm.ID)
+		if first := p.ThreadID(ctx, mm.TicketID); first != "" && first != mm.MessageID && (len(refs) == 0 || refs[0] != first) {
+			refs = append([]string{first}, refs...)
+		}
+		if len(refs) > 0 {
+			msg.SetGenHeader(gomail.HeaderInReplyTo, refs[len(refs)-1])
+			msg.SetGenHeader(gomail.HeaderReferences, strings.Join(refs, " "))
 		}
 	}
 	msg.SetGenHeader("X-Portaldesk-Portal", p.Slug)

@@ -24,6 +24,7 @@ CREATE TABLE inbound_raw (
 );
 CREATE INDEX inbound_message ON inbound(message_id);
 CREATE INDEX inbound_sender ON inbound(sender, received_at);
+CREATE INDEX inbound_ticket ON inbound(ticket_id);
 
 -- Every Message-ID the portal sent or received about a ticket: a reply's
 -- In-Reply-To and References find their ticket here.
