@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"portaldesk/templates/i18n"
 )
 
 // TestOpenAPICoversEveryRoute walks the router: every route of the JSON
@@ -57,5 +59,28 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 	if len(served) < 60 {
 		t.Errorf("only %d routes found: the walk is broken", len(served))
+	}
+}
+
+// TestAPIReferenceIsRussianToo: the reference page shows every operation's
+// summary, group, who may call it, its parameters' notes and the errors in
+// the reader's language: each has its Russian text.
+func TestAPIReferenceIsRussianToo(t *testing.T) {
+	need := map[string]bool{}
+	for _, op := range apiOps {
+		need[op.Summary], need[op.Tag], need[op.Who] = true, true, true
+		for _, p := range op.Params {
+			if p.Doc != "" {
+				need[p.Doc] = true
+			}
+		}
+	}
+	for _, what := range errorCodes {
+		need[what] = true
+	}
+	for id := range need {
+		if !i18n.Has("ru", id) {
+			t.Errorf("no Russian for %q", id)
+		}
 	}
 }
