@@ -564,6 +564,7 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/admin/subscription", "admin_subscription")
 	get(admin, "/alpha/admin/domain", "admin_domain")
 	get(admin, "/alpha/help/api", "api_reference")
+	get(admin, "/alpha/spam", "spam")
 	inv := w.api(t, w.admin, "POST", "/subscription/topup", map[string]any{"amount": 100000}).JSON(t)["invoice"]
 	get(admin, fmt.Sprintf("/alpha/admin/invoices/%v", inv), "invoice")
 	get(admin, "/alpha/stats?by=week", "stats")

@@ -129,8 +129,10 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("store: inbound: %w", err)
 		}
+		var ticket int64
 		err = p.Tx(ctx, func(tp *Portal) error {
-			state, outcome, ticket, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
+			state, outcome, t, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
+			ticket = t
 			var tid any
 			if ticket != 0 {
 				tid = ticket
@@ -150,6 +152,14 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 			// it is not tried again until someone looks.
 			if _, err2 := p.q.Exec(ctx, "UPDATE inbound SET state = 'failed', outcome = ?, processed_at = ? WHERE id = ?", err.Error(), p.Now().Unix(), id); err2 != nil {
 				return n, err2
+			}
+		}
+		if err == nil && ticket != 0 {
+			// Live pages hear of it once it is committed: the events sent
+			// inside the transaction may have been answered before it was.
+			var client int64
+			if p.q.QueryRow(ctx, "SELECT client_id FROM tickets WHERE id = ?", ticket).Scan(&client) == nil {
+				p.publish(&Ticket{Number: ticket, Client: Person{ID: client}}, false)
 			}
 		}
 		n++
@@ -756,4 +766,43 @@ func (p *Portal) DeleteSpam(ctx context.Context, actor *User, id int64) error {
 		_, err = tp.q.Exec(ctx, "DELETE FROM inbound_raw WHERE inbound_id = ?", id)
 		return err
 	})
+}
+
+// SpamCount is how many received mails wait in the spam list.
+func (p *Portal) SpamCount(ctx context.Context) int {
+	var n int
+	_ = p.q.QueryRow(ctx, "SELECT COUNT(*) FROM inbound WHERE state = 'spam'").Scan(&n)
+	return n
+}
+
+// SpamList is the mail held as spam, newest first, with each one's subject
+// read from its headers, for staff to let through or delete.
+func (p *Portal) SpamList(ctx context.Context, actor *User, limit int) ([]Inbound, error) {
+	if !actor.IsStaff() {
+		return nil, ErrForbidden
+	}
+	rows, err := p.q.Query(ctx, `SELECT i.id, i.received_at, i.mail_from, i.rcpt, i.state, i.outcome, i.auth, r.raw FROM inbound i
+		JOIN inbound_raw r ON r.inbound_id = i.id WHERE i.state = 'spam' ORDER BY i.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Inbound{}
+	for rows.Next() {
+		var m Inbound
+		var raw []byte
+		if err := rows.Scan(&m.ID, &m.ReceivedAt, &m.From, &m.To, &m.State, &m.Outcome, &m.Auth, &raw); err != nil {
+			return nil, err
+		}
+		if r, err := mail.CreateReader(bytes.NewReader(raw)); r != nil {
+			m.Subject, _ = r.Header.Subject()
+			if from, err := r.Header.AddressList("From"); err == nil && len(from) > 0 {
+				m.From = from[0].Address
+			}
+			_ = err
+			r.Close()
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }

@@ -682,6 +682,19 @@ func TestMailPageWithMailIn(t *testing.T) {
 			t.Fatalf("not held: %+v", log[0])
 		}
 	})
+	// Operators see it on the table and in the spam list.
+	op := w.e.SignIn(t, "alpha", "op@alpha.test")
+	if p := pdtest.Do(t, op, "GET", e.URL+"/alpha/tickets", nil).Body; !strings.Contains(p, "/alpha/spam") || !strings.Contains(p, "held as spam: 1") {
+		t.Error("the table does not say a mail is held as spam")
+	}
+	for _, lang := range []string{"en", "ru"} {
+		if p := pdtest.Do(t, op, "GET", e.URL+"/alpha/spam?lang="+lang, nil); p.Status != 200 || !strings.Contains(p.Body, "x@bad.test") || !strings.Contains(p.Body, "Win") {
+			t.Errorf("the spam list (%s): %d", lang, p.Status)
+		}
+	}
+	if p := pdtest.Do(t, w.e.SignIn(t, "alpha", "ca@alpha.test"), "GET", e.URL+"/alpha/spam", nil); p.Status != 403 && p.Status != 404 {
+		t.Errorf("a client opened the spam list: %d", p.Status)
+	}
 	if r := w.api(t, w.ca, "POST", fmt.Sprintf("/mail/inbound/%d/release", id), nil); r.Status != 403 {
 		t.Errorf("a client released spam: %d", r.Status)
 	}

@@ -170,6 +170,7 @@ type TicketsData struct {
 	staff    bool
 	lang     string
 	csrf     string         // the form token of the rows' Take buttons
+	Spam     int            // staff: received mail held as spam
 	picked   map[int64]bool // ticked for a bulk change that failed
 }
 
@@ -202,6 +203,7 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 		if d.Staff, err = rq.P.Staff(ctx); err != nil {
 			return nil, err
 		}
+		d.Spam = rq.P.SpamCount(ctx)
 	}
 	pageURL := func(n int) string {
 		v := url.Values{}

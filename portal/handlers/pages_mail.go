@@ -42,6 +42,8 @@ func (s *Server) mailRoutes(m, api *mux.Router) {
 	api.Handle("/mail/inbound/{id:[0-9]+}/release", s.user(s.apiReleaseSpam, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/mail/inbound/{id:[0-9]+}", s.user(s.apiDeleteSpam, portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
 	m.Handle("/admin/mail/inbound/{id:[0-9]+}", s.user(s.spamSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/spam", s.user(s.spamPage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/spam/{id:[0-9]+}", s.user(s.spamSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 }
 
 // Mailboxes is what the control plane offers a portal about fetching its
@@ -87,6 +89,17 @@ func (s *Server) apiDeleteSpam(w http.ResponseWriter, r *http.Request, rq *Reque
 	return nil
 }
 
+// spamPage is the mail held as spam, for staff to let through or delete.
+func (s *Server) spamPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	list, err := rq.P.SpamList(r.Context(), rq.User, 100)
+	if err != nil {
+		return err
+	}
+	pg := s.withFlash(r, rq, s.page(r, rq, "Spam", list))
+	pg.Nav = "tickets"
+	return s.tpl.Render(w, http.StatusOK, "spam", pg)
+}
+
 // spamSubmit releases (or, with delete, removes) a mail held as spam.
 func (s *Server) spamSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := r.ParseForm(); err != nil {
@@ -101,7 +114,11 @@ func (s *Server) spamSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err != nil {
 		return err
 	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/admin/mail#inbound", msg))
+	back := rq.Base + "/admin/mail#inbound"
+	if strings.Contains(r.URL.Path, "/spam/") { // from the staff's spam list
+		back = rq.Base + "/spam"
+	}
+	return redirect(w, r, flashURL(rq, back, msg))
 }
 
 func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
