@@ -35,7 +35,7 @@ import (
 const usage = `Portaldesk — a helpdesk portal for every business.
 
 Usage:
-  portaldesk [serve] [--addr 127.0.0.1:8080] [--data ./data]   run the service (default)
+  portaldesk [serve] [--addr 127.0.0.1:8080] [--data ./data] [--mail-domain D --inbound-smtp ADDR]   run the service (default); with a mail domain it takes the portals' mail
   portaldesk portals create --slug S --company C --admin-email E --admin-password P [--admin-name N]
   portaldesk portals list
   portaldesk portals suspend|resume|delete SLUG
