@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,4 +199,60 @@ func BenchmarkLabourReport(b *testing.B) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		return r
 	}, 200)
+}
+
+// BenchmarkCreateTicketTenStaff opens tickets through the API, 4 clients
+// at once, on a portal whose ten staff are all told of each new ticket by
+// mail, delivered to a real SMTP server on loopback while the tickets come:
+// tickets/s including their mail, until every mail is delivered.
+func BenchmarkCreateTicketTenStaff(b *testing.B) {
+	srv := pdtest.StartSMTP(b)
+	e := pdtest.New(b, provisioner.Config{SMTPURL: srv.URL()})
+	e.Create(b, "ten")
+	e.SetPlan(b, "ten", "enterprise", 20, 0, 0)
+	for i := 0; i < 9; i++ {
+		e.AddUser(b, "ten", fmt.Sprintf("op%d@ten.test", i), fmt.Sprintf("Op%d", i), portal.RoleOperator)
+	}
+	admin := e.Login(b, "ten", "admin@ten.test")
+	if r := e.API(b, admin, "PATCH", "ten", "/settings", map[string]any{"notify_new_ticket": "all"}); r.Status != 200 {
+		b.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	var toks [4]string
+	for i := range toks {
+		e.AddUser(b, "ten", fmt.Sprintf("c%d@ten.test", i), fmt.Sprintf("Client%d", i), portal.RoleClient)
+		toks[i] = e.Login(b, "ten", fmt.Sprintf("c%d@ten.test", i))
+	}
+	e.Svc.Mailer().Deliver(context.Background(), "ten")
+	before := len(srv.Received())
+	b.ResetTimer()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := range next {
+				r := e.API(b, toks[w], "POST", "ten", "/tickets", map[string]any{"fields": map[string]any{"subject": fmt.Sprintf("Printer %d", i), "description": "It jams."}})
+				if r.Status != 201 {
+					b.Errorf("create: %d %s", r.Status, r.Body)
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < b.N; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	created := time.Since(t0)
+	for len(srv.Received())-before < 10*b.N {
+		if time.Since(t0) > 2*time.Minute {
+			b.Fatalf("%d of %d mails delivered", len(srv.Received())-before, 10*b.N)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/created.Seconds(), "tickets/s")
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "tickets-delivered/s")
 }

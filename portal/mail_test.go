@@ -454,3 +454,22 @@ func TestNamesOfEveryShapeGetTheirMail(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePersonsChoicesStayTheirs: an operator who switches a notification
+// off does not switch it off for people who kept the portal's defaults.
+func TestOnePersonsChoicesStayTheirs(t *testing.T) {
+	w := newWorld(t)
+	prof := w.api(t, w.op, "GET", "/profile", nil).JSON(t)
+	notify := prof["notify"].(map[string]any)
+	notify["new_ticket"] = false
+	if r := w.api(t, w.op, "PUT", "/profile", map[string]any{"name": "Oleg", "notify": notify}); r.Status != 200 {
+		t.Fatalf("profile: %d %s", r.Status, r.Body)
+	}
+	for i := 0; i < 3; i++ { // the operator's choices read, again and again
+		w.api(t, w.op, "GET", "/profile", nil)
+	}
+	admin := w.api(t, w.admin, "GET", "/profile", nil).JSON(t)["notify"].(map[string]any)
+	if admin["new_ticket"] != true {
+		t.Errorf("the admin's default changed with the operator's choice: %v", admin)
+	}
+}

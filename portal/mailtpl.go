@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -117,10 +118,21 @@ type MailTemplate struct {
 	Custom  bool   `json:"custom"`
 }
 
+// mailTemplates keeps each template text parsed once, whichever portal and
+// person it is rendered for (a new ticket told to ten staff parsed it ten
+// times). Texts are few: the defaults and the admins' own wordings.
+var mailTemplates sync.Map // source → *template.Template
+
 func renderText(src string, v MailVars) (string, error) {
-	t, err := template.New("").Option("missingkey=error").Parse(src)
-	if err != nil {
-		return "", err
+	var t *template.Template
+	if c, ok := mailTemplates.Load(src); ok {
+		t = c.(*template.Template)
+	} else {
+		var err error
+		if t, err = template.New("").Option("missingkey=error").Parse(src); err != nil {
+			return "", err
+		}
+		mailTemplates.Store(src, t)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, v); err != nil {
@@ -143,15 +155,23 @@ func (p *Portal) MailTemplateFor(ctx context.Context, kind, lang string) (*MailT
 	if !ok {
 		return nil, ErrNotFound
 	}
-	t := &MailTemplate{Kind: kind, Lang: lang, Subject: def[lang].subject, Body: def[lang].body}
-	err := p.q.QueryRow(ctx, "SELECT subject, body FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang).Scan(&t.Subject, &t.Body)
-	switch {
-	case err == nil:
-		t.Custom = true
-	case !errors.Is(err, sql.ErrNoRows):
+	// Kept while nobody writes a template: a new ticket told to ten staff
+	// reads it once, not ten times.
+	t, err := p.ref.templates.get(p.DB, [2]string{kind, lang}, func() (MailTemplate, error) {
+		t := MailTemplate{Kind: kind, Lang: lang, Subject: def[lang].subject, Body: def[lang].body}
+		err := p.q.QueryRow(ctx, "SELECT subject, body FROM mail_templates WHERE kind = ? AND lang = ?", kind, lang).Scan(&t.Subject, &t.Body)
+		switch {
+		case err == nil:
+			t.Custom = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return t, err
+		}
+		return t, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	return &t, nil
 }
 
 // RenderMail fills the template for kind in lang. A broken custom template

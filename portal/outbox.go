@@ -115,9 +115,13 @@ func (p *Portal) wants(ctx context.Context, u *User, kind string) bool {
 
 // NotifyPrefs is the user's choices, over the portal's defaults.
 func (p *Portal) NotifyPrefs(ctx context.Context, u *User) map[string]bool {
-	prefs := p.Settings(ctx).NotifyDefaults
-	var own string
-	if err := p.q.QueryRow(ctx, "SELECT notify FROM users WHERE id = ?", u.ID).Scan(&own); err == nil {
+	prefs := p.Settings(ctx).NotifyDefaults // a map of its own each call
+	own, err := p.ref.notify.get(p.DB, u.ID, func() (string, error) {
+		var s string
+		err := p.q.QueryRow(ctx, "SELECT notify FROM users WHERE id = ?", u.ID).Scan(&s)
+		return s, err
+	})
+	if err == nil {
 		_ = json.Unmarshal([]byte(own), &prefs)
 	}
 	return prefs

@@ -101,7 +101,9 @@ type refCache struct {
 	workTypes cached[[]WorkType] // the active ones
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
-	ranks     keyed[[2]int64, int] // (0 for an admin else 1, user id) -> staff before them
+	ranks     keyed[[2]int64, int]           // (0 for an admin else 1, user id) -> staff before them
+	templates keyed[[2]string, MailTemplate] // (kind, lang) -> the wording mail is rendered from
+	notify    keyed[int64, string]           // user id -> their own notification choices, as stored (JSON)
 	// cookies keeps what session cookies stand for (sessions.go): a
 	// browser's cookie is verified (HMAC and age), decoded and looked up
 	// once per refTTL rather than on every request. Only cookies that
