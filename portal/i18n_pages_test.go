@@ -45,6 +45,7 @@ func TestPagesInBothLanguages(t *testing.T) {
 		"/alpha/admin/subscription":                {"Баланс", "Пополнить", "Тарифы", "Счета"},
 		"/alpha/admin/domain":                      {"Свой домен", "Адрес (имя хоста)"},
 		"/alpha/help/api":                          {"Справочник API", "Вход", "Схемы"},
+		"/alpha/spam":                              {"Спам", "В спаме ничего нет."},
 		"/alpha/admin/mail":                        {"Отправленные письма"},
 		"/alpha/stats?by=week":                     {"Статистика"},
 		"/alpha/reports/labour":                    {"Трудозатраты"},
