@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -702,4 +703,67 @@ func TestMailPageWithMailIn(t *testing.T) {
 		t.Fatalf("release: %d %s", r.Status, r.Body)
 	}
 	eventually(t, "the released mail applied", func() bool { return len(ticketsOf(t, w)) == before+1 })
+}
+
+// BenchmarkInboundSpread sends 10 KB mails round the portals of a service
+// that holds many (PORTALDESK_BENCH_PORTALS, 1,000 by default; the
+// registry keeps 256 open), over 4 SMTP connections, until each is a
+// ticket: mails/s.
+func BenchmarkInboundSpread(b *testing.B) {
+	portals := envInt("PORTALDESK_BENCH_PORTALS", 1000)
+	e := pdtest.New(b, provisioner.Config{MailDomain: mailDomain})
+	for i := 0; i < portals; i++ {
+		e.Create(b, fmt.Sprintf("p%04d", i))
+	}
+	text := strings.Repeat("The printer on the second floor prints every page twice.\r\n", 180)
+	b.ResetTimer()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := smtp.Dial(e.SMTPAddr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer c.Close()
+			for i := range next {
+				// Someone new writes each time: registered, a ticket made,
+				// the staff told — the whole path (a portal takes 50 new
+				// senders an hour; the round spreads them).
+				slug := fmt.Sprintf("p%04d", i%portals)
+				raw := fmt.Sprintf("From: c%d@mail.test\r\nSubject: Question %d\r\nContent-Type: text/plain\r\n\r\n%s\r\n", i, i, text)
+				if err := c.SendMail("x@mail.test", []string{slug + "@" + mailDomain}, strings.NewReader(raw)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < b.N; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for done := 0; done < b.N; { // every mail applied
+		done = 0
+		for i := 0; i < min(b.N, portals); i++ {
+			e.Portal(b, fmt.Sprintf("p%04d", i), func(p *portal.Portal) {
+				var n int
+				_ = p.DB.QueryRow(context.Background(), "SELECT COUNT(*) FROM inbound WHERE state = 'done'").Scan(&n)
+				done += n
+			})
+		}
+		if time.Since(t0) > 3*time.Minute {
+			b.Fatalf("%d of %d applied", done, b.N)
+		}
+		if done < b.N {
+			time.Sleep(20 * time.Millisecond) // counting opens every portal: not too often
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "mails/s")
 }

@@ -166,21 +166,42 @@ func (m *Mailer) flush() {
 	batch := m.queued
 	m.queued = make(map[string]*Handle, len(batch))
 	m.mu.Unlock()
-	for slug, h := range batch {
-		var err error
-		if h != nil {
-			err = m.deliver(context.Background(), h)
-			m.mu.Lock()
-			m.holding--
-			m.mu.Unlock()
-		} else {
-			err = m.Deliver(context.Background(), slug)
-		}
-		if err != nil {
-			slog.Warn("mail delivery", "portal", slug, "err", err)
-		}
+	// Portals are independent: a few at once, so that mail coming in to
+	// many portals (or out of them) is not taken one portal at a time. A
+	// portal is in one batch once, so never on two workers.
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < min(flushWorkers, len(batch)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for slug := range work {
+				h := batch[slug]
+				var err error
+				if h != nil {
+					err = m.deliver(context.Background(), h)
+					m.mu.Lock()
+					m.holding--
+					m.mu.Unlock()
+				} else {
+					err = m.Deliver(context.Background(), slug)
+				}
+				if err != nil {
+					slog.Warn("mail delivery", "portal", slug, "err", err)
+				}
+			}
+		}()
 	}
+	for slug := range batch {
+		work <- slug
+	}
+	close(work)
+	wg.Wait()
 }
+
+// flushWorkers is how many portals one round of the mail worker serves at
+// once.
+const flushWorkers = 4
 
 // Deliver sends slug's due mail now and schedules the next retry.
 func (m *Mailer) Deliver(ctx context.Context, slug string) error {

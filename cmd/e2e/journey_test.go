@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"portaldesk/cmd/server/pdtest"
+	"portaldesk/portal"
 	"portaldesk/provisioner"
 )
 
@@ -389,6 +390,16 @@ func TestJourneyInChromium(t *testing.T) {
 		}
 	}
 	sendRaw("pavel@mail.test", "bluelake@support.test", "From: Pavel Mail <pavel@mail.test>\nTo: bluelake@support.test\nSubject: Can I move my appointment?\nMessage-ID: <pavel-1@mail.test>\nContent-Type: text/plain; charset=utf-8\n\nCan I come on Friday instead of Thursday?\n")
+	var inLog []portal.Inbound
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		e.Portal(t, "bluelake", func(p *portal.Portal) { inLog, _ = p.InboundLog(context.Background(), 1) })
+		if len(inLog) > 0 && inLog[0].State != "new" {
+			break
+		}
+	}
+	if len(inLog) == 0 || inLog[0].State != "done" {
+		t.Fatalf("the mail was not made a ticket: %+v", inLog)
+	}
 	oper.run("mail ticket", visit(e.URL+"/bluelake/tickets"), chromedp.WaitVisible(`//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch),
 		click(`//tbody[@id="rows"]//a[contains(., "Can I move my appointment?")]`, chromedp.BySearch), chromedp.WaitVisible("#body"),
 		chromedp.SendKeys("#body", "Friday at 11:00 works, see you then."), submit("#body"),
