@@ -134,5 +134,6 @@ func (p *Portal) publish(t *Ticket, internal bool) {
 	if p.Events == nil || t == nil {
 		return
 	}
-	p.Events.Publish(Change{Ticket: t.Number, ClientID: t.Client.ID, Internal: internal})
+	c := Change{Ticket: t.Number, ClientID: t.Client.ID, Internal: internal}
+	p.afterCommit(func() { p.Events.Publish(c) })
 }

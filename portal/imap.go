@@ -115,12 +115,7 @@ func (p *Portal) SaveIMAP(ctx context.Context, actor *User, in IMAPAccount) erro
 			// Another mailbox: start at its next message, with a clean slate.
 			vals["imap_uidvalidity"], vals["imap_last_uid"], vals["imap_error"], vals["imap_failures"] = "", "", "", "0"
 		}
-		for k, v := range vals {
-			if err := tp.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tp.SetSettings(ctx, vals)
 	})
 }
 
@@ -135,12 +130,7 @@ func (p *Portal) IMAPPosition(ctx context.Context) (uidValidity, lastUID uint32)
 // SetIMAPPosition records where fetching stands without a message (a
 // mailbox seen for the first time, or one whose UIDVALIDITY changed).
 func (p *Portal) SetIMAPPosition(ctx context.Context, uidValidity, lastUID uint32) error {
-	return p.Tx(ctx, func(tp *Portal) error {
-		if err := tp.SetSetting(ctx, "imap_uidvalidity", strconv.FormatUint(uint64(uidValidity), 10)); err != nil {
-			return err
-		}
-		return tp.SetSetting(ctx, "imap_last_uid", strconv.FormatUint(uint64(lastUID), 10))
-	})
+	return p.SetSettings(ctx, map[string]string{"imap_uidvalidity": strconv.FormatUint(uint64(uidValidity), 10), "imap_last_uid": strconv.FormatUint(uint64(lastUID), 10)})
 }
 
 // ReceiveFetched stores a fetched message and moves the position past it,
@@ -173,13 +163,6 @@ func (p *Portal) RecordIMAPResult(ctx context.Context, fetchErr error) time.Time
 	} else {
 		vals["imap_error"], vals["imap_failures"], vals["imap_ok_at"] = "", "0", strconv.FormatInt(now.Unix(), 10)
 	}
-	_ = p.Tx(ctx, func(tp *Portal) error {
-		for k, v := range vals {
-			if err := tp.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	_ = p.SetSettings(ctx, vals)
 	return now.Add(wait)
 }

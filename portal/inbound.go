@@ -5,16 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -129,10 +126,8 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("store: inbound: %w", err)
 		}
-		var ticket int64
 		err = p.Tx(ctx, func(tp *Portal) error {
-			state, outcome, t, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
-			ticket = t
+			state, outcome, ticket, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
 			var tid any
 			if ticket != 0 {
 				tid = ticket
@@ -152,14 +147,6 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 			// it is not tried again until someone looks.
 			if _, err2 := p.q.Exec(ctx, "UPDATE inbound SET state = 'failed', outcome = ?, processed_at = ? WHERE id = ?", err.Error(), p.Now().Unix(), id); err2 != nil {
 				return n, err2
-			}
-		}
-		if err == nil && ticket != 0 {
-			// Live pages hear of it once it is committed: the events sent
-			// inside the transaction may have been answered before it was.
-			var client int64
-			if p.q.QueryRow(ctx, "SELECT client_id FROM tickets WHERE id = ?", ticket).Scan(&client) == nil {
-				p.publish(&Ticket{Number: ticket, Client: Person{ID: client}}, false)
 			}
 		}
 		n++
@@ -680,14 +667,7 @@ func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange)
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
-	return p.Tx(ctx, func(tp *Portal) error {
-		for k, v := range vals {
-			if err := tp.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return p.SetSettings(ctx, vals)
 }
 
 // blocked reports whether addr is on the block list: one entry a line, an
@@ -721,13 +701,11 @@ func (p *Portal) registerByMail(ctx context.Context, in NewPerson, subject strin
 	if err := p.InsertUser(ctx, u, "!"); err != nil { // "!" matches no password
 		return nil, err
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	if _, err := p.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, p.Now().Add(RegisteredByMailTTL).Unix()); err != nil {
+	link, err := p.resetLink(ctx, u.ID, RegisteredByMailTTL)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.mailTo(ctx, MailRegisteredByMail, u, MailVars{Subject: Line(subject), Link: p.URL() + "reset?token=" + url.QueryEscape(tok)}, 0); err != nil {
+	if err := p.mailTo(ctx, MailRegisteredByMail, u, MailVars{Subject: Line(subject), Link: link}, 0); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -49,13 +49,13 @@ type Mail struct {
 
 func (p *Portal) ticketsChanged(delta int64) {
 	if p.OnTickets != nil {
-		p.OnTickets(delta)
+		p.afterCommit(func() { p.OnTickets(delta) })
 	}
 }
 
 func (p *Portal) kickOutbox() {
 	if p.OnOutbox != nil {
-		p.OnOutbox()
+		p.afterCommit(p.OnOutbox)
 	}
 }
 

@@ -67,6 +67,9 @@ type Portal struct {
 	*core
 	q  sqlitedb.Queryer // the database, or the transaction this Portal is bound to
 	tx *sqlitedb.Tx
+	// after holds what the transaction tells the world once it commits
+	// (live pages, the mail worker, the catalog's counts); nil outside one.
+	after *[]func()
 }
 
 // core is what every Portal value of one open portal shares.
@@ -105,14 +108,34 @@ type core struct {
 // read and write fn makes through tp is part of the transaction and sees
 // what it has written so far; when fn returns an error nothing is kept.
 // Called on a Portal already bound to a transaction, it runs fn in that
-// same transaction.
+// same transaction. What it announces (afterCommit) is announced once the
+// outermost transaction has committed, and not at all if it rolls back.
 func (p *Portal) Tx(ctx context.Context, fn func(tp *Portal) error) error {
 	if p.tx != nil {
 		return fn(p)
 	}
-	return p.DB.Tx(ctx, func(tx *sqlitedb.Tx) error {
-		return fn(&Portal{core: p.core, q: tx, tx: tx})
+	var after []func()
+	err := p.DB.Tx(ctx, func(tx *sqlitedb.Tx) error {
+		after = after[:0] // a retried transaction announces only its last run
+		return fn(&Portal{core: p.core, q: tx, tx: tx, after: &after})
 	})
+	if err == nil {
+		for _, f := range after {
+			f()
+		}
+	}
+	return err
+}
+
+// afterCommit runs f now, or, on a Portal bound to a transaction, once the
+// transaction has committed: a live page or the mail worker told earlier
+// could look before the change is there and miss it.
+func (p *Portal) afterCommit(f func()) {
+	if p.after != nil {
+		*p.after = append(*p.after, f)
+		return
+	}
+	f()
 }
 
 // URL is the portal's address for links in mail: its own verified host

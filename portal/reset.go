@@ -31,24 +31,34 @@ func (p *Portal) RequestPasswordReset(ctx context.Context, email, ip string) err
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	now := p.Now()
 	err = p.Tx(ctx, func(tp *Portal) error {
-		if _, err := tp.q.Exec(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", u.ID, now.Unix()); err != nil {
+		link, err := tp.resetLink(ctx, u.ID, ResetTTL)
+		if err != nil {
 			return err
 		}
-		if _, err := tp.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), u.ID, now.Add(ResetTTL).Unix()); err != nil {
-			return err
-		}
-		return tp.mailTo(ctx, MailPasswordReset, u, MailVars{Link: p.URL() + "reset?token=" + url.QueryEscape(tok)}, 0)
+		return tp.mailTo(ctx, MailPasswordReset, u, MailVars{Link: link}, 0)
 	})
 	if err != nil {
 		return fmt.Errorf("store: password reset: %w", err)
 	}
 	p.kickOutbox()
 	return nil
+}
+
+// resetLink makes a one-time link that sets user id's password within ttl,
+// replacing any earlier one (inside the caller's transaction).
+func (p *Portal) resetLink(ctx context.Context, id int64, ttl time.Duration) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	now := p.Now()
+	if _, err := p.q.Exec(ctx, "DELETE FROM password_resets WHERE user_id = ? OR expires_at < ?", id, now.Unix()); err != nil {
+		return "", err
+	}
+	if _, err := p.q.Exec(ctx, "INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)", tokenHash(tok), id, now.Add(ttl).Unix()); err != nil {
+		return "", err
+	}
+	return p.URL() + "reset?token=" + url.QueryEscape(tok), nil
 }
 
 // ResetPassword sets a new password with a link's token; the link then

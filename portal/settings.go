@@ -56,18 +56,11 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		defs[k.ID] = in.NotifyDefaults[k.ID]
 	}
 	defsJSON, _ := json.Marshal(defs)
-	return p.Tx(ctx, func(tp *Portal) error {
-		for k, v := range map[string]string{
-			"notify_defaults": string(defsJSON),
-			"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
-			"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
-			"lang": in.Lang, "require_two_factor": map[bool]string{true: "1", false: ""}[in.RequireTwoFactor],
-		} {
-			if err := tp.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
+	return p.SetSettings(ctx, map[string]string{
+		"notify_defaults": string(defsJSON),
+		"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
+		"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
+		"lang": in.Lang, "require_two_factor": map[bool]string{true: "1", false: ""}[in.RequireTwoFactor],
 	})
 }
 

@@ -96,11 +96,6 @@ func (p *Portal) SaveSMTP(ctx context.Context, actor *User, in SMTPSettings) err
 		if in.Host == "" {
 			vals["smtp_password"] = ""
 		}
-		for k, v := range vals {
-			if err := tp.SetSetting(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tp.SetSettings(ctx, vals)
 	})
 }

@@ -369,9 +369,8 @@ func (p *Portal) UpdateTickets(ctx context.Context, actor *User, numbers []int64
 		return 0, &FieldErrors{Fields: map[string]string{"change": "Choose a status, a priority or an assignee."}}
 	}
 	changed := 0
-	var touched []*Ticket
 	err := p.Tx(ctx, func(tp *Portal) error {
-		touched = touched[:0]
+		changed = 0
 		for _, n := range list {
 			before, err := tp.Ticket(ctx, actor, n)
 			if errors.Is(err, ErrNotFound) {
@@ -385,16 +384,12 @@ func (p *Portal) UpdateTickets(ctx context.Context, actor *User, numbers []int64
 			}
 			if after.Status.ID != before.Status.ID || after.Priority != before.Priority || assigneeOf(after) != assigneeOf(before) {
 				changed++
-				touched = append(touched, after)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
-	}
-	for _, t := range touched { // again, now that it is committed: live pages refetch what is there
-		p.publish(t, false)
 	}
 	return changed, nil
 }

@@ -349,6 +349,18 @@ func (p *Portal) SetSetting(ctx context.Context, key, value string) error {
 	return nil
 }
 
+// SetSettings stores several settings, all or none.
+func (p *Portal) SetSettings(ctx context.Context, vals map[string]string) error {
+	return p.Tx(ctx, func(tp *Portal) error {
+		for k, v := range vals {
+			if err := tp.SetSetting(ctx, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // DismissTour remembers that u pressed "Don't show again" on the
 // first-login tour.
 func (p *Portal) DismissTour(ctx context.Context, u *User) error {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // The API reference page: the OpenAPI document (openapi_spec.go) as a
@@ -53,7 +55,8 @@ type RefError struct {
 	What   string
 }
 
-var refData = func() *RefData {
+// refData is built the first time someone opens the page.
+var refData = sync.OnceValue(func() *RefData {
 	var doc map[string]any // as a client reads it: plain JSON values
 	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
 		panic(err)
@@ -89,7 +92,7 @@ var refData = func() *RefData {
 				}
 			}
 		}
-		if ok, has := o["responses"].(map[string]any)[itoa(op.Status)].(map[string]any)["content"].(map[string]any); has {
+		if ok, has := o["responses"].(map[string]any)[strconv.Itoa(op.Status)].(map[string]any)["content"].(map[string]any); has {
 			var media []string
 			for m, c := range ok {
 				if m == "application/json" {
@@ -117,7 +120,7 @@ var refData = func() *RefData {
 	}
 	sort.Slice(d.Errors, func(i, j int) bool { return d.Errors[i].Status < d.Errors[j].Status })
 	return d
-}()
+})
 
 func refName(ref string) string { return strings.TrimPrefix(ref, "#/components/schemas/") }
 
@@ -181,7 +184,7 @@ func fieldsOf(s map[string]any) []RefField {
 
 // apiReference is Help → API reference.
 func (s *Server) apiReference(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	d := *refData
+	d := *refData()
 	d.Base = strings.TrimSuffix(s.portalURL(r, rq), "/") + "/api/v1"
 	pg := s.page(r, rq, "API reference", &d)
 	return s.tpl.Render(w, http.StatusOK, "api_reference", pg)

@@ -260,9 +260,9 @@ func buildOpenAPI(ops []apiOp) map[string]any {
 			}
 			ok["content"] = content
 		}
-		resp[itoa(op.Status)] = ok
+		resp[strconv.Itoa(op.Status)] = ok
 		for _, code := range op.Errors {
-			resp[itoa(code)] = map[string]any{"$ref": "#/components/responses/E" + itoa(code)}
+			resp[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/E" + strconv.Itoa(code)}
 		}
 		o["responses"] = resp
 		if paths[op.Path] == nil {
@@ -278,7 +278,7 @@ func buildOpenAPI(ops []apiOp) map[string]any {
 	}{}))
 	responses := map[string]any{}
 	for code, what := range errorCodes {
-		responses["E"+itoa(code)] = map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
+		responses["E"+strconv.Itoa(code)] = map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
 	}
 	return map[string]any{
 		"openapi": "3.1.0",
@@ -307,8 +307,6 @@ var errorCodes = map[int]string{
 	502: "The mail server refused: its own words are in message.",
 	507: "The portal's storage quota is full: nothing was saved.",
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func http200(code int) string {
 	switch code {
