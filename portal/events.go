@@ -75,7 +75,8 @@ func (h *Hub) Listeners() int {
 }
 
 // Listen subscribes to the changes a person may know of: of one ticket,
-// or of every ticket (ticket 0, the operators' table). The channel holds
+// or of every ticket (ticket 0, the operators' table). A person listening
+// to one ticket must have been let see it first. The channel holds
 // at most one change a reader has not taken yet, and is closed when the
 // hub shuts down; stop ends the subscription. ok is false when the hub is
 // shut down already.
@@ -119,7 +120,9 @@ func (h *Hub) Publish(c Change) {
 		if l.ticket != 0 && l.ticket != c.Ticket {
 			continue
 		}
-		if !l.staff && (c.Internal || c.ClientID != l.userID) {
+		// A ticket's page was let listen by the ticket's own check (its
+		// client or someone in copy); a client's list hears of their own.
+		if !l.staff && (c.Internal || (l.ticket == 0 && c.ClientID != l.userID)) {
 			continue
 		}
 		select {

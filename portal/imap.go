@@ -66,18 +66,17 @@ func (p *Portal) IMAPStatus(ctx context.Context) IMAPState {
 		Failures: int(n("imap_failures")), Fetched: n("imap_fetched")}
 }
 
-// SaveIMAP stores the mailbox to fetch; an empty password keeps the stored
-// one, an empty host removes the account. A new mailbox (or folder) is
-// read from its next message on: its past stays where it is.
-func (p *Portal) SaveIMAP(ctx context.Context, actor *User, in IMAPAccount) error {
-	if actor.Role != RoleAdmin {
-		return ErrForbidden
-	}
+// imapSettings checks a mailbox's settings and makes the settings that
+// store it (the password sealed), or says what is wrong at which field.
+// An empty password keeps the stored one, an empty host removes the
+// account. A new mailbox (or folder) is read from its next message on:
+// its past stays where it is.
+func (p *Portal) imapSettings(ctx context.Context, in IMAPAccount) (vals, errs map[string]string, err error) {
 	in.Host, in.User, in.Folder = strings.TrimSpace(in.Host), strings.TrimSpace(in.User), strings.TrimSpace(in.Folder)
 	if in.Folder == "" {
 		in.Folder = "INBOX"
 	}
-	errs := map[string]string{}
+	errs = map[string]string{}
 	if in.Host != "" {
 		if strings.ContainsAny(in.Host, " /") {
 			errs["imap.host"] = "Enter a host name, like imap.example.com."
@@ -96,27 +95,25 @@ func (p *Portal) SaveIMAP(ctx context.Context, actor *User, in IMAPAccount) erro
 		}
 	}
 	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+		return nil, errs, nil
 	}
 	old := p.IMAPForm(ctx)
-	return p.Tx(ctx, func(tp *Portal) error {
-		vals := map[string]string{"imap_host": in.Host, "imap_port": strconv.Itoa(in.Port), "imap_security": in.Security, "imap_user": in.User, "imap_folder": in.Folder}
-		if in.Password != "" {
-			sealed, err := p.seal(in.Password)
-			if err != nil {
-				return err
-			}
-			vals["imap_password"] = sealed
+	vals = map[string]string{"imap_host": in.Host, "imap_port": strconv.Itoa(in.Port), "imap_security": in.Security, "imap_user": in.User, "imap_folder": in.Folder}
+	if in.Password != "" {
+		sealed, err := p.seal(in.Password)
+		if err != nil {
+			return nil, nil, err
 		}
-		if in.Host == "" {
-			vals["imap_password"] = ""
-		}
-		if in.Host != old.Host || in.User != old.User || in.Folder != old.Folder {
-			// Another mailbox: start at its next message, with a clean slate.
-			vals["imap_uidvalidity"], vals["imap_last_uid"], vals["imap_error"], vals["imap_failures"] = "", "", "", "0"
-		}
-		return tp.SetSettings(ctx, vals)
-	})
+		vals["imap_password"] = sealed
+	}
+	if in.Host == "" {
+		vals["imap_password"] = ""
+	}
+	if in.Host != old.Host || in.User != old.User || in.Folder != old.Folder {
+		// Another mailbox: start at its next message, with a clean slate.
+		vals["imap_uidvalidity"], vals["imap_last_uid"], vals["imap_error"], vals["imap_failures"] = "", "", "", "0"
+	}
+	return vals, nil, nil
 }
 
 // IMAPPosition is where fetching stands: the mailbox's UIDVALIDITY and the
@@ -134,9 +131,13 @@ func (p *Portal) SetIMAPPosition(ctx context.Context, uidValidity, lastUID uint3
 }
 
 // ReceiveFetched stores a fetched message and moves the position past it,
-// in one transaction: a crash leaves either both or neither.
+// in one transaction: a crash leaves either both or neither. A message at
+// or before the position is stored already, and left.
 func (p *Portal) ReceiveFetched(ctx context.Context, rcpt string, raw []byte, uidValidity, uid uint32) error {
 	return p.Tx(ctx, func(tp *Portal) error {
+		if v, last := tp.IMAPPosition(ctx); v == uidValidity && uid <= last {
+			return nil
+		}
 		if _, err := tp.ReceiveMail(ctx, "", rcpt, raw); err != nil {
 			return err
 		}

@@ -132,3 +132,41 @@ func TestMailboxFetching(t *testing.T) {
 		return false
 	})
 }
+
+// TestMailboxIdle: a mailbox whose server supports IDLE is kept open once
+// the minute's poll has seen it: new mail there becomes a ticket at once,
+// without another poll — once, though the poll reads the mailbox too.
+func TestMailboxIdle(t *testing.T) {
+	addr, box := imapServer(t)
+	host, port, _ := net.SplitHostPort(addr)
+	e := pdtest.New(t, provisioner.Config{})
+	w := worldOn(t, e)
+	var p int
+	fmt.Sscan(port, &p)
+	r := w.api(t, w.admin, "PUT", "/mail/inbound", map[string]any{"imap": map[string]any{"host": host, "port": p, "security": "none", "user": "support@romashka.test", "password": "mailbox-secret"}})
+	if st := r.JSON(t)["imap_state"].(map[string]any); r.Status != 200 || st["error"] != nil {
+		t.Fatalf("the mailbox: %d %s", r.Status, r.Body)
+	}
+	if _, _, _, err := e.Svc.FetchDueMailboxes(context.Background()); err != nil { // the minute's job
+		t.Fatal(err)
+	}
+	before := len(ticketsOf(t, w))
+	for i := 1; i <= 3; i++ {
+		time.Sleep(50 * time.Millisecond) // one at a time, as mail comes
+		appendMail(t, box, fmt.Sprintf("From: nina@mail.test\nSubject: Idle %d\nMessage-ID: <idle%d@mail.test>\n\nMessage %d.\n", i, i, i))
+	}
+	eventually(t, "the mail fetched without a poll", func() bool { return len(ticketsOf(t, w)) == before+3 })
+	// The poll reads the mailbox as well; nothing is taken twice.
+	if _, _, _, err := e.Svc.FetchDueMailboxes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.Portal(t, "alpha", func(pt *portal.Portal) {
+		if n, err := e.Svc.FetchMailbox(context.Background(), pt); err != nil || n != 0 {
+			t.Errorf("fetched %d again: %v", n, err)
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	if got := len(ticketsOf(t, w)); got != before+3 {
+		t.Errorf("%d tickets from 3 messages", got-before)
+	}
+}

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,17 +129,17 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("store: inbound: %w", err)
 		}
 		err = p.Tx(ctx, func(tp *Portal) error {
-			state, outcome, ticket, msgID, sender := tp.applyMail(ctx, from, rcpt, raw)
+			a := tp.applyMail(ctx, from, rcpt, raw)
 			var tid any
-			if ticket != 0 {
-				tid = ticket
+			if a.ticket != 0 {
+				tid = a.ticket
 			}
-			if _, err := tp.q.Exec(ctx, "UPDATE inbound SET state = ?, outcome = ?, ticket_id = ?, message_id = ?, sender = ?, processed_at = ? WHERE id = ?",
-				state, outcome, tid, msgID, sender, p.Now().Unix(), id); err != nil {
+			if _, err := tp.q.Exec(ctx, "UPDATE inbound SET state = ?, outcome = ?, ticket_id = ?, message_id = ?, sender = ?, answered = ?, processed_at = ? WHERE id = ?",
+				a.state, a.outcome, tid, a.msgID, a.sender, a.answered, p.Now().Unix(), id); err != nil {
 				return err
 			}
-			if ticket != 0 && msgID != "" {
-				_, err := tp.q.Exec(ctx, "INSERT OR IGNORE INTO mail_ids (message_id, ticket_id) VALUES (?, ?)", msgID, ticket)
+			if a.ticket != 0 && a.msgID != "" {
+				_, err := tp.q.Exec(ctx, "INSERT OR IGNORE INTO mail_ids (message_id, ticket_id) VALUES (?, ?)", a.msgID, a.ticket)
 				return err
 			}
 			return nil
@@ -157,6 +159,7 @@ func (p *Portal) ProcessInbound(ctx context.Context) (int, error) {
 // parsedMail is what a mail says, decoded.
 type parsedMail struct {
 	from, fromName string
+	copied         []string // the other addresses it went to (To and CC)
 	subject        string
 	messageID      string
 	refs           []string // In-Reply-To and References
@@ -171,16 +174,26 @@ type mailFile struct {
 	data []byte
 }
 
-// applyMail makes what a mail asks for; it returns the row's new state,
-// what happened, the ticket and the mail's Message-ID. An error inside is
-// an outcome, not a failure, unless storing itself fails.
-func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte) (state, outcome string, ticket int64, msgID, sender string) {
+// applied is what became of a mail: the row's new state, what happened,
+// the ticket, the mail's Message-ID and sender, and whether it was
+// answered automatically (a notice of receipt, a request to register).
+type applied struct {
+	state, outcome string
+	ticket         int64
+	msgID, sender  string
+	answered       bool
+}
+
+// applyMail makes what a mail asks for. An error inside is an outcome, not
+// a failure, unless storing itself fails.
+func (p *Portal) applyMail(ctx context.Context, envFrom, rcpt string, raw []byte) applied {
 	m, err := parseMail(raw)
 	if err != nil {
-		return "ignored", "unreadable mail: " + err.Error(), 0, "", ""
+		return applied{state: "ignored", outcome: "unreadable mail: " + err.Error()}
 	}
-	state, outcome, ticket, msgID = p.applyParsed(ctx, rcpt, m)
-	return state, outcome, ticket, msgID, m.from
+	a := p.applyParsed(ctx, rcpt, m)
+	a.sender = m.from
+	return a
 }
 
 // Inbound limits per hour: mail applied from one sender, and new clients
@@ -191,49 +204,75 @@ const (
 	MaxNewSendersPerHour  = 50
 )
 
-func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (state, outcome string, ticket int64, msgID string) {
-	msgID = m.messageID
+// DefaultAnswersPerHour is how many mails of one sender an hour the portal
+// answers by itself (a notice of receipt, a request to register) unless
+// its admin chose otherwise; past it mail is still taken, silently.
+const DefaultAnswersPerHour = 5
+
+// MaxAnswersPerHour bounds the setting: more would let a forged sender
+// make the portal mail someone without end.
+const MaxAnswersPerHour = 100
+
+// mayAnswer reports whether a mail from addr may be answered
+// automatically: fewer answers to it this hour than the portal allows.
+func (p *Portal) mayAnswer(ctx context.Context, addr string) bool {
+	limit, _ := strconv.Atoi(p.Setting(ctx, "inbound_answers_per_hour", strconv.Itoa(DefaultAnswersPerHour)))
+	if limit <= 0 {
+		return false
+	}
+	var n int
+	err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM inbound WHERE sender = ? AND received_at > ? AND answered = 1", addr, p.Now().Add(-time.Hour).Unix()).Scan(&n)
+	return err == nil && n < limit
+}
+
+func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) applied {
+	msgID := m.messageID
 	if m.bounce != "" {
 		p.recordBounce(ctx, m.bounce, m.subject)
-		return "ignored", "a bounce for " + m.bounce, 0, msgID
+		return applied{state: "ignored", outcome: "a bounce for " + m.bounce, msgID: msgID}
 	}
 	if m.auto != "" {
-		return "ignored", "automatic mail (" + m.auto + ")", 0, msgID
+		return applied{state: "ignored", outcome: "automatic mail (" + m.auto + ")", msgID: msgID}
 	}
 	if m.from == "" {
-		return "ignored", "no sender", 0, msgID
+		return applied{state: "ignored", outcome: "no sender", msgID: msgID}
 	}
 	if p.mailDomain != "" && strings.HasSuffix(m.from, "@"+p.mailDomain) {
-		return "ignored", "mail from the service's own address", 0, msgID // a loop
+		return applied{state: "ignored", outcome: "mail from the service's own address", msgID: msgID} // a loop
 	}
 	if blocked(p.Setting(ctx, "inbound_block", ""), m.from) {
-		return "ignored", "the sender is on the block list", 0, msgID
+		return applied{state: "ignored", outcome: "the sender is on the block list", msgID: msgID}
 	}
 	hourAgo := p.Now().Add(-time.Hour).Unix()
 	var recent int
 	if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM inbound WHERE sender = ? AND received_at > ? AND state = 'done'", m.from, hourAgo).Scan(&recent); err == nil && recent >= MaxMailsPerSenderHour {
-		return "ignored", "too many mails from this sender this hour", 0, msgID
+		return applied{state: "ignored", outcome: "too many mails from this sender this hour", msgID: msgID}
 	}
 	if msgID != "" {
 		// The same mail again: a reply-all to the portal's address and the
 		// reply address, or a retry after a lost 250.
 		var n int64
 		if err := p.q.QueryRow(ctx, "SELECT COALESCE(ticket_id, 0) FROM inbound WHERE message_id = ? AND state = 'done' LIMIT 1", msgID).Scan(&n); err == nil {
-			return "ignored", "a copy of a mail already received", n, msgID
+			return applied{state: "ignored", outcome: "a copy of a mail already received", ticket: n, msgID: msgID}
 		}
 	}
 	sender, err := p.UserByEmail(ctx, m.from)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return "failed", err.Error(), 0, msgID
+		return applied{state: "failed", outcome: err.Error(), msgID: msgID}
 	}
 	if sender != nil && !sender.Active {
-		return "ignored", "the sender's account is deactivated", 0, msgID
+		return applied{state: "ignored", outcome: "the sender's account is deactivated", msgID: msgID}
 	}
-	number := p.threadOf(ctx, rcpt, m, sender)
+	number, proven := p.threadOf(ctx, rcpt, m, sender)
+	if number != 0 && !proven {
+		// "[#N]" and a From anyone can write: posting is allowed (as that
+		// sender), letting the people in CC read the ticket is not.
+		m.copied = nil
+	}
 	body := m.text
 	if sender != nil && sender.IsStaff() {
 		if number == 0 {
-			return "ignored", "staff mail that answers no ticket", 0, msgID
+			return applied{state: "ignored", outcome: "staff mail that answers no ticket", msgID: msgID}
 		}
 		internal := false
 		if first, rest, _ := strings.Cut(body, "\n"); strings.TrimSpace(first) == "#note" {
@@ -241,9 +280,12 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 		}
 		e, err := p.postMailMessage(ctx, sender, number, body, internal, m.files)
 		if err != nil {
-			return "ignored", err.Error(), number, msgID
+			return applied{state: "ignored", outcome: err.Error(), ticket: number, msgID: msgID}
 		}
-		return "done", fmt.Sprintf("%s on #%d", map[bool]string{true: "a note", false: "a reply"}[internal], number), e, msgID
+		if err := p.includeCopied(ctx, number, m.copied); err != nil {
+			return applied{state: "failed", outcome: err.Error(), ticket: number, msgID: msgID}
+		}
+		return applied{state: "done", outcome: fmt.Sprintf("%s on #%d", map[bool]string{true: "a note", false: "a reply"}[internal], number), ticket: e, msgID: msgID}
 	}
 	followUp := ""
 	if number != 0 && sender != nil {
@@ -257,31 +299,44 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 	}
 	if number != 0 {
 		if sender == nil {
-			return "ignored", "a reply from someone who is not the ticket's client", number, msgID
+			return applied{state: "ignored", outcome: "a reply from someone who is neither the ticket's client nor in copy", ticket: number, msgID: msgID}
 		}
 		if _, err := p.postMailMessage(ctx, sender, number, body, false, m.files); err != nil {
-			return "ignored", err.Error(), number, msgID
+			return applied{state: "ignored", outcome: err.Error(), ticket: number, msgID: msgID}
 		}
-		return "done", fmt.Sprintf("a reply on #%d", number), number, msgID
+		if err := p.includeCopied(ctx, number, m.copied); err != nil {
+			return applied{state: "failed", outcome: err.Error(), ticket: number, msgID: msgID}
+		}
+		return applied{state: "done", outcome: fmt.Sprintf("a reply on #%d", number), ticket: number, msgID: msgID}
 	}
+	answer, registered := p.mayAnswer(ctx, m.from), false
 	if sender == nil {
 		if p.Setting(ctx, "inbound_new_clients", "allow") != "allow" {
-			return "ignored", "not a client of the portal (new clients by mail are off)", 0, msgID
+			a := applied{state: "ignored", outcome: "not a client of the portal (new clients by mail are off)", msgID: msgID}
+			if answer {
+				// A polite answer: how to register and write again.
+				stranger := &User{Email: m.from, Name: Line(m.fromName), Lang: p.Setting(ctx, "lang", "en")}
+				if err := p.mailTo(ctx, MailRegisterFirst, stranger, MailVars{Subject: Line(m.subject), Link: p.URL() + "register"}, 0); err != nil {
+					return applied{state: "failed", outcome: err.Error(), msgID: msgID}
+				}
+				a.answered = true
+			}
+			return a
 		}
 		var fresh int
 		if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE role = 'client' AND password_hash = '!' AND created_at > ?", hourAgo).Scan(&fresh); err == nil && fresh >= MaxNewSendersPerHour {
-			return "ignored", "too many new senders this hour", 0, msgID
+			return applied{state: "ignored", outcome: "too many new senders this hour", msgID: msgID}
 		}
 		name := strings.TrimSpace(m.fromName)
 		if name == "" {
 			name, _, _ = strings.Cut(m.from, "@")
 		}
 		first, last, _ := strings.Cut(name, " ")
-		u, err := p.registerByMail(ctx, NewPerson{Name: Line(first), Surname: Line(last), Email: m.from, Role: RoleClient}, m.subject)
+		u, err := p.registerByMail(ctx, NewPerson{Name: Line(first), Surname: Line(last), Email: m.from, Role: RoleClient}, m.subject, answer)
 		if err != nil {
-			return "ignored", "could not register the sender: " + err.Error(), 0, msgID
+			return applied{state: "ignored", outcome: "could not register the sender: " + err.Error(), msgID: msgID}
 		}
-		sender = u
+		sender, registered = u, true
 	}
 	files := p.NewFiles(ctx)
 	lang := p.Setting(ctx, "lang", "en") // what the mail did not say is said in the portal's language
@@ -298,9 +353,19 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) (s
 	}
 	t, err := p.CreateTicket(ctx, sender, NewTicket{Values: map[string]string{"subject": subject, "description": followUp + body + note}, Files: files, Source: SourceEmail})
 	if err != nil {
-		return "ignored", err.Error(), 0, msgID
+		return applied{state: "ignored", outcome: err.Error(), msgID: msgID}
 	}
-	return "done", fmt.Sprintf("new ticket #%d", t.Number), t.Number, msgID
+	if err := p.includeCopied(ctx, t.Number, m.copied); err != nil {
+		return applied{state: "failed", outcome: err.Error(), ticket: t.Number, msgID: msgID}
+	}
+	if answer && !registered {
+		// The client knows their request is in, and its number.
+		v := MailVars{Number: t.Number, Subject: t.Subject, Link: p.ticketLink(t.Number)}
+		if err := p.mailTo(ctx, MailTicketReceived, sender, v, t.Number); err != nil {
+			return applied{state: "failed", outcome: err.Error(), ticket: t.Number, msgID: msgID}
+		}
+	}
+	return applied{state: "done", outcome: fmt.Sprintf("new ticket #%d", t.Number), ticket: t.Number, msgID: msgID, answered: answer}
 }
 
 // postMailMessage posts a mail's text and files on a ticket; a file the
@@ -332,26 +397,28 @@ func stageMailFiles(ctx context.Context, files *Files, in []mailFile, lang strin
 
 // threadOf finds the ticket a mail answers: our signed reply address, then
 // the Message-IDs it refers to, then "[#N]" in the subject from that
-// ticket's client or staff. 0: a new conversation.
-func (p *Portal) threadOf(ctx context.Context, rcpt string, m *parsedMail, sender *User) int64 {
+// ticket's client, staff or someone in copy. 0: a new conversation.
+// proven: the mail shows its sender received our mail about the ticket
+// (the address or a Message-ID no outsider knows), not just its number.
+func (p *Portal) threadOf(ctx context.Context, rcpt string, m *parsedMail, sender *User) (number int64, proven bool) {
 	if n := p.replyTicket(rcpt); n != 0 {
-		return n
+		return n, true
 	}
 	for i := len(m.refs) - 1; i >= 0; i-- {
 		var n int64
 		if err := p.q.QueryRow(ctx, "SELECT ticket_id FROM mail_ids WHERE message_id = ?", m.refs[i]).Scan(&n); err == nil {
-			return n
+			return n, true
 		}
 	}
 	if sender != nil {
 		if sm := subjectTag.FindStringSubmatch(m.subject); sm != nil {
 			n, _ := strconv.ParseInt(sm[1], 10, 64)
-			if t, err := p.Ticket(ctx, sender, n); err == nil && (sender.IsStaff() || t.Client.ID == sender.ID) {
-				return n
+			if _, err := p.Ticket(ctx, sender, n); err == nil {
+				return n, false
 			}
 		}
 	}
-	return 0
+	return 0, false
 }
 
 var subjectTag = regexp.MustCompile(`\[#(\d{1,12})\]`)
@@ -417,6 +484,14 @@ func parseMail(raw []byte) (*parsedMail, error) {
 	m := &parsedMail{}
 	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
 		m.from, m.fromName = strings.ToLower(strings.TrimSpace(from[0].Address)), from[0].Name
+	}
+	for _, key := range []string{"To", "Cc"} {
+		list, _ := h.AddressList(key)
+		for _, a := range list {
+			if addr := strings.ToLower(strings.TrimSpace(a.Address)); addr != "" && addr != m.from && !slices.Contains(m.copied, addr) {
+				m.copied = append(m.copied, addr)
+			}
+		}
 	}
 	m.subject, _ = h.Subject()
 	m.messageID, _ = h.MessageID()
@@ -583,14 +658,17 @@ func cutQuoted(s string) string {
 
 // InboundSettings is the portal's mail in, as its admin sees it.
 type InboundSettings struct {
-	Address    string    `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
-	MailDomain string    `json:"mail_domain"` // where the service takes mail: the MX of the portal's own addresses
-	Addresses  []string  `json:"addresses"`   // the business's own addresses the portal takes mail for (help@romashka.ru)
-	NewClients string    `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
-	Block      string    `json:"block"`       // senders whose mail is ignored: addresses or domains, one a line
-	Failing    string    `json:"failing"`     // spam or accept: what becomes of mail that fails its sender's DMARC
-	MaxMB      int       `json:"max_mb"`      // the largest mail taken, in MB (at most 25)
-	Recent     []Inbound `json:"recent"`      // the latest received mail, newest first
+	Address    string   `json:"address"`     // the portal's own address at the service ("" when the service takes no mail)
+	MailDomain string   `json:"mail_domain"` // where the service takes mail: the MX of the portal's own addresses
+	Addresses  []string `json:"addresses"`   // the business's own addresses the portal takes mail for (help@romashka.ru)
+	NewClients string   `json:"new_clients"` // allow: a mail from a new address registers its sender; reject: it is ignored
+	Block      string   `json:"block"`       // senders whose mail is ignored: addresses or domains, one a line
+	Failing    string   `json:"failing"`     // spam or accept: what becomes of mail that fails its sender's DMARC
+	MaxMB      int      `json:"max_mb"`      // the largest mail taken, in MB (at most 25)
+	// AnswersPerHour: how many mails of one sender an hour the portal
+	// answers by itself (a notice of receipt, a request to register); 0: none.
+	AnswersPerHour int       `json:"answers_per_hour"`
+	Recent         []Inbound `json:"recent"` // the latest received mail, newest first
 	// IMAP is the business's own mailbox the portal fetches (no password
 	// shown), IMAPState how fetching it goes.
 	IMAP      *IMAPAccount `json:"imap"`
@@ -603,6 +681,7 @@ func (p *Portal) Inbound(ctx context.Context) (*InboundSettings, error) {
 	s := &InboundSettings{Address: p.InboundAddress(), NewClients: p.Setting(ctx, "inbound_new_clients", "allow"), Block: p.Setting(ctx, "inbound_block", ""),
 		Failing: p.Setting(ctx, "inbound_failing", "spam"),
 		MaxMB:   maxMB, IMAP: p.IMAPForm(ctx), IMAPState: p.IMAPStatus(ctx)}
+	s.AnswersPerHour, _ = strconv.Atoi(p.Setting(ctx, "inbound_answers_per_hour", strconv.Itoa(DefaultAnswersPerHour)))
 	var err error
 	if s.Recent, err = p.InboundLog(ctx, 50); err != nil {
 		return nil, err
@@ -619,13 +698,32 @@ type InboundChange struct {
 	Failing    *string `json:"failing"` // spam: mail its sender's DMARC refuses waits in the Spam list; accept: it goes through
 	Block      *string `json:"block"`
 	MaxMB      *int    `json:"max_mb"`
+	// AnswersPerHour: automatic answers to one sender an hour, 0 to 100.
+	AnswersPerHour *int `json:"answers_per_hour"`
 }
 
-// SaveInbound changes who may write by mail and how much: whether mail
-// from new addresses registers clients, the block list, the size limit.
-func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange) error {
+// SaveInbound changes who may write by mail and how much (whether mail
+// from new addresses registers clients, the block list, the size limit,
+// the automatic answers) and, when imap is not nil, the mailbox the portal
+// fetches: all of it, or — on any error — none.
+func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange, imap *IMAPAccount) error {
+	vals, err := p.inboundSettings(ctx, actor, in, imap)
+	if err != nil {
+		return err
+	}
+	return p.SetSettings(ctx, vals)
+}
+
+// CheckInbound is SaveInbound without saving: the error SaveInbound would
+// answer, for a caller that must store something elsewhere in between.
+func (p *Portal) CheckInbound(ctx context.Context, actor *User, in InboundChange, imap *IMAPAccount) error {
+	_, err := p.inboundSettings(ctx, actor, in, imap)
+	return err
+}
+
+func (p *Portal) inboundSettings(ctx context.Context, actor *User, in InboundChange, imap *IMAPAccount) (map[string]string, error) {
 	if actor.Role != RoleAdmin {
-		return ErrForbidden
+		return nil, ErrForbidden
 	}
 	errs := map[string]string{}
 	vals := map[string]string{}
@@ -664,10 +762,24 @@ func (p *Portal) SaveInbound(ctx context.Context, actor *User, in InboundChange)
 		}
 		vals["inbound_max_mb"] = strconv.Itoa(*in.MaxMB)
 	}
-	if len(errs) > 0 {
-		return &FieldErrors{Fields: errs}
+	if in.AnswersPerHour != nil {
+		if *in.AnswersPerHour < 0 || *in.AnswersPerHour > MaxAnswersPerHour {
+			errs["answers_per_hour"] = fmt.Sprintf("Enter a number from 0 to %d.", MaxAnswersPerHour)
+		}
+		vals["inbound_answers_per_hour"] = strconv.Itoa(*in.AnswersPerHour)
 	}
-	return p.SetSettings(ctx, vals)
+	if imap != nil {
+		more, imapErrs, err := p.imapSettings(ctx, *imap)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(errs, imapErrs)
+		maps.Copy(vals, more)
+	}
+	if len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	return vals, nil
 }
 
 // blocked reports whether addr is on the block list: one entry a line, an
@@ -693,13 +805,16 @@ const RegisteredByMailTTL = 7 * 24 * time.Hour
 // registerByMail makes a client of a mail's sender. They chose no
 // password: the account has none (no bcrypt on the mail path) and the mail
 // that tells them their ticket is received carries a link to set one.
-func (p *Portal) registerByMail(ctx context.Context, in NewPerson, subject string) (*User, error) {
+func (p *Portal) registerByMail(ctx context.Context, in NewPerson, subject string, answer bool) (*User, error) {
 	if errs := in.validate(); len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
 	u := &User{Email: in.Email, Name: in.Name, Surname: in.Surname, Role: RoleClient}
 	if err := p.InsertUser(ctx, u, "!"); err != nil { // "!" matches no password
 		return nil, err
+	}
+	if !answer {
+		return u, nil // they set a password with "Forgot your password?"
 	}
 	link, err := p.resetLink(ctx, u.ID, RegisteredByMailTTL)
 	if err != nil {

@@ -19,11 +19,20 @@ const (
 	MailRegisteredAgain  = "registered_again"
 	MailEmailChanged     = "email_changed"
 	MailRegisteredByMail = "registered_by_mail"
+	MailTicketReceived   = "ticket_received"
+	MailRegisterFirst    = "register_first"
 	MailNewTicket        = NotifyNewTicket
 	MailMessage          = NotifyMessage
 	MailStatus           = NotifyStatus
 	MailAssignment       = NotifyAssignment
 )
+
+// IsAnswer reports whether mail of this kind answers a received mail by
+// itself (RFC 3834's auto-replied), as opposed to a notice the portal
+// generates.
+func IsAnswer(kind string) bool {
+	return kind == MailTicketReceived || kind == MailRegisterFirst || kind == MailRegisteredByMail
+}
 
 // Languages the portal speaks.
 var Languages = []string{"en", "ru"}
@@ -68,6 +77,14 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"We received your request: {{.Subject}}", "Hello, {{.Name}}!\n\nThank you for writing to {{.Portal}}: your request is received, and we answer by mail. To follow it and your other requests in the portal, set a password (the link works for 7 days):\n\n{{.Link}}\n\nYour login is {{.Email}}.\n"},
 		"ru": {"Мы получили ваше обращение: {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСпасибо, что написали в {{.Portal}}: обращение получено, ответим письмом. Чтобы следить за ним и другими обращениями на портале, задайте пароль (ссылка действует 7 дней):\n\n{{.Link}}\n\nВаш логин — {{.Email}}.\n"},
 	},
+	MailTicketReceived: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\nThank you for writing to {{.Portal}}: your request is received as ticket #{{.Number}}. We answer by mail; answering this mail adds to the ticket.\n\nFollow it here: {{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\nСпасибо, что написали в {{.Portal}}: ваше обращение принято как заявка №{{.Number}}. Мы ответим письмом; ответ на это письмо добавится к заявке.\n\nСледить за ней можно здесь: {{.Link}}\n"},
+	},
+	MailRegisterFirst: {
+		"en": {"Re: {{.Subject}}", "Hello!\n\nThank you for writing to {{.Portal}}. We take requests from registered clients only, so your mail did not become a request.\n\nRegister here (it takes a minute), then write again from the same address: {{.Link}}\n"},
+		"ru": {"Re: {{.Subject}}", "Здравствуйте!\n\nСпасибо, что написали в {{.Portal}}. Мы принимаем обращения только от зарегистрированных клиентов, поэтому ваше письмо не стало заявкой.\n\nЗарегистрируйтесь здесь (это займёт минуту) и напишите снова с того же адреса: {{.Link}}\n"},
+	},
 	MailEmailChanged: {
 		"en": {"Your sign-in address at {{.Portal}} is changed", "Hello, {{.Name}}!\n\n{{.Author}} changed the address you sign in to {{.Portal}} with to {{.NewEmail}}. From now on mail about your tickets goes there.\n\nIf you did not ask for it, answer this mail or write to the portal's administrator.\n\n{{.Link}}\n"},
 		"ru": {"Адрес для входа в {{.Portal}} изменён", "Здравствуйте, {{.Name}}!\n\n{{.Author}} изменил(а) адрес, с которым вы входите в {{.Portal}}, на {{.NewEmail}}. Теперь письма о ваших заявках приходят туда.\n\nЕсли вы об этом не просили, ответьте на это письмо или напишите администратору портала.\n\n{{.Link}}\n"},
@@ -103,6 +120,8 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailConfirm, "Confirmation of the admin's address, after signup"},
 	{MailEmailChanged, "Sign-in address changed (to the old address)"},
 	{MailRegisteredByMail, "A new client's first mail received: a link to set a password"},
+	{MailTicketReceived, "A client's mail received as a ticket: its number"},
+	{MailRegisterFirst, "Mail from an unknown address when new clients by mail are off: how to register"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

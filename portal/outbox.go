@@ -212,25 +212,24 @@ func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *
 	if e.Kind == KindNote {
 		return nil // internal notes never leave the staff
 	}
-	var to []*User
-	if author.IsStaff() {
-		c, err := p.UserByID(ctx, t.Client.ID)
-		if err != nil {
-			return err
-		}
-		to = append(to, c)
-	} else if t.Assignee != nil {
+	// The client's side (the client and those in copy) hears of every
+	// public message; the staff's side of the client side's messages.
+	to, err := p.clientSide(ctx, t)
+	if err != nil {
+		return err
+	}
+	if !author.IsStaff() && t.Assignee != nil {
 		a, err := p.UserByID(ctx, t.Assignee.ID)
 		if err != nil {
 			return err
 		}
 		to = append(to, a)
-	} else {
+	} else if !author.IsStaff() {
 		staff, err := p.staff(ctx)
 		if err != nil {
 			return err
 		}
-		to = staff
+		to = append(to, staff...)
 	}
 	for _, u := range to {
 		if u.ID == author.ID || !p.wants(ctx, u, NotifyMessage) {
@@ -246,13 +245,16 @@ func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *
 
 func (p *Portal) notifyChange(ctx context.Context, t *Ticket, actor *User, st *Status, assignee *User) error {
 	if st != nil {
-		c, err := p.UserByID(ctx, t.Client.ID)
+		side, err := p.clientSide(ctx, t)
 		if err != nil {
 			return err
 		}
-		if c.ID != actor.ID && p.wants(ctx, c, NotifyStatus) {
+		for _, c := range side {
+			if c.ID == actor.ID || !p.wants(ctx, c, NotifyStatus) {
+				continue
+			}
 			v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Status: st.Name, Link: p.ticketLink(t.Number)}
-			if st.Closed {
+			if st.Closed && c.ID == t.Client.ID {
 				v.Link += "#rating" // where the client rates the ticket
 			}
 			if err := p.mailTo(ctx, MailStatus, c, v, t.Number); err != nil {

@@ -43,28 +43,32 @@ type Status struct {
 
 // Person is a user as a ticket shows them.
 type Person struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"` // for people in copy of a ticket
 }
 
 // Ticket is a client's request.
 type Ticket struct {
-	Number          int64   `json:"number"`
-	Subject         string  `json:"subject"`
-	Description     string  `json:"description"`
-	Status          Status  `json:"status"`
-	Priority        string  `json:"priority"`
-	Client          Person  `json:"client"`
-	Assignee        *Person `json:"assignee"`
-	CreatedAt       int64   `json:"created_at"`
-	UpdatedAt       int64   `json:"updated_at"`
-	ClosedAt        int64   `json:"closed_at,omitempty"`
-	LastActivityAt  int64   `json:"last_activity_at"`
-	Messages        int     `json:"messages"`
-	Files           int     `json:"files"`
-	Unread          bool    `json:"unread,omitempty"`
-	Values          []Value `json:"fields,omitempty"`
-	Source          string  `json:"source"` // web (the form or the API) or email
+	Number         int64   `json:"number"`
+	Subject        string  `json:"subject"`
+	Description    string  `json:"description"`
+	Status         Status  `json:"status"`
+	Priority       string  `json:"priority"`
+	Client         Person  `json:"client"`
+	Assignee       *Person `json:"assignee"`
+	CreatedAt      int64   `json:"created_at"`
+	UpdatedAt      int64   `json:"updated_at"`
+	ClosedAt       int64   `json:"closed_at,omitempty"`
+	LastActivityAt int64   `json:"last_activity_at"`
+	Messages       int     `json:"messages"`
+	Files          int     `json:"files"`
+	Unread         bool    `json:"unread,omitempty"`
+	Values         []Value `json:"fields,omitempty"`
+	Source         string  `json:"source"` // web (the form or the API) or email
+	// Participants are the clients in copy: they see the ticket as its
+	// client does (see participants.go).
+	Participants    []Person `json:"participants,omitempty"`
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
 	work            int // work entries logged on it
@@ -317,8 +321,11 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 		}
 		return nil, fmt.Errorf("store: ticket %d: %w", number, err)
 	}
-	if !actor.IsStaff() && t.Client.ID != actor.ID {
+	if !actor.IsStaff() && t.Client.ID != actor.ID && !p.participates(ctx, number, actor.ID) {
 		return nil, ErrNotFound
+	}
+	if t.Participants, err = p.participants(ctx, number); err != nil {
+		return nil, err
 	}
 	rows, err := p.q.Query(ctx, "SELECT COALESCE(field_id, 0), label, type, value FROM ticket_values WHERE ticket_id = ? ORDER BY position", number)
 	if err != nil {
@@ -372,8 +379,8 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		unread = "COALESCE(r.seen_at, 0) < t.last_activity_at"
 		outerArgs = append(outerArgs, actor.ID)
 	} else {
-		where = append(where, "t.client_id = ?")
-		args = append(args, actor.ID)
+		where = append(where, "(t.client_id = ? OR t.id IN (SELECT ticket_id FROM participants WHERE user_id = ?))")
+		args = append(args, actor.ID, actor.ID)
 	}
 	switch f.Status {
 	case "":

@@ -187,6 +187,13 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 	return e, nil
 }
 
+// addEvent writes a line of the ticket's history (who changed what), in
+// English: the page translates it for its reader.
+func (p *Portal) addEvent(ctx context.Context, number, actorID int64, text string) error {
+	_, err := p.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actorID, text, p.Now().Unix())
+	return err
+}
+
 func (p *Portal) markRead(ctx context.Context, userID, number, now int64) error {
 	_, err := p.q.Exec(ctx, "INSERT INTO reads (user_id, ticket_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at", userID, number, now)
 	return err
@@ -324,7 +331,7 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			return err
 		}
 		for _, ev := range events {
-			if _, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actor.ID, ev, now); err != nil {
+			if err := tp.addEvent(ctx, number, actor.ID, ev); err != nil {
 				return err
 			}
 		}

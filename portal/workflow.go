@@ -118,10 +118,11 @@ func (p *Portal) SaveWorkflow(ctx context.Context, actor *User, w Workflow) erro
 	})
 }
 
-// reopenOnReply moves t back to work when its client writes on it while it
-// is resolved, closed or waiting for them; inside the caller's transaction.
+// reopenOnReply moves t back to work when its client (or someone in copy)
+// writes on it while it is resolved, closed or waiting for them; inside
+// the caller's transaction.
 func (p *Portal) reopenOnReply(ctx context.Context, t *Ticket, actor *User, now int64) error {
-	if actor.ID != t.Client.ID {
+	if actor.IsStaff() {
 		return nil
 	}
 	w := p.Workflow(ctx)
@@ -139,9 +140,7 @@ func (p *Portal) reopenOnReply(ctx context.Context, t *Ticket, actor *User, now 
 	if _, err := p.q.Exec(ctx, "UPDATE tickets SET status_id = ?, closed_at = NULL WHERE id = ?", st.ID, t.Number); err != nil {
 		return err
 	}
-	_, err = p.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)",
-		t.Number, actor.ID, fmt.Sprintf("The client's reply moved the ticket from %s to %s", t.Status.Name, st.Name), now)
-	return err
+	return p.addEvent(ctx, t.Number, actor.ID, fmt.Sprintf("The client's reply moved the ticket from %s to %s", t.Status.Name, st.Name))
 }
 
 // AutoClose resolves the tickets that have waited for their client

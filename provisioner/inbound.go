@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -153,7 +154,10 @@ func (s *Service) receive(ctx context.Context, slug, from, rcpt string, raw []by
 }
 
 // WatchMailbox puts the portal on the list of mailboxes to fetch, or off.
+// A mailbox kept in IDLE is let go: its settings may have changed, and the
+// next poll starts it again with the new ones.
 func (s *Service) WatchMailbox(ctx context.Context, portalID int64, on bool) error {
+	s.idle.stop(portalID)
 	return s.catalog.WatchMailbox(ctx, portalID, on, s.now())
 }
 
@@ -161,6 +165,9 @@ func (s *Service) WatchMailbox(ctx context.Context, portalID int64, on bool) err
 // its admin, schedules the next fetch (backing off after failures) and has
 // what came applied.
 func (s *Service) FetchMailbox(ctx context.Context, p *portal.Portal) (int, error) {
+	mu, _ := s.fetching.LoadOrStore(p.Slug, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	n, err := mail.FetchMailbox(ctx, p, s.cfg.SMTPRootCAs)
 	next := p.RecordIMAPResult(ctx, err)
 	if serr := s.catalog.MailboxNext(ctx, p.Plan().ID, next); serr != nil && err == nil {
@@ -176,6 +183,9 @@ func (s *Service) FetchMailbox(ctx context.Context, p *portal.Portal) (int, erro
 // job, every minute): how many mailboxes it read, messages it stored, and
 // mailboxes that failed.
 func (s *Service) FetchDueMailboxes(ctx context.Context) (boxes, messages, failed int, err error) {
+	if err := s.superviseIdle(ctx); err != nil {
+		return 0, 0, 0, err
+	}
 	due, err := s.catalog.DueMailboxes(ctx, s.now())
 	if err != nil {
 		return 0, 0, 0, err

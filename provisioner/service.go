@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -155,6 +156,8 @@ type Service struct {
 	provisioned atomic.Int64
 	hubs        *portal.Hubs
 	tickets     *ticketCounts
+	idle        *idlers  // mailboxes kept open in IDLE (idle.go)
+	fetching    sync.Map // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
 // Open opens (creating when needed) the data directory: catalog, secret,
@@ -174,7 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs()}
+	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers()}
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
 		cat.Close()
 		return nil, err
@@ -194,6 +197,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 
 // Close closes every open portal and the catalog.
 func (s *Service) Close() error {
+	s.idle.close()
 	s.hubs.Shutdown()
 	s.mailer.Stop()
 	s.registry.Close()

@@ -77,6 +77,11 @@ type MessageInput struct {
 	Internal bool   `json:"internal"`
 }
 
+// ParticipantInput puts a client of the portal in copy of a ticket.
+type ParticipantInput struct {
+	Email string `json:"email"` // the address of a client of the portal
+}
+
 // PasswordInput changes one's own password.
 type PasswordInput struct {
 	Current string `json:"current_password"`

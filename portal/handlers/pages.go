@@ -447,6 +447,16 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), done)+fmt.Sprintf("#m%d", e.ID))
 }
 
+// ticketFail answers a form of the ticket page that failed with the page
+// again, the form's values and errors at its fields.
+func (s *Server) ticketFail(w http.ResponseWriter, r *http.Request, rq *Request, n int64, err error) error {
+	d, derr := s.ticketData(r, rq, n)
+	if derr != nil {
+		return err
+	}
+	return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+}
+
 func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
@@ -467,11 +477,7 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 		ch.Assignee = &id
 	}
 	if _, err := rq.P.UpdateTicket(r.Context(), rq.User, n, ch); err != nil {
-		d, derr := s.ticketData(r, rq, n)
-		if derr != nil {
-			return err
-		}
-		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+		return s.ticketFail(w, r, rq, n, err)
 	}
 	if r.PostForm.Get("back") == "list" { // taken from the table's row
 		return redirect(w, r, flashURL(rq, rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))

@@ -107,11 +107,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 	in := portal.NewWork{WorkType: r.PostForm.Get("work_type"), Quantity: r.PostForm.Get("quantity"), Date: r.PostForm.Get("date"),
 		Comment: r.PostForm.Get("comment"), Visible: r.PostForm.Get("visible") != ""}
 	if _, err := rq.P.LogWork(r.Context(), rq.User, n, in); err != nil {
-		d, derr := s.ticketData(r, rq, n)
-		if derr != nil {
-			return derr
-		}
-		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+		return s.ticketFail(w, r, rq, n, err)
 	}
 	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), "The work is logged.")+"#work")
 }
@@ -123,11 +119,7 @@ func (s *Server) ratingSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	n := number(r)
 	score, _ := strconv.Atoi(r.PostForm.Get("score"))
 	if _, err := rq.P.Rate(r.Context(), rq.User, n, score, r.PostForm.Get("comment")); err != nil {
-		d, derr := s.ticketData(r, rq, n)
-		if derr != nil {
-			return derr
-		}
-		return s.formFail(w, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d), "ticket", r.PostForm, err)
+		return s.ticketFail(w, r, rq, n, err)
 	}
 	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/tickets/%d", rq.Base, n), "Thank you for your rating!")+"#rating")
 }

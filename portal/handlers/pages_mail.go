@@ -135,12 +135,14 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 		list := strings.Fields(strings.NewReplacer(",", " ", ";", " ").Replace(v[0]))
 		in.Addresses = &list
 	}
-	if v, ok := r.PostForm["max_mb"]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
-		if err != nil {
-			n = -1 // "Enter a size …" at the field
+	for k, dst := range map[string]**int{"max_mb": &in.MaxMB, "answers_per_hour": &in.AnswersPerHour} {
+		if v, ok := r.PostForm[k]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+			if err != nil {
+				n = -1 // out of range: "Enter …" at the field
+			}
+			*dst = &n
 		}
-		in.MaxMB = &n
 	}
 	if _, ok := r.PostForm["imap_host"]; ok {
 		port, _ := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("imap_port")))
@@ -164,21 +166,23 @@ func (s *Server) inboundSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 // what its server said is the answer's message.
 func (s *Server) saveInbound(r *http.Request, rq *Request, in InboundInput) (string, error) {
 	ctx := r.Context()
-	if in.NewClients != nil || in.Block != nil || in.MaxMB != nil || in.Failing != nil {
-		if err := rq.P.SaveInbound(ctx, rq.User, in.InboundChange); err != nil {
-			return "", err
-		}
+	// All or nothing: the portal's part is checked first, the addresses
+	// (kept by the service, a store of their own) are stored next — the
+	// last check, whether another portal has one — and the portal's part
+	// last.
+	if err := rq.P.CheckInbound(ctx, rq.User, in.InboundChange, in.IMAP); err != nil {
+		return "", err
 	}
 	if in.Addresses != nil && s.cfg.Mailboxes != nil {
 		if err := s.cfg.Mailboxes.SetInboundAddresses(ctx, rq.P.Plan().ID, *in.Addresses); err != nil {
 			return "", err
 		}
 	}
+	if err := rq.P.SaveInbound(ctx, rq.User, in.InboundChange, in.IMAP); err != nil {
+		return "", err
+	}
 	if in.IMAP == nil {
 		return "Saved.", nil
-	}
-	if err := rq.P.SaveIMAP(ctx, rq.User, *in.IMAP); err != nil {
-		return "", err
 	}
 	if s.cfg.Mailboxes == nil {
 		return "Saved.", nil

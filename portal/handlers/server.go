@@ -110,6 +110,7 @@ func (s *Server) routes() {
 	s.billingRoutes(m, api)
 	s.domainRoutes(m, api)
 	s.insightRoutes(m, api)
+	s.participantRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

@@ -109,6 +109,7 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	d.replyHTML(w, pg, tu) // right under the conversation it answers
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)
+	d.copyHTML(w, pg, tu)
 	w.Raw("</section>\n")
 	if staff {
 		d.asideHTML(w, pg, tu, num)
@@ -306,6 +307,57 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) 
 		w.Raw("</button></div>\n</form>")
 	}
 	w.Raw("\n</div>\n")
+}
+
+// copyHTML is who else the conversation includes: the clients in copy
+// (from the CC of a mail, or added by staff). Staff add and remove them;
+// someone in copy can leave.
+func (d *TicketData) copyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
+	staff := pg.User.IsStaff()
+	if len(d.T.Participants) == 0 && !staff {
+		return
+	}
+	csrf := `<input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
+	w.Raw(`<div class="card" id="copy">`, "\n<h2>")
+	w.T("In copy")
+	w.Raw("</h2>\n")
+	if len(d.T.Participants) == 0 {
+		w.Raw(`<p class="muted">`)
+		w.T("Clients in CC of a mail about the ticket see it and its replies, as its client does. Nobody is in copy yet.")
+		w.Raw("</p>\n")
+	} else {
+		w.Raw(`<ul class="plain">`)
+		for _, pr := range d.T.Participants {
+			w.Raw("<li>")
+			w.Esc(pr.Name)
+			if staff {
+				w.Raw(` <span class="muted">`)
+				w.Esc(pr.Email)
+				w.Raw("</span>")
+			}
+			if staff || pr.ID == pg.User.ID {
+				w.Raw(` <form class="inline" method="post" action="`, tu, `/participants/`, digits(pr.ID), `/remove">`, csrf, `<button type="submit" class="link">`)
+				w.Pick(pr.ID == pg.User.ID, "Leave the copy", "Remove")
+				w.Raw("</button></form>")
+			}
+			w.Raw("</li>\n")
+		}
+		w.Raw("</ul>\n")
+	}
+	if staff {
+		w.Raw(`<form method="post" action="`, tu, `/participants" novalidate>`, csrf, "\n")
+		w.fieldClass(pg, "email")
+		w.Raw(`<label for="copy-email">`)
+		w.T("Put a client in copy")
+		w.Raw(`</label><input id="copy-email" name="email" type="email" autocomplete="off" value="`)
+		w.Esc(pg.Value("email"))
+		w.Raw(`">`)
+		w.fieldError(pg, "email", ` role="alert"`)
+		w.Raw("</div>\n", `<div class="actions"><button type="submit" class="secondary">`)
+		w.T("Add")
+		w.Raw("</button></div>\n</form>\n")
+	}
+	w.Raw("</div>\n")
 }
 
 // replyHTML is the form that answers the ticket (and, for staff, writes an

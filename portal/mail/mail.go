@@ -67,7 +67,13 @@ func Compose(ctx context.Context, p *portal.Portal, fromName, from string, mm *p
 	msg.SetGenHeader("X-Portaldesk-Portal", p.Slug)
 	// Every mail the portal sends is written by a program: autoresponders
 	// must not answer it (RFC 3834), which ends loops before they start.
-	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	// An answer to a received mail says so (auto-replied), the rest is
+	// generated.
+	if portal.IsAnswer(mm.Kind) {
+		msg.SetGenHeader("Auto-Submitted", "auto-replied")
+	} else {
+		msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	}
 	text := mm.Text
 	if mm.TicketID != 0 {
 		if reply := p.ReplyAddress(mm.TicketID); reply != "" {

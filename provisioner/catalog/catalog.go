@@ -499,6 +499,25 @@ func (c *Catalog) MailboxNext(ctx context.Context, id int64, at time.Time) error
 	return err
 }
 
+// WatchedMailboxes lists the live portals that fetch a mailbox: id → slug.
+func (c *Catalog) WatchedMailboxes(ctx context.Context) (map[int64]string, error) {
+	rows, err := c.db.Query(ctx, "SELECT p.id, p.slug FROM mailboxes m JOIN portals p ON p.id = m.portal_id WHERE p.state = 'active'")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var slug string
+		if err := rows.Scan(&id, &slug); err != nil {
+			return nil, err
+		}
+		out[id] = slug
+	}
+	return out, rows.Err()
+}
+
 // DueMailboxes lists the live portals whose mailbox is due a fetch.
 func (c *Catalog) DueMailboxes(ctx context.Context, now time.Time) ([]string, error) {
 	rows, err := c.db.Query(ctx, "SELECT p.slug FROM mailboxes m JOIN portals p ON p.id = m.portal_id WHERE m.next_at <= ? AND p.state = 'active' ORDER BY m.next_at", now.Unix())
