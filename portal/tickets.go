@@ -272,6 +272,10 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
 	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source`
 
+// ticketOne is ticketSelect for one ticket: with whether anyone is in
+// copy of it, so that a ticket nobody is copied on (most) costs no more.
+const ticketOne = ticketSelect + ", EXISTS (SELECT 1 FROM participants pt WHERE pt.ticket_id = t.id)"
+
 const ticketFrom = ` FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id LEFT JOIN users a ON a.id = t.assignee_id`
 
 func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, error) {
@@ -299,14 +303,14 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 // Ticket loads one ticket with its answers, if actor may see it. A client
 // asking for someone else's ticket is told it does not exist.
 func (p *Portal) Ticket(ctx context.Context, actor *User, number int64) (*Ticket, error) {
-	return p.ticket(ctx, actor, number, ticketSelect+ticketFrom+" WHERE t.id = ?", []any{number})
+	return p.ticket(ctx, actor, number, ticketOne+ticketFrom+" WHERE t.id = ?", []any{number})
 }
 
 // ticketSeen is Ticket with when actor last saw it (-1: never), read in
 // the same statement, for the ticket page.
 func (p *Portal) ticketSeen(ctx context.Context, actor *User, number int64) (*Ticket, int64, error) {
 	var seen int64
-	t, err := p.ticket(ctx, actor, number, ticketSelect+", COALESCE(r.seen_at, -1)"+ticketFrom+" LEFT JOIN reads r ON r.user_id = ? AND r.ticket_id = t.id WHERE t.id = ?",
+	t, err := p.ticket(ctx, actor, number, ticketOne+", COALESCE(r.seen_at, -1)"+ticketFrom+" LEFT JOIN reads r ON r.user_id = ? AND r.ticket_id = t.id WHERE t.id = ?",
 		[]any{actor.ID, number}, &seen)
 	return t, seen, err
 }
@@ -314,18 +318,21 @@ func (p *Portal) ticketSeen(ctx context.Context, actor *User, number int64) (*Ti
 // ticket runs query for ticket number (extra receives its columns after
 // the ticket's), checks that actor may see it and reads its answers.
 func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query string, args []any, extra ...any) (*Ticket, error) {
-	t, err := scanTicket(p.q.QueryRow(ctx, query, args...), extra...)
+	var copied bool
+	t, err := scanTicket(p.q.QueryRow(ctx, query, args...), append([]any{&copied}, extra...)...)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("store: ticket %d: %w", number, err)
 	}
-	if !actor.IsStaff() && t.Client.ID != actor.ID && !p.participates(ctx, number, actor.ID) {
+	if !actor.IsStaff() && t.Client.ID != actor.ID && (!copied || !p.participates(ctx, number, actor.ID)) {
 		return nil, ErrNotFound
 	}
-	if t.Participants, err = p.participants(ctx, number); err != nil {
-		return nil, err
+	if copied {
+		if t.Participants, err = p.participants(ctx, number); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := p.q.Query(ctx, "SELECT COALESCE(field_id, 0), label, type, value FROM ticket_values WHERE ticket_id = ? ORDER BY position", number)
 	if err != nil {
