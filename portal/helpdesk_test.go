@@ -569,6 +569,8 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, fmt.Sprintf("/alpha/admin/invoices/%v", inv), "invoice")
 	get(admin, "/alpha/stats?by=week", "stats")
 	get(admin, "/alpha/admin/work-types", "admin_work_types")
+	w.api(t, w.admin, "POST", "/groups", map[string]any{"name": "Service", "assignment": "round_robin"})
+	get(admin, "/alpha/admin/groups", "admin_groups")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")
 	get(nil, "/ops/login", "ops_login")

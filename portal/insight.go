@@ -367,6 +367,10 @@ func (p *Portal) Labour(ctx context.Context, actor *User, f LabourFilter) (*Labo
 	if f.WorkType != 0 {
 		where, args = append(where, "w.work_type_id = ?"), append(args, f.WorkType)
 	}
+	if scope := actor.scopeSQL(); scope != "" {
+		// A limited operator counts the work on the tickets they may see.
+		where, filtered = append(where, "w.ticket_id IN (SELECT t.id FROM tickets t WHERE "+scope+")"), true
+	}
 	cond := strings.Join(where, " AND ")
 	rep := &LabourReport{From: f.From.Format(time.DateOnly), To: f.To.Format(time.DateOnly), Entries: []WorkEntry{}}
 	types, err := p.WorkTypes(ctx, true)

@@ -184,7 +184,7 @@ func (p *Portal) ticketLink(number int64) string {
 
 func (p *Portal) company() string { return p.Plan().Company }
 
-func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, description string, clientID int64) error {
+func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, description string, clientID, group, status int64) error {
 	if p.Setting(ctx, "notify_new_ticket", "all") == "none" {
 		return nil
 	}
@@ -197,7 +197,7 @@ func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, des
 		return err
 	}
 	for _, u := range staff {
-		if !p.wants(ctx, u, NotifyNewTicket) {
+		if !u.sees(group, status) || !p.wants(ctx, u, NotifyNewTicket) {
 			continue
 		}
 		v := MailVars{Author: client.FullName(), Number: number, Subject: subject, Message: description, Link: p.ticketLink(number)}
@@ -229,7 +229,11 @@ func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *
 		if err != nil {
 			return err
 		}
-		to = append(to, staff...)
+		for _, u := range staff {
+			if u.sees(t.GroupID(), t.Status.ID) {
+				to = append(to, u)
+			}
+		}
 	}
 	for _, u := range to {
 		if u.ID == author.ID || !p.wants(ctx, u, NotifyMessage) {
@@ -262,13 +266,20 @@ func (p *Portal) notifyChange(ctx context.Context, t *Ticket, actor *User, st *S
 			}
 		}
 	}
-	if assignee != nil && assignee.ID != actor.ID && p.wants(ctx, assignee, NotifyAssignment) {
-		v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Link: p.ticketLink(t.Number)}
-		if err := p.mailTo(ctx, MailAssignment, assignee, v, t.Number); err != nil {
-			return err
-		}
+	if assignee != nil && assignee.ID != actor.ID {
+		return p.notifyAssigned(ctx, t.Number, t.Subject, assignee, actor.FullName())
 	}
 	return nil
+}
+
+// notifyAssigned tells assignee that ticket number is theirs now, by whom
+// (a person, or the group that assigned it by itself).
+func (p *Portal) notifyAssigned(ctx context.Context, number int64, subject string, assignee *User, by string) error {
+	if !p.wants(ctx, assignee, NotifyAssignment) {
+		return nil
+	}
+	v := MailVars{Author: by, Number: number, Subject: subject, Link: p.ticketLink(number)}
+	return p.mailTo(ctx, MailAssignment, assignee, v, number)
 }
 
 // Sender delivers a batch of a portal's outbox; the answer has one error

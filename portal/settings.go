@@ -23,8 +23,9 @@ func (p *Portal) Settings(ctx context.Context) Settings {
 		defs[k.ID] = true
 	}
 	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &defs)
+	defaultGroup, _ := strconv.ParseInt(p.Setting(ctx, "default_group", "0"), 10, 64)
 	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs, Lang: p.Setting(ctx, "lang", "en"),
-		RequireTwoFactor: p.Setting(ctx, "require_two_factor", "") == "1"}
+		RequireTwoFactor: p.Setting(ctx, "require_two_factor", "") == "1", DefaultGroup: defaultGroup}
 }
 
 // SaveSettings validates and stores the admin's settings.
@@ -48,6 +49,11 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 	if !i18n.Supported(in.Lang) {
 		errs["lang"] = "Choose English or Russian."
 	}
+	if in.DefaultGroup != 0 {
+		if _, _, err := p.findGroup(ctx, strconv.FormatInt(in.DefaultGroup, 10)); err != nil {
+			errs["default_group"] = "Unknown group."
+		}
+	}
 	if len(errs) > 0 {
 		return &FieldErrors{Fields: errs}
 	}
@@ -61,6 +67,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		"max_files":       strconv.Itoa(in.MaxFiles), "max_file_mb": strconv.FormatFloat(in.MaxFileMB, 'f', -1, 64),
 		"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
 		"lang": in.Lang, "require_two_factor": map[bool]string{true: "1", false: ""}[in.RequireTwoFactor],
+		"default_group": strconv.FormatInt(in.DefaultGroup, 10),
 	})
 }
 
@@ -87,4 +94,6 @@ type Settings struct {
 	// RequireTwoFactor makes two-step sign-in mandatory for admins and
 	// operators: one without it can only set it up until they have.
 	RequireTwoFactor bool `json:"require_two_factor"`
+	// DefaultGroup is the group new tickets go to (0: none).
+	DefaultGroup int64 `json:"default_group"`
 }

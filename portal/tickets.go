@@ -50,28 +50,37 @@ type Person struct {
 
 // Ticket is a client's request.
 type Ticket struct {
-	Number         int64   `json:"number"`
-	Subject        string  `json:"subject"`
-	Description    string  `json:"description"`
-	Status         Status  `json:"status"`
-	Priority       string  `json:"priority"`
-	Client         Person  `json:"client"`
-	Assignee       *Person `json:"assignee"`
-	CreatedAt      int64   `json:"created_at"`
-	UpdatedAt      int64   `json:"updated_at"`
-	ClosedAt       int64   `json:"closed_at,omitempty"`
-	LastActivityAt int64   `json:"last_activity_at"`
-	Messages       int     `json:"messages"`
-	Files          int     `json:"files"`
-	Unread         bool    `json:"unread,omitempty"`
-	Values         []Value `json:"fields,omitempty"`
-	Source         string  `json:"source"` // web (the form or the API) or email
+	Number         int64     `json:"number"`
+	Subject        string    `json:"subject"`
+	Description    string    `json:"description"`
+	Status         Status    `json:"status"`
+	Priority       string    `json:"priority"`
+	Client         Person    `json:"client"`
+	Assignee       *Person   `json:"assignee"`
+	CreatedAt      int64     `json:"created_at"`
+	UpdatedAt      int64     `json:"updated_at"`
+	ClosedAt       int64     `json:"closed_at,omitempty"`
+	LastActivityAt int64     `json:"last_activity_at"`
+	Messages       int       `json:"messages"`
+	Files          int       `json:"files"`
+	Unread         bool      `json:"unread,omitempty"`
+	Values         []Value   `json:"fields,omitempty"`
+	Source         string    `json:"source"` // web (the form or the API) or email
+	Group          *GroupRef `json:"group"`  // the team it belongs to (groups.go)
 	// Participants are the clients in copy: they see the ticket as its
 	// client does (see participants.go).
 	Participants    []Person `json:"participants,omitempty"`
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
 	work            int // work entries logged on it
+}
+
+// GroupID is the ticket's group's id (0: none).
+func (t *Ticket) GroupID() int64 {
+	if t.Group == nil {
+		return 0
+	}
+	return t.Group.ID
 }
 
 // Value is one answer of a ticket, labelled as the form was when it was asked.
@@ -251,7 +260,31 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if err := tp.indexConversation(ctx, number); err != nil {
 			return err
 		}
-		return tp.notifyNewTicket(ctx, number, subject, description, clientID)
+		// The form's group: the ticket waits in its queue, or is given to
+		// a member at once where the group assigns by itself.
+		var group, status int64
+		if g, _ := strconv.ParseInt(tp.Setting(ctx, "default_group", "0"), 10, 64); g != 0 {
+			res, err := tp.q.Exec(ctx, "UPDATE tickets SET group_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM groups WHERE id = ?)", g, number, g)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				group = g
+				if err := tp.q.QueryRow(ctx, "SELECT status_id FROM tickets WHERE id = ?", number).Scan(&status); err != nil {
+					return err
+				}
+				a, err := tp.autoAssign(ctx, number, group, status)
+				if err != nil {
+					return err
+				}
+				if a != nil {
+					if err := tp.notifyAssignedByGroup(ctx, number, group, a); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return tp.notifyNewTicket(ctx, number, subject, description, clientID, group, status)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create ticket: %w", err)
@@ -270,23 +303,25 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	t.messages, t.files, t.file_bytes, t.first_response_at, t.work,
 	s.id, s.name, s.color, s.position, s.closed, s.initial,
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
-	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source`
+	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source,
+	COALESCE(t.group_id, 0), COALESCE(g.name, '')`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
 // copy of it, so that a ticket nobody is copied on (most) costs no more.
 const ticketOne = ticketSelect + ", EXISTS (SELECT 1 FROM participants pt WHERE pt.ticket_id = t.id)"
 
-const ticketFrom = ` FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id LEFT JOIN users a ON a.id = t.assignee_id`
+const ticketFrom = ` FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id LEFT JOIN users a ON a.id = t.assignee_id LEFT JOIN groups g ON g.id = t.group_id`
 
 func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, error) {
 	t := &Ticket{}
 	var prio int
 	var aID sql.NullInt64
-	var aName string
+	var aName, gName string
+	var gID int64
 	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
-		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source}
+		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -296,6 +331,9 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	t.Priority = Priorities[prio]
 	if aID.Valid {
 		t.Assignee = &Person{ID: aID.Int64, Name: aName}
+	}
+	if gID != 0 {
+		t.Group = &GroupRef{ID: gID, Name: gName}
 	}
 	return t, nil
 }
@@ -329,6 +367,9 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 	if !actor.IsStaff() && t.Client.ID != actor.ID && (!copied || !p.participates(ctx, number, actor.ID)) {
 		return nil, ErrNotFound
 	}
+	if actor.IsStaff() && !actor.sees(t.GroupID(), t.Status.ID) {
+		return nil, ErrNotFound
+	}
 	if copied {
 		if t.Participants, err = p.participants(ctx, number); err != nil {
 			return nil, err
@@ -354,6 +395,7 @@ type TicketFilter struct {
 	Status   string // a status id, "open", "closed" or "" for all
 	Assignee string // "me", "none", "" (anyone) or an operator's id
 	Client   int64
+	Group    string // staff: a group's id or name, or "none"
 	Priority string
 	Query    string // full-text search
 	Unread   bool   // staff: only tickets with something they have not seen
@@ -385,6 +427,9 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		readJoin = " LEFT JOIN reads r ON r.user_id = ? AND r.ticket_id = t.id"
 		unread = "COALESCE(r.seen_at, 0) < t.last_activity_at"
 		outerArgs = append(outerArgs, actor.ID)
+		if scope := actor.scopeSQL(); scope != "" {
+			where = append(where, scope)
+		}
 	} else {
 		where = append(where, "(t.client_id = ? OR t.id IN (SELECT ticket_id FROM participants WHERE user_id = ?))")
 		args = append(args, actor.ID, actor.ID)
@@ -421,6 +466,18 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 			return nil, &FieldErrors{Fields: map[string]string{"assignee": "Use me, none, any or an operator's id."}}
 		}
 		where = append(where, "t.assignee_id = ?")
+		args = append(args, id)
+	}
+	switch {
+	case f.Group == "" || !actor.IsStaff():
+	case f.Group == "none":
+		where = append(where, "t.group_id IS NULL")
+	default:
+		id, _, err := p.findGroup(ctx, f.Group)
+		if err != nil {
+			return nil, &FieldErrors{Fields: map[string]string{"group": "Unknown group."}}
+		}
+		where = append(where, "t.group_id = ?")
 		args = append(args, id)
 	}
 	if f.Client != 0 && actor.IsStaff() {

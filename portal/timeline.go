@@ -189,8 +189,13 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 
 // addEvent writes a line of the ticket's history (who changed what), in
 // English: the page translates it for its reader.
+// actorID 0: the portal did it by itself.
 func (p *Portal) addEvent(ctx context.Context, number, actorID int64, text string) error {
-	_, err := p.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, actorID, text, p.Now().Unix())
+	var author any
+	if actorID != 0 {
+		author = actorID
+	}
+	_, err := p.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, 'event', ?, ?)", number, author, text, p.Now().Unix())
 	return err
 }
 
@@ -228,7 +233,8 @@ func (p *Portal) markSeen(ctx context.Context, actor *User, t *Ticket, seen int6
 type TicketChange struct {
 	Status   *string // id or name
 	Priority *string
-	Assignee *int64 // 0 unassigns
+	Assignee *int64  // 0 unassigns
+	Group    *string // a group's id or name; "" or "none" takes it out of its group
 }
 
 // UpdateTicket changes status, priority or assignee, recording each change
@@ -275,6 +281,29 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			events = append(events, fmt.Sprintf("%s changed the priority from %s to %s", actor.FullName(), t.Priority, Priorities[prio]))
 		}
 	}
+	group := t.GroupID()
+	groupChanged := false
+	if ch.Group != nil {
+		id, name, err := p.findGroup(ctx, *ch.Group)
+		switch {
+		case err != nil:
+			errs["group"] = "Unknown group."
+		case id != group:
+			groupChanged, group = true, id
+			if id == 0 {
+				sets = append(sets, "group_id = NULL")
+				events = append(events, fmt.Sprintf("%s took the ticket out of the group %s", actor.FullName(), t.Group.Name))
+			} else {
+				sets = append(sets, "group_id = ?")
+				args = append(args, id)
+				events = append(events, fmt.Sprintf("%s moved the ticket to the group %s", actor.FullName(), name))
+			}
+		}
+	}
+	status := t.Status.ID
+	if newStatus != nil {
+		status = newStatus.ID
+	}
 	var newAssignee *User
 	if ch.Assignee != nil {
 		cur := int64(0)
@@ -290,6 +319,10 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			u, err := p.UserByID(ctx, *ch.Assignee)
 			if err != nil || !u.IsStaff() || !u.Active {
 				errs["assignee"] = "Choose an active operator."
+				break
+			}
+			if !u.sees(group, status) {
+				errs["assignee"] = "This operator does not work this group's or status's tickets."
 				break
 			}
 			newAssignee = u
@@ -338,14 +371,28 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
 			return err
 		}
-		return tp.notifyChange(ctx, t, actor, newStatus, newAssignee)
+		if err := tp.notifyChange(ctx, t, actor, newStatus, newAssignee); err != nil {
+			return err
+		}
+		if groupChanged && group != 0 && ch.Assignee == nil && (t.Assignee == nil || !tp.isMember(ctx, group, t.Assignee.ID)) {
+			// Into a group that assigns by itself: one of its members takes
+			// it over from someone outside the group.
+			a, err := tp.autoAssign(ctx, number, group, status)
+			if err != nil || a == nil {
+				return err
+			}
+			return tp.notifyAssignedByGroup(ctx, number, group, a)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: update ticket %d: %w", number, err)
 	}
 	p.kickOutbox()
 	p.publish(t, false)
-	return p.Ticket(ctx, actor, number)
+	// Moved out of what the actor may see, the change is still theirs to be
+	// told of: the ticket as it is now, read without their limits.
+	return p.Ticket(ctx, actor.unlimited(), number)
 }
 
 // MaxBulk bounds how many tickets one bulk change touches.
@@ -473,15 +520,19 @@ type ClientCard struct {
 
 // clientCard reads the card of ticket t's client: two small reads of the
 // client's index.
-func (p *Portal) clientCard(ctx context.Context, t *Ticket) (*ClientCard, error) {
+func (p *Portal) clientCard(ctx context.Context, actor *User, t *Ticket) (*ClientCard, error) {
 	c := &ClientCard{}
-	if err := p.q.QueryRow(ctx, "SELECT email, (SELECT COUNT(*) FROM tickets WHERE client_id = u.id) FROM users u WHERE id = ?", t.Client.ID).Scan(&c.Email, &c.Tickets); err != nil {
+	scope := ""
+	if s := actor.scopeSQL(); s != "" {
+		scope = " AND " + s // a limited operator hears only of what they may see
+	}
+	if err := p.q.QueryRow(ctx, "SELECT email, (SELECT COUNT(*) FROM tickets t WHERE t.client_id = u.id"+scope+") FROM users u WHERE id = ?", t.Client.ID).Scan(&c.Email, &c.Tickets); err != nil {
 		return nil, fmt.Errorf("store: client card: %w", err)
 	}
 	if c.Tickets < 2 {
 		return c, nil
 	}
-	rows, err := p.q.Query(ctx, "SELECT id, subject, status_id, last_activity_at FROM tickets WHERE client_id = ? AND id <> ? ORDER BY last_activity_at DESC LIMIT 5", t.Client.ID, t.Number)
+	rows, err := p.q.Query(ctx, "SELECT t.id, t.subject, t.status_id, t.last_activity_at FROM tickets t WHERE t.client_id = ? AND t.id <> ?"+scope+" ORDER BY t.last_activity_at DESC LIMIT 5", t.Client.ID, t.Number)
 	if err != nil {
 		return nil, fmt.Errorf("store: client card: %w", err)
 	}
@@ -546,7 +597,7 @@ func (p *Portal) ViewTicket(ctx context.Context, actor *User, number int64, limi
 		}
 	}
 	if actor.IsStaff() {
-		if v.Client, err = p.clientCard(ctx, t); err != nil {
+		if v.Client, err = p.clientCard(ctx, actor, t); err != nil {
 			return nil, err
 		}
 	}

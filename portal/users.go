@@ -43,9 +43,16 @@ type User struct {
 	// LastLoginAt is the last sign-in (0: never, the invitation unused).
 	LastLoginAt int64 `json:"last_login_at,omitempty"`
 	// BouncedAt is when mail to the person last bounced, Bounce why.
-	BouncedAt    int64  `json:"bounced_at,omitempty"`
-	Bounce       string `json:"bounce,omitempty"`
-	passwordHash string
+	BouncedAt int64  `json:"bounced_at,omitempty"`
+	Bounce    string `json:"bounce,omitempty"`
+	// Present: staff at work; automatic assignment passes over the absent.
+	Present bool `json:"present"`
+	// AccessGroups limits an operator to the tickets of these groups
+	// (empty: every ticket); HiddenStatuses are statuses whose tickets they
+	// never see. Admins see everything. See groups.go.
+	AccessGroups   []int64 `json:"access_groups,omitempty"`
+	HiddenStatuses []int64 `json:"hidden_statuses,omitempty"`
+	passwordHash   string
 }
 
 // FullName is the name and surname together.
@@ -74,13 +81,16 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
 	var last, bounced sql.NullInt64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce)
+	var groups, hidden string
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce,
+		&u.Present, &groups, &hidden)
 	u.LastLoginAt, u.BouncedAt = last.Int64, bounced.Int64
+	u.AccessGroups, u.HiddenStatuses = parseIDs(groups), parseIDs(hidden)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -151,7 +151,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "subscription", "mail", "settings", "audit":
+		case "form", "groups", "subscription", "mail", "settings", "audit":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -160,6 +160,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/settings", "settings", "Settings")
 		w.Raw("\n")
 		link("/admin/form", "form", "Questionnaire")
+		w.Raw("\n")
+		link("/admin/groups", "groups", "Groups")
 		w.Raw("\n")
 		link("/admin/mail", "mail", "Mail")
 		w.Raw("\n")

@@ -56,6 +56,7 @@ type TicketPatch struct {
 	Status   any `json:"status,omitempty"`
 	Priority any `json:"priority,omitempty"`
 	Assignee any `json:"assignee,omitempty"`
+	Group    any `json:"group,omitempty"` // a group's id or name; null: no group
 }
 
 // BulkInput applies one change to several tickets, all or none.
@@ -217,3 +218,28 @@ type (
 		Result string `json:"result"`
 	}
 )
+
+// GroupList is the portal's groups.
+type GroupList struct {
+	Groups []portal.Group `json:"groups"`
+}
+
+// AccessInput limits an operator: the groups whose tickets they see (empty:
+// every ticket) and the statuses whose tickets they never see.
+type AccessInput struct {
+	Groups         []int64 `json:"access_groups"`
+	HiddenStatuses []int64 `json:"hidden_statuses"`
+}
+
+// PresenceInput says whether a staff member is at work; going away with
+// hand_back gives their open tickets back to their groups.
+type PresenceInput struct {
+	Present  bool `json:"present"`
+	HandBack bool `json:"hand_back"`
+}
+
+// PresenceResult is a presence set, and how many tickets went back.
+type PresenceResult struct {
+	Present    bool `json:"present"`
+	HandedBack int  `json:"handed_back"`
+}

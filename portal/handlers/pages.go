@@ -169,8 +169,10 @@ type TicketsData struct {
 	base     string
 	staff    bool
 	lang     string
-	csrf     string         // the form token of the rows' Take buttons
-	Spam     int            // staff: received mail held as spam
+	csrf     string // the form token of the rows' Take buttons
+	Spam     int    // staff: received mail held as spam
+	Groups   []portal.GroupRef
+	Present  bool           // staff: at work (groups give them tickets)
 	picked   map[int64]bool // ticked for a bulk change that failed
 }
 
@@ -204,6 +206,10 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 			return nil, err
 		}
 		d.Spam = rq.P.SpamCount(ctx)
+		if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
+			return nil, err
+		}
+		d.Present = rq.User.Present
 	}
 	pageURL := func(n int) string {
 		v := url.Values{}
@@ -344,6 +350,7 @@ type TicketData struct {
 	TicketFiles []*portal.Attachment
 	Statuses    []portal.Status
 	Staff       []*portal.User
+	Groups      []portal.GroupRef
 	Priorities  []string
 	Limits      portal.Limits
 	Work        *portal.TicketWork
@@ -380,6 +387,9 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 			return nil, err
 		}
 		if d.Staff, err = rq.P.Staff(ctx); err != nil {
+			return nil, err
+		}
+		if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -469,6 +479,9 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 	if v, ok := r.PostForm["priority"]; ok {
 		ch.Priority = &v[0]
 	}
+	if v, ok := r.PostForm["group"]; ok {
+		ch.Group = &v[0]
+	}
 	if v, ok := r.PostForm["assignee"]; ok {
 		id, err := assigneeID(rq, v[0])
 		if err != nil {
@@ -476,8 +489,12 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 		}
 		ch.Assignee = &id
 	}
-	if _, err := rq.P.UpdateTicket(r.Context(), rq.User, n, ch); err != nil {
+	t, err := rq.P.UpdateTicket(r.Context(), rq.User, n, ch)
+	if err != nil {
 		return s.ticketFail(w, r, rq, n, err)
+	}
+	if !rq.User.MaySee(t) { // moved out of their queues: its page is not theirs now
+		return redirect(w, r, flashURL(rq, rq.Base+"/tickets", fmt.Sprintf("Ticket #%d is updated and out of your queues now.", n)))
 	}
 	if r.PostForm.Get("back") == "list" { // taken from the table's row
 		return redirect(w, r, flashURL(rq, rq.Base+"/tickets", fmt.Sprintf("You took ticket #%d.", n)))

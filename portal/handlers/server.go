@@ -111,6 +111,7 @@ func (s *Server) routes() {
 	s.domainRoutes(m, api)
 	s.insightRoutes(m, api)
 	s.participantRoutes(m, api)
+	s.groupRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

@@ -467,7 +467,26 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	}
 	w.Raw("</select>\n", `<div class="actions"><button type="submit" class="secondary">`)
 	w.T("Save")
-	w.Raw("</button></div>\n</form>\n", update, "\n", `<label for="status">`)
+	w.Raw("</button></div>\n</form>\n", update, "\n")
+	if len(d.Groups) > 0 {
+		w.Raw(`<label for="group">`)
+		w.T("Group")
+		w.Raw("</label>\n", `<select id="group" name="group"><option value="none">`)
+		w.T("No group")
+		w.Raw("</option>")
+		for _, g := range d.Groups {
+			w.Raw(`<option value="`, digits(g.ID), `"`)
+			if g.ID == t.GroupID() {
+				w.Raw(" selected")
+			}
+			w.Raw(">")
+			w.Esc(g.Name)
+			w.Raw("</option>")
+		}
+		w.Raw("</select>\n")
+		w.fieldError(pg, "group", "")
+	}
+	w.Raw(`<label for="status">`)
 	w.T("Status")
 	w.Raw("</label>\n", `<select id="status" name="status">`)
 	for _, st := range d.Statuses {
