@@ -102,6 +102,64 @@ func BenchmarkTicketsTable(b *testing.B) {
 	}
 }
 
+// BenchmarkTicketsTableSLA is the table with SLA clocks on every open
+// ticket (a policy for all), the due times shown in the rows, beside
+// BenchmarkTicketsTable without; and a reply, which moves the clocks.
+func BenchmarkTicketsTableSLA(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	admin := e.Login(b, slug, "admin@bench.test")
+	start := time.Now()
+	r := e.API(b, admin, "POST", slug, "/sla-policies", map[string]any{"name": "Bench", "first_response_minutes": 240, "resolution_minutes": 2400})
+	if r.Status != 201 {
+		b.Fatalf("policy: %d %s", r.Status, r.Body)
+	}
+	b.Logf("saving the policy set the clocks of every open ticket in %s", time.Since(start))
+	b.Cleanup(func() { e.API(b, admin, "DELETE", slug, fmt.Sprintf("/sla-policies/%v", r.JSON(b)["id"]), nil) })
+	for _, q := range []string{"", "status=open"} {
+		b.Run("q="+q, func(b *testing.B) {
+			serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/tickets?"+q, ck) }, 200)
+		})
+	}
+}
+
+// BenchmarkTriggers is an operator's reply with no triggers, and with 100
+// active triggers on messages whose conditions are looked at and do not
+// hold (the cost every write pays), beside one that tags.
+func BenchmarkTriggers(b *testing.B) {
+	e, slug := benchPortal(b)
+	admin := e.Login(b, slug, "admin@bench.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	reply := func(b *testing.B) {
+		serve(b, e.App, func(i int) *http.Request {
+			r := httptest.NewRequest("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", slug, 100+i%5000), strings.NewReader(`{"body":"A reply that the triggers look at."}`))
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, 201)
+	}
+	b.Run("triggers=0", reply)
+	var ids []any
+	for i := 0; i < 100; i++ {
+		conds := []any{map[string]any{"field": "body", "op": "contains", "value": fmt.Sprintf("word%d", i)}, map[string]any{"field": "priority", "op": "is", "value": "urgent"}}
+		if i == 99 {
+			conds = []any{map[string]any{"field": "author", "op": "is", "value": "staff"}}
+		}
+		r := e.API(b, admin, "POST", slug, "/triggers", map[string]any{"name": fmt.Sprint("T", i), "event": "message", "conditions": conds,
+			"actions": []any{map[string]any{"type": "add_tag", "value": "answered"}}})
+		if r.Status != 201 {
+			b.Fatalf("trigger: %d %s", r.Status, r.Body)
+		}
+		ids = append(ids, r.JSON(b)["id"])
+	}
+	b.Cleanup(func() {
+		for _, id := range ids {
+			e.API(b, admin, "DELETE", slug, fmt.Sprintf("/triggers/%v", id), nil)
+		}
+	})
+	b.Run("triggers=100", reply)
+}
+
 // BenchmarkSearch is full-text search over subjects, descriptions and messages.
 func BenchmarkSearch(b *testing.B) {
 	e, slug := benchPortal(b)

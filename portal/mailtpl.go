@@ -85,6 +85,10 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"Re: {{.Subject}}", "Hello!\n\nThank you for writing to {{.Portal}}. We take requests from registered clients only, so your mail did not become a request.\n\nRegister here (it takes a minute), then write again from the same address: {{.Link}}\n"},
 		"ru": {"Re: {{.Subject}}", "Здравствуйте!\n\nСпасибо, что написали в {{.Portal}}. Мы принимаем обращения только от зарегистрированных клиентов, поэтому ваше письмо не стало заявкой.\n\nЗарегистрируйтесь здесь (это займёт минуту) и напишите снова с того же адреса: {{.Link}}\n"},
 	},
+	MailSLABreach: {
+		"en": {"[#{{.Number}}] {{.Subject}}: the {{.Status}} target passed", "The {{.Status}} target of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}} has passed.\n\nOpen it: {{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
+	},
 	MailEmailChanged: {
 		"en": {"Your sign-in address at {{.Portal}} is changed", "Hello, {{.Name}}!\n\n{{.Author}} changed the address you sign in to {{.Portal}} with to {{.NewEmail}}. From now on mail about your tickets goes there.\n\nIf you did not ask for it, answer this mail or write to the portal's administrator.\n\n{{.Link}}\n"},
 		"ru": {"Адрес для входа в {{.Portal}} изменён", "Здравствуйте, {{.Name}}!\n\n{{.Author}} изменил(а) адрес, с которым вы входите в {{.Portal}}, на {{.NewEmail}}. Теперь письма о ваших заявках приходят туда.\n\nЕсли вы об этом не просили, ответьте на это письмо или напишите администратору портала.\n\n{{.Link}}\n"},
@@ -126,6 +130,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},
 	{MailAssignment, "Assignment (to the operator)"},
+	{MailSLABreach, "An SLA target passed (to whoever works the ticket)"},
 }
 
 // MailTemplate is one kind of mail in one language.

@@ -99,6 +99,8 @@ type refCache struct {
 	statuses  cached[[]Status]
 	staff     cached[[]*User]
 	workTypes cached[[]WorkType] // the active ones
+	tags      cached[[]Tag]
+	triggers  cached[[]Trigger] // the active ones, in order
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
 	ranks     keyed[[2]int64, int]           // (0 for an admin else 1, user id) -> staff before them

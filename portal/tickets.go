@@ -50,26 +50,30 @@ type Person struct {
 
 // Ticket is a client's request.
 type Ticket struct {
-	Number         int64     `json:"number"`
-	Subject        string    `json:"subject"`
-	Description    string    `json:"description"`
-	Status         Status    `json:"status"`
-	Priority       string    `json:"priority"`
-	Client         Person    `json:"client"`
-	Assignee       *Person   `json:"assignee"`
-	CreatedAt      int64     `json:"created_at"`
-	UpdatedAt      int64     `json:"updated_at"`
-	ClosedAt       int64     `json:"closed_at,omitempty"`
-	LastActivityAt int64     `json:"last_activity_at"`
-	Messages       int       `json:"messages"`
-	Files          int       `json:"files"`
-	Unread         bool      `json:"unread,omitempty"`
-	Values         []Value   `json:"fields,omitempty"`
-	Source         string    `json:"source"` // web (the form or the API) or email
-	Group          *GroupRef `json:"group"`  // the team it belongs to (groups.go)
+	Number         int64      `json:"number"`
+	Subject        string     `json:"subject"`
+	Description    string     `json:"description"`
+	Status         Status     `json:"status"`
+	Priority       string     `json:"priority"`
+	Client         Person     `json:"client"`
+	Assignee       *Person    `json:"assignee"`
+	CreatedAt      int64      `json:"created_at"`
+	UpdatedAt      int64      `json:"updated_at"`
+	ClosedAt       int64      `json:"closed_at,omitempty"`
+	LastActivityAt int64      `json:"last_activity_at"`
+	Messages       int        `json:"messages"`
+	Files          int        `json:"files"`
+	Unread         bool       `json:"unread,omitempty"`
+	Values         []Value    `json:"fields,omitempty"`
+	Source         string     `json:"source"` // web (the form or the API) or email
+	Group          *GroupRef  `json:"group"`  // the team it belongs to (groups.go)
+	SLA            *TicketSLA `json:"sla"`    // its clocks, when an SLA policy applies (sla.go)
 	// Participants are the clients in copy: they see the ticket as its
 	// client does (see participants.go).
 	Participants    []Person `json:"participants,omitempty"`
+	Tags            []Tag    `json:"tags"`
+	MergedInto      int64    `json:"merged_into,omitempty"` // the ticket this one was merged into
+	tagIDs          string   // as the row carries them, until read as Tags
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
 	work            int // work entries logged on it
@@ -260,29 +264,35 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if err := tp.indexConversation(ctx, number); err != nil {
 			return err
 		}
-		// The form's group: the ticket waits in its queue, or is given to
-		// a member at once where the group assigns by itself.
-		var group, status int64
+		// The form's group, then the business's own rules (which may route
+		// it elsewhere), then a member of the group it ended in, where that
+		// group assigns by itself — all before anyone is told, so that who
+		// hears of it follows where it went.
 		if g, _ := strconv.ParseInt(tp.Setting(ctx, "default_group", "0"), 10, 64); g != 0 {
-			res, err := tp.q.Exec(ctx, "UPDATE tickets SET group_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM groups WHERE id = ?)", g, number, g)
+			if _, err := tp.q.Exec(ctx, "UPDATE tickets SET group_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM groups WHERE id = ?)", g, number, g); err != nil {
+				return err
+			}
+		}
+		if _, err := tp.runTriggers(ctx, OnCreate, number, description, actor); err != nil {
+			return err
+		}
+		var group, status, assignee int64
+		if err := tp.q.QueryRow(ctx, "SELECT COALESCE(group_id, 0), status_id, COALESCE(assignee_id, 0) FROM tickets WHERE id = ?", number).Scan(&group, &status, &assignee); err != nil {
+			return err
+		}
+		if group != 0 && assignee == 0 {
+			a, err := tp.autoAssign(ctx, number, group, status)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				group = g
-				if err := tp.q.QueryRow(ctx, "SELECT status_id FROM tickets WHERE id = ?", number).Scan(&status); err != nil {
+			if a != nil {
+				if err := tp.notifyAssignedByGroup(ctx, number, group, a); err != nil {
 					return err
-				}
-				a, err := tp.autoAssign(ctx, number, group, status)
-				if err != nil {
-					return err
-				}
-				if a != nil {
-					if err := tp.notifyAssignedByGroup(ctx, number, group, a); err != nil {
-						return err
-					}
 				}
 			}
+		}
+		if err := tp.slaUpdate(ctx, number); err != nil {
+			return err
 		}
 		return tp.notifyNewTicket(ctx, number, subject, description, clientID, group, status)
 	})
@@ -304,7 +314,9 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	s.id, s.name, s.color, s.position, s.closed, s.initial,
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
 	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source,
-	COALESCE(t.group_id, 0), COALESCE(g.name, '')`
+	COALESCE(t.group_id, 0), COALESCE(g.name, ''),
+	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0,
+	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0)`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
 // copy of it, so that a ticket nobody is copied on (most) costs no more.
@@ -318,10 +330,12 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	var aID sql.NullInt64
 	var aName, gName string
 	var gID int64
+	var sla TicketSLA
 	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
-		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName}
+		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName,
+		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &t.tagIDs, &t.MergedInto}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -334,6 +348,10 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	}
 	if gID != 0 {
 		t.Group = &GroupRef{ID: gID, Name: gName}
+	}
+	if sla.Policy != 0 {
+		sla.Paused = sla.Paused && sla.ResolutionDue == 0 && !t.Status.Closed
+		t.SLA = &sla
 	}
 	return t, nil
 }
@@ -370,6 +388,7 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 	if actor.IsStaff() && !actor.sees(t.GroupID(), t.Status.ID) {
 		return nil, ErrNotFound
 	}
+	t.Tags = p.tagsByIDs(ctx, t.tagIDs)
 	if copied {
 		if t.Participants, err = p.participants(ctx, number); err != nil {
 			return nil, err
@@ -396,6 +415,7 @@ type TicketFilter struct {
 	Assignee string // "me", "none", "" (anyone) or an operator's id
 	Client   int64
 	Group    string // staff: a group's id or name, or "none"
+	Tag      string // staff: a tag's name
 	Priority string
 	Query    string // full-text search
 	Unread   bool   // staff: only tickets with something they have not seen
@@ -479,6 +499,10 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 		where = append(where, "t.group_id = ?")
 		args = append(args, id)
+	}
+	if f.Tag != "" && actor.IsStaff() {
+		cond, a := tagFilter(f.Tag)
+		where, args = append(where, cond), append(args, a...)
 	}
 	if f.Client != 0 && actor.IsStaff() {
 		where = append(where, "t.client_id = ?")
@@ -587,6 +611,9 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		return nil, fmt.Errorf("store: list tickets: %w", err)
 	}
 	rows.Close()
+	for _, t := range list.Tickets {
+		t.Tags = p.tagsByIDs(ctx, t.tagIDs) // once the rows are closed: the tags may be read
+	}
 	if len(list.Tickets) > TicketPageSize {
 		list.Tickets, list.HasMore = list.Tickets[:TicketPageSize], true
 	}

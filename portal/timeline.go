@@ -175,6 +175,12 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 			if err := tp.reopenOnReply(ctx, t, actor, now); err != nil {
 				return err
 			}
+			if err := tp.slaUpdate(ctx, number); err != nil { // a first answer, a reopened ticket
+				return err
+			}
+			if _, err := tp.runTriggers(ctx, OnMessage, number, body, actor); err != nil {
+				return err
+			}
 		}
 		return tp.notifyMessage(ctx, t, actor, e)
 	})
@@ -233,8 +239,9 @@ func (p *Portal) markSeen(ctx context.Context, actor *User, t *Ticket, seen int6
 type TicketChange struct {
 	Status   *string // id or name
 	Priority *string
-	Assignee *int64  // 0 unassigns
-	Group    *string // a group's id or name; "" or "none" takes it out of its group
+	Assignee *int64    // 0 unassigns
+	Group    *string   // a group's id or name; "" or "none" takes it out of its group
+	Tags     *[]string // the ticket's tags, all of them (new ones are made)
 }
 
 // UpdateTicket changes status, priority or assignee, recording each change
@@ -354,10 +361,21 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			}
 		}
 	}
-	if len(sets) == 0 {
+	if len(sets) == 0 && ch.Tags == nil {
 		return t, nil
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
+		events := slices.Clone(events)
+		if ch.Tags != nil {
+			tagEvents, err := tp.setTags(ctx, number, *ch.Tags, actor.FullName())
+			if err != nil {
+				return err
+			}
+			events = append(events, tagEvents...)
+		}
+		if len(events) == 0 && len(sets) == 0 {
+			return errNothingChanged
+		}
 		sets = append(sets, "updated_at = ?", "last_activity_at = ?")
 		args = append(args, now, now, number)
 		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
@@ -374,6 +392,12 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		if err := tp.notifyChange(ctx, t, actor, newStatus, newAssignee); err != nil {
 			return err
 		}
+		if err := tp.slaUpdate(ctx, number); err != nil { // a new status, priority or group moves the clocks
+			return err
+		}
+		if _, err := tp.runTriggers(ctx, OnUpdate, number, t.Description, actor); err != nil {
+			return err
+		}
 		if groupChanged && group != 0 && ch.Assignee == nil && (t.Assignee == nil || !tp.isMember(ctx, group, t.Assignee.ID)) {
 			// Into a group that assigns by itself: one of its members takes
 			// it over from someone outside the group.
@@ -385,6 +409,9 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		}
 		return nil
 	})
+	if errors.Is(err, errNothingChanged) {
+		return t, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: update ticket %d: %w", number, err)
 	}
@@ -394,6 +421,10 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 	// told of: the ticket as it is now, read without their limits.
 	return p.Ticket(ctx, actor.unlimited(), number)
 }
+
+// errNothingChanged ends a change's transaction that turned out to change
+// nothing (the tags asked for are the ticket's already).
+var errNothingChanged = errors.New("nothing changed")
 
 // MaxBulk bounds how many tickets one bulk change touches.
 const MaxBulk = 200

@@ -189,8 +189,10 @@ func (p *Portal) AutoClose(ctx context.Context) (int, error) {
 				return nil
 			}
 			closed++
-			if _, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, NULL, 'event', ?, ?)",
-				n, fmt.Sprintf("Moved to %s by itself: no answer from the client for %d days", st.Name, w.AutoCloseDays), now.Unix()); err != nil {
+			if err := tp.addEvent(ctx, n, 0, fmt.Sprintf("Moved to %s by itself: no answer from the client for %d days", st.Name, w.AutoCloseDays)); err != nil {
+				return err
+			}
+			if err := tp.slaUpdate(ctx, n); err != nil {
 				return err
 			}
 			return tp.notifyChange(ctx, t, system, st, nil)

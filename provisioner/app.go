@@ -40,7 +40,7 @@ func NewApp(svc *Service) (*App, error) {
 	}
 	a := &App{Svc: svc, Assets: assets, Tpl: tpl}
 	a.Site = NewSite(svc, tpl, assets)
-	a.Portals = handlers.New(handlers.Config{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc, Domains: svc, Mailboxes: svc, MinFill: svc.cfg.FormMinFill})
+	a.Portals = handlers.New(handlers.Config{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc, Domains: svc, Mailboxes: svc, Clocks: svc, MinFill: svc.cfg.FormMinFill})
 	a.Router = NewRouter(svc, a.Site, a.Portals)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

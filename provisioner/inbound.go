@@ -246,3 +246,33 @@ func (s *Service) SetInboundAddresses(ctx context.Context, portalID int64, addrs
 	}
 	return nil
 }
+
+// WatchClocks puts the portal on the list of portals whose SLA clocks are
+// checked every minute, or off (portal.UsesSLA).
+func (s *Service) WatchClocks(ctx context.Context, portalID int64, on bool) error {
+	return s.catalog.WatchClocks(ctx, portalID, on)
+}
+
+// CheckClocks marks the passed SLA targets of every portal that has clocks
+// (the "sla" job, every minute): how many portals it checked and breaches
+// it marked.
+func (s *Service) CheckClocks(ctx context.Context) (portals, breaches int, err error) {
+	list, err := s.catalog.ClockPortals(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var errs []error
+	for _, slug := range list {
+		h, err := s.registry.Acquire(ctx, slug)
+		if err != nil {
+			continue
+		}
+		n, err := h.Portal.CheckSLA(ctx)
+		h.Release()
+		portals, breaches = portals+1, breaches+n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", slug, err))
+		}
+	}
+	return portals, breaches, errors.Join(errs...)
+}

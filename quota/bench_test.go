@@ -198,3 +198,46 @@ func BenchmarkBackupAll(b *testing.B) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// BenchmarkSLAJob is the minute's SLA check over every portal, each with a
+// policy and a ticket whose first-response target has passed once.
+func BenchmarkSLAJob(b *testing.B) {
+	e, n, _ := manyPortals(b)
+	ctx := context.Background()
+	if _, err := os.Stat(filepath.Join(e.Dir, "sla-ready")); err != nil {
+		for i := 0; i < n; i++ {
+			slug := fmt.Sprintf("q-%d", i)
+			h, err := e.Svc.Registry().Acquire(ctx, slug)
+			if err != nil {
+				b.Fatal(err)
+			}
+			admin, err := h.Portal.UserByEmail(ctx, "admin@"+slug+".test")
+			if err == nil {
+				if _, err = h.Portal.SaveSLAPolicy(ctx, admin, 0, portal.SLAPolicyChange{Name: ptr("All"), FirstResponseMinutes: ptr(1)}); err == nil {
+					_, err = h.Portal.CreateTicket(ctx, admin, portal.NewTicket{Values: map[string]string{"subject": "Late", "description": "Never answered."}})
+				}
+			}
+			if err == nil {
+				err = e.Svc.WatchClocks(ctx, h.Portal.Plan().ID, true)
+			}
+			h.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		os.WriteFile(filepath.Join(e.Dir, "sla-ready"), nil, 0o600)
+	}
+	e.Svc.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		portals, breaches, err := e.Svc.CheckClocks(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "sweep-s")
+		b.ReportMetric(float64(portals), "portals")
+		b.ReportMetric(float64(breaches), "breaches")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

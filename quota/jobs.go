@@ -34,7 +34,7 @@ func New(svc *provisioner.Service) *Jobs {
 }
 
 // Names are the jobs that can be run by hand.
-var Names = []string{"usage", "enforce", "billing", "expiry", "autoclose", "domains", "mailboxes", "backup"}
+var Names = []string{"usage", "enforce", "billing", "expiry", "autoclose", "domains", "mailboxes", "sla", "backup"}
 
 // Counts is what a run did, for its record.
 type Counts map[string]int
@@ -46,6 +46,10 @@ func (j *Jobs) Run(ctx context.Context, name string, now time.Time) (Counts, err
 		"mailboxes": func(ctx context.Context, now time.Time) (Counts, error) {
 			boxes, messages, failed, err := j.svc.FetchDueMailboxes(ctx)
 			return Counts{"mailboxes": boxes, "messages": messages, "failed": failed}, err
+		},
+		"sla": func(ctx context.Context, now time.Time) (Counts, error) {
+			portals, breaches, err := j.svc.CheckClocks(ctx)
+			return Counts{"portals": portals, "breaches": breaches}, err
 		},
 		"domains": func(ctx context.Context, now time.Time) (Counts, error) {
 			checked, verified, err := j.svc.CheckPendingDomains(ctx)

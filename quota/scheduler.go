@@ -57,6 +57,17 @@ func (s *Scheduler) Start() error {
 	}); err != nil {
 		return err
 	}
+	// SLA clocks every minute, in the portals that have them; recorded
+	// only when a target passed.
+	if _, err := s.cron.AddFunc("@every 1m", func() {
+		if _, breaches, err := s.jobs.svc.CheckClocks(context.Background()); err != nil {
+			slog.Error("job failed", "job", "sla", "err", err)
+		} else if breaches > 0 {
+			slog.Info("job", "job", "sla", "breaches", breaches)
+		}
+	}); err != nil {
+		return err
+	}
 	s.cron.Start()
 	go s.run("billing", "expiry", "usage", "enforce")()
 	return nil

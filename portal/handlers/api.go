@@ -181,7 +181,7 @@ func (s *Server) apiSaveStatus(w http.ResponseWriter, r *http.Request, rq *Reque
 func filterOf(q url.Values) portal.TicketFilter {
 	page, _ := strconv.Atoi(q.Get("page"))
 	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
-	return portal.TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Priority: q.Get("priority"),
+	return portal.TicketFilter{Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Tag: q.Get("tag"), Priority: q.Get("priority"),
 		Query: q.Get("q"), Unread: q.Get("unread") == "1", Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
 }
 
@@ -280,6 +280,13 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	if ch.Group, err = str("group"); err != nil { // an id, a name, or null for none
 		return web.BadRequest("group: %v", err)
+	}
+	if raw, ok := in["tags"]; ok {
+		var tags []string
+		if err := json.Unmarshal(raw, &tags); err != nil {
+			return web.BadRequest("tags: a list of names")
+		}
+		ch.Tags = &tags
 	}
 	if a, err := str("assignee"); err != nil {
 		return web.BadRequest("assignee: %v", err)

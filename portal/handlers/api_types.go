@@ -53,10 +53,11 @@ type NewTicketInput struct {
 // which is why apiPatchTicket reads the body key by key; this type
 // describes it for the document.
 type TicketPatch struct {
-	Status   any `json:"status,omitempty"`
-	Priority any `json:"priority,omitempty"`
-	Assignee any `json:"assignee,omitempty"`
-	Group    any `json:"group,omitempty"` // a group's id or name; null: no group
+	Status   any      `json:"status,omitempty"`
+	Priority any      `json:"priority,omitempty"`
+	Assignee any      `json:"assignee,omitempty"`
+	Group    any      `json:"group,omitempty"` // a group's id or name; null: no group
+	Tags     []string `json:"tags,omitempty"`  // all the ticket's tags; new names are made
 }
 
 // BulkInput applies one change to several tickets, all or none.
@@ -242,4 +243,55 @@ type PresenceInput struct {
 type PresenceResult struct {
 	Present    bool `json:"present"`
 	HandedBack int  `json:"handed_back"`
+}
+
+// BusinessHoursView is the portal's working time (hours null: every hour
+// counts) and the years of the bundled production calendar.
+type BusinessHoursView struct {
+	Hours *portal.BusinessHours `json:"hours"`
+	Years []int                 `json:"calendar_years,omitempty"`
+}
+
+// CalendarImport adds a year of the Russian production calendar.
+type CalendarImport struct {
+	Year int `json:"year"`
+}
+
+// SLAPolicyList is the policies in the order they are tried.
+type SLAPolicyList struct {
+	Policies []portal.SLAPolicy `json:"policies"`
+}
+
+// TagList is the portal's tags.
+type TagList struct {
+	Tags []portal.Tag `json:"tags"`
+}
+
+// TagInput makes or changes a tag.
+type TagInput struct {
+	Name  string `json:"name"`
+	Color string `json:"color"` // like #2563eb
+}
+
+// TriggerList is the portal's triggers in the order they run.
+type TriggerList struct {
+	Triggers []portal.Trigger `json:"triggers"`
+}
+
+// TriggerTestInput is a trigger (saved or not) and the ticket to try it on.
+type TriggerTestInput struct {
+	Trigger portal.Trigger `json:"trigger"`
+	Ticket  int64          `json:"ticket"`
+}
+
+// MergeInput names the ticket to merge into.
+type MergeInput struct {
+	Into int64 `json:"into"`
+}
+
+// SplitInput names the message to make a ticket of, and its subject (the
+// old ticket's when empty).
+type SplitInput struct {
+	Message int64  `json:"message"`
+	Subject string `json:"subject,omitempty"`
 }

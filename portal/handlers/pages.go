@@ -172,8 +172,10 @@ type TicketsData struct {
 	csrf     string // the form token of the rows' Take buttons
 	Spam     int    // staff: received mail held as spam
 	Groups   []portal.GroupRef
+	Tags     []portal.Tag
 	Present  bool           // staff: at work (groups give them tickets)
 	picked   map[int64]bool // ticked for a bulk change that failed
+	now      int64          // for the rows' SLA due times
 }
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -189,7 +191,7 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 	ctx := r.Context()
 	q := i18n.CleanValues(query)
 	f := filterOf(q)
-	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff(), csrf: rq.CSRF}
+	d := &TicketsData{Filter: f, Query: q, base: rq.Base, staff: rq.User.IsStaff(), csrf: rq.CSRF, now: rq.P.Now().Unix()}
 	var err error
 	if d.List, err = rq.P.ListTickets(ctx, rq.User, f); err != nil {
 		var fe *portal.FieldErrors
@@ -207,6 +209,9 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 		}
 		d.Spam = rq.P.SpamCount(ctx)
 		if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
+			return nil, err
+		}
+		if d.Tags, err = rq.P.Tags(ctx); err != nil {
 			return nil, err
 		}
 		d.Present = rq.User.Present
@@ -362,6 +367,7 @@ type TicketData struct {
 	Today       string
 	base        string
 	viewer      int64
+	now         int64 // for the SLA due times
 }
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
@@ -376,7 +382,7 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	}
 	d := &TicketData{T: v.Ticket, Timeline: v.Timeline, Earlier: v.Earlier, TicketFiles: v.Files, Work: v.Work, Rating: v.Rating, Client: v.Client,
 		Priorities: portal.Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
-		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID}
+		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, now: rq.P.Now().Unix()}
 	if rq.User.IsStaff() {
 		if d.Timing {
 			if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {
@@ -481,6 +487,15 @@ func (s *Server) ticketUpdateSubmit(w http.ResponseWriter, r *http.Request, rq *
 	}
 	if v, ok := r.PostForm["group"]; ok {
 		ch.Group = &v[0]
+	}
+	if v, ok := r.PostForm["tags"]; ok {
+		tags := []string{}
+		for _, t := range strings.Split(v[0], ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+		ch.Tags = &tags
 	}
 	if v, ok := r.PostForm["assignee"]; ok {
 		id, err := assigneeID(rq, v[0])

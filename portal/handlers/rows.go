@@ -14,7 +14,7 @@ import (
 // reflective escaping cost more than the page's queries, so it is written here
 // with templates.Writer, which escapes every value unless it is
 // template.HTML.
-func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf string, picked map[int64]bool) template.HTML {
+func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf string, picked map[int64]bool, now int64) template.HTML {
 	w := templates.NewWriter(lang, len(list)*700)
 	b := templates.Escape(base)
 	newActivity := templates.Escape(i18n.Msg(lang, "New activity"))
@@ -46,13 +46,21 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf strin
 		}
 		w.Raw(`<a href="`, href, `">`)
 		w.Esc(t.Subject)
-		w.Raw(`</a></td>`)
+		w.Raw(`</a>`)
+		if staff && len(t.Tags) > 0 {
+			w.Raw(tagPills(t.Tags, base))
+		}
+		w.Raw(`</td>`)
 		if staff {
 			w.Raw(`<td class="hide-sm"><a href="`, b, `/tickets?client=`, digits(t.Client.ID), `">`)
 			w.Esc(t.Client.Name)
 			w.Raw(`</a></td>`)
 		}
-		w.Raw(`<td>`, statusPill(t.Status, lang), `</td>`)
+		w.Raw(`<td>`, statusPill(t.Status, lang))
+		if staff {
+			w.Raw(dueHTML(t.SLA, now, lang))
+		}
+		w.Raw(`</td>`)
 		switch t.Priority {
 		case "urgent", "high":
 			w.Raw(`<td class="hide-sm"><span class="pill prio-`, templates.Escape(t.Priority), `">`)
@@ -77,7 +85,7 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf strin
 
 // Rows is the table body of the tickets page.
 func (d *TicketsData) Rows() template.HTML {
-	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf, d.picked)
+	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf, d.picked, d.now)
 }
 
 // Unread is how many tickets on this page have news for the person.
@@ -93,3 +101,29 @@ func (d *TicketsData) Unread() int {
 
 // digits is n as HTML: digits need no escaping.
 func digits(n int64) template.HTML { return template.HTML(strconv.FormatInt(n, 10)) }
+
+// dueHTML is a ticket's next SLA due time, coloured as it nears (within
+// an hour) and passes; "" without one.
+func dueHTML(sla *portal.TicketSLA, now int64, lang string) template.HTML {
+	if sla == nil {
+		return ""
+	}
+	due := sla.FirstResponseDue
+	if due == 0 || (sla.ResolutionDue != 0 && sla.ResolutionDue < due) {
+		due = sla.ResolutionDue
+	}
+	if due == 0 {
+		if sla.Breached {
+			return ` <span class="due late">` + templates.Escape(i18n.Msg(lang, "target passed")) + `</span>`
+		}
+		return ""
+	}
+	class, label := "due", "due"
+	switch {
+	case due <= now:
+		class, label = "due late", "overdue since"
+	case due-now <= 3600:
+		class = "due soon"
+	}
+	return ` <span class="` + template.HTML(class) + `">` + templates.Escape(i18n.Msg(lang, label)) + " " + templates.Escape(i18n.DateTime(lang, due)) + `</span>`
+}

@@ -55,6 +55,7 @@ type Config struct {
 	Billing   Billing
 	Domains   Domains
 	Mailboxes Mailboxes
+	Clocks    Clocks // nil: no SLA job watches the portals
 	// MinFill is the least time a person takes to fill in the
 	// registration form (web.Humans; 0: its default).
 	MinFill time.Duration
@@ -112,6 +113,9 @@ func (s *Server) routes() {
 	s.insightRoutes(m, api)
 	s.participantRoutes(m, api)
 	s.groupRoutes(m, api)
+	s.slaRoutes(m, api)
+	s.triggerRoutes(m, api)
+	s.mergeRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"cmp"
 	"html/template"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -58,13 +59,27 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	num := digits(t.Number)
 	tu := b + "/tickets/" + num
 
+	if t.MergedInto != 0 {
+		w.Raw("\n", `<p class="banner warn" role="status">`)
+		w.T("This ticket was merged into")
+		w.Raw(` <a href="`, b, `/tickets/`, digits(t.MergedInto), `">#`, digits(t.MergedInto), `</a>.</p>`)
+	}
 	w.Raw("\n", `<p><a href="`, b, `/tickets">← `)
 	w.Pick(staff, "All tickets", "My tickets")
 	w.Raw("</a></p>\n<h1>#", num, " ")
 	w.Esc(t.Subject)
 	w.Raw("</h1>\n", `<div class="grid2" data-live="`, tu, `/events" data-parts="facts timeline">`, "\n<section>\n", `<div class="card">`, "\n", `<dl class="kv" id="facts">`, "\n<dt>")
 	w.T("Status")
-	w.Raw("</dt><dd>", statusPill(t.Status, lang), "</dd>\n<dt>")
+	w.Raw("</dt><dd>", statusPill(t.Status, lang), "</dd>\n")
+	if t.SLA != nil && staff {
+		d.slaHTML(w, lang)
+	}
+	if len(t.Tags) > 0 && staff {
+		w.Raw("<dt>")
+		w.T("Tags")
+		w.Raw("</dt><dd>", tagPills(t.Tags, d.base), "</dd>\n")
+	}
+	w.Raw("<dt>")
 	w.Pick(staff, "Assignee", "Operator")
 	w.Raw("</dt><dd>")
 	if t.Assignee != nil {
@@ -104,7 +119,11 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 		w.T("Show the whole conversation")
 		w.Raw("</a></p>\n")
 	}
-	writeTimeline(w.Writer, d.Timeline, d.base, d.viewer)
+	split := template.HTML("")
+	if staff {
+		split = `<form class="inline" method="post" action="` + tu + `/split"><input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
+	}
+	writeTimeline(w.Writer, d.Timeline, d.base, d.viewer, split)
 	w.Raw("\n</div>\n")
 	d.replyHTML(w, pg, tu) // right under the conversation it answers
 	d.workHTML(w, pg, tu)
@@ -309,6 +328,43 @@ func (d *TicketData) ratingHTML(w *htmlw, pg *templates.Page, tu template.HTML) 
 	w.Raw("\n</div>\n")
 }
 
+// tagPills are a ticket's tags, each a link to the table filtered by it.
+func tagPills(tags []portal.Tag, base string) template.HTML {
+	var b strings.Builder
+	for _, g := range tags {
+		b.WriteString(` <a class="pill tag" href="` + string(templates.Escape(base)) + `/tickets?tag=` + string(templates.Escape(url.QueryEscape(g.Name))) + `">` + string(templates.Escape(g.Name)) + `</a>`)
+	}
+	return template.HTML(b.String())
+}
+
+// slaHTML is the ticket's SLA clocks among its facts.
+func (d *TicketData) slaHTML(w *htmlw, lang string) {
+	sla := d.T.SLA
+	for _, c := range []struct {
+		label string
+		due   int64
+	}{{"First response", sla.FirstResponseDue}, {"Resolution", sla.ResolutionDue}} {
+		if c.due == 0 {
+			continue
+		}
+		w.Raw("<dt>")
+		w.T(c.label)
+		w.Raw("</dt><dd>", dueHTML(&portal.TicketSLA{FirstResponseDue: c.due}, d.now, lang), "</dd>\n")
+	}
+	if sla.Paused {
+		w.Raw("<dt>")
+		w.T("Resolution")
+		w.Raw(`</dt><dd><span class="due">`)
+		w.T("paused: waiting for the client")
+		w.Raw("</span></dd>\n")
+	}
+	if sla.Breached {
+		w.Raw(`<dt>SLA</dt><dd><span class="due late">`)
+		w.T("target passed")
+		w.Raw("</span></dd>\n")
+	}
+}
+
 // copyHTML is who else the conversation includes: the clients in copy
 // (from the CC of a mail, or added by staff). Staff add and remove them;
 // someone in copy can leave.
@@ -486,7 +542,22 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 		w.Raw("</select>\n")
 		w.fieldError(pg, "group", "")
 	}
-	w.Raw(`<label for="status">`)
+	w.Raw(`<label for="tags">`)
+	w.T("Tags")
+	w.Raw(`</label><input id="tags" name="tags" autocomplete="off" value="`)
+	if v := pg.Value("tags"); pg.Form != nil {
+		w.Esc(v)
+	} else {
+		for i, g := range t.Tags {
+			if i > 0 {
+				w.Raw(", ")
+			}
+			w.Esc(g.Name)
+		}
+	}
+	w.Raw(`">`)
+	w.fieldError(pg, "tags", "")
+	w.Raw("\n", `<label for="status">`)
 	w.T("Status")
 	w.Raw("</label>\n", `<select id="status" name="status">`)
 	for _, st := range d.Statuses {
@@ -524,6 +595,22 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 		w.Raw(`<button type="submit" class="danger">`)
 		w.T("Delete ticket")
 		w.Raw("</button></form>")
+	}
+	if t.MergedInto == 0 {
+		w.Raw("\n", `<form class="card" method="post" action="`, tu, `/merge" id="merge" novalidate>`)
+		w.CSRFField(pg)
+		w.fieldClass(pg, "into")
+		w.Raw(`<label for="into">`)
+		w.T("Merge into ticket")
+		w.Raw(`</label><input id="into" name="into" inputmode="numeric" placeholder="#" value="`)
+		w.Esc(pg.Value("into"))
+		w.Raw(`">`)
+		w.fieldError(pg, "into", ` role="alert"`)
+		w.Raw(`</div><p class="help">`)
+		w.T("Its messages, files, labour, tags and people in copy move there; this one stays closed, as a link.")
+		w.Raw(`</p><div class="actions"><button type="submit" class="secondary">`)
+		w.T("Merge")
+		w.Raw("</button></div></form>")
 	}
 	w.Raw("\n</aside>\n")
 }

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"html/template"
+
 	"portaldesk/portal"
 	"portaldesk/templates"
 	"portaldesk/templates/i18n"
@@ -9,7 +11,10 @@ import (
 // writeTimeline writes a ticket's conversation. Like the tickets table's
 // rows it is written by hand: with thirty messages, html/template's
 // reflective execution of this loop was most of the ticket page's time.
-func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, viewer int64) {
+//
+// split, when not empty, is the form start (action and token) with which
+// staff make a client's message a ticket of its own.
+func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, viewer int64, split template.HTML) {
 	if len(entries) == 0 {
 		w.Raw(`<p class="muted">`)
 		w.T("No messages yet.")
@@ -46,7 +51,13 @@ func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, vi
 			w.T("support")
 			w.Raw(`</span>`)
 		}
-		w.Raw(` · `, when, "</div>\n", `<div class="body">`)
+		w.Raw(` · `, when)
+		if split != "" && e.Kind == portal.KindMessage && e.AuthorRole == portal.RoleClient {
+			w.Raw(` · `, split, `<input type="hidden" name="message" value="`, id, `"><button class="link" type="submit">`)
+			w.T("Split into a new ticket")
+			w.Raw(`</button></form>`)
+		}
+		w.Raw("</div>\n", `<div class="body">`)
 		w.Esc(e.Body)
 		w.Raw("</div>\n")
 		writeFiles(w, e.Attachments, base)

@@ -19,7 +19,7 @@ import (
 func TestTimelineHTML(t *testing.T) {
 	timelineHTML := func(entries []*portal.Entry, base string, viewer int64, lang string) string {
 		w := templates.NewWriter(lang, 0)
-		writeTimeline(w, entries, base, viewer)
+		writeTimeline(w, entries, base, viewer, "")
 		return w.String()
 	}
 	entries := []*portal.Entry{

@@ -499,6 +499,36 @@ func (c *Catalog) MailboxNext(ctx context.Context, id int64, at time.Time) error
 	return err
 }
 
+// WatchClocks puts the portal on the list of portals whose SLA clocks
+// the minute's job checks, or off.
+func (c *Catalog) WatchClocks(ctx context.Context, id int64, on bool) error {
+	var err error
+	if on {
+		_, err = c.db.Exec(ctx, "INSERT OR IGNORE INTO clocks (portal_id) VALUES (?)", id)
+	} else {
+		_, err = c.db.Exec(ctx, "DELETE FROM clocks WHERE portal_id = ?", id)
+	}
+	return err
+}
+
+// ClockPortals lists the live portals whose clocks the minute's job checks.
+func (c *Catalog) ClockPortals(ctx context.Context) ([]string, error) {
+	rows, err := c.db.Query(ctx, "SELECT p.slug FROM clocks k JOIN portals p ON p.id = k.portal_id WHERE p.state = 'active' ORDER BY p.id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 // WatchedMailboxes lists the live portals that fetch a mailbox: id → slug.
 func (c *Catalog) WatchedMailboxes(ctx context.Context) (map[int64]string, error) {
 	rows, err := c.db.Query(ctx, "SELECT p.id, p.slug FROM mailboxes m JOIN portals p ON p.id = m.portal_id WHERE p.state = 'active'")

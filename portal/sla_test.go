@@ -1,0 +1,157 @@
+package portal_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/provisioner"
+)
+
+// TestSLA: working hours and policies set through the API (errors at their
+// fields); a ticket's clocks follow its life — the first answer stops the
+// first one, waiting for the client pauses resolution, the client's reply
+// resumes it with the time left; a priority change picks another policy;
+// the minute's job marks each passed target once, with an event, a mail
+// and (where the policy says) a higher priority; only portals with
+// policies are visited.
+func TestSLA(t *testing.T) {
+	msk := time.FixedZone("MSK", 3*3600)
+	clk := &clock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, msk)} // a Monday
+	e := pdtest.New(t, provisioner.Config{})
+	e.Svc.SetClock(clk.Now)
+	w := worldOn(t, e)
+	api := func(tok, method, path string, body any) pdtest.Resp { return w.api(t, tok, method, path, body) }
+	at := func(day, hour, min int) int64 { return time.Date(2026, 11, 30+day, hour, min, 0, 0, msk).Unix() }
+
+	for _, c := range []struct {
+		path  string
+		body  map[string]any
+		field string
+	}{
+		{"/business-hours", map[string]any{"hours": map[string]any{"time_zone": "Moon/Base", "week": map[string]any{"mon": []any{map[string]any{"from": "09:00", "to": "18:00"}}}}}, "time_zone"},
+		{"/business-hours", map[string]any{"hours": map[string]any{"time_zone": "Europe/Moscow", "week": map[string]any{"mon": []any{map[string]any{"from": "18:00", "to": "09:00"}}}}}, "week.mon"},
+		{"/sla-policies", map[string]any{"name": "Nothing"}, "first_response_minutes"},
+		{"/sla-policies", map[string]any{"name": "Odd", "priorities": []string{"asap"}, "first_response_minutes": 60}, "priorities"},
+		{"/sla-policies", map[string]any{"name": "", "first_response_minutes": 60}, "name"},
+	} {
+		method := "POST"
+		if c.path == "/business-hours" {
+			method = "PUT"
+		}
+		if r := api(w.admin, method, c.path, c.body); r.Status != 422 || !strings.Contains(r.Body, `"`+c.field+`"`) {
+			t.Errorf("%s %v: %d %s", c.path, c.body, r.Status, r.Body)
+		}
+	}
+	nine := []any{map[string]any{"from": "09:00", "to": "18:00"}}
+	week := map[string]any{"mon": nine, "tue": nine, "wed": nine, "thu": nine, "fri": nine}
+	if r := api(w.admin, "PUT", "/business-hours", map[string]any{"hours": map[string]any{"time_zone": "Europe/Moscow", "week": week}}); r.Status != 200 {
+		t.Fatalf("hours: %d %s", r.Status, r.Body)
+	}
+	if r := api(w.op, "PUT", "/business-hours", map[string]any{"hours": nil}); r.Status != 403 {
+		t.Errorf("an operator changed the hours: %d", r.Status)
+	}
+	if r := api(w.admin, "POST", "/business-hours/import", map[string]any{"year": 2030}); r.Status != 422 || !strings.Contains(r.Body, `"year"`) {
+		t.Errorf("a year the calendar lacks: %d %s", r.Status, r.Body)
+	}
+	if r := api(w.admin, "POST", "/business-hours/import", map[string]any{"year": 2026}); r.Status != 200 || !strings.Contains(r.Body, "2026-01-07") {
+		t.Errorf("the production calendar: %d %s", r.Status, r.Body)
+	}
+	for _, p := range []map[string]any{
+		{"name": "Urgent", "priorities": []string{"urgent"}, "first_response_minutes": 60, "resolution_minutes": 240},
+		{"name": "Standard", "first_response_minutes": 240, "resolution_minutes": 960, "escalate": true},
+	} {
+		if r := api(w.admin, "POST", "/sla-policies", p); r.Status != 201 {
+			t.Fatalf("policy: %d %s", r.Status, r.Body)
+		}
+	}
+	sla := func(n int64) map[string]any {
+		tk := api(w.admin, "GET", fmt.Sprintf("/tickets/%d", n), nil).JSON(t)
+		s, _ := tk["sla"].(map[string]any)
+		return s
+	}
+	unix := func(v any) int64 { f, _ := v.(float64); return int64(f) }
+
+	// A ticket at 10:00 on Monday: first answer by 14:00, resolution in 16
+	// working hours — 8 on Monday, 8 on Tuesday: 17:00 on Tuesday.
+	n := int64(api(w.ca, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Scanner", "description": "Dead"}}).JSON(t)["number"].(float64))
+	tp := fmt.Sprintf("/tickets/%d", n)
+	s := sla(n)
+	if unix(s["first_response_due"]) != at(0, 14, 0) || unix(s["resolution_due"]) != at(1, 17, 0) {
+		t.Fatalf("the new ticket's clocks: %v", s)
+	}
+	api(w.op, "PATCH", tp, map[string]any{"assignee": "me"})
+	clk.Add(time.Hour)
+	api(w.op, "POST", tp+"/messages", map[string]any{"body": "Looking at it."})
+	if s := sla(n); s["first_response_due"] != nil || unix(s["resolution_due"]) != at(1, 17, 0) {
+		t.Errorf("after the first answer: %v", s)
+	}
+	// Waiting for the client from 12:00 (2 working hours spent): paused.
+	clk.Add(time.Hour)
+	api(w.op, "PATCH", tp, map[string]any{"status": "Waiting for client"})
+	if s := sla(n); s["resolution_due"] != nil || s["paused"] != true {
+		t.Errorf("waiting for the client: %v", s)
+	}
+	// The client answers on Wednesday at 12:00: 14 hours left — 6 on
+	// Wednesday, 8 on Thursday: 17:00 on Thursday.
+	clk.Add(48 * time.Hour)
+	api(w.ca, "POST", tp+"/messages", map[string]any{"body": "Here are the photos."})
+	if s := sla(n); unix(s["resolution_due"]) != at(3, 17, 0) || s["paused"] == true {
+		t.Errorf("resumed: %v (want %d)", s, at(3, 17, 0))
+	}
+
+	// Friday 17:00: a ticket made urgent gets the urgent policy — first
+	// answer by 18:00 the same day.
+	clk.Add(53 * time.Hour)
+	m := int64(api(w.ca, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Server down", "description": "All of it"}}).JSON(t)["number"].(float64))
+	api(w.admin, "PATCH", fmt.Sprintf("/tickets/%d", m), map[string]any{"priority": "urgent"})
+	if s := sla(m); unix(s["first_response_due"]) != at(4, 18, 0) {
+		t.Errorf("the urgent ticket: %v (want %d)", s, at(4, 18, 0))
+	}
+
+	// Monday 10:00 next week: the urgent ticket's first answer is late,
+	// the scanner's resolution (Thursday 17:00) too, and both targets of
+	// the world's first ticket, never answered.
+	clk.Add(65 * time.Hour)
+	portals, breaches, err := e.Svc.CheckClocks(t.Context())
+	if err != nil || portals != 1 || breaches != 4 {
+		t.Fatalf("the job: %d portals, %d breaches, %v", portals, breaches, err)
+	}
+	if _, again, _ := e.Svc.CheckClocks(t.Context()); again != 0 {
+		t.Errorf("the job run again marked %d more", again)
+	}
+	tk := api(w.admin, "GET", tp, nil).JSON(t)
+	if tk["priority"] != "high" || tk["sla"].(map[string]any)["breached"] != true {
+		t.Errorf("the scanner after its breach: priority %v, sla %v", tk["priority"], tk["sla"])
+	}
+	if c := conversation(t, w, n); !strings.Contains(c, "The resolution target passed") || !strings.Contains(c, "raised the priority from normal to high") {
+		t.Errorf("the scanner's history: %s", c)
+	}
+	if api(w.admin, "GET", fmt.Sprintf("/tickets/%d", m), nil).JSON(t)["priority"] != "urgent" {
+		t.Error("a policy without escalation raised the priority")
+	}
+	var toOp, toAdmin bool
+	for _, mail := range e.Mails(t, "alpha") {
+		toOp = toOp || strings.Contains(mail, "op@alpha.test") && strings.Contains(mail, "resolution target")
+		toAdmin = toAdmin || strings.Contains(mail, "admin@alpha.test") && strings.Contains(mail, "first response target")
+	}
+	if !toOp || !toAdmin {
+		t.Errorf("breach mail: to the assignee %v, to the admin of an unassigned ticket %v", toOp, toAdmin)
+	}
+	if page := pdtest.Do(t, e.SignIn(t, "alpha", "op@alpha.test"), "GET", e.URL+"/alpha/tickets", nil).Body; !strings.Contains(page, `class="due late"`) {
+		t.Error("the table does not mark the late tickets")
+	}
+
+	// Without policies the portal is not visited.
+	for _, p := range api(w.admin, "GET", "/sla-policies", nil).JSON(t)["policies"].([]any) {
+		api(w.admin, "DELETE", fmt.Sprintf("/sla-policies/%v", p.(map[string]any)["id"]), nil)
+	}
+	if portals, _, _ := e.Svc.CheckClocks(t.Context()); portals != 0 {
+		t.Errorf("with no policies the job still visits %d portals", portals)
+	}
+	if s := sla(n); s != nil {
+		t.Errorf("with no policies the ticket keeps clocks: %v", s)
+	}
+}
