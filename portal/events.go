@@ -1,7 +1,10 @@
 package portal
 
 import (
+	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Change is what live pages hear when a ticket changes: which ticket and
@@ -12,6 +15,9 @@ type Change struct {
 	Ticket   int64
 	ClientID int64 // the ticket's client
 	Internal bool
+	// Presence: who has the ticket open or is writing changed (staff's
+	// pages only; see Hub.Enter).
+	Presence bool
 }
 
 // Hub passes ticket changes of one portal to the pages that have it open
@@ -21,7 +27,25 @@ type Hub struct {
 	mu     sync.Mutex
 	subs   map[*listener]struct{}
 	closed bool
+	here   map[int64]map[int64]*presence // ticket → staff member → on its page
 }
+
+// presence is a staff member on a ticket's page: how many pages they have
+// open there, and when they last typed in its reply box.
+type presence struct {
+	name    string
+	pages   int
+	writing time.Time
+}
+
+// Viewer is someone else on a ticket's page, as the page shows them.
+type Viewer struct {
+	Name    string `json:"name"`
+	Writing bool   `json:"writing"` // typed in the reply box in the last WritingFor
+}
+
+// WritingFor is how long after a keystroke someone counts as writing.
+const WritingFor = 10 * time.Second
 
 type listener struct {
 	ticket int64 // 0: every ticket (the operators' table)
@@ -122,6 +146,9 @@ func (h *Hub) Publish(c Change) {
 		}
 		// A ticket's page was let listen by the ticket's own check (its
 		// client or someone in copy); a client's list hears of their own.
+		if c.Presence && (!l.staff || l.ticket != c.Ticket) {
+			continue // who is on a ticket's page is for staff on that page
+		}
 		if !l.staff && (c.Internal || (l.ticket == 0 && c.ClientID != l.userID)) {
 			continue
 		}
@@ -139,4 +166,64 @@ func (p *Portal) publish(t *Ticket, internal bool) {
 	}
 	c := Change{Ticket: t.Number, ClientID: t.Client.ID, Internal: internal}
 	p.afterCommit(func() { p.Events.Publish(c) })
+}
+
+// Enter puts a staff member on ticket's page (once per open page) and
+// tells the others there; leave takes them off when the page closes.
+func (h *Hub) Enter(ticket, userID int64, name string) (leave func()) {
+	h.mu.Lock()
+	if h.here == nil {
+		h.here = map[int64]map[int64]*presence{}
+	}
+	if h.here[ticket] == nil {
+		h.here[ticket] = map[int64]*presence{}
+	}
+	p := h.here[ticket][userID]
+	if p == nil {
+		p = &presence{name: name}
+		h.here[ticket][userID] = p
+	}
+	p.pages++
+	h.mu.Unlock()
+	h.Publish(Change{Ticket: ticket, Presence: true})
+	return func() {
+		h.mu.Lock()
+		if p.pages--; p.pages <= 0 {
+			delete(h.here[ticket], userID)
+			if len(h.here[ticket]) == 0 {
+				delete(h.here, ticket)
+			}
+		}
+		h.mu.Unlock()
+		h.Publish(Change{Ticket: ticket, Presence: true})
+	}
+}
+
+// Writing notes that a staff member on ticket's page is typing a reply,
+// and tells the others there (when they were not writing already).
+func (h *Hub) Writing(ticket, userID int64, now time.Time) {
+	h.mu.Lock()
+	p := h.here[ticket][userID]
+	news := p != nil && now.Sub(p.writing) >= WritingFor/2
+	if p != nil {
+		p.writing = now
+	}
+	h.mu.Unlock()
+	if news {
+		h.Publish(Change{Ticket: ticket, Presence: true})
+	}
+}
+
+// Viewers are the staff on ticket's page other than userID, by name.
+func (h *Hub) Viewers(ticket, userID int64, now time.Time) []Viewer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []Viewer{}
+	for id, p := range h.here[ticket] {
+		if id != userID {
+			out = append(out, Viewer{Name: p.name, Writing: now.Sub(p.writing) < WritingFor})
+		}
+	}
+	slices.SortFunc(out, func(a, b Viewer) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -1,10 +1,7 @@
 package portal_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -244,38 +241,22 @@ func TestGroupAccess(t *testing.T) {
 		t.Errorf("Rita given a ticket she may not see: %d %s", r.Status, r.Body)
 	}
 
-	// Live: a change of Service's ticket reaches the table as a bare ping
-	// (the table then reads what Rita may see); her ticket's page hears
-	// only of her ticket.
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", g.e.URL+"/alpha/tickets/"+num(line2)+"/events", nil)
-	res, err := rita.Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("Rita's live page: %v %v", err, res)
-	}
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	// Live: her ticket's page hears only of her ticket (and who else is
+	// on it), never of Service's.
+	events, stop := sseEvents(t, rita, g.e.URL+"/alpha/tickets/"+num(line2)+"/events")
 	g.api(t, g.op, "POST", "/tickets/"+num(service)+"/messages", map[string]any{"body": "Descaled."})
-	select {
-	case l := <-lines:
-		for l == "" || strings.HasPrefix(l, ":") || strings.HasPrefix(l, "retry") {
-			select {
-			case l = <-lines:
-			case <-time.After(300 * time.Millisecond):
-				l = "quiet"
+	quiet := time.After(300 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			if strings.HasPrefix(ev, "ticket:") {
+				t.Errorf("Rita's page heard of Service's ticket: %q", ev)
 			}
+		case <-quiet:
+			done = true
 		}
-		if l != "quiet" {
-			t.Errorf("Rita's page heard of Service's ticket: %q", l)
-		}
-	case <-time.After(300 * time.Millisecond):
 	}
-	res.Body.Close()
+	stop()
 
 	// Mail: the client's reply on Service's unassigned ticket goes to the
 	// staff who may see it, not to Rita.

@@ -193,6 +193,25 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 	return e, nil
 }
 
+// NewerMessage reports whether someone other than actor wrote on ticket
+// number after entry after (a message, or a note for staff): a reply
+// written meanwhile should be read before sending.
+func (p *Portal) NewerMessage(ctx context.Context, actor *User, number, after int64) (bool, error) {
+	if _, err := p.Ticket(ctx, actor, number); err != nil {
+		return false, err
+	}
+	kinds := "kind = 'message'"
+	if actor.IsStaff() {
+		kinds = "kind IN ('message', 'note')"
+	}
+	var one int
+	err := p.q.QueryRow(ctx, "SELECT 1 FROM messages WHERE ticket_id = ? AND id > ? AND "+kinds+" AND (author_id IS NULL OR author_id <> ?) LIMIT 1", number, after, actor.ID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // addEvent writes a line of the ticket's history (who changed what), in
 // English: the page translates it for its reader.
 // actorID 0: the portal did it by itself.

@@ -93,6 +93,43 @@
       });
     };
     es.addEventListener("ticket", refresh);
+    // Staff on a ticket's page see who else has it open and who is
+    // writing; a mark of writing fades by itself after WritingFor.
+    var viewers = document.getElementById("viewers");
+    if (viewers) {
+      var fade;
+      var show = function (list) {
+        viewers.textContent = "";
+        viewers.hidden = list.length === 0;
+        if (!list.length) return;
+        viewers.appendChild(document.createTextNode(viewers.getAttribute("data-here") + " "));
+        list.forEach(function (v, i) {
+          var b = document.createElement("b");
+          b.textContent = v.name;
+          viewers.appendChild(b);
+          if (v.writing) {
+            var s = document.createElement("span");
+            s.className = "writing";
+            s.textContent = " (" + viewers.getAttribute("data-writing") + "…)";
+            viewers.appendChild(s);
+          }
+          if (i < list.length - 1) viewers.appendChild(document.createTextNode(", "));
+        });
+        clearTimeout(fade);
+        if (list.some(function (v) { return v.writing; })) {
+          fade = setTimeout(function () { show(list.map(function (v) { return { name: v.name, writing: false }; })); }, 10500);
+        }
+      };
+      es.addEventListener("viewers", function (e) { try { show(JSON.parse(e.data)); } catch (x) {} });
+      var box = document.querySelector("#reply textarea[name=body]"), token = document.querySelector("#reply input[name=_csrf]");
+      var sent = 0;
+      if (box && token) box.addEventListener("input", function () {
+        var now = Date.now();
+        if (now - sent < 4000) return;
+        sent = now;
+        fetch(viewers.getAttribute("data-writing-url"), { method: "POST", credentials: "same-origin", body: new URLSearchParams({ _csrf: token.value }) }).catch(function () {});
+      });
+    }
     // After a reconnect (a restart, a stream's end) catch up on what was missed.
     var opened = false;
     es.addEventListener("open", function () { if (opened) refresh(); opened = true; });

@@ -465,6 +465,27 @@ func TestJourneyInChromium(t *testing.T) {
 	// Back to the desktop: the emulation is cleared, not replaced by another.
 	oper.run("desktop again", emulation.ClearDeviceMetricsOverride())
 
+	// 12e. Two on one ticket: each sees the other there, and who is
+	// writing; a reply sent while the other wrote is shown to them before
+	// theirs goes, and what they wrote is kept.
+	admin.run("admin on the ticket", visit(ticketURL), chromedp.WaitVisible("#reply"))
+	oper.run("operator on the ticket", visit(ticketURL), chromedp.WaitVisible(`//p[@id="viewers"][contains(., "Anna")]`, chromedp.BySearch))
+	admin.run("sees the operator", chromedp.WaitVisible(`//p[@id="viewers"][contains(., "Oleg")]`, chromedp.BySearch))
+	oper.run("writes", chromedp.SendKeys("#body", "I will call the patient"))
+	admin.run("sees him writing", chromedp.WaitVisible(`//p[@id="viewers"]//span[contains(@class, "writing")]`, chromedp.BySearch))
+	admin.shot("another-operator-writing")
+	admin.run("answers first", chromedp.SendKeys("#body", "Called already: all set."), submit("#body"),
+		chromedp.WaitVisible(`//div[@class="body"][contains(., "Called already")]`, chromedp.BySearch))
+	oper.run("sends after", submit("#body"),
+		chromedp.WaitVisible(`//div[contains(@class, "banner")][contains(., "A new message arrived while you were writing")]`, chromedp.BySearch))
+	var kept string
+	oper.run("kept", chromedp.Value("#body", &kept))
+	if kept != "I will call the patient" {
+		t.Fatalf("the warned reply keeps %q", kept)
+	}
+	oper.shot("warned-of-a-newer-message")
+	oper.run("sends again", submit("#body"), chromedp.WaitVisible(`//div[@class="body"][contains(., "I will call the patient")]`, chromedp.BySearch))
+
 	// 12d. The admin's menu in Russian fits one line at 1,280 px.
 	var navH, linkH float64
 	admin.run("russian menu", visit(e.URL+"/bluelake/tickets"), click(`footer button[name=lang]`), chromedp.WaitVisible(`//a[contains(., "Заявки")]`, chromedp.BySearch),

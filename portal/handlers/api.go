@@ -370,6 +370,15 @@ func (s *Server) apiPostMessage(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
+	if in.After != 0 {
+		newer, err := rq.P.NewerMessage(r.Context(), rq.User, number(r), in.After)
+		if err != nil {
+			return err
+		}
+		if newer {
+			return web.Errorf(http.StatusConflict, "newer_message", "A new message arrived while you were writing: read it, then send yours again.")
+		}
+	}
 	e, err := rq.P.PostMessage(r.Context(), rq.User, number(r), in.Body, in.Internal)
 	if err != nil {
 		return err

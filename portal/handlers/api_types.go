@@ -77,6 +77,9 @@ type BulkResult struct {
 type MessageInput struct {
 	Body     string `json:"body"`
 	Internal bool   `json:"internal"`
+	// After, when set, is the newest message the writer has seen: if
+	// someone else wrote since, nothing is posted (409 newer_message).
+	After int64 `json:"after,omitempty"`
 }
 
 // ParticipantInput puts a client of the portal in copy of a ticket.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -22,6 +23,20 @@ func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request, rq *Reques
 // tickets table.
 func (s *Server) tableEvents(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	return s.stream(w, r, rq, 0)
+}
+
+// writingSubmit notes that a staff member types a reply on a ticket's page,
+// for the others there to see.
+func (s *Server) writingSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	n := number(r)
+	if _, err := rq.P.Ticket(r.Context(), rq.User, n); err != nil {
+		return err
+	}
+	if rq.P.Events != nil {
+		rq.P.Events.Writing(n, rq.User.ID, time.Now())
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // streamLife bounds one stream; the browser reconnects by itself, which
@@ -46,6 +61,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, tic
 		return web.Errorf(http.StatusServiceUnavailable, "shutting_down", "The service is restarting.")
 	}
 	defer stop()
+	staffOnTicket := ticket != 0 && rq.User.IsStaff()
+	if staffOnTicket {
+		// The others on the ticket's page see this person there.
+		defer hub.Enter(ticket, rq.User.ID, rq.User.FullName())()
+	}
 	// The stream needs only the hub, which outlives the portal's handle:
 	// give the portal back now, so that open pages never keep portals open
 	// past the registry's limit.
@@ -58,6 +78,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, tic
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 3000\n: hello\n\n")
+	viewers := func() {
+		b, _ := json.Marshal(hub.Viewers(ticket, rq.User.ID, time.Now()))
+		fmt.Fprintf(w, "event: viewers\ndata: %s\n\n", b)
+	}
+	if staffOnTicket {
+		viewers()
+	}
 	fl.Flush()
 	ping := time.NewTicker(25 * time.Second)
 	defer ping.Stop()
@@ -69,7 +96,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rq *Request, tic
 			if !ok {
 				return nil
 			}
-			fmt.Fprintf(w, "event: ticket\ndata: {\"ticket\":%d}\n\n", c.Ticket)
+			if c.Presence {
+				viewers()
+			} else {
+				fmt.Fprintf(w, "event: ticket\ndata: {\"ticket\":%d}\n\n", c.Ticket)
+			}
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case <-end.C:

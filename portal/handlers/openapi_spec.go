@@ -80,7 +80,7 @@ var apiOps = []apiOp{
 	{Method: "GET", Path: "/tickets/{n}/messages", Tag: "Tickets", Summary: "The conversation, oldest first; internal notes only for staff.", Who: signedIn,
 		Status: 200, Resp: MessageList{}, Errors: []int{401, 404}},
 	{Method: "POST", Path: "/tickets/{n}/messages", Tag: "Tickets", Summary: "Reply, or (staff) write an internal note the client never sees.", Who: signedIn,
-		Body: MessageInput{}, Status: 201, Resp: portal.Entry{}, Errors: []int{400, 401, 404, 422, 507}},
+		Body: MessageInput{}, Status: 201, Resp: portal.Entry{}, Errors: []int{400, 401, 404, 409, 422, 507}},
 	{Method: "POST", Path: "/tickets/{n}/attachments", Tag: "Tickets", Summary: "Attach files (multipart, field file; message: a message id to attach them to). All or none.", Who: signedIn,
 		Body: "multipart", Status: 201, Resp: AttachmentList{}, Errors: []int{400, 401, 404, 413, 422, 507}},
 	{Method: "GET", Path: "/attachments/{id}", Tag: "Tickets", Summary: "Download a file.", Who: signedIn, Status: 200, Resp: "binary", Errors: []int{401, 404}},

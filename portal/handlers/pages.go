@@ -34,6 +34,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/tickets", s.user(s.newTicketSubmit)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}", s.user(s.ticketPage)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/events", s.user(s.ticketEvents)).Methods("GET")
+	m.Handle("/tickets/{n:[0-9]+}/writing", s.user(s.writingSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/events", s.user(s.tableEvents)).Methods("GET")
 	m.Handle("/tour", s.user(s.tourSubmit)).Methods("POST")
 	m.Handle("/logo", s.h(s.logo)).Methods("GET")
@@ -437,6 +438,13 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 			files.Discard()
 			return s.formFail(w, pg, "ticket", r.PostForm, &portal.FieldErrors{Fields: map[string]string{"body": "Unknown status."}})
 		}
+	}
+	if last, err := strconv.ParseInt(r.PostForm.Get("last"), 10, 64); err == nil && d.newerThan(last, rq.User.ID) != nil {
+		// Someone wrote while this was being written: they see it first;
+		// sending again (the form now knows it) posts.
+		files.Discard()
+		return s.formFail(w, pg, "ticket", r.PostForm, &web.Error{Status: http.StatusConflict, Code: "newer_message",
+			Message: "A new message arrived while you were writing: read it above, then send yours again."})
 	}
 	body := r.PostForm.Get("body")
 	if strings.TrimSpace(body) == "" && files.Len() > 0 {

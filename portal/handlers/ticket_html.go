@@ -337,6 +337,28 @@ func tagPills(tags []portal.Tag, base string) template.HTML {
 	return template.HTML(b.String())
 }
 
+// lastSeen is the newest message or note the page shows.
+func (d *TicketData) lastSeen() int64 {
+	var last int64
+	for _, e := range d.Timeline {
+		if e.Kind != portal.KindEvent && e.ID > last {
+			last = e.ID
+		}
+	}
+	return last
+}
+
+// newerThan is the first message or note after last that someone other
+// than viewer wrote, or nil.
+func (d *TicketData) newerThan(last, viewer int64) *portal.Entry {
+	for _, e := range d.Timeline {
+		if e.Kind != portal.KindEvent && e.ID > last && (e.Author == nil || e.Author.ID != viewer) {
+			return e
+		}
+	}
+	return nil
+}
+
 // slaHTML is the ticket's SLA clocks among its facts.
 func (d *TicketData) slaHTML(w *htmlw, lang string) {
 	sla := d.T.SLA
@@ -420,8 +442,19 @@ func (d *TicketData) copyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 // internal note).
 func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
+	if staff {
+		// Who else has the ticket open, and who is writing (filled live).
+		w.Raw(`<p id="viewers" class="viewers" aria-live="polite" hidden data-writing-url="`, tu, `/writing" data-here="`)
+		w.Esc(i18n.Msg(w.Lang, "Also on this ticket:"))
+		w.Raw(`" data-writing="`)
+		w.Esc(i18n.Msg(w.Lang, "writing a reply"))
+		w.Raw(`"></p>`, "\n")
+	}
 	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply" data-draft="`, tu, `">`, "\n")
 	w.CSRFField(pg)
+	// The newest entry the writer has seen: a message that comes after it
+	// while they write is shown to them before theirs is sent.
+	w.Raw(`<input type="hidden" name="last" value="`, digits(d.lastSeen()), `">`)
 	if staff {
 		// Reply or internal note: a two-way choice at the top, the form
 		// taking the note's colour when it is a note (app.css).
@@ -544,7 +577,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	}
 	w.Raw(`<label for="tags">`)
 	w.T("Tags")
-	w.Raw(`</label><input id="tags" name="tags" autocomplete="off" value="`)
+	w.Raw(`</label><input id="tags" name="tags" type="text" autocomplete="off" placeholder="vip, refund" value="`)
 	if v := pg.Value("tags"); pg.Form != nil {
 		w.Esc(v)
 	} else {
@@ -602,7 +635,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 		w.fieldClass(pg, "into")
 		w.Raw(`<label for="into">`)
 		w.T("Merge into ticket")
-		w.Raw(`</label><input id="into" name="into" inputmode="numeric" placeholder="#" value="`)
+		w.Raw(`</label><input id="into" name="into" type="text" inputmode="numeric" placeholder="#" value="`)
 		w.Esc(pg.Value("into"))
 		w.Raw(`">`)
 		w.fieldError(pg, "into", ` role="alert"`)

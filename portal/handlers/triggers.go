@@ -100,7 +100,7 @@ func (s *Server) triggerSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 		return web.BadRequest("Bad form.")
 	}
 	id, t := pathID(r), triggerOf(r)
-	if n := r.PostForm.Get("test_ticket"); n != "" {
+	if n := r.PostForm.Get("test_ticket"); r.PostForm.Get("try") != "" {
 		// Tried on a ticket, not saved.
 		num, _ := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(n), "#"), 10, 64)
 		res, err := rq.P.TestTrigger(r.Context(), rq.User, t, num)
