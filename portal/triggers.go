@@ -24,6 +24,9 @@ const (
 	OnCreate  = "create"
 	OnUpdate  = "update"
 	OnMessage = "message"
+	// OnTime rules are looked at every minute on open tickets; each acts on
+	// a ticket once until something happens on it (RunTimeRules).
+	OnTime = "time"
 )
 
 // Trigger is one rule.
@@ -72,6 +75,35 @@ var conditionOps = map[string][]string{
 	"status": {"is", "is_not"}, "priority": {"is", "is_not"}, "group": {"is", "is_not"}, "source": {"is", "is_not"},
 	"assignee": {"is", "is_not"}, "tag": {"has", "has_not"}, "subject": {"contains", "not_contains"},
 	"body": {"contains", "not_contains"}, "client_email": {"ends_with", "contains"}, "hours": {"is"}, "author": {"is"},
+	"idle": {"more_than"}, "age": {"more_than"},
+}
+
+// parseWorkTime reads a span of working time: "30m", "4h", "1h30m", or
+// "3d" — working days, each as long as the first working weekday's hours.
+func (c *calendar) parseWorkTime(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(strings.ToLower(v))
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > 366 {
+			return 0, false
+		}
+		return time.Duration(days) * c.dayLength(), true
+	}
+	d, err := time.ParseDuration(v)
+	return d, err == nil && d > 0 && d <= 366*24*time.Hour
+}
+
+// dayLength is a working day's working time (a whole day when every hour
+// counts).
+func (c *calendar) dayLength() time.Duration {
+	if c == nil {
+		return 24 * time.Hour
+	}
+	var d time.Duration
+	for _, s := range c.workday {
+		d += time.Duration(s[1]-s[0]) * time.Minute
+	}
+	return d
 }
 
 var actionTypes = []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail"}
@@ -123,8 +155,12 @@ func (p *Portal) checkTrigger(ctx context.Context, t *Trigger) map[string]string
 	if n := utf8.RuneCountInString(t.Name); n == 0 || n > 80 {
 		errs["name"] = "Enter a name of at most 80 characters."
 	}
-	if t.Event != OnCreate && t.Event != OnUpdate && t.Event != OnMessage {
-		errs["event"] = "Choose create, update or message."
+	if t.Event != OnCreate && t.Event != OnUpdate && t.Event != OnMessage && t.Event != OnTime {
+		errs["event"] = "Choose create, update, message or time."
+	}
+	timed := slices.ContainsFunc(t.Conditions, func(c Condition) bool { return c.Field == "idle" || c.Field == "age" })
+	if t.Event == OnTime && !timed {
+		errs["conditions"] = "A time rule needs an idle or age condition: how long after what it acts."
 	}
 	if len(t.Conditions) > MaxTriggerParts || len(t.Actions) > MaxTriggerParts {
 		errs["actions"] = fmt.Sprintf("At most %d conditions and %d actions.", MaxTriggerParts, MaxTriggerParts)
@@ -158,6 +194,10 @@ func (p *Portal) checkTrigger(ctx context.Context, t *Trigger) map[string]string
 		case field == "group":
 			if _, _, err := p.findGroup(ctx, c.Value); err != nil {
 				errs[key] = "Unknown group."
+			}
+		case field == "idle" || field == "age":
+			if _, ok := p.workCalendar(ctx).parseWorkTime(c.Value); !ok {
+				errs[key] = "Enter working time like 30m, 4h or 3d (working days)."
 			}
 		case field == "hours" && c.Value != "in" && c.Value != "out":
 			errs[key] = "Use in or out."
@@ -270,6 +310,7 @@ func (p *Portal) DeleteTrigger(ctx context.Context, actor *User, id int64) error
 // trigTicket is what conditions look at.
 type trigTicket struct {
 	number, status, group, assignee, client int64
+	created, activity                       int64
 	statusName, priority, source            string
 	subject, description, clientEmail       string
 	clientName                              string
@@ -282,9 +323,11 @@ func (p *Portal) trigTicketOf(ctx context.Context, number int64) (*trigTicket, e
 	var prio int
 	var tagIDs string
 	err := p.q.QueryRow(ctx, `SELECT t.status_id, s.name, t.priority, COALESCE(t.group_id, 0), COALESCE(t.assignee_id, 0), t.source, t.subject, t.description,
-		c.id, c.email, TRIM(c.name || ' ' || c.surname), COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), '')
+		c.id, c.email, TRIM(c.name || ' ' || c.surname), COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''),
+		t.created_at, t.last_activity_at
 		FROM tickets t JOIN statuses s ON s.id = t.status_id JOIN users c ON c.id = t.client_id WHERE t.id = ?`, number).
-		Scan(&t.status, &t.statusName, &prio, &t.group, &t.assignee, &t.source, &t.subject, &t.description, &t.client, &t.clientEmail, &t.clientName, &tagIDs)
+		Scan(&t.status, &t.statusName, &prio, &t.group, &t.assignee, &t.source, &t.subject, &t.description, &t.client, &t.clientEmail, &t.clientName, &tagIDs,
+			&t.created, &t.activity)
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +382,14 @@ func (p *Portal) holds(ctx context.Context, c Condition, t *trigTicket, text str
 		return in == (c.Value == "in")
 	case f == "author":
 		return staffAuthor == (c.Value == "staff")
+	case f == "idle" || f == "age":
+		cal := p.workCalendar(ctx)
+		d, ok := cal.parseWorkTime(c.Value)
+		since := t.activity
+		if f == "age" {
+			since = t.created
+		}
+		return ok && cal.between(time.Unix(since, 0), p.Now()) > d
 	case strings.HasPrefix(f, "field."):
 		if t.values == nil {
 			t.values = map[string]string{}
@@ -598,4 +649,104 @@ func (p *Portal) TestTrigger(ctx context.Context, actor *User, tr Trigger, numbe
 		out.Matches = out.Matches && h
 	}
 	return out, nil
+}
+
+// UsesClocks reports whether the minute's job has work in the portal: SLA
+// clocks or time rules.
+func (p *Portal) UsesClocks(ctx context.Context) bool {
+	return p.UsesSLA(ctx) || slices.ContainsFunc(p.activeTriggers(ctx), func(t Trigger) bool { return t.Event == OnTime })
+}
+
+// MaxTimeRuleTickets bounds the tickets one time rule acts on in a run; the
+// rest wait for the next minute.
+const MaxTimeRuleTickets = 500
+
+// RunTimeRules looks at the open tickets with each active time rule and
+// acts on those its conditions hold for — once a ticket, until something
+// happens on it (its last activity moves). It returns how many times a
+// rule acted.
+func (p *Portal) RunTimeRules(ctx context.Context) (int, error) {
+	if p.Plan().State != StateActive {
+		return 0, nil
+	}
+	acted := 0
+	now := p.Now()
+	cal := p.workCalendar(ctx)
+	for _, tr := range p.activeTriggers(ctx) {
+		if tr.Event != OnTime {
+			continue
+		}
+		// The working time asked for is at most as long as the wall time
+		// since: the index narrows the tickets by the wall clock, the
+		// conditions then count working time exactly.
+		where, args := []string{"s.closed = 0", "t.merged_into IS NULL"}, []any{}
+		for _, c := range tr.Conditions {
+			d, ok := cal.parseWorkTime(c.Value)
+			switch {
+			case !ok:
+			case c.Field == "idle":
+				where, args = append(where, "t.last_activity_at <= ?"), append(args, now.Add(-d).Unix())
+			case c.Field == "age":
+				where, args = append(where, "t.created_at <= ?"), append(args, now.Add(-d).Unix())
+			}
+		}
+		args = append([]any{tr.ID}, args...)
+		rows, err := p.q.Query(ctx, `SELECT t.id FROM tickets t JOIN statuses s ON s.id = t.status_id
+			LEFT JOIN rule_runs r ON r.trigger_id = ? AND r.ticket_id = t.id
+			WHERE (r.activity_at IS NULL OR r.activity_at <> t.last_activity_at) AND `+strings.Join(where, " AND ")+` ORDER BY t.last_activity_at LIMIT ?`,
+			append(args, MaxTimeRuleTickets)...)
+		if err != nil {
+			return acted, err
+		}
+		var due []int64
+		for rows.Next() {
+			var n int64
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return acted, err
+			}
+			due = append(due, n)
+		}
+		rows.Close()
+		for _, n := range due {
+			var did bool
+			err := p.Tx(ctx, func(tp *Portal) error {
+				t, err := tp.trigTicketOf(ctx, n)
+				if err != nil {
+					return err
+				}
+				for _, c := range tr.Conditions {
+					if !tp.holds(ctx, c, t, t.description, false) {
+						return nil
+					}
+				}
+				for _, a := range tr.Actions {
+					if err := tp.perform(ctx, tr.Name, a, t); err != nil {
+						return fmt.Errorf("time rule %q: %w", tr.Name, err)
+					}
+				}
+				did = true
+				if err := tp.slaUpdate(ctx, n); err != nil {
+					return err
+				}
+				// Acted: not again until something happens on the ticket.
+				_, err = tp.q.Exec(ctx, `INSERT INTO rule_runs (trigger_id, ticket_id, activity_at) SELECT ?, id, last_activity_at FROM tickets WHERE id = ?
+					ON CONFLICT DO UPDATE SET activity_at = excluded.activity_at`, tr.ID, n)
+				return err
+			})
+			if err != nil {
+				return acted, err
+			}
+			if did {
+				acted++
+				var client int64
+				_ = p.q.QueryRow(ctx, "SELECT client_id FROM tickets WHERE id = ?", n).Scan(&client)
+				p.publish(&Ticket{Number: n, Client: Person{ID: client}}, false)
+			}
+		}
+	}
+	if acted > 0 {
+		p.kickOutbox()
+	}
+	return acted, nil
 }

@@ -2,8 +2,11 @@ package portal_test
 
 import (
 	"fmt"
+	"portaldesk/cmd/server/pdtest"
+	"portaldesk/provisioner"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTagsAndTriggers: tags set on a ticket (made when new, errors at the
@@ -136,5 +139,73 @@ func TestTagsAndTriggers(t *testing.T) {
 	}
 	if after := g.api(t, g.admin, "GET", op, nil).Body; after != before {
 		t.Error("trying a trigger changed the ticket")
+	}
+}
+
+// TestTimeRules: a time rule acts on a ticket once its condition has held
+// long enough — in working time — and once only, though the minute's job
+// runs again; something happening on the ticket re-arms it. A time rule
+// without a time condition is refused.
+func TestTimeRules(t *testing.T) {
+	msk := time.FixedZone("MSK", 3*3600)
+	clk := &clock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, msk)} // Monday
+	e := pdtest.New(t, provisioner.Config{})
+	e.Svc.SetClock(clk.Now)
+	w := worldOn(t, e)
+	nine := []any{map[string]any{"from": "09:00", "to": "18:00"}}
+	if r := w.api(t, w.admin, "PUT", "/business-hours", map[string]any{"hours": map[string]any{"time_zone": "Europe/Moscow",
+		"week": map[string]any{"mon": nine, "tue": nine, "wed": nine, "thu": nine, "fri": nine}}}); r.Status != 200 {
+		t.Fatalf("hours: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.admin, "POST", "/triggers", map[string]any{"name": "Nudge", "event": "time", "actions": []any{map[string]any{"type": "add_tag", "value": "x"}}}); r.Status != 422 || !strings.Contains(r.Body, `"conditions"`) {
+		t.Errorf("a time rule without time: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, w.admin, "POST", "/triggers", map[string]any{"name": "Nudge", "event": "time",
+		"conditions": []any{map[string]any{"field": "idle", "op": "more_than", "value": "soon"}}, "actions": []any{map[string]any{"type": "add_tag", "value": "x"}}}); r.Status != 422 || !strings.Contains(r.Body, `"conditions.0"`) {
+		t.Errorf("a time rule with a bad span: %d %s", r.Status, r.Body)
+	}
+	// Waiting for the client for a working day (9 h) → remind them.
+	if r := w.api(t, w.admin, "POST", "/triggers", map[string]any{"name": "Remind", "event": "time",
+		"conditions": []any{map[string]any{"field": "status", "op": "is", "value": "Waiting for client"}, map[string]any{"field": "idle", "op": "more_than", "value": "1d"}},
+		"actions": []any{map[string]any{"type": "add_tag", "value": "reminded"},
+			map[string]any{"type": "send_mail", "value": "client", "subject": "Any news on #{ticket.number}?", "body": "We are waiting for your answer on {ticket.subject}."}}}); r.Status != 201 {
+		t.Fatalf("time rule: %d %s", r.Status, r.Body)
+	}
+	n := w.ticket
+	tp := fmt.Sprintf("/tickets/%d", n)
+	w.api(t, w.op, "PATCH", tp, map[string]any{"status": "Waiting for client"}) // Monday 10:00
+	run := func() int {
+		_, acted, err := e.Svc.CheckClocks(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acted
+	}
+	reminders := func() int {
+		k := 0
+		for _, m := range e.Mails(t, "alpha") {
+			if strings.Contains(m, fmt.Sprintf("Any news on #%d?", n)) {
+				k++
+			}
+		}
+		return k
+	}
+	clk.Add(20 * time.Hour) // Tuesday 06:00: 8 working hours
+	if run() != 0 {
+		t.Error("acted before a working day passed")
+	}
+	clk.Add(4*time.Hour + 5*time.Minute) // Tuesday 10:05: over 9 working hours
+	if run() != 1 || run() != 0 {
+		t.Error("the rule did not act exactly once")
+	}
+	if reminders() != 1 {
+		t.Errorf("%d reminders", reminders())
+	}
+	// The client answers (back to work), the operator asks again: re-armed.
+	w.api(t, w.ca, "POST", tp+"/messages", map[string]any{"body": "Still broken."})
+	w.api(t, w.op, "PATCH", tp, map[string]any{"status": "Waiting for client"})
+	clk.Add(26 * time.Hour) // Wednesday 12:00
+	if run() != 1 || reminders() != 2 {
+		t.Errorf("after new activity: %d reminders", reminders())
 	}
 }

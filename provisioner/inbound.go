@@ -247,15 +247,15 @@ func (s *Service) SetInboundAddresses(ctx context.Context, portalID int64, addrs
 	return nil
 }
 
-// WatchClocks puts the portal on the list of portals whose SLA clocks are
-// checked every minute, or off (portal.UsesSLA).
+// WatchClocks puts the portal on the list of portals whose SLA clocks and
+// time rules are looked at every minute, or off (portal.UsesClocks).
 func (s *Service) WatchClocks(ctx context.Context, portalID int64, on bool) error {
 	return s.catalog.WatchClocks(ctx, portalID, on)
 }
 
-// CheckClocks marks the passed SLA targets of every portal that has clocks
-// (the "sla" job, every minute): how many portals it checked and breaches
-// it marked.
+// CheckClocks marks the passed SLA targets and runs the time rules of
+// every portal that has either (the "sla" job, every minute): how many
+// portals it checked, and breaches marked plus rules that acted.
 func (s *Service) CheckClocks(ctx context.Context) (portals, breaches int, err error) {
 	list, err := s.catalog.ClockPortals(ctx)
 	if err != nil {
@@ -268,6 +268,11 @@ func (s *Service) CheckClocks(ctx context.Context) (portals, breaches int, err e
 			continue
 		}
 		n, err := h.Portal.CheckSLA(ctx)
+		if err == nil {
+			var m int
+			m, err = h.Portal.RunTimeRules(ctx)
+			n += m
+		}
 		h.Release()
 		portals, breaches = portals+1, breaches+n
 		if err != nil {

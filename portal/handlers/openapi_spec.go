@@ -131,7 +131,7 @@ var apiOps = []apiOp{
 		Body: TagInput{}, Status: 200, Resp: portal.Tag{}, Errors: []int{400, 401, 403, 404, 422}},
 	{Method: "DELETE", Path: "/tags/{id}", Tag: "Automation", Summary: "Delete a tag and take it off every ticket.", Who: admins, Status: 204, Errors: []int{401, 403, 404}},
 	{Method: "GET", Path: "/triggers", Tag: "Automation", Summary: "Triggers in the order they run.", Who: admins, Status: 200, Resp: TriggerList{}, Errors: []int{401, 403}},
-	{Method: "POST", Path: "/triggers", Tag: "Automation", Summary: "Make a trigger: an event (create, update, message), conditions that must all hold, actions in order, stop.", Who: admins,
+	{Method: "POST", Path: "/triggers", Tag: "Automation", Summary: "Make a trigger: an event (create, update, message, or time: looked at every minute), conditions that must all hold, actions in order, stop.", Who: admins,
 		Body: portal.Trigger{}, Status: 201, Resp: portal.Trigger{}, Errors: []int{400, 401, 403, 422}},
 	{Method: "PUT", Path: "/triggers/{id}", Tag: "Automation", Summary: "Replace a trigger.", Who: admins,
 		Body: portal.Trigger{}, Status: 200, Resp: portal.Trigger{}, Errors: []int{400, 401, 403, 404, 422}},

@@ -45,7 +45,7 @@ func (s *Server) watchClocks(r *http.Request, rq *Request) error {
 	if s.cfg.Clocks == nil {
 		return nil
 	}
-	return s.cfg.Clocks.WatchClocks(r.Context(), rq.P.Plan().ID, rq.P.UsesSLA(r.Context()))
+	return s.cfg.Clocks.WatchClocks(r.Context(), rq.P.Plan().ID, rq.P.UsesClocks(r.Context()))
 }
 
 // SLAData is the Service levels page.

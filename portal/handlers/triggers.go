@@ -50,7 +50,7 @@ func (d *AutomationData) Blank() []int { return []int{0, 1} }
 
 func (s *Server) renderAutomation(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
-	d := &AutomationData{EditID: -1, Fields: []string{"status", "priority", "group", "source", "assignee", "tag", "subject", "body", "client_email", "hours", "author"},
+	d := &AutomationData{EditID: -1, Fields: []string{"status", "priority", "group", "source", "assignee", "tag", "subject", "body", "client_email", "hours", "author", "idle", "age"},
 		Actions: []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail"}}
 	var err error
 	if d.Triggers, err = rq.P.Triggers(ctx); err != nil {
@@ -122,11 +122,17 @@ func (s *Server) triggerSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 		return formFailOn(err, r, func(st int, fix func(*templates.Page)) error { return s.renderAutomation(w, r, rq, st, fix) },
 			func(pg *templates.Page) { pg.Data.(*AutomationData).EditID = id })
 	}
+	if err := s.watchClocks(r, rq); err != nil {
+		return err
+	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/automation", "The trigger is saved."))
 }
 
 func (s *Server) triggerDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := rq.P.DeleteTrigger(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	if err := s.watchClocks(r, rq); err != nil {
 		return err
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/automation", "The trigger is deleted."))
@@ -206,6 +212,9 @@ func (s *Server) apiSaveTrigger(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err != nil {
 		return err
 	}
+	if err := s.watchClocks(r, rq); err != nil {
+		return err
+	}
 	writeSaved(w, r, t)
 	return nil
 }
@@ -225,6 +234,9 @@ func (s *Server) apiTestTrigger(w http.ResponseWriter, r *http.Request, rq *Requ
 
 func (s *Server) apiDeleteTrigger(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	if err := rq.P.DeleteTrigger(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	if err := s.watchClocks(r, rq); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
