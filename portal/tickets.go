@@ -416,12 +416,17 @@ type TicketFilter struct {
 	Client   int64
 	Group    string // staff: a group's id or name, or "none"
 	Tag      string // staff: a tag's name
-	Priority string
-	Query    string // full-text search
-	Unread   bool   // staff: only tickets with something they have not seen
-	Sort     string // activity (default), created, number, priority
-	Asc      bool
-	Page     int // from 1
+	// Action filters by a workflow action performed (its id), ActionBy by
+	// who performed it, ActionField by what it asked for ("name=value").
+	Action      int64
+	ActionBy    int64
+	ActionField string
+	Priority    string
+	Query       string // full-text search
+	Unread      bool   // staff: only tickets with something they have not seen
+	Sort        string // activity (default), created, number, priority
+	Asc         bool
+	Page        int // from 1
 }
 
 // TicketPageSize is the number of rows of the tickets table per page.
@@ -499,6 +504,23 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 		where = append(where, "t.group_id = ?")
 		args = append(args, id)
+	}
+	if (f.Action != 0 || f.ActionBy != 0 || f.ActionField != "") && actor.IsStaff() {
+		cond, a := []string{"1"}, []any{}
+		if f.Action != 0 {
+			cond, a = append(cond, "ar.action_id = ?"), append(a, f.Action)
+		}
+		if f.ActionBy != 0 {
+			cond, a = append(cond, "ar.actor_id = ?"), append(a, f.ActionBy)
+		}
+		if f.ActionField != "" {
+			name, value, _ := strings.Cut(f.ActionField, "=")
+			if !actionFieldName.MatchString(strings.TrimSpace(name)) {
+				return nil, &FieldErrors{Fields: map[string]string{"action_field": "Use a field's name and value, like serial_number=A-17."}}
+			}
+			cond, a = append(cond, "json_extract(ar.fields, '$.' || ?) = ? COLLATE NOCASE"), append(a, strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+		where, args = append(where, "t.id IN (SELECT ar.ticket_id FROM action_runs ar WHERE "+strings.Join(cond, " AND ")+")"), append(args, a...)
 	}
 	if f.Tag != "" && actor.IsStaff() {
 		cond, a := tagFilter(f.Tag)

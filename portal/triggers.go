@@ -31,14 +31,14 @@ const (
 
 // Trigger is one rule.
 type Trigger struct {
-	ID         int64       `json:"id"`
-	Name       string      `json:"name"`
-	Position   int         `json:"position"`
-	Event      string      `json:"event"` // create, update or message
-	Conditions []Condition `json:"conditions"`
-	Actions    []Action    `json:"actions"`
-	Stop       bool        `json:"stop"`   // no later trigger runs after this one matched
-	Active     bool        `json:"active"` // false: kept, not run
+	ID         int64           `json:"id"`
+	Name       string          `json:"name"`
+	Position   int             `json:"position"`
+	Event      string          `json:"event"` // create, update or message
+	Conditions []Condition     `json:"conditions"`
+	Actions    []TriggerAction `json:"actions"`
+	Stop       bool            `json:"stop"`   // no later trigger runs after this one matched
+	Active     bool            `json:"active"` // false: kept, not run
 }
 
 // Condition is one test of a ticket. Fields: status, priority, group,
@@ -52,12 +52,12 @@ type Condition struct {
 	Value string `json:"value"`
 }
 
-// Action is one thing a trigger does: set_status, set_priority, set_group,
+// TriggerAction is one thing a trigger does: set_status, set_priority, set_group,
 // set_assignee (a staff id or "none"), add_tag, remove_tag, add_note (the
 // note's text), send_mail (to "client", "assignee", "group" or an address,
 // with a subject and body in which {ticket.number}, {ticket.subject},
 // {ticket.status}, {ticket.link} and {client.name} are replaced).
-type Action struct {
+type TriggerAction struct {
 	Type    string `json:"type"`
 	Value   string `json:"value"`
 	Subject string `json:"subject,omitempty"`
@@ -128,7 +128,7 @@ func (p *Portal) Triggers(ctx context.Context) ([]Trigger, error) {
 			t.Conditions = []Condition{}
 		}
 		if t.Actions == nil {
-			t.Actions = []Action{}
+			t.Actions = []TriggerAction{}
 		}
 		out = append(out, t)
 	}
@@ -459,7 +459,7 @@ func (p *Portal) runTriggers(ctx context.Context, event string, number int64, te
 
 // perform does one action of trigger name on t, inside a transaction, and
 // keeps t up to date for the actions after it.
-func (p *Portal) perform(ctx context.Context, name string, a Action, t *trigTicket) error {
+func (p *Portal) perform(ctx context.Context, name string, a TriggerAction, t *trigTicket) error {
 	by := fmt.Sprintf("Trigger %s", name)
 	now := p.Now().Unix()
 	switch a.Type {
@@ -579,7 +579,7 @@ func (p *Portal) perform(ctx context.Context, name string, a Action, t *trigTick
 // triggerMail sends a trigger's mail: its subject and text with the
 // ticket's placeholders filled, to the client, the assignee, the group's
 // members or an address. Staff get it only for tickets they may see.
-func (p *Portal) triggerMail(ctx context.Context, a Action, t *trigTicket) error {
+func (p *Portal) triggerMail(ctx context.Context, a TriggerAction, t *trigTicket) error {
 	fill := strings.NewReplacer("{ticket.number}", strconv.FormatInt(t.number, 10), "{ticket.subject}", t.subject,
 		"{ticket.status}", t.statusName, "{ticket.link}", p.ticketLink(t.number), "{client.name}", t.clientName)
 	subject, body := Line(fill.Replace(a.Subject)), fill.Replace(a.Body)

@@ -151,7 +151,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "groups", "sla", "automation", "subscription", "mail", "settings", "audit":
+		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -162,6 +162,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/form", "form", "Questionnaire")
 		w.Raw("\n")
 		link("/admin/groups", "groups", "Groups")
+		w.Raw("\n")
+		link("/admin/actions", "actions", "Workflow actions")
 		w.Raw("\n")
 		link("/admin/sla", "sla", "Service levels")
 		w.Raw("\n")

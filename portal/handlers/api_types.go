@@ -298,3 +298,8 @@ type SplitInput struct {
 	Message int64  `json:"message"`
 	Subject string `json:"subject,omitempty"`
 }
+
+// ActionList is a list of workflow actions.
+type ActionList struct {
+	Actions []portal.Action `json:"actions"`
+}

@@ -357,6 +357,7 @@ type TicketData struct {
 	Statuses    []portal.Status
 	Staff       []*portal.User
 	Groups      []portal.GroupRef
+	Actions     []portal.Action // the workflow actions the viewer may perform here
 	Priorities  []string
 	Limits      portal.Limits
 	Work        *portal.TicketWork
@@ -384,6 +385,9 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	d := &TicketData{T: v.Ticket, Timeline: v.Timeline, Earlier: v.Earlier, TicketFiles: v.Files, Work: v.Work, Rating: v.Rating, Client: v.Client,
 		Priorities: portal.Priorities, Limits: rq.P.FileLimits(ctx), Timing: rq.P.Plan().Timing, Money: s.money(),
 		Today: rq.P.Now().UTC().Format("2006-01-02"), base: rq.Base, viewer: rq.User.ID, now: rq.P.Now().Unix()}
+	if d.Actions, err = rq.P.ActionsOn(ctx, rq.User, d.T); err != nil {
+		return nil, err
+	}
 	if rq.User.IsStaff() {
 		if d.Timing {
 			if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {

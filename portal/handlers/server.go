@@ -116,6 +116,7 @@ func (s *Server) routes() {
 	s.slaRoutes(m, api)
 	s.triggerRoutes(m, api)
 	s.mergeRoutes(m, api)
+	s.actionRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

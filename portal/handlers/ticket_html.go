@@ -125,6 +125,7 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	}
 	writeTimeline(w.Writer, d.Timeline, d.base, d.viewer, split)
 	w.Raw("\n</div>\n")
+	d.actionsHTML(w, pg, tu)
 	d.replyHTML(w, pg, tu) // right under the conversation it answers
 	d.workHTML(w, pg, tu)
 	d.ratingHTML(w, pg, tu)
@@ -335,6 +336,107 @@ func tagPills(tags []portal.Tag, base string) template.HTML {
 		b.WriteString(` <a class="pill tag" href="` + string(templates.Escape(base)) + `/tickets?tag=` + string(templates.Escape(url.QueryEscape(g.Name))) + `">` + string(templates.Escape(g.Name)) + `</a>`)
 	}
 	return template.HTML(b.String())
+}
+
+// actionsHTML offers the workflow actions the viewer may perform in the
+// ticket's status, each a form of what it asks for.
+func (d *TicketData) actionsHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
+	if len(d.Actions) == 0 {
+		return
+	}
+	w.Raw(`<div class="card" id="actions">`, "\n<h2>")
+	w.T("Actions")
+	w.Raw("</h2>\n")
+	for _, a := range d.Actions {
+		id := digits(a.ID)
+		w.Raw(`<details class="action"><summary>`)
+		w.Esc(a.Name)
+		w.Raw(`</summary><form method="post" action="`, tu, `/actions/`, id, `" novalidate>`)
+		w.CSRFField(pg)
+		if a.Comment != "none" {
+			w.fieldClass(pg, "comment")
+			w.Raw(`<label for="comment-`, id, `">`)
+			w.Pick(a.Internal, "Internal note", "Comment")
+			if a.Comment == "required" {
+				w.Raw(" *")
+			}
+			w.Raw(`</label><textarea id="comment-`, id, `" name="comment" rows="3">`)
+			w.Esc(pg.Value("comment"))
+			w.Raw("</textarea>")
+			w.fieldError(pg, "comment", "")
+			w.Raw("</div>")
+		}
+		for _, f := range a.Fields {
+			key := "fields." + f.Name
+			w.fieldClass(pg, key)
+			w.Raw(`<label for="f-`, id, `-`)
+			w.Esc(f.Name)
+			w.Raw(`">`)
+			w.Esc(f.Label)
+			if f.Required {
+				w.Raw(" *")
+			}
+			w.Raw("</label>")
+			switch f.Type {
+			case portal.FieldSelect:
+				w.Raw(`<select id="f-`, id, `-`)
+				w.Esc(f.Name)
+				w.Raw(`" name="f_`)
+				w.Esc(f.Name)
+				w.Raw(`"><option value=""></option>`)
+				for _, o := range f.Options {
+					w.Raw(`<option`)
+					if pg.Value("f_"+f.Name) == o {
+						w.Raw(" selected")
+					}
+					w.Raw(">")
+					w.Esc(o)
+					w.Raw("</option>")
+				}
+				w.Raw("</select>")
+			case portal.FieldCheckbox:
+				w.Raw(`<input id="f-`, id, `-`)
+				w.Esc(f.Name)
+				w.Raw(`" name="f_`)
+				w.Esc(f.Name)
+				w.Raw(`" type="checkbox" value="yes"`)
+				if pg.Value("f_"+f.Name) != "" {
+					w.Raw(" checked")
+				}
+				w.Raw(`>`)
+			default:
+				w.Raw(`<input id="f-`, id, `-`)
+				w.Esc(f.Name)
+				w.Raw(`" name="f_`)
+				w.Esc(f.Name)
+				w.Raw(`" type="`)
+				w.Esc(f.InputType())
+				w.Raw(`" value="`)
+				w.Esc(pg.Value("f_" + f.Name))
+				w.Raw(`">`)
+			}
+			w.fieldError(pg, key, "")
+			w.Raw("</div>")
+		}
+		if a.AskAssignee && len(d.Staff) > 0 {
+			w.Raw(`<label for="as-`, id, `">`)
+			w.T("Assign to")
+			w.Raw(`</label><select id="as-`, id, `" name="assignee"><option value="0">`)
+			w.T("— as it is —")
+			w.Raw("</option>")
+			for _, u := range d.Staff {
+				w.Raw(`<option value="`, digits(u.ID), `">`)
+				w.Esc(u.FullName())
+				w.Raw("</option>")
+			}
+			w.Raw("</select>")
+			w.fieldError(pg, "assignee", "")
+		}
+		w.Raw(`<div class="actions"><button type="submit">`)
+		w.Esc(a.Name)
+		w.Raw("</button></div></form></details>\n")
+	}
+	w.Raw("</div>\n")
 }
 
 // lastSeen is the newest message or note the page shows.

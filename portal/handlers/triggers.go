@@ -75,7 +75,7 @@ func (s *Server) automationPage(w http.ResponseWriter, r *http.Request, rq *Requ
 // repeated fields, empty rows skipped.
 func triggerOf(r *http.Request) portal.Trigger {
 	f := r.PostForm
-	t := portal.Trigger{Name: f.Get("name"), Event: f.Get("event"), Stop: f.Get("stop") != "", Active: f.Get("active") != "", Conditions: []portal.Condition{}, Actions: []portal.Action{}}
+	t := portal.Trigger{Name: f.Get("name"), Event: f.Get("event"), Stop: f.Get("stop") != "", Active: f.Get("active") != "", Conditions: []portal.Condition{}, Actions: []portal.TriggerAction{}}
 	at := func(key string, i int) string {
 		if v := f[key]; i < len(v) {
 			return strings.TrimSpace(v[i])
@@ -88,7 +88,7 @@ func triggerOf(r *http.Request) portal.Trigger {
 		}
 	}
 	for i := range f["act_type"] {
-		if a := (portal.Action{Type: at("act_type", i), Value: at("act_value", i), Subject: at("act_subject", i), Body: at("act_body", i)}); a.Type != "" {
+		if a := (portal.TriggerAction{Type: at("act_type", i), Value: at("act_value", i), Subject: at("act_subject", i), Body: at("act_body", i)}); a.Type != "" {
 			t.Actions = append(t.Actions, a)
 		}
 	}

@@ -1,0 +1,134 @@
+package portal_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestWorkflowActions: an admin's action is offered exactly in its
+// statuses, to its roles and groups — elsewhere it is not found; it asks
+// for a required comment and its own fields (errors at the field, nothing
+// changed), leads to its status, keeps an internal comment internal,
+// sends its mail with the fields filled (no note to the client), and the
+// table finds tickets by action, field and performer.
+func TestWorkflowActions(t *testing.T) {
+	g := newGroupsWorld(t) // Service: Oleg, Pavel; Line 2: Rita
+	n := g.ticket
+	tp := fmt.Sprintf("/tickets/%d", n)
+	var inProgress, waiting float64
+	for _, st := range g.api(t, g.admin, "GET", "/statuses", nil).JSON(t)["statuses"].([]any) {
+		s := st.(map[string]any)
+		switch s["name"] {
+		case "In progress":
+			inProgress = s["id"].(float64)
+		case "Waiting for client":
+			waiting = s["id"].(float64)
+		}
+	}
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"name": ""}, "name"},
+		{map[string]any{"name": "X", "roles": []string{"robot"}}, "roles"},
+		{map[string]any{"name": "X", "roles": []string{"client"}, "internal": true}, "internal"},
+		{map[string]any{"name": "X", "fields": []any{map[string]any{"name": "Bad Name", "label": "x", "type": "text"}}}, "fields.0"},
+		{map[string]any{"name": "X", "mail": map[string]any{"to": []string{"client"}}}, "mail.templates"},
+	} {
+		if r := g.api(t, g.admin, "POST", "/actions", c.body); r.Status != 422 || !strings.Contains(r.Body, `"`+c.field+`"`) {
+			t.Errorf("action %v: %d %s", c.body, r.Status, r.Body)
+		}
+	}
+	r := g.api(t, g.admin, "POST", "/actions", map[string]any{
+		"name": "Send to the service centre", "statuses": []float64{inProgress}, "to_status": waiting, "groups": []int64{g.service},
+		"comment": "required", "internal": true,
+		"fields": []any{map[string]any{"name": "serial", "label": "Serial number", "type": "text", "required": true},
+			map[string]any{"name": "centre", "label": "Centre", "type": "select", "options": []string{"North", "South"}}},
+		"mail": map[string]any{"to": []string{"client", "service@centre.test"}, "templates": map[string]any{
+			"en": map[string]any{"subject": "#{ticket.number} went to the {field.centre} centre", "body": "Serial {field.serial}. Note: {comment}."}}},
+	})
+	if r.Status != 201 {
+		t.Fatalf("action: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"]
+	perform := func(tok string, body map[string]any) (int, string) {
+		r := g.api(t, tok, "POST", fmt.Sprintf("%s/actions/%v", tp, id), body)
+		return r.Status, r.Body
+	}
+	offered := func(tok string) bool {
+		return strings.Contains(g.api(t, tok, "GET", tp+"/actions", nil).Body, "Send to the service centre")
+	}
+	// The ticket is New: not offered, not found.
+	if offered(g.op) {
+		t.Error("offered in a status it is not for")
+	}
+	if st, _ := perform(g.op, map[string]any{"comment": "x", "fields": map[string]any{"serial": "A1"}}); st != 404 {
+		t.Errorf("performed in another status: %d", st)
+	}
+	g.api(t, g.op, "PATCH", tp, map[string]any{"status": inProgress})
+	// Rita is not in Service, Carol is a client: neither is offered it.
+	if offered(g.rita) || offered(g.ca) {
+		t.Error("offered to someone outside its groups or roles")
+	}
+	if st, _ := perform(g.rita, map[string]any{"comment": "x", "fields": map[string]any{"serial": "A1"}}); st != 404 {
+		t.Errorf("Rita performed it: %d", st)
+	}
+	if !offered(g.op) {
+		t.Fatal("not offered to Oleg in In progress")
+	}
+	before := g.api(t, g.admin, "GET", tp, nil).JSON(t)["status"].(map[string]any)["name"]
+	st, body := perform(g.op, map[string]any{"fields": map[string]any{"centre": "East"}})
+	if st != 422 || !strings.Contains(body, `"comment"`) || !strings.Contains(body, `"fields.serial"`) || !strings.Contains(body, `"fields.centre"`) {
+		t.Errorf("a bad performance: %d %s", st, body)
+	}
+	if now := g.api(t, g.admin, "GET", tp, nil).JSON(t)["status"].(map[string]any)["name"]; now != before {
+		t.Error("a refused action changed the status")
+	}
+	st, body = perform(g.op, map[string]any{"comment": "Under warranty till May", "fields": map[string]any{"serial": "SN-4411", "centre": "North"}})
+	if st != 200 || !strings.Contains(body, `"Waiting for client"`) {
+		t.Fatalf("performed: %d %s", st, body)
+	}
+	c := conversation(t, g.world, n)
+	if !strings.Contains(c, "Oleg: Send to the service centre") || !strings.Contains(c, "Serial number: SN-4411") {
+		t.Errorf("the history: %s", c)
+	}
+	if cl := g.api(t, g.ca, "GET", tp+"/messages", nil).Body; strings.Contains(cl, "Under warranty") {
+		t.Error("the client sees the internal comment")
+	}
+	var toClient, toCentre string
+	for _, m := range g.e.Mails(t, "alpha") {
+		if strings.Contains(m, "went to the North centre") {
+			if strings.Contains(m, "ca@alpha.test") {
+				toClient = m
+			}
+			if strings.Contains(m, "service@centre.test") {
+				toCentre = m
+			}
+		}
+	}
+	if !strings.Contains(toClient, "Serial SN-4411") || strings.Contains(toClient, "Under warranty") {
+		t.Errorf("the client's mail:\n%s", toClient)
+	}
+	if toCentre == "" {
+		t.Error("no mail to the centre's address")
+	}
+	// The table finds it by action, field and performer.
+	for _, q := range []string{fmt.Sprintf("action=%v", id), "action_field=serial=sn-4411", fmt.Sprintf("action_by=%d", g.olegID)} {
+		if l := g.api(t, g.op, "GET", "/tickets?"+q, nil).JSON(t); l["total"] != float64(1) {
+			t.Errorf("?%s: %v", q, l["total"])
+		}
+	}
+	if l := g.api(t, g.op, "GET", fmt.Sprintf("/tickets?action_by=%d", g.pavelID), nil).JSON(t); l["total"] != float64(0) {
+		t.Errorf("performed by Pavel: %v", l["total"])
+	}
+	// PATCH changes what is sent; retired, it is offered to nobody.
+	g.api(t, g.admin, "PATCH", fmt.Sprintf("/actions/%v", id), map[string]any{"active": false})
+	if all := g.api(t, g.admin, "GET", "/actions", nil).Body; !strings.Contains(all, `"label":"Serial number"`) {
+		t.Error("PATCH lost the fields")
+	}
+	g.api(t, g.op, "PATCH", tp, map[string]any{"status": inProgress})
+	if offered(g.op) {
+		t.Error("a retired action is offered")
+	}
+}
