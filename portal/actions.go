@@ -33,7 +33,18 @@ type Action struct {
 	AskAssignee bool       `json:"ask_assignee"`
 	Fields      []Field    `json:"fields"` // what else it asks for (the questionnaire's types)
 	Mail        ActionMail `json:"mail"`
+	Macro       Macro      `json:"macro"` // a canned text and changes made with it: an action as a macro
 	Active      bool       `json:"active"`
+}
+
+// Macro is what an action does besides its status and assignee: a canned
+// text for its comment ({client.name}, {ticket.number}, {ticket.subject},
+// {actor.name} filled) when none is written, a priority, a group, tags.
+type Macro struct {
+	Text     string   `json:"text,omitempty"`
+	Priority string   `json:"priority,omitempty"`
+	Group    int64    `json:"group,omitempty"`
+	AddTags  []string `json:"add_tags,omitempty"`
 }
 
 // ActionMail is what an action sends: to client, assignee, group,
@@ -52,7 +63,7 @@ var actionFieldName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // Actions lists the portal's actions in order (inactive ones too).
 func (p *Portal) Actions(ctx context.Context) ([]Action, error) {
-	rows, err := p.q.Query(ctx, `SELECT id, name, position, statuses, COALESCE(to_status, 0), roles, groups, comment, internal, ask_assignee, fields, mail, active
+	rows, err := p.q.Query(ctx, `SELECT id, name, position, statuses, COALESCE(to_status, 0), roles, groups, comment, internal, ask_assignee, fields, mail, macro, active
 		FROM actions ORDER BY position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: actions: %w", err)
@@ -61,14 +72,15 @@ func (p *Portal) Actions(ctx context.Context) ([]Action, error) {
 	out := []Action{}
 	for rows.Next() {
 		var a Action
-		var statuses, roles, groups, fields, mail string
-		if err := rows.Scan(&a.ID, &a.Name, &a.Position, &statuses, &a.ToStatus, &roles, &groups, &a.Comment, &a.Internal, &a.AskAssignee, &fields, &mail, &a.Active); err != nil {
+		var statuses, roles, groups, fields, mail, macro string
+		if err := rows.Scan(&a.ID, &a.Name, &a.Position, &statuses, &a.ToStatus, &roles, &groups, &a.Comment, &a.Internal, &a.AskAssignee, &fields, &mail, &macro, &a.Active); err != nil {
 			return nil, err
 		}
 		a.Statuses, a.Groups = nonNilIDs(parseIDs(statuses)), nonNilIDs(parseIDs(groups))
 		a.Roles = strings.FieldsFunc(roles, func(r rune) bool { return r == ',' })
 		_ = json.Unmarshal([]byte(fields), &a.Fields)
 		_ = json.Unmarshal([]byte(mail), &a.Mail)
+		_ = json.Unmarshal([]byte(macro), &a.Macro)
 		if a.Fields == nil {
 			a.Fields = []Field{}
 		}
@@ -164,6 +176,27 @@ func (p *Portal) SaveAction(ctx context.Context, actor *User, id int64, a Action
 			errs["mail.templates"] = "Write the mail's subject and text (in at least one language)."
 		}
 	}
+	if a.Macro.Priority != "" {
+		if _, ok := PriorityID(a.Macro.Priority); !ok {
+			errs["macro.priority"] = "Use low, normal, high or urgent."
+		}
+	}
+	if a.Macro.Group != 0 {
+		if _, _, err := p.findGroup(ctx, strconv.FormatInt(a.Macro.Group, 10)); err != nil {
+			errs["macro.group"] = "Unknown group."
+		}
+	}
+	for _, tag := range a.Macro.AddTags {
+		if _, msg := cleanTag(tag); msg != "" {
+			errs["macro.add_tags"] = fmt.Sprintf("%q: %s", tag, msg)
+		}
+	}
+	if utf8.RuneCountInString(a.Macro.Text) > maxTextareaRunes {
+		errs["macro.text"] = fmt.Sprintf("At most %d characters.", maxTextareaRunes)
+	}
+	if a.Macro.Text != "" && a.Comment == "none" {
+		errs["macro.text"] = "A canned text is the action's comment: let the action take a comment."
+	}
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
@@ -176,19 +209,20 @@ func (p *Portal) SaveAction(ctx context.Context, actor *User, id int64, a Action
 	}
 	fields, _ := json.Marshal(a.Fields)
 	mail, _ := json.Marshal(a.Mail)
+	macro, _ := json.Marshal(a.Macro)
 	var to any
 	if a.ToStatus != 0 {
 		to = a.ToStatus
 	}
-	args := []any{a.Name, formatIDs(a.Statuses), to, strings.Join(a.Roles, ","), formatIDs(a.Groups), a.Comment, a.Internal, a.AskAssignee, string(fields), string(mail), a.Active}
+	args := []any{a.Name, formatIDs(a.Statuses), to, strings.Join(a.Roles, ","), formatIDs(a.Groups), a.Comment, a.Internal, a.AskAssignee, string(fields), string(mail), string(macro), a.Active}
 	if id == 0 {
 		var n int
 		_ = p.q.QueryRow(ctx, "SELECT COUNT(*), COALESCE(MAX(position), 0) + 1 FROM actions").Scan(&n, &a.Position)
 		if n >= MaxActions {
 			return nil, &FieldErrors{Message: fmt.Sprintf("At most %d actions.", MaxActions)}
 		}
-		res, err := p.q.Exec(ctx, `INSERT INTO actions (name, statuses, to_status, roles, groups, comment, internal, ask_assignee, fields, mail, active, position, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, a.Position, p.Now().Unix())...)
+		res, err := p.q.Exec(ctx, `INSERT INTO actions (name, statuses, to_status, roles, groups, comment, internal, ask_assignee, fields, mail, macro, active, position, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, a.Position, p.Now().Unix())...)
 		if err != nil {
 			return nil, fmt.Errorf("store: save action: %w", err)
 		}
@@ -196,7 +230,7 @@ func (p *Portal) SaveAction(ctx context.Context, actor *User, id int64, a Action
 		return &a, nil
 	}
 	res, err := p.q.Exec(ctx, `UPDATE actions SET name = ?, statuses = ?, to_status = ?, roles = ?, groups = ?, comment = ?, internal = ?, ask_assignee = ?,
-		fields = ?, mail = ?, active = ? WHERE id = ?`, append(args, id)...)
+		fields = ?, mail = ?, macro = ?, active = ? WHERE id = ?`, append(args, id)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: save action: %w", err)
 	}
@@ -295,6 +329,10 @@ func (p *Portal) Perform(ctx context.Context, actor *User, number, id int64, in 
 	a := all[i]
 	errs := map[string]string{}
 	comment := strings.TrimSpace(Text(in.Comment))
+	if comment == "" && a.Macro.Text != "" {
+		comment = strings.NewReplacer("{client.name}", t.Client.Name, "{ticket.number}", strconv.FormatInt(t.Number, 10),
+			"{ticket.subject}", t.Subject, "{actor.name}", actor.FullName()).Replace(a.Macro.Text)
+	}
 	switch {
 	case a.Comment == "required" && comment == "":
 		errs["comment"] = "Write a comment."
@@ -376,11 +414,55 @@ func (p *Portal) Perform(ctx context.Context, actor *User, number, id int64, in 
 		if assignee != nil {
 			sets, args = append(sets, "assignee_id = ?"), append(args, assignee.ID)
 		}
+		if prio, ok := PriorityID(a.Macro.Priority); ok && a.Macro.Priority != t.Priority {
+			sets, args = append(sets, "priority = ?"), append(args, prio)
+			if err := tp.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s changed the priority from %s to %s", actor.FullName(), t.Priority, a.Macro.Priority)); err != nil {
+				return err
+			}
+		}
+		if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() {
+			sets, args = append(sets, "group_id = ?"), append(args, a.Macro.Group)
+		}
+		if len(a.Macro.AddTags) > 0 {
+			names := []string{}
+			for _, g := range t.Tags {
+				names = append(names, g.Name)
+			}
+			events, err := tp.setTags(ctx, number, append(names, a.Macro.AddTags...), actor.FullName())
+			if err != nil {
+				return err
+			}
+			for _, ev := range events {
+				if err := tp.addEvent(ctx, number, actor.ID, ev); err != nil {
+					return err
+				}
+			}
+		}
 		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, number)...); err != nil {
 			return err
 		}
 		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
 			return err
+		}
+		if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() && assignee == nil {
+			var gname string
+			_ = tp.q.QueryRow(ctx, "SELECT name FROM groups WHERE id = ?", a.Macro.Group).Scan(&gname)
+			if err := tp.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s moved the ticket to the group %s", actor.FullName(), gname)); err != nil {
+				return err
+			}
+			if t.Assignee == nil || !tp.isMember(ctx, a.Macro.Group, t.Assignee.ID) {
+				st := t.Status.ID
+				if a.ToStatus != 0 {
+					st = a.ToStatus
+				}
+				if u, err := tp.autoAssign(ctx, number, a.Macro.Group, st); err != nil {
+					return err
+				} else if u != nil {
+					if err := tp.notifyAssignedByGroup(ctx, number, a.Macro.Group, u); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		if assignee != nil && assignee.ID != actor.ID {
 			if err := tp.notifyAssigned(ctx, number, t.Subject, assignee, actor.FullName()); err != nil {

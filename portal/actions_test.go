@@ -132,3 +132,39 @@ func TestWorkflowActions(t *testing.T) {
 		t.Error("a retired action is offered")
 	}
 }
+
+// TestMacros: an action used as a macro answers with its canned text
+// (placeholders filled) and makes its changes — priority, group, tags,
+// status — in one click; a bad macro answers at its fields.
+func TestMacros(t *testing.T) {
+	g := newGroupsWorld(t)
+	tp := fmt.Sprintf("/tickets/%d", g.ticket)
+	if r := g.api(t, g.admin, "POST", "/actions", map[string]any{"name": "X", "macro": map[string]any{"priority": "asap", "add_tags": []string{"a,b"}}}); r.Status != 422 ||
+		!strings.Contains(r.Body, `"macro.priority"`) || !strings.Contains(r.Body, `"macro.add_tags"`) {
+		t.Errorf("a bad macro: %d %s", r.Status, r.Body)
+	}
+	r := g.api(t, g.admin, "POST", "/actions", map[string]any{"name": "Hardware fault",
+		"macro": map[string]any{"text": "Dear {client.name}, ticket #{ticket.number} goes to our engineers.", "priority": "high", "group": g.line2, "add_tags": []string{"hardware"}}})
+	if r.Status != 201 {
+		t.Fatalf("macro: %d %s", r.Status, r.Body)
+	}
+	done := g.api(t, g.op, "POST", fmt.Sprintf("%s/actions/%v", tp, r.JSON(t)["id"]), map[string]any{})
+	if done.Status != 200 {
+		t.Fatalf("applied: %d %s", done.Status, done.Body)
+	}
+	tk := g.api(t, g.admin, "GET", tp, nil).JSON(t)
+	if tk["priority"] != "high" || tk["group"].(map[string]any)["name"] != "Line 2" || tagsOf(tk) != "hardware" {
+		t.Errorf("after the macro: priority %v, group %v, tags %q", tk["priority"], tk["group"], tagsOf(tk))
+	}
+	if c := g.api(t, g.ca, "GET", tp+"/messages", nil).Body; !strings.Contains(c, fmt.Sprintf("Dear Carol, ticket #%d goes to our engineers.", g.ticket)) {
+		t.Errorf("the canned text: %s", c)
+	}
+}
+
+func tagsOf(tk map[string]any) string {
+	var names []string
+	for _, x := range tk["tags"].([]any) {
+		names = append(names, x.(map[string]any)["name"].(string))
+	}
+	return strings.Join(names, ",")
+}

@@ -35,6 +35,7 @@ type Group struct {
 	Name       string   `json:"name"`
 	Assignment string   `json:"assignment"` // manual, round_robin or least_open
 	MaxOpen    int      `json:"max_open"`   // open tickets a member is given at most (0: no limit)
+	Lead       int64    `json:"lead"`       // a staff member told of every passed SLA target in the group (0: none)
 	Members    []Person `json:"members"`
 	Open       int      `json:"open"` // open tickets in the group
 }
@@ -118,7 +119,7 @@ func (u *User) scopeSQL() string {
 
 // Groups lists the portal's groups with their members and open tickets.
 func (p *Portal) Groups(ctx context.Context) ([]Group, error) {
-	rows, err := p.q.Query(ctx, `SELECT g.id, g.name, g.assignment, g.max_open,
+	rows, err := p.q.Query(ctx, `SELECT g.id, g.name, g.assignment, g.max_open, COALESCE(g.lead_id, 0),
 		(SELECT COUNT(*) FROM tickets t JOIN statuses s ON s.id = t.status_id WHERE t.group_id = g.id AND s.closed = 0)
 		FROM groups g ORDER BY g.name COLLATE NOCASE`)
 	if err != nil {
@@ -127,7 +128,7 @@ func (p *Portal) Groups(ctx context.Context) ([]Group, error) {
 	out := []Group{}
 	for rows.Next() {
 		var g Group
-		if err := rows.Scan(&g.ID, &g.Name, &g.Assignment, &g.MaxOpen, &g.Open); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.Assignment, &g.MaxOpen, &g.Lead, &g.Open); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -197,6 +198,7 @@ type GroupChange struct {
 	Members    *[]int64 `json:"members"`    // user ids of staff
 	Assignment *string  `json:"assignment"` // manual, round_robin or least_open
 	MaxOpen    *int     `json:"max_open"`   // 0: no limit
+	Lead       *int64   `json:"lead"`       // a staff member's id (0: none)
 }
 
 // SaveGroup creates a group (id 0) or changes one. Admins only; all of the
@@ -237,6 +239,14 @@ func (p *Portal) SaveGroup(ctx context.Context, actor *User, id int64, in GroupC
 			errs["max_open"] = "Enter a number from 0 (no limit) to 10000."
 		}
 	}
+	if in.Lead != nil {
+		g.Lead = *in.Lead
+		if g.Lead != 0 {
+			if u, err := p.UserByID(ctx, g.Lead); err != nil || !u.IsStaff() {
+				errs["lead"] = "Choose a member of the staff."
+			}
+		}
+	}
 	var members []int64
 	if in.Members != nil {
 		for _, uid := range *in.Members {
@@ -255,12 +265,12 @@ func (p *Portal) SaveGroup(ctx context.Context, actor *User, id int64, in GroupC
 	}
 	err := p.Tx(ctx, func(tp *Portal) error {
 		if id == 0 {
-			res, err := tp.q.Exec(ctx, "INSERT INTO groups (name, assignment, max_open, created_at) VALUES (?, ?, ?, ?)", g.Name, g.Assignment, g.MaxOpen, p.Now().Unix())
+			res, err := tp.q.Exec(ctx, "INSERT INTO groups (name, assignment, max_open, lead_id, created_at) VALUES (?, ?, ?, NULLIF(?, 0), ?)", g.Name, g.Assignment, g.MaxOpen, g.Lead, p.Now().Unix())
 			if err != nil {
 				return err
 			}
 			id, _ = res.LastInsertId()
-		} else if _, err := tp.q.Exec(ctx, "UPDATE groups SET name = ?, assignment = ?, max_open = ? WHERE id = ?", g.Name, g.Assignment, g.MaxOpen, id); err != nil {
+		} else if _, err := tp.q.Exec(ctx, "UPDATE groups SET name = ?, assignment = ?, max_open = ?, lead_id = NULLIF(?, 0) WHERE id = ?", g.Name, g.Assignment, g.MaxOpen, g.Lead, id); err != nil {
 			return err
 		}
 		if in.Members == nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,6 +102,18 @@ type Stats struct {
 	OldestOpenS   int64           `json:"oldest_open_s"`
 	Ratings       int             `json:"ratings"`
 	AverageRating float64         `json:"average_rating"`
+	// SLA is how the tickets created in the period under an SLA policy
+	// kept its targets: by policy, group and assignee.
+	SLA []SLACompliance `json:"sla"`
+}
+
+// SLACompliance is one row of SLA compliance.
+type SLACompliance struct {
+	By       string  `json:"by"` // policy, group or operator
+	Name     string  `json:"name"`
+	Tickets  int     `json:"tickets"`
+	Breached int     `json:"breached"`
+	Met      float64 `json:"met_percent"`
 }
 
 func bucketOf(t int64, pr Period) int {
@@ -279,7 +292,61 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 		}
 	}
 	rows.Close()
+	if st.SLA, err = p.slaCompliance(ctx, pr); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// slaCompliance counts the tickets created in the period under a policy,
+// and those that passed a target, by policy, group and assignee.
+func (p *Portal) slaCompliance(ctx context.Context, pr Period) ([]SLACompliance, error) {
+	rows, err := p.q.Query(ctx, `SELECT COALESCE(sp.name, ''), COALESCE(g.name, ''), COALESCE(TRIM(a.name || ' ' || a.surname), ''), t.sla_breached <> ''
+		FROM tickets t LEFT JOIN sla_policies sp ON sp.id = t.sla_policy_id LEFT JOIN groups g ON g.id = t.group_id LEFT JOIN users a ON a.id = t.assignee_id
+		WHERE (t.sla_policy_id IS NOT NULL OR t.sla_breached <> '') AND t.created_at >= ? AND t.created_at < ?`, pr.start(), pr.end())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type key struct{ by, name string }
+	count := map[key]*SLACompliance{}
+	var order []key
+	for rows.Next() {
+		var policy, group, op string
+		var late bool
+		if err := rows.Scan(&policy, &group, &op, &late); err != nil {
+			return nil, err
+		}
+		for _, k := range []key{{"policy", policy}, {"group", group}, {"operator", op}} {
+			if k.name == "" {
+				continue
+			}
+			c := count[k]
+			if c == nil {
+				c = &SLACompliance{By: k.by, Name: k.name}
+				count[k] = c
+				order = append(order, k)
+			}
+			c.Tickets++
+			if late {
+				c.Breached++
+			}
+		}
+	}
+	out := []SLACompliance{}
+	for _, k := range order {
+		c := count[k]
+		c.Met = float64(c.Tickets-c.Breached) * 100 / float64(c.Tickets)
+		out = append(out, *c)
+	}
+	slices.SortStableFunc(out, func(a, b SLACompliance) int {
+		order := map[string]int{"policy": 0, "group": 1, "operator": 2}
+		if d := order[a.By] - order[b.By]; d != 0 {
+			return d
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, rows.Err()
 }
 
 // LabourFilter narrows the labour report.

@@ -25,7 +25,8 @@ func (p *Portal) Settings(ctx context.Context) Settings {
 	_ = json.Unmarshal([]byte(p.Setting(ctx, "notify_defaults", "{}")), &defs)
 	defaultGroup, _ := strconv.ParseInt(p.Setting(ctx, "default_group", "0"), 10, 64)
 	return Settings{MaxFiles: files, MaxFileMB: mb, Preamble: p.Setting(ctx, "preamble", ""), NotifyNewTicket: p.Setting(ctx, "notify_new_ticket", "all"), NotifyDefaults: defs, Lang: p.Setting(ctx, "lang", "en"),
-		RequireTwoFactor: p.Setting(ctx, "require_two_factor", "") == "1", DefaultGroup: defaultGroup}
+		RequireTwoFactor: p.Setting(ctx, "require_two_factor", "") == "1", DefaultGroup: defaultGroup,
+		SLAToClients: p.Setting(ctx, "sla_clients", "") == "1"}
 }
 
 // SaveSettings validates and stores the admin's settings.
@@ -68,6 +69,7 @@ func (p *Portal) SaveSettings(ctx context.Context, in Settings) error {
 		"preamble": strings.TrimSpace(Text(in.Preamble)), "notify_new_ticket": in.NotifyNewTicket,
 		"lang": in.Lang, "require_two_factor": map[bool]string{true: "1", false: ""}[in.RequireTwoFactor],
 		"default_group": strconv.FormatInt(in.DefaultGroup, 10),
+		"sla_clients":   map[bool]string{true: "1", false: ""}[in.SLAToClients],
 	})
 }
 
@@ -96,4 +98,7 @@ type Settings struct {
 	RequireTwoFactor bool `json:"require_two_factor"`
 	// DefaultGroup is the group new tickets go to (0: none).
 	DefaultGroup int64 `json:"default_group"`
+	// SLAToClients shows clients the times their ticket is promised an
+	// answer and a resolution by (the SLA's due times).
+	SLAToClients bool `json:"sla_to_clients"`
 }

@@ -49,6 +49,16 @@ type TicketSLA struct {
 	Breached         bool  `json:"breached"`
 }
 
+// slaForClients is what a client may know of a ticket's clocks: the times
+// it is promised an answer and a resolution by, when the portal shows them
+// (settings: sla_to_clients); never the policy or whether a target passed.
+func (p *Portal) slaForClients(ctx context.Context, s *TicketSLA) *TicketSLA {
+	if s == nil || p.Setting(ctx, "sla_clients", "") != "1" {
+		return nil
+	}
+	return &TicketSLA{FirstResponseDue: s.FirstResponseDue, ResolutionDue: s.ResolutionDue, Paused: s.Paused}
+}
+
 // SLAPolicies lists the policies in the order they are tried.
 func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
 	rows, err := p.q.Query(ctx, `SELECT id, name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate
@@ -435,15 +445,21 @@ func (p *Portal) breach(ctx context.Context, number int64, kind string) error {
 		}
 	}
 	// Who hears of it: whoever works the ticket, else its group, else the
-	// admins — each only if they may see it.
+	// admins, and the group's lead — each only if they may see it.
 	var to []*User
 	staff, err := p.staff(ctx)
 	if err != nil {
 		return err
 	}
+	var lead int64
+	if group.Valid {
+		_ = p.q.QueryRow(ctx, "SELECT COALESCE(lead_id, 0) FROM groups WHERE id = ?", group.Int64).Scan(&lead)
+	}
 	for _, u := range staff {
 		switch {
 		case !u.sees(group.Int64, status.Int64):
+		case u.ID == lead:
+			to = append(to, u) // the group's lead hears of every passed target in it
 		case assignee.Valid:
 			if u.ID == assignee.Int64 {
 				to = append(to, u)

@@ -111,6 +111,11 @@ func TestSLA(t *testing.T) {
 		t.Errorf("the urgent ticket: %v (want %d)", s, at(4, 18, 0))
 	}
 
+	// The urgent ticket waits in a group with nobody in it but a lead.
+	opID := api(w.op, "GET", "/me", nil).JSON(t)["id"]
+	desk := api(w.admin, "POST", "/groups", map[string]any{"name": "Desk", "lead": opID}).JSON(t)["id"]
+	api(w.admin, "PATCH", fmt.Sprintf("/tickets/%d", m), map[string]any{"group": desk})
+
 	// Monday 10:00 next week: the urgent ticket's first answer is late,
 	// the scanner's resolution (Thursday 17:00) too, and both targets of
 	// the world's first ticket, never answered.
@@ -132,16 +137,45 @@ func TestSLA(t *testing.T) {
 	if api(w.admin, "GET", fmt.Sprintf("/tickets/%d", m), nil).JSON(t)["priority"] != "urgent" {
 		t.Error("a policy without escalation raised the priority")
 	}
-	var toOp, toAdmin bool
+	var toOp, toAdmin, toLead bool
 	for _, mail := range e.Mails(t, "alpha") {
 		toOp = toOp || strings.Contains(mail, "op@alpha.test") && strings.Contains(mail, "resolution target")
-		toAdmin = toAdmin || strings.Contains(mail, "admin@alpha.test") && strings.Contains(mail, "first response target")
+		toAdmin = toAdmin || strings.Contains(mail, "admin@alpha.test") && strings.Contains(mail, fmt.Sprintf("#%d (Printer jams)", w.ticket))
+		toLead = toLead || strings.Contains(mail, "op@alpha.test") && strings.Contains(mail, fmt.Sprintf("#%d (Server down)", m))
 	}
-	if !toOp || !toAdmin {
-		t.Errorf("breach mail: to the assignee %v, to the admin of an unassigned ticket %v", toOp, toAdmin)
+	if !toOp || !toAdmin || !toLead {
+		t.Errorf("breach mail: to the assignee %v, to the admin of an unassigned ticket %v, to the group's lead %v", toOp, toAdmin, toLead)
 	}
 	if page := pdtest.Do(t, e.SignIn(t, "alpha", "op@alpha.test"), "GET", e.URL+"/alpha/tickets", nil).Body; !strings.Contains(page, `class="due late"`) {
 		t.Error("the table does not mark the late tickets")
+	}
+
+	// Clients see no clocks until the portal shows its promises, and then
+	// only the due times.
+	if c := api(w.ca, "GET", tp, nil).JSON(t); c["sla"] != nil {
+		t.Errorf("a client sees the clocks: %v", c["sla"])
+	}
+	api(w.admin, "PATCH", "/settings", map[string]any{"sla_to_clients": true})
+	if c := api(w.cb, "GET", fmt.Sprintf("/tickets/%d", m), nil); c.Status != 404 {
+		t.Errorf("another client reads the urgent ticket: %d", c.Status)
+	}
+	urgent := api(w.ca, "GET", fmt.Sprintf("/tickets/%d", m), nil).JSON(t)["sla"].(map[string]any)
+	if unix(urgent["resolution_due"]) == 0 || urgent["policy"] != float64(0) || urgent["breached"] == true {
+		t.Errorf("what a client sees of the clocks: %v", urgent)
+	}
+	if page := pdtest.Do(t, e.SignIn(t, "alpha", "ca@alpha.test"), "GET", fmt.Sprintf("%s/alpha/tickets/%d", e.URL, m), nil).Body; !strings.Contains(page, "We aim to resolve it by") {
+		t.Error("the client's page does not show the promised time")
+	}
+
+	// Statistics count what was kept: the urgent policy's one ticket late,
+	// the standard policy's two (the world's and the scanner) late too.
+	stats := api(w.admin, "GET", "/stats?from=2026-11-30&to=2026-12-07", nil)
+	if !strings.Contains(stats.Body, `{"by":"policy","name":"Standard","tickets":2,"breached":2,"met_percent":0}`) ||
+		!strings.Contains(stats.Body, `{"by":"policy","name":"Urgent","tickets":1,"breached":1,"met_percent":0}`) {
+		t.Errorf("SLA compliance: %s", stats.Body)
+	}
+	if csv := api(w.admin, "GET", "/stats?from=2026-11-30&to=2026-12-07&format=csv&table=sla", nil).Body; !strings.Contains(csv, "policy,Standard,2,2,0.0") {
+		t.Errorf("SLA compliance CSV: %s", csv)
 	}
 
 	// Without policies the portal is not visited.

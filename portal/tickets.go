@@ -389,6 +389,9 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 		return nil, ErrNotFound
 	}
 	t.Tags = p.tagsByIDs(ctx, t.tagIDs)
+	if !actor.IsStaff() {
+		t.SLA = p.slaForClients(ctx, t.SLA)
+	}
 	if copied {
 		if t.Participants, err = p.participants(ctx, number); err != nil {
 			return nil, err
@@ -635,6 +638,9 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 	rows.Close()
 	for _, t := range list.Tickets {
 		t.Tags = p.tagsByIDs(ctx, t.tagIDs) // once the rows are closed: the tags may be read
+		if !actor.IsStaff() {
+			t.SLA = p.slaForClients(ctx, t.SLA)
+		}
 	}
 	if len(list.Tickets) > TicketPageSize {
 		list.Tickets, list.HasMore = list.Tickets[:TicketPageSize], true

@@ -27,13 +27,6 @@ func TestTagsAndTriggers(t *testing.T) {
 		}
 		return r.JSON(t)
 	}
-	tagsOf := func(tk map[string]any) string {
-		var names []string
-		for _, x := range tk["tags"].([]any) {
-			names = append(names, x.(map[string]any)["name"].(string))
-		}
-		return strings.Join(names, ",")
-	}
 
 	// Tags by hand.
 	n := g.ticket

@@ -108,6 +108,13 @@ func actionOf(r *http.Request) (portal.Action, map[string]string) {
 		Active: f.Get("active") != "", Roles: f["roles"], Statuses: idsOf(f["statuses"]), Groups: idsOf(f["groups"]), Fields: []portal.Field{},
 		Mail: portal.ActionMail{To: f["mail_to"], Templates: map[string]portal.MailTemplate{}}}
 	a.ToStatus, _ = strconv.ParseInt(f.Get("to_status"), 10, 64)
+	a.Macro = portal.Macro{Text: f.Get("macro_text"), Priority: f.Get("macro_priority")}
+	a.Macro.Group, _ = strconv.ParseInt(f.Get("macro_group"), 10, 64)
+	for _, t := range strings.Split(f.Get("macro_tags"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			a.Macro.AddTags = append(a.Macro.AddTags, t)
+		}
+	}
 	errs := map[string]string{}
 	for i, line := range strings.Split(f.Get("fields"), "\n") {
 		if strings.TrimSpace(line) == "" {

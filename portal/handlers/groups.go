@@ -115,6 +115,10 @@ func (s *Server) groupSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 		}
 	}
 	in := portal.GroupChange{Name: &name, Assignment: &mode, MaxOpen: &maxOpen, Members: &members}
+	if v, ok := r.PostForm["lead"]; ok {
+		lead, _ := strconv.ParseInt(v[0], 10, 64)
+		in.Lead = &lead
+	}
 	if _, err := rq.P.SaveGroup(r.Context(), rq.User, id, in); err != nil {
 		return formFailOn(err, r, func(st int, fix func(*templates.Page)) error { return s.renderGroups(w, r, rq, st, fix) },
 			func(pg *templates.Page) { pg.Data.(*GroupsData).EditID = id })

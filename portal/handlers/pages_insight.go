@@ -282,6 +282,11 @@ func statsCSV(w http.ResponseWriter, st *portal.Stats, table, lang string) error
 		for _, c := range st.Statuses {
 			out = append(out, []string{c.Name, strconv.FormatBool(c.Closed), strconv.Itoa(c.Count)})
 		}
+	case "sla":
+		out = [][]string{{"by", "name", "tickets", "breached", "met_percent"}}
+		for _, c := range st.SLA {
+			out = append(out, []string{c.By, c.Name, strconv.Itoa(c.Tickets), strconv.Itoa(c.Breached), fmt.Sprintf("%.1f", c.Met)})
+		}
 	case "backlog":
 		out = [][]string{{"age", "open_tickets"}}
 		for _, b := range st.Backlog {

@@ -28,6 +28,7 @@ func (s *Server) slaRoutes(m, api *mux.Router) {
 	m.Handle("/admin/sla", s.user(s.slaPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/sla/hours", s.user(s.hoursSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/sla/import", s.user(s.calendarImportSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/sla/clients", s.user(s.slaClientsSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/sla/policies", s.user(s.policySubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/sla/policies/{id:[0-9]+}", s.user(s.policySubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/sla/policies/{id:[0-9]+}/delete", s.user(s.policyDeleteSubmit, portal.RoleAdmin)).Methods("POST")
@@ -50,12 +51,13 @@ func (s *Server) watchClocks(r *http.Request, rq *Request) error {
 
 // SLAData is the Service levels page.
 type SLAData struct {
-	Hours    *portal.BusinessHours // nil: every hour counts
-	Days     []Weekday             // Monday … Sunday
-	Policies []portal.SLAPolicy
-	Groups   []portal.GroupRef
-	Years    []int // of the bundled production calendar
-	EditID   int64 // the policy whose form failed
+	Hours     *portal.BusinessHours // nil: every hour counts
+	Days      []Weekday             // Monday … Sunday
+	Policies  []portal.SLAPolicy
+	Groups    []portal.GroupRef
+	Years     []int // of the bundled production calendar
+	ToClients bool  // clients see the promised times
+	EditID    int64 // the policy whose form failed
 }
 
 // Weekday is a day of the week as the hours form names it.
@@ -94,7 +96,7 @@ func (d *SLAData) Target(min int) string {
 
 func (s *Server) renderSLA(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
-	d := &SLAData{Hours: rq.P.BusinessHours(ctx), Days: weekdays, Years: portal.ProductionYears()}
+	d := &SLAData{Hours: rq.P.BusinessHours(ctx), Days: weekdays, Years: portal.ProductionYears(), ToClients: rq.P.Settings(ctx).SLAToClients}
 	var err error
 	if d.Policies, err = rq.P.SLAPolicies(ctx); err != nil {
 		return err
@@ -165,6 +167,18 @@ func (s *Server) hoursSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 		return s.slaFail(w, r, rq, err, -1)
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/sla", "The working hours are saved; open tickets' clocks follow them."))
+}
+
+func (s *Server) slaClientsSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	st := rq.P.Settings(r.Context())
+	st.SLAToClients = r.PostForm.Get("sla_to_clients") != ""
+	if err := rq.P.SaveSettings(r.Context(), st); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/admin/sla", "Saved."))
 }
 
 func (s *Server) calendarImportSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {

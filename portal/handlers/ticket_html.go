@@ -71,8 +71,20 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	w.Raw("</h1>\n", `<div class="grid2" data-live="`, tu, `/events" data-parts="facts timeline">`, "\n<section>\n", `<div class="card">`, "\n", `<dl class="kv" id="facts">`, "\n<dt>")
 	w.T("Status")
 	w.Raw("</dt><dd>", statusPill(t.Status, lang), "</dd>\n")
-	if t.SLA != nil && staff {
+	switch {
+	case t.SLA != nil && staff:
 		d.slaHTML(w, lang)
+	case t.SLA != nil: // the client, when the portal shows its promises
+		for _, c := range []struct {
+			label string
+			due   int64
+		}{{"We answer by", t.SLA.FirstResponseDue}, {"We aim to resolve it by", t.SLA.ResolutionDue}} {
+			if c.due != 0 {
+				w.Raw("<dt>")
+				w.T(c.label)
+				w.Raw("</dt><dd>", templates.Escape(i18n.DateTime(lang, c.due)), "</dd>\n")
+			}
+		}
 	}
 	if len(t.Tags) > 0 && staff {
 		w.Raw("<dt>")
@@ -360,7 +372,14 @@ func (d *TicketData) actionsHTML(w *htmlw, pg *templates.Page, tu template.HTML)
 			if a.Comment == "required" {
 				w.Raw(" *")
 			}
-			w.Raw(`</label><textarea id="comment-`, id, `" name="comment" rows="3">`)
+			w.Raw(`</label><textarea id="comment-`, id, `" name="comment" rows="3"`)
+			if a.Macro.Text != "" {
+				// Left empty, the action's canned text is sent.
+				w.Raw(` placeholder="`)
+				w.Esc(a.Macro.Text)
+				w.Raw(`"`)
+			}
+			w.Raw(`>`)
 			w.Esc(pg.Value("comment"))
 			w.Raw("</textarea>")
 			w.fieldError(pg, "comment", "")
