@@ -87,7 +87,7 @@ var defaultMail = map[string]map[string]mailDefault{
 	},
 	MailSLABreach: {
 		"en": {"[#{{.Number}}] {{.Subject}}: the {{.Status}} target passed", "The {{.Status}} target of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}} has passed.\n\nOpen it: {{.Link}}\n"},
-		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа на сообщение клиента{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
 	},
 	MailEmailChanged: {
 		"en": {"Your sign-in address at {{.Portal}} is changed", "Hello, {{.Name}}!\n\n{{.Author}} changed the address you sign in to {{.Portal}} with to {{.NewEmail}}. From now on mail about your tickets goes there.\n\nIf you did not ask for it, answer this mail or write to the portal's administrator.\n\n{{.Link}}\n"},

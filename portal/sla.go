@@ -27,6 +27,7 @@ type SLAPolicy struct {
 	Priorities           []string `json:"priorities"` // low … urgent; empty: any
 	Groups               []int64  `json:"groups"`     // group ids; empty: any
 	FirstResponseMinutes int      `json:"first_response_minutes"`
+	NextResponseMinutes  int      `json:"next_response_minutes"` // a client's message after staff answered
 	ResolutionMinutes    int      `json:"resolution_minutes"`
 	Escalate             bool     `json:"escalate"` // a breach raises the priority one step
 }
@@ -44,6 +45,7 @@ func (s *SLAPolicy) applies(priority string, group int64) bool {
 type TicketSLA struct {
 	Policy           int64 `json:"policy"`
 	FirstResponseDue int64 `json:"first_response_due,omitempty"` // unix time; 0: met or no target
+	NextResponseDue  int64 `json:"next_response_due,omitempty"`  // a client's message waits for an answer
 	ResolutionDue    int64 `json:"resolution_due,omitempty"`     // 0: met, paused or no target
 	Paused           bool  `json:"paused,omitempty"`             // waiting for the client
 	Breached         bool  `json:"breached"`
@@ -61,7 +63,7 @@ func (p *Portal) slaForClients(ctx context.Context, s *TicketSLA) *TicketSLA {
 
 // SLAPolicies lists the policies in the order they are tried.
 func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
-	rows, err := p.q.Query(ctx, `SELECT id, name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate
+	rows, err := p.q.Query(ctx, `SELECT id, name, position, priorities, groups, first_response_minutes, next_response_minutes, resolution_minutes, escalate
 		FROM sla_policies ORDER BY position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: sla policies: %w", err)
@@ -71,7 +73,7 @@ func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
 	for rows.Next() {
 		var s SLAPolicy
 		var prios, groups string
-		if err := rows.Scan(&s.ID, &s.Name, &s.Position, &prios, &groups, &s.FirstResponseMinutes, &s.ResolutionMinutes, &s.Escalate); err != nil {
+		if err := rows.Scan(&s.ID, &s.Name, &s.Position, &prios, &groups, &s.FirstResponseMinutes, &s.NextResponseMinutes, &s.ResolutionMinutes, &s.Escalate); err != nil {
 			return nil, err
 		}
 		s.Priorities, s.Groups = []string{}, parseIDs(groups)
@@ -93,6 +95,7 @@ type SLAPolicyChange struct {
 	Priorities           *[]string `json:"priorities"`
 	Groups               *[]int64  `json:"groups"`
 	FirstResponseMinutes *int      `json:"first_response_minutes"`
+	NextResponseMinutes  *int      `json:"next_response_minutes"`
 	ResolutionMinutes    *int      `json:"resolution_minutes"`
 	Escalate             *bool     `json:"escalate"`
 }
@@ -153,20 +156,16 @@ func (p *Portal) SaveSLAPolicy(ctx context.Context, actor *User, id int64, in SL
 			}
 		}
 	}
-	for field, v := range map[string]*int{"first_response_minutes": in.FirstResponseMinutes, "resolution_minutes": in.ResolutionMinutes} {
+	for field, v := range map[string]*int{"first_response_minutes": in.FirstResponseMinutes, "next_response_minutes": in.NextResponseMinutes, "resolution_minutes": in.ResolutionMinutes} {
 		if v == nil {
 			continue
 		}
 		if *v < 0 || *v > MaxSLAMinutes {
 			errs[field] = fmt.Sprintf("Enter minutes from 0 (no target) to %d.", MaxSLAMinutes)
 		}
-		if field == "first_response_minutes" {
-			s.FirstResponseMinutes = *v
-		} else {
-			s.ResolutionMinutes = *v
-		}
+		*map[string]*int{"first_response_minutes": &s.FirstResponseMinutes, "next_response_minutes": &s.NextResponseMinutes, "resolution_minutes": &s.ResolutionMinutes}[field] = *v
 	}
-	if s.FirstResponseMinutes == 0 && s.ResolutionMinutes == 0 && len(errs) == 0 {
+	if s.FirstResponseMinutes == 0 && s.NextResponseMinutes == 0 && s.ResolutionMinutes == 0 && len(errs) == 0 {
 		errs["first_response_minutes"] = "Set a first response or a resolution target."
 	}
 	if in.Escalate != nil {
@@ -176,16 +175,16 @@ func (p *Portal) SaveSLAPolicy(ctx context.Context, actor *User, id int64, in SL
 		return nil, &FieldErrors{Fields: errs}
 	}
 	err := p.Tx(ctx, func(tp *Portal) error {
-		args := []any{s.Name, s.Position, strings.Join(s.Priorities, ","), formatIDs(s.Groups), s.FirstResponseMinutes, s.ResolutionMinutes, s.Escalate}
+		args := []any{s.Name, s.Position, strings.Join(s.Priorities, ","), formatIDs(s.Groups), s.FirstResponseMinutes, s.ResolutionMinutes, s.Escalate, s.NextResponseMinutes}
 		if id == 0 {
-			res, err := tp.q.Exec(ctx, `INSERT INTO sla_policies (name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, append(args, p.Now().Unix())...)
+			res, err := tp.q.Exec(ctx, `INSERT INTO sla_policies (name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate, next_response_minutes, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, p.Now().Unix())...)
 			if err != nil {
 				return err
 			}
 			s.ID, _ = res.LastInsertId()
 		} else if _, err := tp.q.Exec(ctx, `UPDATE sla_policies SET name = ?, position = ?, priorities = ?, groups = ?, first_response_minutes = ?,
-			resolution_minutes = ?, escalate = ? WHERE id = ?`, append(args, id)...); err != nil {
+			resolution_minutes = ?, escalate = ?, next_response_minutes = ? WHERE id = ?`, append(args, id)...); err != nil {
 			return err
 		}
 		return tp.slaReset(ctx)
@@ -293,14 +292,18 @@ type slaRow struct {
 	prio                                   int
 	closed                                 bool
 	policy, firstResp, from, frDue, resDue sql.NullInt64
+	nextDue, waitingSince                  sql.NullInt64 // the client's first message since staff last answered
 }
 
 const slaCols = `t.id, t.priority, COALESCE(t.group_id, 0), t.status_id, s.closed, t.created_at, t.first_response_at,
-	t.sla_policy_id, t.resolution_spent, t.resolution_from, t.first_response_due, t.resolution_due
+	t.sla_policy_id, t.resolution_spent, t.resolution_from, t.first_response_due, t.resolution_due, t.next_response_due,
+	(SELECT MIN(m.created_at) FROM messages m JOIN users u ON u.id = m.author_id WHERE m.ticket_id = t.id AND m.kind = 'message' AND u.role = 'client'
+		AND m.id > COALESCE((SELECT MAX(m2.id) FROM messages m2 JOIN users u2 ON u2.id = m2.author_id
+			WHERE m2.ticket_id = t.id AND m2.kind = 'message' AND u2.role <> 'client'), 0))
 	FROM tickets t JOIN statuses s ON s.id = t.status_id`
 
 func (r *slaRow) dest() []any {
-	return []any{&r.number, &r.prio, &r.group, &r.status, &r.closed, &r.created, &r.firstResp, &r.policy, &r.spent, &r.from, &r.frDue, &r.resDue}
+	return []any{&r.number, &r.prio, &r.group, &r.status, &r.closed, &r.created, &r.firstResp, &r.policy, &r.spent, &r.from, &r.frDue, &r.resDue, &r.nextDue, &r.waitingSince}
 }
 
 // slaApply is slaUpdate with the ticket read and what the clocks are set
@@ -332,11 +335,16 @@ func (p *Portal) slaSet(ctx context.Context, env *slaEnv, r *slaRow) error {
 		}
 	}
 	now, cal, spent := env.now, env.cal, r.spent
-	var newPolicy, newFR, newRes, newFrom sql.NullInt64
+	var newPolicy, newFR, newRes, newFrom, newNext sql.NullInt64
 	if pol != nil {
 		newPolicy = sql.NullInt64{Int64: pol.ID, Valid: true}
 		if pol.FirstResponseMinutes > 0 && !r.firstResp.Valid && !r.closed {
 			newFR = sql.NullInt64{Int64: cal.add(time.Unix(r.created, 0), time.Duration(pol.FirstResponseMinutes)*time.Minute).Unix(), Valid: true}
+		}
+		// Next response: once staff have answered, the client's first
+		// message since their last answer waits for the next one.
+		if pol.NextResponseMinutes > 0 && r.firstResp.Valid && r.waitingSince.Valid && !r.closed {
+			newNext = sql.NullInt64{Int64: cal.add(time.Unix(r.waitingSince.Int64, 0), time.Duration(pol.NextResponseMinutes)*time.Minute).Unix(), Valid: true}
 		}
 	}
 	// The resolution clock: what ran until now is added to what was spent
@@ -358,11 +366,13 @@ func (p *Portal) slaSet(ctx context.Context, env *slaEnv, r *slaRow) error {
 		left := time.Duration(pol.ResolutionMinutes)*time.Minute - time.Duration(spent)*time.Second
 		newRes = sql.NullInt64{Int64: cal.add(time.Unix(start, 0), left).Unix(), Valid: true}
 	}
-	if newPolicy == r.policy && newFR == r.frDue && newRes == r.resDue && newFrom == r.from && spent == r.spent {
+	if newPolicy == r.policy && newFR == r.frDue && newRes == r.resDue && newFrom == r.from && spent == r.spent && newNext == r.nextDue {
 		return nil
 	}
-	_, err := p.q.Exec(ctx, `UPDATE tickets SET sla_policy_id = ?, first_response_due = ?, resolution_due = ?, resolution_from = ?, resolution_spent = ? WHERE id = ?`,
-		newPolicy, newFR, newRes, newFrom, spent, r.number)
+	// A new wait for a next response may be breached anew.
+	_, err := p.q.Exec(ctx, `UPDATE tickets SET sla_policy_id = ?, first_response_due = ?, resolution_due = ?, resolution_from = ?, resolution_spent = ?, next_response_due = ?,
+		sla_breached = CASE WHEN ? IS NOT next_response_due THEN TRIM(REPLACE(REPLACE(sla_breached, 'next_response', ''), ',,', ','), ',') ELSE sla_breached END WHERE id = ?`,
+		newPolicy, newFR, newRes, newFrom, spent, newNext, newNext, r.number)
 	return err
 }
 
@@ -383,7 +393,7 @@ func (p *Portal) CheckSLA(ctx context.Context) (int, error) {
 		kind   string
 	}
 	var list []due
-	for _, k := range []struct{ kind, col string }{{"first_response", "first_response_due"}, {"resolution", "resolution_due"}} {
+	for _, k := range []struct{ kind, col string }{{"first_response", "first_response_due"}, {"next_response", "next_response_due"}, {"resolution", "resolution_due"}} {
 		rows, err := p.q.Query(ctx, "SELECT id FROM tickets WHERE "+k.col+" IS NOT NULL AND "+k.col+" <= ? AND instr(sla_breached, ?) = 0", now, k.kind)
 		if err != nil {
 			return 0, err
@@ -430,7 +440,7 @@ func (p *Portal) breach(ctx context.Context, number int64, kind string) error {
 	if _, err := p.q.Exec(ctx, "UPDATE tickets SET sla_breached = ? WHERE id = ?", breached, number); err != nil {
 		return err
 	}
-	what := map[string]string{"first_response": "first response", "resolution": "resolution"}[kind]
+	what := map[string]string{"first_response": "first response", "next_response": "next response", "resolution": "resolution"}[kind]
 	if err := p.addEvent(ctx, number, 0, fmt.Sprintf("The %s target passed", what)); err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func TestSLA(t *testing.T) {
 	}
 	for _, p := range []map[string]any{
 		{"name": "Urgent", "priorities": []string{"urgent"}, "first_response_minutes": 60, "resolution_minutes": 240},
-		{"name": "Standard", "first_response_minutes": 240, "resolution_minutes": 960, "escalate": true},
+		{"name": "Standard", "first_response_minutes": 240, "next_response_minutes": 120, "resolution_minutes": 960, "escalate": true},
 	} {
 		if r := api(w.admin, "POST", "/sla-policies", p); r.Status != 201 {
 			t.Fatalf("policy: %d %s", r.Status, r.Body)
@@ -100,6 +100,15 @@ func TestSLA(t *testing.T) {
 	api(w.ca, "POST", tp+"/messages", map[string]any{"body": "Here are the photos."})
 	if s := sla(n); unix(s["resolution_due"]) != at(3, 17, 0) || s["paused"] == true {
 		t.Errorf("resumed: %v (want %d)", s, at(3, 17, 0))
+	}
+	// Her message after the first answer waits for the next one: two
+	// working hours, 14:00; staff answering stops that clock.
+	if s := sla(n); unix(s["next_response_due"]) != at(2, 14, 0) {
+		t.Errorf("the next response clock: %v (want %d)", s, at(2, 14, 0))
+	}
+	api(w.op, "POST", tp+"/messages", map[string]any{"body": "Thanks, looking."})
+	if s := sla(n); s["next_response_due"] != nil {
+		t.Errorf("answered, the next response clock still runs: %v", s)
 	}
 
 	// Friday 17:00: a ticket made urgent gets the urgent policy — first

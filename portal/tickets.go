@@ -315,7 +315,7 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	c.id, c.name || CASE WHEN c.surname <> '' THEN ' ' || c.surname ELSE '' END,
 	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source,
 	COALESCE(t.group_id, 0), COALESCE(g.name, ''),
-	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0,
+	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0, COALESCE(t.next_response_due, 0),
 	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0)`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
@@ -335,7 +335,7 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
 		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName,
-		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &t.tagIDs, &t.MergedInto}
+		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound

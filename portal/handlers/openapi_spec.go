@@ -121,7 +121,7 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/business-hours/import", Tag: "Service levels", Summary: "Add a year of the Russian production calendar (holidays and moved working days).", Who: admins,
 		Body: CalendarImport{}, Status: 200, Resp: BusinessHoursView{}, Errors: []int{400, 401, 403, 422}},
 	{Method: "GET", Path: "/sla-policies", Tag: "Service levels", Summary: "SLA policies in the order they are tried.", Who: staff, Status: 200, Resp: SLAPolicyList{}, Errors: []int{401, 403}},
-	{Method: "POST", Path: "/sla-policies", Tag: "Service levels", Summary: "Make a policy: first response and resolution targets in working minutes, for priorities and groups (none: every ticket).", Who: admins,
+	{Method: "POST", Path: "/sla-policies", Tag: "Service levels", Summary: "Make a policy: first-response, next-response and resolution targets in working minutes, for priorities and groups (none: every ticket).", Who: admins,
 		Body: portal.SLAPolicyChange{}, Status: 201, Resp: portal.SLAPolicy{}, Errors: []int{400, 401, 403, 422}},
 	{Method: "PATCH", Path: "/sla-policies/{id}", Tag: "Service levels", Summary: "Change a policy; open tickets' clocks follow.", Who: admins,
 		Body: portal.SLAPolicyChange{}, Status: 200, Resp: portal.SLAPolicy{}, Errors: []int{400, 401, 403, 404, 422}},

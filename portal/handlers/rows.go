@@ -108,9 +108,11 @@ func dueHTML(sla *portal.TicketSLA, now int64, lang string) template.HTML {
 	if sla == nil {
 		return ""
 	}
-	due := sla.FirstResponseDue
-	if due == 0 || (sla.ResolutionDue != 0 && sla.ResolutionDue < due) {
-		due = sla.ResolutionDue
+	var due int64
+	for _, d := range []int64{sla.FirstResponseDue, sla.NextResponseDue, sla.ResolutionDue} {
+		if d != 0 && (due == 0 || d < due) {
+			due = d
+		}
 	}
 	if due == 0 {
 		if sla.Breached {

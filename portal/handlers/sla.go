@@ -218,9 +218,9 @@ func (s *Server) policySubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	name := r.PostForm.Get("name")
 	prios := r.PostForm["priorities"]
 	groups := idsOf(r.PostForm["groups"])
-	fr, res := parseTarget(r.PostForm.Get("first_response")), parseTarget(r.PostForm.Get("resolution"))
+	fr, next, res := parseTarget(r.PostForm.Get("first_response")), parseTarget(r.PostForm.Get("next_response")), parseTarget(r.PostForm.Get("resolution"))
 	esc := r.PostForm.Get("escalate") != ""
-	in := portal.SLAPolicyChange{Name: &name, Priorities: &prios, Groups: &groups, FirstResponseMinutes: &fr, ResolutionMinutes: &res, Escalate: &esc}
+	in := portal.SLAPolicyChange{Name: &name, Priorities: &prios, Groups: &groups, FirstResponseMinutes: &fr, NextResponseMinutes: &next, ResolutionMinutes: &res, Escalate: &esc}
 	if _, err := rq.P.SaveSLAPolicy(r.Context(), rq.User, id, in); err != nil {
 		return s.slaFail(w, r, rq, err, id)
 	}

@@ -486,7 +486,7 @@ func (d *TicketData) slaHTML(w *htmlw, lang string) {
 	for _, c := range []struct {
 		label string
 		due   int64
-	}{{"First response", sla.FirstResponseDue}, {"Resolution", sla.ResolutionDue}} {
+	}{{"First response", sla.FirstResponseDue}, {"Next response", sla.NextResponseDue}, {"Resolution", sla.ResolutionDue}} {
 		if c.due == 0 {
 			continue
 		}
