@@ -35,7 +35,20 @@ type Action struct {
 	Mail        ActionMail `json:"mail"`
 	Macro       Macro      `json:"macro"` // a canned text and changes made with it: an action as a macro
 	Active      bool       `json:"active"`
+	// Builtin names the page's own step it stands for (reply, note,
+	// assign, close, delete): renamed, restricted or retired here, it is
+	// checked wherever that step is taken. "" for the business's own.
+	Builtin string `json:"builtin,omitempty"`
 }
+
+// The built-in steps.
+const (
+	StepReply  = "reply"
+	StepNote   = "note"
+	StepAssign = "assign"
+	StepClose  = "close"
+	StepDelete = "delete"
+)
 
 // Macro is what an action does besides its status and assignee: a canned
 // text for its comment ({client.name}, {ticket.number}, {ticket.subject},
@@ -63,7 +76,7 @@ var actionFieldName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // Actions lists the portal's actions in order (inactive ones too).
 func (p *Portal) Actions(ctx context.Context) ([]Action, error) {
-	rows, err := p.q.Query(ctx, `SELECT id, name, position, statuses, COALESCE(to_status, 0), roles, groups, comment, internal, ask_assignee, fields, mail, macro, active
+	rows, err := p.q.Query(ctx, `SELECT id, name, position, statuses, COALESCE(to_status, 0), roles, groups, comment, internal, ask_assignee, fields, mail, macro, active, builtin
 		FROM actions ORDER BY position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: actions: %w", err)
@@ -73,7 +86,7 @@ func (p *Portal) Actions(ctx context.Context) ([]Action, error) {
 	for rows.Next() {
 		var a Action
 		var statuses, roles, groups, fields, mail, macro string
-		if err := rows.Scan(&a.ID, &a.Name, &a.Position, &statuses, &a.ToStatus, &roles, &groups, &a.Comment, &a.Internal, &a.AskAssignee, &fields, &mail, &macro, &a.Active); err != nil {
+		if err := rows.Scan(&a.ID, &a.Name, &a.Position, &statuses, &a.ToStatus, &roles, &groups, &a.Comment, &a.Internal, &a.AskAssignee, &fields, &mail, &macro, &a.Active, &a.Builtin); err != nil {
 			return nil, err
 		}
 		a.Statuses, a.Groups = nonNilIDs(parseIDs(statuses)), nonNilIDs(parseIDs(groups))
@@ -106,6 +119,15 @@ func (p *Portal) SaveAction(ctx context.Context, actor *User, id int64, a Action
 	}
 	if err := p.writable(); err != nil {
 		return nil, err
+	}
+	if id != 0 {
+		if cur, err := p.actionByID(ctx, id); err == nil && cur.Builtin != "" {
+			// A built-in step keeps what it is: only its name, where and by
+			// whom it is offered, and whether it is on change.
+			name, statuses, roles, groups, active := a.Name, a.Statuses, a.Roles, a.Groups, a.Active
+			a = *cur
+			a.Name, a.Statuses, a.Roles, a.Groups, a.Active = name, statuses, roles, groups, active
+		}
 	}
 	errs := map[string]string{}
 	a.Name = Line(a.Name)
@@ -247,7 +269,7 @@ func (p *Portal) DeleteAction(ctx context.Context, actor *User, id int64) error 
 	if actor.Role != RoleAdmin {
 		return ErrForbidden
 	}
-	res, err := p.q.Exec(ctx, "DELETE FROM actions WHERE id = ?", id)
+	res, err := p.q.Exec(ctx, "DELETE FROM actions WHERE id = ? AND builtin = ''", id)
 	if err != nil {
 		return err
 	}
@@ -263,7 +285,7 @@ func (p *Portal) mayPerform(ctx context.Context, actor *User, a *Action, t *Tick
 		return false
 	}
 	if len(a.Statuses) == 0 {
-		if t.Status.Closed {
+		if t.Status.Closed && a.Builtin == "" {
 			return false
 		}
 	} else if !slices.Contains(a.Statuses, t.Status.ID) {
@@ -293,7 +315,7 @@ func (p *Portal) ActionsOn(ctx context.Context, actor *User, t *Ticket) ([]Actio
 	}
 	out := []Action{}
 	for i := range all {
-		if p.mayPerform(ctx, actor, &all[i], t) {
+		if all[i].Builtin == "" && p.mayPerform(ctx, actor, &all[i], t) {
 			out = append(out, all[i])
 		}
 	}
@@ -323,7 +345,7 @@ func (p *Portal) Perform(ctx context.Context, actor *User, number, id int64, in 
 		return nil, err
 	}
 	i := slices.IndexFunc(all, func(a Action) bool { return a.ID == id })
-	if i < 0 || !p.mayPerform(ctx, actor, &all[i], t) {
+	if i < 0 || all[i].Builtin != "" || !p.mayPerform(ctx, actor, &all[i], t) {
 		return nil, ErrNotFound
 	}
 	a := all[i]
@@ -367,112 +389,8 @@ func (p *Portal) Perform(ctx context.Context, actor *User, number, id int64, in 
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
-	now := p.Now().Unix()
 	err = p.Tx(ctx, func(tp *Portal) error {
-		fieldsJSON, _ := json.Marshal(values)
-		if _, err := tp.q.Exec(ctx, "INSERT INTO action_runs (ticket_id, action_id, name, actor_id, fields, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			number, a.ID, a.Name, actor.ID, string(fieldsJSON), now); err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s: %s", actor.FullName(), a.Name)
-		for _, f := range a.Fields {
-			if v := values[f.Name]; v != "" {
-				line += fmt.Sprintf("\n%s: %s", f.Label, v)
-			}
-		}
-		if err := tp.addEvent(ctx, number, actor.ID, line); err != nil {
-			return err
-		}
-		if comment != "" {
-			kind := KindMessage
-			if a.Internal {
-				kind = KindNote
-			}
-			if _, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, comment, now); err != nil {
-				return err
-			}
-			if _, err := tp.q.Exec(ctx, `UPDATE tickets SET messages = messages + 1,
-				first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`, actor.IsStaff() && !a.Internal, now, number); err != nil {
-				return err
-			}
-			if err := tp.indexEntry(ctx, number, kind); err != nil {
-				return err
-			}
-		}
-		sets, args := []string{"updated_at = ?", "last_activity_at = ?"}, []any{now, now}
-		if a.ToStatus != 0 && a.ToStatus != t.Status.ID {
-			st, err := tp.StatusByID(ctx, a.ToStatus)
-			if err != nil {
-				return err
-			}
-			var closed any
-			if st.Closed {
-				closed = now
-			}
-			sets, args = append(sets, "status_id = ?", "closed_at = ?"), append(args, st.ID, closed)
-		}
-		if assignee != nil {
-			sets, args = append(sets, "assignee_id = ?"), append(args, assignee.ID)
-		}
-		if prio, ok := PriorityID(a.Macro.Priority); ok && a.Macro.Priority != t.Priority {
-			sets, args = append(sets, "priority = ?"), append(args, prio)
-			if err := tp.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s changed the priority from %s to %s", actor.FullName(), t.Priority, a.Macro.Priority)); err != nil {
-				return err
-			}
-		}
-		if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() {
-			sets, args = append(sets, "group_id = ?"), append(args, a.Macro.Group)
-		}
-		if len(a.Macro.AddTags) > 0 {
-			names := []string{}
-			for _, g := range t.Tags {
-				names = append(names, g.Name)
-			}
-			events, err := tp.setTags(ctx, number, append(names, a.Macro.AddTags...), actor.FullName())
-			if err != nil {
-				return err
-			}
-			for _, ev := range events {
-				if err := tp.addEvent(ctx, number, actor.ID, ev); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, number)...); err != nil {
-			return err
-		}
-		if err := tp.markRead(ctx, actor.ID, number, now); err != nil {
-			return err
-		}
-		if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() && assignee == nil {
-			var gname string
-			_ = tp.q.QueryRow(ctx, "SELECT name FROM groups WHERE id = ?", a.Macro.Group).Scan(&gname)
-			if err := tp.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s moved the ticket to the group %s", actor.FullName(), gname)); err != nil {
-				return err
-			}
-			if t.Assignee == nil || !tp.isMember(ctx, a.Macro.Group, t.Assignee.ID) {
-				st := t.Status.ID
-				if a.ToStatus != 0 {
-					st = a.ToStatus
-				}
-				if u, err := tp.autoAssign(ctx, number, a.Macro.Group, st); err != nil {
-					return err
-				} else if u != nil {
-					if err := tp.notifyAssignedByGroup(ctx, number, a.Macro.Group, u); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if assignee != nil && assignee.ID != actor.ID {
-			if err := tp.notifyAssigned(ctx, number, t.Subject, assignee, actor.FullName()); err != nil {
-				return err
-			}
-		}
-		if err := tp.actionMail(ctx, &a, t, actor, comment, values); err != nil {
-			return err
-		}
-		if err := tp.slaUpdate(ctx, number); err != nil {
+		if err := tp.applyAction(ctx, &a, t, actor, comment, values, assignee); err != nil {
 			return err
 		}
 		_, err := tp.runTriggers(ctx, OnUpdate, number, comment, actor)
@@ -484,6 +402,129 @@ func (p *Portal) Perform(ctx context.Context, actor *User, number, id int64, in 
 	p.kickOutbox()
 	p.publish(t, a.Internal && comment != "" && a.ToStatus == 0 && assignee == nil)
 	return p.Ticket(ctx, actor.unlimited(), number)
+}
+
+// applyAction makes what action a does to ticket t, inside the caller's
+// transaction: its record and event, the comment, the status, assignee,
+// priority, group and tags, the mail, the clocks. actor may be a trigger
+// (ID 0: written as nobody).
+func (p *Portal) applyAction(ctx context.Context, a *Action, t *Ticket, actor *User, comment string, values map[string]string, assignee *User) error {
+	number := t.Number
+	now := p.Now().Unix()
+	fieldsJSON, _ := json.Marshal(values)
+	if _, err := p.q.Exec(ctx, "INSERT INTO action_runs (ticket_id, action_id, name, actor_id, fields, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+		number, a.ID, a.Name, nullID(actor.ID), string(fieldsJSON), now); err != nil {
+		return err
+	}
+	line := fmt.Sprintf("%s: %s", actor.FullName(), a.Name)
+	for _, f := range a.Fields {
+		if v := values[f.Name]; v != "" {
+			line += fmt.Sprintf("\n%s: %s", f.Label, v)
+		}
+	}
+	if err := p.addEvent(ctx, number, actor.ID, line); err != nil {
+		return err
+	}
+	if comment != "" {
+		kind := KindMessage
+		if a.Internal {
+			kind = KindNote
+		}
+		if _, err := p.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, nullID(actor.ID), kind, comment, now); err != nil {
+			return err
+		}
+		if _, err := p.q.Exec(ctx, `UPDATE tickets SET messages = messages + 1,
+			first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`, actor.IsStaff() && !a.Internal, now, number); err != nil {
+			return err
+		}
+		if err := p.indexEntry(ctx, number, kind); err != nil {
+			return err
+		}
+	}
+	sets, args := []string{"updated_at = ?", "last_activity_at = ?"}, []any{now, now}
+	if a.ToStatus != 0 && a.ToStatus != t.Status.ID {
+		st, err := p.StatusByID(ctx, a.ToStatus)
+		if err != nil {
+			return err
+		}
+		var closed any
+		if st.Closed {
+			closed = now
+		}
+		sets, args = append(sets, "status_id = ?", "closed_at = ?"), append(args, st.ID, closed)
+	}
+	if assignee != nil {
+		sets, args = append(sets, "assignee_id = ?"), append(args, assignee.ID)
+	}
+	if prio, ok := PriorityID(a.Macro.Priority); ok && a.Macro.Priority != t.Priority {
+		sets, args = append(sets, "priority = ?"), append(args, prio)
+		if err := p.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s changed the priority from %s to %s", actor.FullName(), t.Priority, a.Macro.Priority)); err != nil {
+			return err
+		}
+	}
+	if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() {
+		sets, args = append(sets, "group_id = ?"), append(args, a.Macro.Group)
+	}
+	if len(a.Macro.AddTags) > 0 {
+		names := []string{}
+		for _, g := range t.Tags {
+			names = append(names, g.Name)
+		}
+		events, err := p.setTags(ctx, number, append(names, a.Macro.AddTags...), actor.FullName())
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := p.addEvent(ctx, number, actor.ID, ev); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := p.q.Exec(ctx, "UPDATE tickets SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, number)...); err != nil {
+		return err
+	}
+	if actor.ID != 0 {
+		if err := p.markRead(ctx, actor.ID, number, now); err != nil {
+			return err
+		}
+	}
+	if a.Macro.Group != 0 && a.Macro.Group != t.GroupID() && assignee == nil {
+		var gname string
+		_ = p.q.QueryRow(ctx, "SELECT name FROM groups WHERE id = ?", a.Macro.Group).Scan(&gname)
+		if err := p.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s moved the ticket to the group %s", actor.FullName(), gname)); err != nil {
+			return err
+		}
+		if t.Assignee == nil || !p.isMember(ctx, a.Macro.Group, t.Assignee.ID) {
+			st := t.Status.ID
+			if a.ToStatus != 0 {
+				st = a.ToStatus
+			}
+			if u, err := p.autoAssign(ctx, number, a.Macro.Group, st); err != nil {
+				return err
+			} else if u != nil {
+				if err := p.notifyAssignedByGroup(ctx, number, a.Macro.Group, u); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if assignee != nil && assignee.ID != actor.ID {
+		if err := p.notifyAssigned(ctx, number, t.Subject, assignee, actor.FullName()); err != nil {
+			return err
+		}
+	}
+	if err := p.actionMail(ctx, a, t, actor, comment, values); err != nil {
+		return err
+	}
+	return p.slaUpdate(ctx, number)
+}
+
+// nullID is an id for a column that is NULL for nobody (0).
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // actionMail sends an action's mail, in each recipient's language (the
@@ -565,4 +606,48 @@ func (p *Portal) actionMail(ctx context.Context, a *Action, t *Ticket, actor *Us
 		}
 	}
 	return nil
+}
+
+// actionByID is one action.
+func (p *Portal) actionByID(ctx context.Context, id int64) (*Action, error) {
+	all, err := p.Actions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].ID == id {
+			return &all[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// Steps are the built-in steps as actor may take them on t: each step's
+// name (as the admin named it) when allowed, absent when not.
+func (p *Portal) Steps(ctx context.Context, actor *User, t *Ticket) map[string]string {
+	all, _ := p.cachedActions(ctx)
+	out := map[string]string{}
+	for i := range all {
+		if all[i].Builtin != "" && p.mayPerform(ctx, actor, &all[i], t) {
+			out[all[i].Builtin] = all[i].Name
+		}
+	}
+	return out
+}
+
+// mayStep reports whether actor may take built-in step on t (a portal
+// without the step's row — never the case after migration — allows it).
+func (p *Portal) mayStep(ctx context.Context, actor *User, step string, t *Ticket) bool {
+	all, err := p.cachedActions(ctx)
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(all, func(a Action) bool { return a.Builtin == step })
+	return i < 0 || p.mayPerform(ctx, actor, &all[i], t)
+}
+
+// cachedActions are the actions, kept in memory with the reference data:
+// every reply asks whether its step is allowed.
+func (p *Portal) cachedActions(ctx context.Context) ([]Action, error) {
+	return p.ref.actions.get(p.DB, func() ([]Action, error) { return p.Actions(ctx) })
 }

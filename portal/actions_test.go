@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"fmt"
+	"portaldesk/cmd/server/pdtest"
 	"strings"
 	"testing"
 )
@@ -159,6 +160,20 @@ func TestMacros(t *testing.T) {
 	if c := g.api(t, g.ca, "GET", tp+"/messages", nil).Body; !strings.Contains(c, fmt.Sprintf("Dear Carol, ticket #%d goes to our engineers.", g.ticket)) {
 		t.Errorf("the canned text: %s", c)
 	}
+	// A trigger performs it on new tickets that say "broken".
+	id := r.JSON(t)["id"]
+	if r := g.api(t, g.admin, "POST", "/triggers", map[string]any{"name": "Broken", "event": "create",
+		"conditions": []any{map[string]any{"field": "subject", "op": "contains", "value": "broken"}},
+		"actions":    []any{map[string]any{"type": "perform_action", "value": fmt.Sprint(id)}}}); r.Status != 201 {
+		t.Fatalf("trigger: %d %s", r.Status, r.Body)
+	}
+	tk = g.newTicket(t, "The kettle is broken")
+	if tk["priority"] != "high" || tk["group"].(map[string]any)["name"] != "Line 2" || tagsOf(tk) != "hardware" {
+		t.Errorf("the trigger's action: priority %v, group %v, tags %q", tk["priority"], tk["group"], tagsOf(tk))
+	}
+	if c := conversation(t, g.world, int64(tk["number"].(float64))); !strings.Contains(c, "Trigger Broken: Hardware fault") || !strings.Contains(c, "goes to our engineers") {
+		t.Errorf("the trigger's action in the history: %s", c)
+	}
 }
 
 func tagsOf(tk map[string]any) string {
@@ -167,4 +182,85 @@ func tagsOf(tk map[string]any) string {
 		names = append(names, x.(map[string]any)["name"].(string))
 	}
 	return strings.Join(names, ",")
+}
+
+// TestBuiltinSteps: reply, internal note, forward, close and delete are
+// actions an admin renames, restricts and retires — checked on every way
+// to take them (API and page) — and cannot delete.
+func TestBuiltinSteps(t *testing.T) {
+	g := newGroupsWorld(t)
+	tp := fmt.Sprintf("/tickets/%d", g.ticket)
+	ids := map[string]any{}
+	for _, a := range g.api(t, g.admin, "GET", "/actions", nil).JSON(t)["actions"].([]any) {
+		if b := a.(map[string]any)["builtin"]; b != nil {
+			ids[b.(string)] = a.(map[string]any)["id"]
+		}
+	}
+	if len(ids) != 5 {
+		t.Fatalf("built-in steps: %v", ids)
+	}
+	if r := g.api(t, g.admin, "DELETE", fmt.Sprintf("/actions/%v", ids["note"]), nil); r.Status != 404 {
+		t.Errorf("a built-in step deleted: %d", r.Status)
+	}
+	patch := func(step string, body map[string]any) {
+		t.Helper()
+		if r := g.api(t, g.admin, "PATCH", fmt.Sprintf("/actions/%v", ids[step]), body); r.Status != 200 {
+			t.Fatalf("PATCH %s: %d %s", step, r.Status, r.Body)
+		}
+	}
+	var inProgress float64
+	for _, st := range g.api(t, g.admin, "GET", "/statuses", nil).JSON(t)["statuses"].([]any) {
+		if s := st.(map[string]any); s["name"] == "In progress" {
+			inProgress = s["id"].(float64)
+		}
+	}
+	patch("note", map[string]any{"name": "Whisper", "roles": []string{"admin"}, "comment": "none", "fields": []any{map[string]any{"name": "x", "label": "X", "type": "text"}}})
+	patch("close", map[string]any{"active": false})
+	patch("reply", map[string]any{"statuses": []float64{inProgress}})
+	patch("assign", map[string]any{"groups": []int64{g.service}})
+	patch("delete", map[string]any{"active": false})
+
+	page := func(email string) string {
+		return pdtest.Do(t, g.e.SignIn(t, "alpha", email), "GET", fmt.Sprintf("%s/alpha%s", g.e.URL, tp), nil).Body
+	}
+	if p := page("ca@alpha.test"); strings.Contains(p, `id="reply"`) {
+		t.Error("the client's page offers a reply where replies are not open")
+	}
+	if r := g.api(t, g.op, "POST", tp+"/messages", map[string]any{"body": "psst", "internal": true}); r.Status != 422 || !strings.Contains(r.Body, `"body"`) {
+		t.Errorf("an operator's note when notes are the admin's: %d %s", r.Status, r.Body)
+	}
+	if r := g.api(t, g.admin, "POST", tp+"/messages", map[string]any{"body": "psst", "internal": true}); r.Status != 201 {
+		t.Errorf("the admin's note: %d %s", r.Status, r.Body)
+	}
+	if r := g.api(t, g.ca, "POST", tp+"/messages", map[string]any{"body": "hello?"}); r.Status != 422 {
+		t.Errorf("a reply in a status replies are not open in: %d", r.Status)
+	}
+	if r := g.api(t, g.op, "PATCH", tp, map[string]any{"status": "Closed"}); r.Status != 422 || !strings.Contains(r.Body, `"status"`) {
+		t.Errorf("closing when closing is retired: %d %s", r.Status, r.Body)
+	}
+	if r := g.api(t, g.rita, "PATCH", tp, map[string]any{"assignee": g.olegID}); r.Status != 422 || !strings.Contains(r.Body, `"assignee"`) {
+		t.Errorf("forwarding by someone outside the step's group: %d %s", r.Status, r.Body)
+	}
+	if r := g.api(t, g.op, "PATCH", tp, map[string]any{"assignee": g.pavelID}); r.Status != 200 {
+		t.Errorf("forwarding by a member: %d %s", r.Status, r.Body)
+	}
+	if r := g.api(t, g.admin, "DELETE", tp, nil); r.Status != 403 {
+		t.Errorf("deleting when deleting is retired: %d", r.Status)
+	}
+	// The pages offer what is open: Oleg has no note and no Closed; the
+	// admin's note is called Whisper.
+	if p := page("op@alpha.test"); strings.Contains(p, `name="internal" value="1"`) || strings.Contains(p, ">Closed</option>") || strings.Contains(p, "/delete") {
+		t.Error("the operator's page offers a note, closing or deleting")
+	}
+	if p := page("admin@alpha.test"); !strings.Contains(p, "Whisper") {
+		t.Error("the admin's page does not use the step's new name")
+	}
+	g.api(t, g.op, "PATCH", tp, map[string]any{"status": inProgress})
+	if r := g.api(t, g.ca, "POST", tp+"/messages", map[string]any{"body": "hello?"}); r.Status != 201 {
+		t.Errorf("a reply in progress: %d %s", r.Status, r.Body)
+	}
+	// What a built-in step is does not change: its name, where and by whom only.
+	if all := g.api(t, g.admin, "GET", "/actions", nil).Body; strings.Contains(all, `"label":"X"`) {
+		t.Error("a built-in step took fields")
+	}
 }

@@ -101,6 +101,7 @@ type refCache struct {
 	workTypes cached[[]WorkType] // the active ones
 	tags      cached[[]Tag]
 	triggers  cached[[]Trigger] // the active ones, in order
+	actions   cached[[]Action]  // the workflow's actions, the built-in steps among them
 	users     keyed[int64, *User]
 	tokens    keyed[string, tokenUser]
 	ranks     keyed[[2]int64, int]           // (0 for an admin else 1, user id) -> staff before them

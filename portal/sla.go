@@ -3,7 +3,9 @@ package portal
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,24 +23,74 @@ import (
 
 // SLAPolicy is a set of targets and the tickets they apply to.
 type SLAPolicy struct {
-	ID                   int64    `json:"id"`
-	Name                 string   `json:"name"`
-	Position             int      `json:"position"`
-	Priorities           []string `json:"priorities"` // low … urgent; empty: any
-	Groups               []int64  `json:"groups"`     // group ids; empty: any
-	FirstResponseMinutes int      `json:"first_response_minutes"`
-	NextResponseMinutes  int      `json:"next_response_minutes"` // a client's message after staff answered
-	ResolutionMinutes    int      `json:"resolution_minutes"`
-	Escalate             bool     `json:"escalate"` // a breach raises the priority one step
+	ID                   int64      `json:"id"`
+	Name                 string     `json:"name"`
+	Position             int        `json:"position"`
+	Priorities           []string   `json:"priorities"` // low … urgent; empty: any
+	Groups               []int64    `json:"groups"`     // group ids; empty: any
+	Conditions           Conditions `json:"conditions"` // more, all of which must hold (as a trigger's)
+	FirstResponseMinutes int        `json:"first_response_minutes"`
+	NextResponseMinutes  int        `json:"next_response_minutes"` // a client's message after staff answered
+	ResolutionMinutes    int        `json:"resolution_minutes"`
+	Escalate             bool       `json:"escalate"` // a breach raises the priority one step
 }
 
 // applies reports whether the policy covers a ticket of this priority and
-// group.
+// group; its other conditions are looked at by the caller (held).
 func (s *SLAPolicy) applies(priority string, group int64) bool {
 	if len(s.Priorities) > 0 && !slices.Contains(s.Priorities, priority) {
 		return false
 	}
 	return len(s.Groups) == 0 || slices.Contains(s.Groups, group)
+}
+
+// Conditions are a policy's further conditions. Given as a list they are a
+// trigger's ([{"field","op","value"}]); given as an object, each key is a
+// field that must be the value ({"client_email": "@romashka.ru"} ends with,
+// {"field.contract": "gold"} is), and "priority" or "group" may be lists.
+type Conditions []Condition
+
+// UnmarshalJSON reads either form.
+func (c *Conditions) UnmarshalJSON(b []byte) error {
+	var list []Condition
+	if err := json.Unmarshal(b, &list); err == nil {
+		*c = list
+		return nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return fmt.Errorf("conditions: a list of {field, op, value} or an object of field: value")
+	}
+	out := Conditions{}
+	keys := slices.Sorted(maps.Keys(obj))
+	for _, k := range keys {
+		vals := []string{}
+		switch v := obj[k].(type) {
+		case []any:
+			for _, x := range v {
+				vals = append(vals, fmt.Sprint(x))
+			}
+		default:
+			vals = append(vals, fmt.Sprint(v))
+		}
+		op := "is"
+		switch {
+		case k == "client_email":
+			op = "ends_with"
+		case k == "subject" || k == "body":
+			op = "contains"
+		case k == "tag":
+			op = "has"
+		}
+		if len(vals) > 1 {
+			// Several values: one of them (kept as the list the field takes).
+			out = append(out, Condition{Field: k, Op: "in", Value: strings.Join(vals, ",")})
+			continue
+		}
+		out = append(out, Condition{Field: k, Op: op, Value: vals[0]})
+	}
+	*c = out
+	return nil
 }
 
 // TicketSLA is a ticket's clocks as the API and the pages show them.
@@ -63,7 +115,7 @@ func (p *Portal) slaForClients(ctx context.Context, s *TicketSLA) *TicketSLA {
 
 // SLAPolicies lists the policies in the order they are tried.
 func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
-	rows, err := p.q.Query(ctx, `SELECT id, name, position, priorities, groups, first_response_minutes, next_response_minutes, resolution_minutes, escalate
+	rows, err := p.q.Query(ctx, `SELECT id, name, position, priorities, groups, first_response_minutes, next_response_minutes, resolution_minutes, escalate, conditions
 		FROM sla_policies ORDER BY position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: sla policies: %w", err)
@@ -72,9 +124,13 @@ func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
 	out := []SLAPolicy{}
 	for rows.Next() {
 		var s SLAPolicy
-		var prios, groups string
-		if err := rows.Scan(&s.ID, &s.Name, &s.Position, &prios, &groups, &s.FirstResponseMinutes, &s.NextResponseMinutes, &s.ResolutionMinutes, &s.Escalate); err != nil {
+		var prios, groups, conds string
+		if err := rows.Scan(&s.ID, &s.Name, &s.Position, &prios, &groups, &s.FirstResponseMinutes, &s.NextResponseMinutes, &s.ResolutionMinutes, &s.Escalate, &conds); err != nil {
 			return nil, err
+		}
+		_ = json.Unmarshal([]byte(conds), &s.Conditions)
+		if s.Conditions == nil {
+			s.Conditions = Conditions{}
 		}
 		s.Priorities, s.Groups = []string{}, parseIDs(groups)
 		if prios != "" {
@@ -90,14 +146,15 @@ func (p *Portal) SLAPolicies(ctx context.Context) ([]SLAPolicy, error) {
 
 // SLAPolicyChange makes or changes a policy; nil leaves a part as it is.
 type SLAPolicyChange struct {
-	Name                 *string   `json:"name"`
-	Position             *int      `json:"position"`
-	Priorities           *[]string `json:"priorities"`
-	Groups               *[]int64  `json:"groups"`
-	FirstResponseMinutes *int      `json:"first_response_minutes"`
-	NextResponseMinutes  *int      `json:"next_response_minutes"`
-	ResolutionMinutes    *int      `json:"resolution_minutes"`
-	Escalate             *bool     `json:"escalate"`
+	Name                 *string     `json:"name"`
+	Position             *int        `json:"position"`
+	Priorities           *[]string   `json:"priorities"`
+	Groups               *[]int64    `json:"groups"`
+	Conditions           *Conditions `json:"conditions"`
+	FirstResponseMinutes *int        `json:"first_response_minutes"`
+	NextResponseMinutes  *int        `json:"next_response_minutes"`
+	ResolutionMinutes    *int        `json:"resolution_minutes"`
+	Escalate             *bool       `json:"escalate"`
 }
 
 // MaxSLAMinutes bounds a target: a year of working time.
@@ -136,7 +193,7 @@ func (p *Portal) SaveSLAPolicy(ctx context.Context, actor *User, id int64, in SL
 	if in.Position != nil {
 		s.Position = *in.Position
 	}
-	if in.Priorities != nil {
+	if in.Priorities != nil && in.Conditions == nil {
 		s.Priorities = nil
 		for _, pr := range *in.Priorities {
 			if _, ok := PriorityID(pr); !ok {
@@ -146,7 +203,7 @@ func (p *Portal) SaveSLAPolicy(ctx context.Context, actor *User, id int64, in SL
 			}
 		}
 	}
-	if in.Groups != nil {
+	if in.Groups != nil && in.Conditions == nil {
 		s.Groups = nil
 		for _, g := range *in.Groups {
 			if _, _, err := p.findGroup(ctx, fmt.Sprint(g)); err != nil || g == 0 {
@@ -171,20 +228,55 @@ func (p *Portal) SaveSLAPolicy(ctx context.Context, actor *User, id int64, in SL
 	if in.Escalate != nil {
 		s.Escalate = *in.Escalate
 	}
+	if in.Conditions != nil {
+		s.Conditions = Conditions{}
+		for _, c := range *in.Conditions {
+			switch {
+			case c.Field == "priority" && c.Op == "in":
+				s.Priorities = strings.Split(c.Value, ",")
+			case c.Field == "group" && c.Op == "in":
+				s.Groups = nil
+				for _, g := range strings.Split(c.Value, ",") {
+					if id, _, err := p.findGroup(ctx, g); err == nil && id != 0 {
+						s.Groups = append(s.Groups, id)
+					} else {
+						errs["conditions"] = fmt.Sprintf("There is no group %s.", g)
+					}
+				}
+			case c.Field == "priority" && c.Op == "is":
+				s.Priorities = []string{c.Value}
+			case c.Field == "group" && c.Op == "is":
+				if id, _, err := p.findGroup(ctx, c.Value); err == nil && id != 0 {
+					s.Groups = []int64{id}
+				} else {
+					errs["conditions"] = fmt.Sprintf("There is no group %s.", c.Value)
+				}
+			default:
+				s.Conditions = append(s.Conditions, c)
+			}
+		}
+		for _, pr := range s.Priorities {
+			if _, ok := PriorityID(pr); !ok {
+				errs["conditions"] = "Use low, normal, high or urgent."
+			}
+		}
+		maps.Copy(errs, p.checkConditions(ctx, s.Conditions))
+	}
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
 	err := p.Tx(ctx, func(tp *Portal) error {
-		args := []any{s.Name, s.Position, strings.Join(s.Priorities, ","), formatIDs(s.Groups), s.FirstResponseMinutes, s.ResolutionMinutes, s.Escalate, s.NextResponseMinutes}
+		conds, _ := json.Marshal(s.Conditions)
+		args := []any{s.Name, s.Position, strings.Join(s.Priorities, ","), formatIDs(s.Groups), s.FirstResponseMinutes, s.ResolutionMinutes, s.Escalate, s.NextResponseMinutes, string(conds)}
 		if id == 0 {
-			res, err := tp.q.Exec(ctx, `INSERT INTO sla_policies (name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate, next_response_minutes, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, p.Now().Unix())...)
+			res, err := tp.q.Exec(ctx, `INSERT INTO sla_policies (name, position, priorities, groups, first_response_minutes, resolution_minutes, escalate, next_response_minutes, conditions, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, p.Now().Unix())...)
 			if err != nil {
 				return err
 			}
 			s.ID, _ = res.LastInsertId()
 		} else if _, err := tp.q.Exec(ctx, `UPDATE sla_policies SET name = ?, position = ?, priorities = ?, groups = ?, first_response_minutes = ?,
-			resolution_minutes = ?, escalate = ?, next_response_minutes = ? WHERE id = ?`, append(args, id)...); err != nil {
+			resolution_minutes = ?, escalate = ?, next_response_minutes = ?, conditions = ? WHERE id = ?`, append(args, id)...); err != nil {
 			return err
 		}
 		return tp.slaReset(ctx)
@@ -328,11 +420,27 @@ func (p *Portal) slaApply(ctx context.Context, env *slaEnv, number int64) error 
 // slaSet writes a ticket's clocks as env sets them, if they changed.
 func (p *Portal) slaSet(ctx context.Context, env *slaEnv, r *slaRow) error {
 	var pol *SLAPolicy
+	var tt *trigTicket // read when a policy's further conditions need it
 	for i := range env.policies {
-		if env.policies[i].applies(Priorities[r.prio], r.group) {
-			pol = &env.policies[i]
-			break
+		ep := &env.policies[i]
+		if !ep.applies(Priorities[r.prio], r.group) {
+			continue
 		}
+		if len(ep.Conditions) > 0 {
+			if tt == nil {
+				var err error
+				if tt, err = p.trigTicketOf(ctx, r.number); err != nil {
+					return err
+				}
+			}
+			if !slices.ContainsFunc(ep.Conditions, func(c Condition) bool { return !p.holds(ctx, c, tt, tt.description, false) }) {
+				pol = ep
+				break
+			}
+			continue
+		}
+		pol = ep
+		break
 	}
 	now, cal, spent := env.now, env.cal, r.spent
 	var newPolicy, newFR, newRes, newFrom, newNext sql.NullInt64

@@ -47,7 +47,7 @@ func TestSLA(t *testing.T) {
 	}
 	nine := []any{map[string]any{"from": "09:00", "to": "18:00"}}
 	week := map[string]any{"mon": nine, "tue": nine, "wed": nine, "thu": nine, "fri": nine}
-	if r := api(w.admin, "PUT", "/business-hours", map[string]any{"hours": map[string]any{"time_zone": "Europe/Moscow", "week": week}}); r.Status != 200 {
+	if r := api(w.admin, "PUT", "/business-hours", map[string]any{"time_zone": "Europe/Moscow", "week": week}); r.Status != 200 || r.JSON(t)["time_zone"] != "Europe/Moscow" || r.JSON(t)["set"] != true {
 		t.Fatalf("hours: %d %s", r.Status, r.Body)
 	}
 	if r := api(w.op, "PUT", "/business-hours", map[string]any{"hours": nil}); r.Status != 403 {
@@ -196,5 +196,42 @@ func TestSLA(t *testing.T) {
 	}
 	if s := sla(n); s != nil {
 		t.Errorf("with no policies the ticket keeps clocks: %v", s)
+	}
+}
+
+// TestSLAConditions: a policy's conditions besides priority and group —
+// the client's address, words, given as an object or as a trigger's list
+// — choose the policy; a bad one answers at "conditions".
+func TestSLAConditions(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []any{map[string]any{"mood": "bad"}, []any{map[string]any{"field": "priority", "op": "is", "value": "asap"}}} {
+		if r := w.api(t, w.admin, "POST", "/sla-policies", map[string]any{"name": "X", "first_response_minutes": 30, "conditions": c}); r.Status != 422 || !strings.Contains(r.Body, `"conditions`) {
+			t.Errorf("conditions %v: %d %s", c, r.Status, r.Body)
+		}
+	}
+	for _, p := range []map[string]any{
+		{"name": "Refunds", "first_response_minutes": 15, "conditions": []any{map[string]any{"field": "subject", "op": "contains", "value": "refund"}}},
+		{"name": "Carol", "first_response_minutes": 30, "conditions": map[string]any{"client_email": "ca@alpha.test", "priority": []string{"normal", "high"}}},
+		{"name": "Everyone", "first_response_minutes": 240},
+	} {
+		if r := w.api(t, w.admin, "POST", "/sla-policies", p); r.Status != 201 {
+			t.Fatalf("policy %v: %d %s", p["name"], r.Status, r.Body)
+		}
+	}
+	names := map[float64]string{}
+	for _, p := range w.api(t, w.admin, "GET", "/sla-policies", nil).JSON(t)["policies"].([]any) {
+		names[p.(map[string]any)["id"].(float64)] = p.(map[string]any)["name"].(string)
+	}
+	policyOf := func(tok, subject string) string {
+		n := w.api(t, tok, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": subject, "description": "…"}}).JSON(t)["number"]
+		s := w.api(t, w.admin, "GET", fmt.Sprintf("/tickets/%v", n), nil).JSON(t)["sla"].(map[string]any)
+		return names[s["policy"].(float64)]
+	}
+	for _, c := range []struct{ tok, subject, want string }{
+		{w.cb, "A refund, please", "Refunds"}, {w.ca, "Printer", "Carol"}, {w.cb, "Printer", "Everyone"},
+	} {
+		if got := policyOf(c.tok, c.subject); got != c.want {
+			t.Errorf("%q: policy %q, want %q", c.subject, got, c.want)
+		}
 	}
 }

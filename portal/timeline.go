@@ -137,6 +137,13 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 	if internal && !actor.IsStaff() {
 		return nil, ErrForbidden
 	}
+	step := StepReply
+	if internal {
+		step = StepNote
+	}
+	if !p.mayStep(ctx, actor, step, t) {
+		return nil, &FieldErrors{Message: "This step is not open to you in the ticket's status.", Fields: map[string]string{"body": "This step is not open to you in the ticket's status."}}
+	}
 	body = strings.TrimRight(Text(body), " \t\r\n")
 	switch n := utf8.RuneCountInString(strings.TrimSpace(body)); {
 	case n == 0:
@@ -286,6 +293,8 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		st, err := p.FindStatus(ctx, *ch.Status)
 		if err != nil {
 			errs["status"] = "Unknown status."
+		} else if st.ID != t.Status.ID && st.Closed && !p.mayStep(ctx, actor, StepClose, t) {
+			errs["status"] = "Closing is not open to you in the ticket's status."
 		} else if st.ID != t.Status.ID {
 			newStatus = st
 			sets = append(sets, "status_id = ?", "closed_at = ?")
@@ -345,6 +354,10 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			u, err := p.UserByID(ctx, *ch.Assignee)
 			if err != nil || !u.IsStaff() || !u.Active {
 				errs["assignee"] = "Choose an active operator."
+				break
+			}
+			if !p.mayStep(ctx, actor, StepAssign, t) {
+				errs["assignee"] = "Assigning is not open to you in the ticket's status."
 				break
 			}
 			if !u.sees(group, status) {
@@ -507,14 +520,15 @@ func assigneeOf(t *Ticket) int64 {
 
 // DeleteTicket removes a ticket with its messages and files (admins only).
 func (p *Portal) DeleteTicket(ctx context.Context, actor *User, number int64) error {
-	if actor.Role != RoleAdmin {
-		if _, err := p.Ticket(ctx, actor, number); err != nil {
-			return err
-		}
+	t, err := p.Ticket(ctx, actor, number)
+	if err != nil {
+		return err
+	}
+	if actor.Role != RoleAdmin || !p.mayStep(ctx, actor, StepDelete, t) {
 		return ErrForbidden
 	}
 	var paths []string
-	err := p.Tx(ctx, func(tp *Portal) error {
+	err = p.Tx(ctx, func(tp *Portal) error {
 		rows, err := tp.q.Query(ctx, "SELECT path FROM attachments WHERE ticket_id = ?", number)
 		if err != nil {
 			return err

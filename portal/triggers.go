@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,9 @@ type Condition struct {
 // set_assignee (a staff id or "none"), add_tag, remove_tag, add_note (the
 // note's text), send_mail (to "client", "assignee", "group" or an address,
 // with a subject and body in which {ticket.number}, {ticket.subject},
-// {ticket.status}, {ticket.link} and {client.name} are replaced).
+// {ticket.status}, {ticket.link} and {client.name} are replaced),
+// perform_action (a workflow action's id: its status, changes, canned
+// text and mail, as the trigger).
 type TriggerAction struct {
 	Type    string `json:"type"`
 	Value   string `json:"value"`
@@ -106,7 +109,7 @@ func (c *calendar) dayLength() time.Duration {
 	return d
 }
 
-var actionTypes = []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail"}
+var actionTypes = []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail", "perform_action"}
 
 // Triggers lists every trigger in the order they run.
 func (p *Portal) Triggers(ctx context.Context) ([]Trigger, error) {
@@ -168,7 +171,63 @@ func (p *Portal) checkTrigger(ctx context.Context, t *Trigger) map[string]string
 	if len(t.Actions) == 0 {
 		errs["actions"] = "Add at least one action."
 	}
-	for i, c := range t.Conditions {
+	maps.Copy(errs, p.checkConditions(ctx, t.Conditions))
+	for i, a := range t.Actions {
+		key := "actions." + strconv.Itoa(i)
+		a.Value = strings.TrimSpace(a.Value)
+		t.Actions[i].Value = a.Value
+		switch a.Type {
+		case "set_status":
+			if _, err := p.FindStatus(ctx, a.Value); err != nil {
+				errs[key] = "Unknown status."
+			}
+		case "set_priority":
+			if _, ok := PriorityID(a.Value); !ok {
+				errs[key] = "Use low, normal, high or urgent."
+			}
+		case "set_group":
+			if _, _, err := p.findGroup(ctx, a.Value); err != nil {
+				errs[key] = "Unknown group."
+			}
+		case "set_assignee":
+			if a.Value != "none" {
+				id, _ := strconv.ParseInt(a.Value, 10, 64)
+				if u, err := p.UserByID(ctx, id); err != nil || !u.IsStaff() {
+					errs[key] = "Choose a staff member or none."
+				}
+			}
+		case "add_tag", "remove_tag":
+			if _, msg := cleanTag(a.Value); msg != "" {
+				errs[key] = msg
+			}
+		case "add_note":
+			if strings.TrimSpace(a.Value) == "" || utf8.RuneCountInString(a.Value) > maxTextareaRunes {
+				errs[key] = "Write the note."
+			}
+		case "perform_action":
+			id, _ := strconv.ParseInt(a.Value, 10, 64)
+			if act, err := p.actionByID(ctx, id); err != nil || act.Builtin != "" {
+				errs[key] = "Choose one of the workflow's own actions (its id)."
+			}
+		case "send_mail":
+			switch {
+			case a.Value != "client" && a.Value != "assignee" && a.Value != "group" && ValidateEmail(a.Value) != "":
+				errs[key] = "Send to client, assignee, group or an address."
+			case strings.TrimSpace(a.Subject) == "" || strings.TrimSpace(a.Body) == "":
+				errs[key] = "Write the mail's subject and text."
+			}
+		default:
+			errs[key] = fmt.Sprintf("Unknown action %q; use %s.", a.Type, strings.Join(actionTypes, ", "))
+		}
+	}
+	return errs
+}
+
+// checkConditions says what is wrong with conditions, keyed
+// "conditions.N" (triggers' and SLA policies').
+func (p *Portal) checkConditions(ctx context.Context, conds []Condition) map[string]string {
+	errs := map[string]string{}
+	for i, c := range conds {
 		key := "conditions." + strconv.Itoa(i)
 		field := c.Field
 		if strings.HasPrefix(field, "field.") {
@@ -205,49 +264,6 @@ func (p *Portal) checkTrigger(ctx context.Context, t *Trigger) map[string]string
 			errs[key] = "Use client or staff."
 		case field == "source" && c.Value != SourceWeb && c.Value != SourceEmail:
 			errs[key] = "Use web or email."
-		}
-	}
-	for i, a := range t.Actions {
-		key := "actions." + strconv.Itoa(i)
-		a.Value = strings.TrimSpace(a.Value)
-		t.Actions[i].Value = a.Value
-		switch a.Type {
-		case "set_status":
-			if _, err := p.FindStatus(ctx, a.Value); err != nil {
-				errs[key] = "Unknown status."
-			}
-		case "set_priority":
-			if _, ok := PriorityID(a.Value); !ok {
-				errs[key] = "Use low, normal, high or urgent."
-			}
-		case "set_group":
-			if _, _, err := p.findGroup(ctx, a.Value); err != nil {
-				errs[key] = "Unknown group."
-			}
-		case "set_assignee":
-			if a.Value != "none" {
-				id, _ := strconv.ParseInt(a.Value, 10, 64)
-				if u, err := p.UserByID(ctx, id); err != nil || !u.IsStaff() {
-					errs[key] = "Choose a staff member or none."
-				}
-			}
-		case "add_tag", "remove_tag":
-			if _, msg := cleanTag(a.Value); msg != "" {
-				errs[key] = msg
-			}
-		case "add_note":
-			if strings.TrimSpace(a.Value) == "" || utf8.RuneCountInString(a.Value) > maxTextareaRunes {
-				errs[key] = "Write the note."
-			}
-		case "send_mail":
-			switch {
-			case a.Value != "client" && a.Value != "assignee" && a.Value != "group" && ValidateEmail(a.Value) != "":
-				errs[key] = "Send to client, assignee, group or an address."
-			case strings.TrimSpace(a.Subject) == "" || strings.TrimSpace(a.Body) == "":
-				errs[key] = "Write the mail's subject and text."
-			}
-		default:
-			errs[key] = fmt.Sprintf("Unknown action %q; use %s.", a.Type, strings.Join(actionTypes, ", "))
 		}
 	}
 	return errs
@@ -572,6 +588,34 @@ func (p *Portal) perform(ctx context.Context, name string, a TriggerAction, t *t
 		return p.indexEntry(ctx, t.number, KindNote)
 	case "send_mail":
 		return p.triggerMail(ctx, a, t)
+	case "perform_action":
+		// The action as the trigger performs it: its status, changes,
+		// canned text and mail; retired since, it does nothing.
+		id, _ := strconv.ParseInt(a.Value, 10, 64)
+		act, err := p.actionByID(ctx, id)
+		if err != nil || !act.Active || act.Builtin != "" {
+			return nil
+		}
+		system := &User{Name: by, Role: RoleAdmin}
+		tk, err := p.Ticket(ctx, system, t.number)
+		if err != nil {
+			return err
+		}
+		comment := ""
+		if act.Macro.Text != "" {
+			comment = strings.NewReplacer("{client.name}", tk.Client.Name, "{ticket.number}", strconv.FormatInt(tk.Number, 10),
+				"{ticket.subject}", tk.Subject, "{actor.name}", by).Replace(act.Macro.Text)
+		}
+		if err := p.applyAction(ctx, act, tk, system, comment, map[string]string{}, nil); err != nil {
+			return err
+		}
+		// What conditions after it look at follows.
+		fresh, err := p.trigTicketOf(ctx, t.number)
+		if err != nil {
+			return err
+		}
+		*t = *fresh
+		return nil
 	}
 	return nil
 }

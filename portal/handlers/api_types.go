@@ -248,9 +248,14 @@ type PresenceResult struct {
 	HandedBack int  `json:"handed_back"`
 }
 
-// BusinessHoursView is the portal's working time (hours null: every hour
-// counts) and the years of the bundled production calendar.
+// BusinessHoursView is the portal's working time, its fields at the top
+// level (set false: not set, every hour counts), also whole as "hours",
+// and the years of the bundled production calendar. A PUT sends the fields
+// at the top level or as {"hours": …}; {"hours": null} or {"set": false}
+// counts every hour again.
 type BusinessHoursView struct {
+	portal.BusinessHours
+	Set   bool                  `json:"set"`
 	Hours *portal.BusinessHours `json:"hours"`
 	Years []int                 `json:"calendar_years,omitempty"`
 }

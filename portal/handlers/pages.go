@@ -357,7 +357,8 @@ type TicketData struct {
 	Statuses    []portal.Status
 	Staff       []*portal.User
 	Groups      []portal.GroupRef
-	Actions     []portal.Action // the workflow actions the viewer may perform here
+	Actions     []portal.Action   // the workflow actions the viewer may perform here
+	Steps       map[string]string // the built-in steps open to the viewer here, by their names
 	Priorities  []string
 	Limits      portal.Limits
 	Work        *portal.TicketWork
@@ -388,6 +389,7 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 	if d.Actions, err = rq.P.ActionsOn(ctx, rq.User, d.T); err != nil {
 		return nil, err
 	}
+	d.Steps = rq.P.Steps(ctx, rq.User, d.T)
 	if rq.User.IsStaff() {
 		if d.Timing {
 			if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {

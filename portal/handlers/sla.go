@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -241,16 +242,34 @@ func (s *Server) policyDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *
 }
 
 func (s *Server) apiBusinessHours(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	web.WriteJSON(w, http.StatusOK, BusinessHoursView{Hours: rq.P.BusinessHours(r.Context()), Years: portal.ProductionYears()})
+	v := BusinessHoursView{Hours: rq.P.BusinessHours(r.Context()), Years: portal.ProductionYears()}
+	if v.Hours != nil {
+		v.BusinessHours, v.Set = *v.Hours, true
+	}
+	web.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
 func (s *Server) apiPutBusinessHours(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in BusinessHoursView
-	if err := web.DecodeJSON(r, &in); err != nil {
+	var raw map[string]json.RawMessage
+	if err := web.DecodeJSON(r, &raw); err != nil {
 		return err
 	}
-	if err := rq.P.SaveBusinessHours(r.Context(), rq.User, in.Hours); err != nil {
+	var hours *portal.BusinessHours
+	switch h, nested := raw["hours"]; {
+	case nested:
+		if err := json.Unmarshal(h, &hours); err != nil {
+			return web.BadRequest("hours: %v", err)
+		}
+	case string(raw["set"]) == "false":
+	default:
+		b, _ := json.Marshal(raw)
+		hours = &portal.BusinessHours{}
+		if err := json.Unmarshal(b, hours); err != nil {
+			return web.BadRequest("%v", err)
+		}
+	}
+	if err := rq.P.SaveBusinessHours(r.Context(), rq.User, hours); err != nil {
 		return err
 	}
 	return s.apiBusinessHours(w, r, rq)

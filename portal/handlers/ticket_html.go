@@ -571,12 +571,29 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 		w.Esc(i18n.Msg(w.Lang, "writing a reply"))
 		w.Raw(`"></p>`, "\n")
 	}
+	replyName, canReply := d.Steps[portal.StepReply]
+	noteName, canNote := d.Steps[portal.StepNote]
+	if !canReply && !canNote {
+		return // the admin's workflow offers neither here
+	}
+	stepLabel := func(name, builtin, phrase string) {
+		if name == builtin {
+			w.T(phrase) // not renamed: the usual words
+		} else {
+			w.Esc(name)
+		}
+	}
 	w.Raw(`<form class="card" method="post" action="`, tu, `/messages" enctype="multipart/form-data" id="reply" data-draft="`, tu, `">`, "\n")
 	w.CSRFField(pg)
 	// The newest entry the writer has seen: a message that comes after it
 	// while they write is shown to them before theirs is sent.
 	w.Raw(`<input type="hidden" name="last" value="`, digits(d.lastSeen()), `">`)
-	if staff {
+	if staff && !canReply {
+		w.Raw(`<input type="hidden" name="internal" value="1"><h2>`)
+		stepLabel(noteName, "Internal note", "An internal note")
+		w.Raw("</h2>\n")
+	}
+	if staff && canReply && canNote {
 		// Reply or internal note: a two-way choice at the top, the form
 		// taking the note's colour when it is a note (app.css).
 		note := pg.Value("internal") != ""
@@ -587,13 +604,13 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 			w.Raw(" checked")
 		}
 		w.Raw("> ")
-		w.T("A reply to the client")
+		stepLabel(replyName, "Reply", "A reply to the client")
 		w.Raw(`</label><label class="note"><input type="radio" name="internal" value="1"`)
 		if note {
 			w.Raw(" checked")
 		}
 		w.Raw("> ")
-		w.T("An internal note")
+		stepLabel(noteName, "Internal note", "An internal note")
 		w.Raw("</label></fieldset>\n")
 	}
 	w.fieldClass(pg, "body")
@@ -626,8 +643,9 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 		w.Raw(`</label><select id="then_status" name="then_status"><option value="">`)
 		w.T("— as it is —")
 		w.Raw("</option>")
+		_, canClose := d.Steps[portal.StepClose]
 		for _, st := range d.Statuses {
-			if st.ID == d.T.Status.ID {
+			if st.ID == d.T.Status.ID || st.Closed && !canClose {
 				continue
 			}
 			w.Raw(`<option value="`, template.HTML(strconv.FormatInt(st.ID, 10)), `"`)
@@ -643,24 +661,9 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	w.Raw("</div>\n</form>\n")
 }
 
-// asideHTML is the staff's side panel: take, delegate, status, priority
-// and, for admins, delete.
-func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HTML) {
+// assignHTML is the form that assigns or delegates the ticket.
+func (d *TicketData) assignHTML(w *htmlw, update template.HTML) {
 	t := d.T
-	update := `<form method="post" action="` + tu + `/update"><input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
-	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")
-	w.T("Work on it")
-	w.Raw("</h2>\n")
-	switch {
-	case t.Assignee == nil:
-		w.Raw(update, `<input type="hidden" name="assignee" value="me"><button type="submit">`)
-		w.T("Take it")
-		w.Raw("</button></form>\n")
-	case t.Assignee.ID != pg.User.ID:
-		w.Raw(update, `<input type="hidden" name="assignee" value="me"><button type="submit" class="secondary">`)
-		w.T("Take it over")
-		w.Raw("</button></form>")
-	}
 	w.Raw("\n", update, "\n", `<label for="assignee">`)
 	w.Pick(t.Assignee != nil, "Delegate to", "Assign to")
 	w.Raw("</label>\n", `<select id="assignee" name="assignee"><option value="none">`)
@@ -677,7 +680,33 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	}
 	w.Raw("</select>\n", `<div class="actions"><button type="submit" class="secondary">`)
 	w.T("Save")
-	w.Raw("</button></div>\n</form>\n", update, "\n")
+	w.Raw("</button></div>\n</form>\n")
+}
+
+// asideHTML is the staff's side panel: take, delegate, status, priority
+// and, for admins, delete.
+func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HTML) {
+	t := d.T
+	update := `<form method="post" action="` + tu + `/update"><input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
+	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")
+	w.T("Work on it")
+	w.Raw("</h2>\n")
+	_, canAssign := d.Steps[portal.StepAssign]
+	switch {
+	case !canAssign:
+	case t.Assignee == nil:
+		w.Raw(update, `<input type="hidden" name="assignee" value="me"><button type="submit">`)
+		w.T("Take it")
+		w.Raw("</button></form>\n")
+	case t.Assignee.ID != pg.User.ID:
+		w.Raw(update, `<input type="hidden" name="assignee" value="me"><button type="submit" class="secondary">`)
+		w.T("Take it over")
+		w.Raw("</button></form>")
+	}
+	if canAssign {
+		d.assignHTML(w, update)
+	}
+	w.Raw(update, "\n")
 	if len(d.Groups) > 0 {
 		w.Raw(`<label for="group">`)
 		w.T("Group")
@@ -714,7 +743,11 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	w.Raw("\n", `<label for="status">`)
 	w.T("Status")
 	w.Raw("</label>\n", `<select id="status" name="status">`)
+	_, canClose := d.Steps[portal.StepClose]
 	for _, st := range d.Statuses {
+		if st.Closed && !canClose && st.ID != t.Status.ID {
+			continue // closing is not open to them here
+		}
 		w.Raw(`<option value="`, digits(st.ID), `"`)
 		if st.ID == t.Status.ID {
 			w.Raw(" selected")
@@ -743,7 +776,7 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	w.T("Save")
 	w.Raw("</button></div>\n</form>\n</div>\n")
 	d.clientHTML(w, pg)
-	if pg.User.IsAdmin() {
+	if _, canDelete := d.Steps[portal.StepDelete]; canDelete && pg.User.IsAdmin() {
 		w.Raw(`<form class="card" method="post" action="`, tu, `/delete" data-confirm="Delete ticket #`, num, ` with all its messages and files? This cannot be undone.">`, "\n")
 		w.CSRFField(pg)
 		w.Raw(`<button type="submit" class="danger">`)

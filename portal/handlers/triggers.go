@@ -51,7 +51,7 @@ func (d *AutomationData) Blank() []int { return []int{0, 1} }
 func (s *Server) renderAutomation(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
 	d := &AutomationData{EditID: -1, Fields: []string{"status", "priority", "group", "source", "assignee", "tag", "subject", "body", "client_email", "hours", "author", "idle", "age"},
-		Actions: []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail"}}
+		Actions: []string{"set_status", "set_priority", "set_group", "set_assignee", "add_tag", "remove_tag", "add_note", "send_mail", "perform_action"}}
 	var err error
 	if d.Triggers, err = rq.P.Triggers(ctx); err != nil {
 		return err

@@ -1,0 +1,3 @@
+-- An SLA policy's conditions besides priority and group, as a trigger's:
+-- the client's address, form answers, source, tags, words …
+ALTER TABLE sla_policies ADD COLUMN conditions TEXT NOT NULL DEFAULT '[]';
