@@ -105,6 +105,9 @@ type Stats struct {
 	// SLA is how the tickets created in the period under an SLA policy
 	// kept its targets: by policy, group and assignee.
 	SLA []SLACompliance `json:"sla"`
+	// AnsweredByKB counts the articles clients opened while writing a
+	// ticket that no ticket followed within the hour.
+	AnsweredByKB int `json:"answered_by_kb"`
 }
 
 // SLACompliance is one row of SLA compliance.
@@ -295,6 +298,7 @@ func (p *Portal) Statistics(ctx context.Context, actor *User, pr Period) (*Stats
 	if st.SLA, err = p.slaCompliance(ctx, pr); err != nil {
 		return nil, err
 	}
+	st.AnsweredByKB = p.Deflected(ctx, pr.start(), pr.end())
 	return st, nil
 }
 

@@ -264,6 +264,10 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if err := tp.indexConversation(ctx, number); err != nil {
 			return err
 		}
+		// Articles the client opened meanwhile did not answer.
+		if err := tp.ticketedAfterDeflection(ctx, clientID); err != nil {
+			return err
+		}
 		// The form's group, then the business's own rules (which may route
 		// it elsewhere), then a member of the group it ended in, where that
 		// group assigns by itself — all before anyone is told, so that who

@@ -136,6 +136,39 @@
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
+  // While a client types a new ticket's subject, the knowledge base's best
+  // three answers appear beside the form.
+  var suggest = document.getElementById("suggest"), subject = document.getElementById("subject");
+  if (suggest && subject && window.fetch) {
+    var wait, asked = "";
+    subject.addEventListener("input", function () {
+      clearTimeout(wait);
+      wait = setTimeout(function () {
+        var q = subject.value.trim();
+        if (q.length < 3 || q === asked) return;
+        asked = q;
+        fetch(suggest.getAttribute("data-suggest") + "?q=" + encodeURIComponent(q), { credentials: "same-origin" }).then(function (r) {
+          return r.ok ? r.json() : { articles: [] };
+        }).then(function (d) {
+          var ul = suggest.querySelector("ul");
+          ul.textContent = "";
+          (d.articles || []).forEach(function (a) {
+            var li = document.createElement("li"), link = document.createElement("a"), ex = document.createElement("span");
+            link.href = a.url;
+            link.textContent = a.title;
+            ex.className = "muted";
+            ex.textContent = a.excerpt;
+            li.appendChild(link);
+            li.appendChild(document.createElement("br"));
+            li.appendChild(ex);
+            ul.appendChild(li);
+          });
+          suggest.hidden = !ul.children.length;
+        }).catch(function () {});
+      }, 300);
+    });
+  }
+
   // A menu that drops down closes when one clicks elsewhere.
   document.addEventListener("click", function (e) {
     if (e.target.closest("[data-tour]")) return; // the tour opens the menu it points into

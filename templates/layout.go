@@ -90,7 +90,9 @@ func (c chrome) top(w *cw, pg *Page) {
 	if pg.User != nil {
 		w.Raw(`<details class="help-menu"><summary>`)
 		w.T("Help")
-		w.Raw(`</summary><div><a href="`, pathAttr(pg.Path), `?tour=1">`)
+		w.Raw(`</summary><div><a href="`, b, `/help">`)
+		w.T("Answers (knowledge base)")
+		w.Raw(`</a><a href="`, pathAttr(pg.Path), `?tour=1">`)
 		w.T("Show the tour")
 		w.Raw("</a>")
 		if pg.User.IsStaff() {
@@ -106,7 +108,9 @@ func (c chrome) top(w *cw, pg *Page) {
 		w.T("Sign out")
 		w.Raw("</button></form>\n  ")
 	} else {
-		w.Raw(`<a href="`, b, `/login">`)
+		w.Raw(`<a href="`, b, `/help">`)
+		w.T("Answers")
+		w.Raw(`</a> <a href="`, b, `/login">`)
 		w.T("Sign in")
 		w.Raw("</a>")
 	}
@@ -135,6 +139,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 	link("/tickets/new", "new", "New ticket")
 	w.Raw("\n")
 	if staff {
+		link("/kb", "kb", "Knowledge base")
+		w.Raw("\n")
 		link("/people", "people", "People")
 		w.Raw("\n")
 		if pg.Portal.Timing {

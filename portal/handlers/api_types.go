@@ -308,3 +308,37 @@ type SplitInput struct {
 type ActionList struct {
 	Actions []portal.Action `json:"actions"`
 }
+
+// ArticleList is knowledge-base articles (in a list, a search's carry
+// the start of their text as body and no html).
+type ArticleList struct {
+	Articles []portal.Article `json:"articles"`
+}
+
+// CategoryList is the knowledge base's categories.
+type CategoryList struct {
+	Categories []portal.Category `json:"categories"`
+}
+
+// CategoryInput makes a category.
+type CategoryInput struct {
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+}
+
+// RateArticleInput is a reader's verdict on an article.
+type RateArticleInput struct {
+	Helpful bool `json:"helpful"`
+}
+
+// Suggestion is an article offered while a client writes a ticket.
+type Suggestion struct {
+	Title   string `json:"title"`
+	URL     string `json:"url"`
+	Excerpt string `json:"excerpt"`
+}
+
+// SuggestionList is the suggestions for what a client types.
+type SuggestionList struct {
+	Articles []Suggestion `json:"articles"`
+}

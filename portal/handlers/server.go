@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.triggerRoutes(m, api)
 	s.mergeRoutes(m, api)
 	s.actionRoutes(m, api)
+	s.kbRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

@@ -1,0 +1,360 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"portaldesk/portal"
+	"portaldesk/portal/web"
+	"portaldesk/templates"
+)
+
+// The knowledge base (portal/kb.go): the public help pages, the staff's
+// editor and the API.
+func (s *Server) kbRoutes(m, api *mux.Router) {
+	m.Handle("/help", s.h(s.helpIndex)).Methods("GET")
+	m.Handle("/help/search", s.h(s.helpSearch)).Methods("GET")
+	m.Handle("/help/suggest", s.h(s.helpSuggest)).Methods("GET")
+	m.Handle("/help/{slug}", s.h(s.helpArticle)).Methods("GET")
+	m.Handle("/help/{slug}/rate", s.h(s.helpRate)).Methods("POST")
+	m.Handle("/kb", s.user(s.kbManage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/kb/new", s.user(s.kbEdit, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/kb/{id:[0-9]+}", s.user(s.kbEdit, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
+	m.Handle("/kb/new", s.user(s.kbSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/kb/{id:[0-9]+}", s.user(s.kbSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/kb/{id:[0-9]+}/delete", s.user(s.kbDeleteSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/kb/categories", s.user(s.kbCategorySubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/kb/settings", s.user(s.kbSettingsSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/messages/{id:[0-9]+}/article", s.user(s.articleFromMessage, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/kb/articles", s.h(s.apiArticles)).Methods("GET")
+	api.Handle("/kb/articles", s.user(s.apiSaveArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/kb/articles/{id:[0-9]+}", s.user(s.apiSaveArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("PATCH")
+	api.Handle("/kb/articles/{id:[0-9]+}", s.user(s.apiDeleteArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
+	api.Handle("/kb/articles/{id:[0-9]+}/rate", s.h(s.apiRateArticle)).Methods("POST")
+	api.Handle("/kb/search", s.h(s.apiSearchArticles)).Methods("GET")
+	api.Handle("/kb/categories", s.h(s.apiCategories)).Methods("GET")
+	api.Handle("/kb/categories", s.user(s.apiSaveCategory, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+}
+
+// HelpData is a public help page: the index, search results or an article.
+type HelpData struct {
+	Title       string
+	Intro       string
+	Categories  []portal.Category
+	Pages       []portal.Article
+	Loose       []portal.Article // articles in no category
+	Results     []portal.Article
+	Query       string
+	Searched    bool
+	Article     *portal.Article
+	ArticleHTML template.HTML
+	Rated       bool
+}
+
+func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
+	ctx := r.Context()
+	d := &HelpData{Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
+	all, err := rq.P.Articles(ctx, rq.User, "")
+	if err != nil {
+		return nil, err
+	}
+	cats, err := rq.P.Categories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lang := s.lang(r, rq)
+	for _, a := range all {
+		if a.Lang != "" && a.Lang != lang {
+			continue
+		}
+		switch {
+		case a.Kind == "page":
+			d.Pages = append(d.Pages, a)
+		case a.Category == 0:
+			d.Loose = append(d.Loose, a)
+		default:
+			for i := range cats {
+				if cats[i].ID == a.Category {
+					cats[i].Articles = append(cats[i].Articles, a)
+				}
+			}
+		}
+	}
+	for _, c := range cats {
+		if len(c.Articles) > 0 {
+			d.Categories = append(d.Categories, c)
+		}
+	}
+	return d, nil
+}
+
+func (s *Server) renderHelp(w http.ResponseWriter, r *http.Request, rq *Request, status int, title string, d *HelpData) error {
+	pg := s.withFlash(r, rq, s.page(r, rq, title, d))
+	pg.Nav = "help"
+	return s.tpl.Render(w, status, "help", pg)
+}
+
+func (s *Server) helpIndex(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	d, err := s.helpData(r, rq)
+	if err != nil {
+		return err
+	}
+	return s.renderHelp(w, r, rq, http.StatusOK, "Help", d)
+}
+
+func (s *Server) helpSearch(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	d, err := s.helpData(r, rq)
+	if err != nil {
+		return err
+	}
+	d.Query, d.Searched = strings.TrimSpace(portal.Line(r.URL.Query().Get("q"))), true // a query is shown back: valid text only
+	if d.Results, err = rq.P.SearchArticles(r.Context(), rq.User, d.Query, 20); err != nil {
+		return err
+	}
+	return s.renderHelp(w, r, rq, http.StatusOK, "Help", d)
+}
+
+// helpSuggest answers the new-ticket form's question "is it answered
+// already?": the three best articles for what the client types, as JSON.
+func (s *Server) helpSuggest(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	list, err := rq.P.SearchArticles(r.Context(), rq.User, r.URL.Query().Get("q"), 3)
+	if err != nil {
+		return err
+	}
+	out := make([]Suggestion, 0, len(list))
+	for _, a := range list {
+		out = append(out, Suggestion{Title: a.Title, URL: rq.Base + "/help/" + a.Slug + "?from=ticket", Excerpt: a.Body})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	web.WriteJSON(w, http.StatusOK, SuggestionList{Articles: out})
+	return nil
+}
+
+func (s *Server) helpArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	slug := mux.Vars(r)["slug"]
+	a, err := rq.P.ArticleBySlug(r.Context(), rq.User, slug, true)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("from") == "ticket" {
+		rq.P.NoteDeflection(r.Context(), rq.User, a.ID)
+	}
+	d, err := s.helpData(r, rq)
+	if err != nil {
+		return err
+	}
+	d.Article, d.ArticleHTML = a, template.HTML(a.HTML) // sanitised when saved (bluemonday)
+	d.Rated = r.URL.Query().Get("rated") != ""
+	return s.renderHelp(w, r, rq, http.StatusOK, a.Title, d)
+}
+
+func (s *Server) helpRate(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	slug := mux.Vars(r)["slug"]
+	a, err := rq.P.ArticleBySlug(r.Context(), rq.User, slug, false)
+	if err != nil {
+		return err
+	}
+	if err := rq.P.RateArticle(r.Context(), rq.User, a.ID, r.PostForm.Get("helpful") == "1"); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/help/"+a.Slug+"?rated=1", "Thank you: this helps us write better answers."))
+}
+
+// KBData is the staff's knowledge-base page and editor.
+type KBData struct {
+	Articles   []portal.Article
+	Categories []portal.Category
+	Edit       *portal.Article
+	Visibility string
+	Title      string
+	Intro      string
+}
+
+func (s *Server) kbManage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	ctx := r.Context()
+	d := &KBData{Visibility: rq.P.Setting(ctx, "kb_visibility", "public"), Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
+	var err error
+	if d.Articles, err = rq.P.Articles(ctx, rq.User, ""); err != nil {
+		return err
+	}
+	if d.Categories, err = rq.P.Categories(ctx); err != nil {
+		return err
+	}
+	pg := s.withFlash(r, rq, s.page(r, rq, "Knowledge base", d))
+	pg.Nav = "kb"
+	return s.tpl.Render(w, http.StatusOK, "kb", pg)
+}
+
+func (s *Server) renderKBEdit(w http.ResponseWriter, r *http.Request, rq *Request, status int, a *portal.Article, fix func(*templates.Page)) error {
+	cats, err := rq.P.Categories(r.Context())
+	if err != nil {
+		return err
+	}
+	pg := s.page(r, rq, "Article", &KBData{Edit: a, Categories: cats})
+	pg.Nav = "kb"
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "kb_edit", pg)
+}
+
+func (s *Server) kbEdit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	a := &portal.Article{Kind: "article", Audience: "public"}
+	if id := pathID(r); id != 0 {
+		var err error
+		if a, err = rq.P.Article(r.Context(), rq.User, id); err != nil {
+			return err
+		}
+	}
+	return s.renderKBEdit(w, r, rq, http.StatusOK, a, nil)
+}
+
+func (s *Server) kbSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	f := r.PostForm
+	title, body, slug, kind, lang, aud := f.Get("title"), f.Get("body"), f.Get("slug"), f.Get("kind"), f.Get("lang"), f.Get("audience")
+	cat, _ := strconv.ParseInt(f.Get("category"), 10, 64)
+	pos, _ := strconv.Atoi(f.Get("position"))
+	published := f.Get("published") != ""
+	a, err := rq.P.SaveArticle(r.Context(), rq.User, pathID(r), portal.ArticleInput{Title: &title, Body: &body, Slug: &slug, Kind: &kind, Lang: &lang,
+		Audience: &aud, Category: &cat, Position: &pos, Published: &published})
+	if err != nil {
+		cur := &portal.Article{ID: pathID(r), Kind: "article", Audience: "public"}
+		return formFailOn(err, r, func(st int, fix func(*templates.Page)) error { return s.renderKBEdit(w, r, rq, st, cur, fix) }, nil)
+	}
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/kb/%d", rq.Base, a.ID), "The article is saved."))
+}
+
+func (s *Server) kbDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.DeleteArticle(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/kb", "The article is deleted."))
+}
+
+func (s *Server) kbCategorySubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	id, _ := strconv.ParseInt(r.PostForm.Get("id"), 10, 64)
+	pos, _ := strconv.Atoi(r.PostForm.Get("position"))
+	if _, err := rq.P.SaveCategory(r.Context(), rq.User, id, r.PostForm.Get("name"), pos); err != nil {
+		var fe *portal.FieldErrors
+		if errors.As(err, &fe) {
+			return redirect(w, r, flashURL(rq, rq.Base+"/kb", "Enter a name of at most 80 characters."))
+		}
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/kb", "Saved."))
+}
+
+func (s *Server) kbSettingsSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	vis := r.PostForm.Get("visibility")
+	if vis != "public" && vis != "clients" {
+		vis = "public"
+	}
+	if err := rq.P.SetSettings(r.Context(), map[string]string{"kb_visibility": vis, "kb_title": portal.Line(r.PostForm.Get("kb_title")),
+		"kb_intro": strings.TrimSpace(portal.Text(r.PostForm.Get("kb_intro")))}); err != nil {
+		return err
+	}
+	return redirect(w, r, flashURL(rq, rq.Base+"/kb", "Saved."))
+}
+
+func (s *Server) articleFromMessage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	a, err := rq.P.ArticleFromMessage(r.Context(), rq.User, number(r), pathID(r))
+	if err != nil {
+		return s.ticketFail(w, r, rq, number(r), err)
+	}
+	return redirect(w, r, flashURL(rq, fmt.Sprintf("%s/kb/%d", rq.Base, a.ID), "A draft article is made from the reply: edit it and publish."))
+}
+
+func (s *Server) apiArticles(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	list, err := rq.P.Articles(r.Context(), rq.User, r.URL.Query().Get("kind"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, ArticleList{Articles: list})
+	return nil
+}
+
+func (s *Server) apiSaveArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in portal.ArticleInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	a, err := rq.P.SaveArticle(r.Context(), rq.User, pathID(r), in)
+	if err != nil {
+		return err
+	}
+	writeSaved(w, r, a)
+	return nil
+}
+
+func (s *Server) apiDeleteArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := rq.P.DeleteArticle(r.Context(), rq.User, pathID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiRateArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in RateArticleInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.RateArticle(r.Context(), rq.User, pathID(r), in.Helpful); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiSearchArticles(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 50 {
+		limit = 20
+	}
+	list, err := rq.P.SearchArticles(r.Context(), rq.User, r.URL.Query().Get("q"), limit)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, ArticleList{Articles: list})
+	return nil
+}
+
+func (s *Server) apiCategories(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	cats, err := rq.P.Categories(r.Context())
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, CategoryList{Categories: cats})
+	return nil
+}
+
+func (s *Server) apiSaveCategory(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in CategoryInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	c, err := rq.P.SaveCategory(r.Context(), rq.User, 0, in.Name, in.Position)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
