@@ -582,6 +582,8 @@ func TestEveryPageRenders(t *testing.T) {
 	get(nil, "/alpha/help/paper-jams", "help")
 	get(admin, "/alpha/kb", "kb")
 	get(admin, "/alpha/kb/new", "kb_edit")
+	w.api(t, w.admin, "POST", "/canned-replies", map[string]any{"title": "Hi", "body": "Hello, {client.first_name}!", "shared": true})
+	get(admin, "/alpha/canned", "canned")
 	get(admin, fmt.Sprintf("/alpha/tickets/%d", w.ticket), "ticket")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")

@@ -136,6 +136,49 @@
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
+  // Canned replies: "/" and a few letters in the reply box list the
+  // matching ones; choosing one puts its text, filled for the ticket, in
+  // place of what was typed.
+  var canned = document.getElementById("canned"), replyBox = document.querySelector("#reply textarea[name=body]");
+  if (canned && replyBox && window.fetch) {
+    var token = document.querySelector("#reply input[name=_csrf]"), cwait;
+    var typed = function () {
+      var before = replyBox.value.slice(0, replyBox.selectionStart), m = /(^|\s)\/([^\s\/]*)$/.exec(before);
+      return m ? { q: m[2], from: before.length - m[2].length - 1 } : null;
+    };
+    replyBox.addEventListener("input", function () {
+      clearTimeout(cwait);
+      var t = typed();
+      if (!t) { canned.hidden = true; return; }
+      cwait = setTimeout(function () {
+        fetch(canned.getAttribute("data-search") + "?q=" + encodeURIComponent(t.q), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { replies: [] }; }).then(function (d) {
+          canned.textContent = "";
+          (d.replies || []).slice(0, 8).forEach(function (c) {
+            var li = document.createElement("li"), b = document.createElement("button");
+            b.type = "button";
+            b.className = "link";
+            b.textContent = (c.folder ? c.folder + " / " : "") + c.title;
+            b.addEventListener("click", function () {
+              var at = typed();
+              fetch(canned.getAttribute("data-use").replace("/ID/", "/" + c.id + "/"), { method: "POST", credentials: "same-origin", body: new URLSearchParams({ _csrf: token.value }) })
+                .then(function (r) { return r.ok ? r.json() : null; }).then(function (f) {
+                  if (!f) return;
+                  var from = at ? at.from : replyBox.selectionStart, to = replyBox.selectionStart;
+                  replyBox.value = replyBox.value.slice(0, from) + f.text + replyBox.value.slice(to);
+                  replyBox.focus();
+                  canned.hidden = true;
+                  replyBox.dispatchEvent(new Event("input"));
+                });
+            });
+            li.appendChild(b);
+            canned.appendChild(li);
+          });
+          canned.hidden = !canned.children.length;
+        }).catch(function () {});
+      }, 150);
+    });
+  }
+
   // While a client types a new ticket's subject, the knowledge base's best
   // three answers appear beside the form.
   var suggest = document.getElementById("suggest"), subject = document.getElementById("subject");

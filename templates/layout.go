@@ -96,6 +96,12 @@ func (c chrome) top(w *cw, pg *Page) {
 		w.T("Show the tour")
 		w.Raw("</a>")
 		if pg.User.IsStaff() {
+			// The staff's own answers, here so the menu stays one line.
+			w.Raw(`<a href="`, b, `/kb">`)
+			w.T("Knowledge base")
+			w.Raw(`</a><a href="`, b, `/canned">`)
+			w.T("Canned replies")
+			w.Raw(`</a>`)
 			w.Raw(`<a href="`, b, `/help/api">`)
 			w.T("API reference")
 			w.Raw("</a>")
@@ -139,8 +145,6 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 	link("/tickets/new", "new", "New ticket")
 	w.Raw("\n")
 	if staff {
-		link("/kb", "kb", "Knowledge base")
-		w.Raw("\n")
 		link("/people", "people", "People")
 		w.Raw("\n")
 		if pg.Portal.Timing {

@@ -342,3 +342,13 @@ type Suggestion struct {
 type SuggestionList struct {
 	Articles []Suggestion `json:"articles"`
 }
+
+// CannedList is the canned replies one may use, the most used first.
+type CannedList struct {
+	Replies []portal.CannedReply `json:"replies"`
+}
+
+// CannedText is a canned reply filled for a ticket.
+type CannedText struct {
+	Text string `json:"text"`
+}

@@ -118,6 +118,7 @@ func (s *Server) routes() {
 	s.mergeRoutes(m, api)
 	s.actionRoutes(m, api)
 	s.kbRoutes(m, api)
+	s.cannedRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

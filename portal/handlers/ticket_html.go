@@ -619,6 +619,11 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	w.Raw("</label>\n", `<textarea id="body" name="body">`)
 	w.Esc(pg.Value("body"))
 	w.Raw("</textarea>\n")
+	if staff {
+		// Canned replies: "/" and a few letters in the box lists them here.
+		w.Raw(`<ul id="canned" class="canned plain" hidden data-search="`, templates.Escape(d.base), `/canned/search" data-use="`,
+			templates.Escape(d.base), `/canned/ID/use?ticket=`, digits(d.T.Number), `"></ul>`, "\n")
+	}
 	w.fieldError(pg, "body", ` role="alert"`)
 	w.Raw("\n</div>\n")
 	w.fieldClass(pg, "file")
