@@ -160,6 +160,55 @@ func BenchmarkTriggers(b *testing.B) {
 	b.Run("triggers=100", reply)
 }
 
+// BenchmarkViewCounts is the table's views panel: five built-in views and
+// five saved ones, each counted over 10,000 tickets.
+func BenchmarkViewCounts(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	var ids []any
+	for i, f := range []string{"status=open&priority=high", "priority=urgent", "status=2", "assignee=none&priority=low", "status=closed"} {
+		r := e.API(b, tok, "POST", slug, "/views", map[string]any{"name": fmt.Sprint("V", i), "filters": f})
+		ids = append(ids, r.JSON(b)["id"])
+	}
+	b.Cleanup(func() {
+		for _, id := range ids {
+			e.API(b, tok, "DELETE", slug, fmt.Sprintf("/views/%v", id), nil)
+		}
+	})
+	serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/views/counts", ck) }, 200)
+}
+
+// BenchmarkKnowledgeBase is the public article page (no account) and the
+// search, over 2,000 published articles.
+func BenchmarkKnowledgeBase(b *testing.B) {
+	e, slug := benchPortal(b)
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	n := len(e.API(b, tok, "GET", slug, "/kb/articles", nil).JSON(b)["articles"].([]any))
+	words := []string{"printer", "invoice", "delivery", "password", "warranty", "router", "scanner", "refund"}
+	for i := n; i < 2000; i++ {
+		body := fmt.Sprintf("# How to fix the %s\n\nStep one: check the %s. Step two: restart the %s and wait a minute.\n\n- keep the receipt\n- call us if it fails",
+			words[i%len(words)], words[(i+3)%len(words)], words[(i+5)%len(words)])
+		r := e.API(b, tok, "POST", slug, "/kb/articles", map[string]any{"title": fmt.Sprintf("%s question %d", words[i%len(words)], i), "body": body, "published": true})
+		if r.Status != 201 {
+			b.Fatalf("article: %d %s", r.Status, r.Body)
+		}
+	}
+	b.Run("article", func(b *testing.B) {
+		serve(b, e.App, func(i int) *http.Request {
+			return get(fmt.Sprintf("/%s/help/%s-question-%d", slug, words[(i%2000)%len(words)], i%2000), "")
+		}, 200)
+	})
+	b.Run("index", func(b *testing.B) {
+		serve(b, e.App, func(int) *http.Request { return get("/"+slug+"/help", "") }, 200)
+	})
+	b.Run("search", func(b *testing.B) {
+		serve(b, e.App, func(i int) *http.Request {
+			return get(fmt.Sprintf("/%s/api/v1/kb/search?q=%s", slug, words[i%len(words)]), "")
+		}, 200)
+	})
+}
+
 // BenchmarkSearch is full-text search over subjects, descriptions and messages.
 func BenchmarkSearch(b *testing.B) {
 	e, slug := benchPortal(b)

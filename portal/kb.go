@@ -122,13 +122,17 @@ func (p *Portal) kbClosed(ctx context.Context, reader *User) bool {
 	return reader == nil && p.Setting(ctx, "kb_visibility", "public") == "clients"
 }
 
-// Articles lists what reader may read, by category (articles) or kind.
-// kind "" is both.
-func (p *Portal) Articles(ctx context.Context, reader *User, kind string) ([]Article, error) {
+// Articles lists what reader may read, by category (articles) or kind
+// ("" is both); full: with their text, else only what a list shows.
+func (p *Portal) Articles(ctx context.Context, reader *User, kind string, full bool) ([]Article, error) {
 	if p.kbClosed(ctx, reader) {
 		return []Article{}, nil
 	}
-	q := "SELECT " + articleCols + " FROM kb_articles a WHERE " + visibleTo(reader)
+	cols := articleCols
+	if !full {
+		cols = strings.Replace(articleCols, "a.body, a.html", "'', ''", 1)
+	}
+	q := "SELECT " + cols + " FROM kb_articles a WHERE " + visibleTo(reader)
 	var args []any
 	if kind != "" {
 		q += " AND a.kind = ?"

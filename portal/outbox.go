@@ -209,8 +209,14 @@ func (p *Portal) notifyNewTicket(ctx context.Context, number int64, subject, des
 }
 
 func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *Entry) error {
+	followers, err := p.followersOf(ctx, t, author.ID)
+	if err != nil {
+		return err
+	}
 	if e.Kind == KindNote {
-		return nil // internal notes never leave the staff
+		// Internal notes never leave the staff: only staff who follow
+		// the ticket hear of them.
+		return p.mailEach(ctx, followers, nil, t, author, e)
 	}
 	// The client's side (the client and those in copy) hears of every
 	// public message; the staff's side of the client side's messages.
@@ -235,10 +241,19 @@ func (p *Portal) notifyMessage(ctx context.Context, t *Ticket, author *User, e *
 			}
 		}
 	}
-	for _, u := range to {
-		if u.ID == author.ID || !p.wants(ctx, u, NotifyMessage) {
+	return p.mailEach(ctx, followers, to, t, author, e)
+}
+
+// mailEach mails a message to people — followers, who asked for it, then
+// the usual recipients as they chose — each once.
+func (p *Portal) mailEach(ctx context.Context, followers, to []*User, t *Ticket, author *User, e *Entry) error {
+	seen := map[int64]bool{}
+	for i, u := range append(followers, to...) {
+		follower := i < len(followers)
+		if u.ID == author.ID || seen[u.ID] || (!follower && !p.wants(ctx, u, NotifyMessage)) {
 			continue
 		}
+		seen[u.ID] = true
 		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
 		if err := p.mailAbout(ctx, MailMessage, u, v, t.Number, e.ID); err != nil {
 			return err

@@ -428,6 +428,9 @@ type TicketFilter struct {
 	Action      int64
 	ActionBy    int64
 	ActionField string
+	Following   bool   // staff: only tickets they follow
+	SLA         string // staff: "late" — a target passed or due now
+	CountOnly   bool   // only Total is wanted (a view's count)
 	Priority    string
 	Query       string // full-text search
 	Unread      bool   // staff: only tickets with something they have not seen
@@ -529,6 +532,14 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 		where, args = append(where, "t.id IN (SELECT ar.ticket_id FROM action_runs ar WHERE "+strings.Join(cond, " AND ")+")"), append(args, a...)
 	}
+	if f.Following && actor.IsStaff() {
+		where, args = append(where, "t.id IN (SELECT ticket_id FROM followers WHERE user_id = ?)"), append(args, actor.ID)
+	}
+	if f.SLA == "late" && actor.IsStaff() {
+		now := p.Now().Unix()
+		where = append(where, "(t.sla_breached <> '' OR t.first_response_due <= ? OR t.next_response_due <= ? OR t.resolution_due <= ?)")
+		args = append(args, now, now, now)
+	}
 	if f.Tag != "" && actor.IsStaff() {
 		cond, a := tagFilter(f.Tag)
 		where, args = append(where, cond), append(args, a...)
@@ -566,6 +577,13 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		countArgs = append(append(countArgs, actor.ID), args...)
 		where = append(where, "t.last_activity_at > COALESCE((SELECT seen_at FROM reads WHERE user_id = ? AND ticket_id = t.id), 0)")
 		args = append(args, actor.ID)
+	}
+	if f.CountOnly && fts == "" {
+		list := &TicketList{Page: 1, Tickets: []*Ticket{}}
+		if err := p.q.QueryRow(ctx, countQ, countArgs...).Scan(&list.Total); err != nil {
+			return nil, fmt.Errorf("store: count tickets: %w", err)
+		}
+		return list, nil
 	}
 	searchFirst := fts != "" && f.Sort == ""
 	if fts != "" && !searchFirst {
@@ -664,6 +682,16 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 	}
 	return list, nil
+}
+
+// countTickets is how many tickets a filter holds for actor.
+func (p *Portal) countTickets(ctx context.Context, actor *User, f TicketFilter) (int, error) {
+	f.CountOnly = true
+	l, err := p.ListTickets(ctx, actor, f)
+	if err != nil {
+		return 0, err
+	}
+	return l.Total, nil
 }
 
 // ftsQuery turns what a user typed into an FTS5 query of prefix terms, so

@@ -136,6 +136,18 @@
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
+  // The views' counts, filled after the table shows.
+  var views = document.querySelector("nav.views[data-counts]");
+  if (views && window.fetch) {
+    fetch(views.getAttribute("data-counts"), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { views: [] }; }).then(function (d) {
+      (d.views || []).forEach(function (v) {
+        views.querySelectorAll("a[data-view]").forEach(function (a) {
+          if (a.getAttribute("data-view") === v.filters) a.querySelector(".count").textContent = v.count;
+        });
+      });
+    }).catch(function () {});
+  }
+
   // Canned replies: "/" and a few letters in the reply box list the
   // matching ones; choosing one puts its text, filled for the ticket, in
   // place of what was typed.

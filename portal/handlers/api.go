@@ -178,14 +178,7 @@ func (s *Server) apiSaveStatus(w http.ResponseWriter, r *http.Request, rq *Reque
 }
 
 // filterOf reads the tickets table's filters from a query string.
-func filterOf(q url.Values) portal.TicketFilter {
-	page, _ := strconv.Atoi(q.Get("page"))
-	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
-	action, _ := strconv.ParseInt(q.Get("action"), 10, 64)
-	actionBy, _ := strconv.ParseInt(q.Get("action_by"), 10, 64)
-	return portal.TicketFilter{Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"), Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Tag: q.Get("tag"), Priority: q.Get("priority"),
-		Query: q.Get("q"), Unread: q.Get("unread") == "1", Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
-}
+func filterOf(q url.Values) portal.TicketFilter { return portal.FilterFromQuery(q) }
 
 func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	list, err := rq.P.ListTickets(r.Context(), rq.User, filterOf(r.URL.Query()))

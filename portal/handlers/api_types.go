@@ -352,3 +352,24 @@ type CannedList struct {
 type CannedText struct {
 	Text string `json:"text"`
 }
+
+// ViewList is the views one sees, with their counts.
+type ViewList struct {
+	Views []portal.View `json:"views"`
+}
+
+// ViewJSON makes or changes a view; filters as an object
+// ({"status": "open", "assignee": "me"}) or a query string.
+type ViewJSON struct {
+	Name    *string      `json:"name"`
+	Filters *ViewFilters `json:"filters"`
+	Shared  *bool        `json:"shared"`
+	Group   *int64       `json:"group"`
+}
+
+// HideViewInput hides a built-in view (mine, unassigned, unread,
+// following, breaching) or shows it again.
+type HideViewInput struct {
+	Builtin string `json:"builtin"`
+	Hidden  bool   `json:"hidden"`
+}

@@ -55,12 +55,16 @@ type HelpData struct {
 	Article     *portal.Article
 	ArticleHTML template.HTML
 	Rated       bool
+	More        int // articles beyond what the index lists: found by search
 }
+
+// helpListMax bounds the articles the help's index lists in a category.
+const helpListMax = 20
 
 func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
 	ctx := r.Context()
 	d := &HelpData{Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
-	all, err := rq.P.Articles(ctx, rq.User, "")
+	all, err := rq.P.Articles(ctx, rq.User, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -77,11 +81,19 @@ func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
 		case a.Kind == "page":
 			d.Pages = append(d.Pages, a)
 		case a.Category == 0:
-			d.Loose = append(d.Loose, a)
+			if len(d.Loose) < helpListMax {
+				d.Loose = append(d.Loose, a)
+			} else {
+				d.More++
+			}
 		default:
 			for i := range cats {
 				if cats[i].ID == a.Category {
-					cats[i].Articles = append(cats[i].Articles, a)
+					if len(cats[i].Articles) < helpListMax {
+						cats[i].Articles = append(cats[i].Articles, a)
+					} else {
+						d.More++
+					}
 				}
 			}
 		}
@@ -145,10 +157,9 @@ func (s *Server) helpArticle(w http.ResponseWriter, r *http.Request, rq *Request
 	if r.URL.Query().Get("from") == "ticket" {
 		rq.P.NoteDeflection(r.Context(), rq.User, a.ID)
 	}
-	d, err := s.helpData(r, rq)
-	if err != nil {
-		return err
-	}
+	// An article's page needs no list of every article: the help's title
+	// and the article.
+	d := &HelpData{Title: rq.P.Setting(r.Context(), "kb_title", "")}
 	d.Article, d.ArticleHTML = a, template.HTML(a.HTML) // sanitised when saved (bluemonday)
 	d.Rated = r.URL.Query().Get("rated") != ""
 	return s.renderHelp(w, r, rq, http.StatusOK, a.Title, d)
@@ -183,7 +194,7 @@ func (s *Server) kbManage(w http.ResponseWriter, r *http.Request, rq *Request) e
 	ctx := r.Context()
 	d := &KBData{Visibility: rq.P.Setting(ctx, "kb_visibility", "public"), Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
 	var err error
-	if d.Articles, err = rq.P.Articles(ctx, rq.User, ""); err != nil {
+	if d.Articles, err = rq.P.Articles(ctx, rq.User, "", false); err != nil {
 		return err
 	}
 	if d.Categories, err = rq.P.Categories(ctx); err != nil {
@@ -283,7 +294,7 @@ func (s *Server) articleFromMessage(w http.ResponseWriter, r *http.Request, rq *
 }
 
 func (s *Server) apiArticles(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	list, err := rq.P.Articles(r.Context(), rq.User, r.URL.Query().Get("kind"))
+	list, err := rq.P.Articles(r.Context(), rq.User, r.URL.Query().Get("kind"), true)
 	if err != nil {
 		return err
 	}

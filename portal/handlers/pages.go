@@ -174,6 +174,8 @@ type TicketsData struct {
 	Spam     int    // staff: received mail held as spam
 	Groups   []portal.GroupRef
 	Tags     []portal.Tag
+	Views    []portal.View  // the saved and built-in views (counts come after, by script)
+	Current  string         // the table's filters now, as a query string (to save as a view)
 	Present  bool           // staff: at work (groups give them tickets)
 	picked   map[int64]bool // ticked for a bulk change that failed
 	now      int64          // for the rows' SLA due times
@@ -215,6 +217,16 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 		if d.Tags, err = rq.P.Tags(ctx); err != nil {
 			return nil, err
 		}
+		if d.Views, err = rq.P.Views(ctx, rq.User, false); err != nil {
+			return nil, err
+		}
+		cur := url.Values{}
+		for k, v := range q {
+			if k != "page" && k != "done" && k != "ds" && len(v) > 0 && v[0] != "" {
+				cur[k] = v
+			}
+		}
+		d.Current = cur.Encode()
 		d.Present = rq.User.Present
 	}
 	pageURL := func(n int) string {
@@ -359,6 +371,7 @@ type TicketData struct {
 	Groups      []portal.GroupRef
 	Actions     []portal.Action   // the workflow actions the viewer may perform here
 	Steps       map[string]string // the built-in steps open to the viewer here, by their names
+	Following   bool              // staff: the viewer follows the ticket
 	Priorities  []string
 	Limits      portal.Limits
 	Work        *portal.TicketWork
@@ -390,6 +403,9 @@ func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData,
 		return nil, err
 	}
 	d.Steps = rq.P.Steps(ctx, rq.User, d.T)
+	if rq.User.IsStaff() {
+		d.Following = rq.P.Follows(ctx, rq.User, d.T.Number)
+	}
 	if rq.User.IsStaff() {
 		if d.Timing {
 			if d.WorkTypes, err = rq.P.WorkTypes(ctx, false); err != nil {

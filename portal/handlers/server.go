@@ -119,6 +119,7 @@ func (s *Server) routes() {
 	s.actionRoutes(m, api)
 	s.kbRoutes(m, api)
 	s.cannedRoutes(m, api)
+	s.viewRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }

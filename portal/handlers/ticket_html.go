@@ -695,7 +695,20 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 	update := `<form method="post" action="` + tu + `/update"><input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
 	w.Raw("\n", `<aside class="side">`, "\n", `<div class="card">`, "\n<h2>")
 	w.T("Work on it")
-	w.Raw("</h2>\n")
+	w.Raw("</h2>\n", `<div class="row follow"><form method="post" action="`, tu, `/follow">`)
+	w.CSRFField(pg)
+	if d.Following {
+		w.Raw(`<input type="hidden" name="follow" value="0"><button type="submit" class="link">`)
+		w.T("Stop following")
+	} else {
+		w.Raw(`<input type="hidden" name="follow" value="1"><button type="submit" class="link">`)
+		w.T("Follow")
+	}
+	w.Raw(`</button></form> · <form method="post" action="`, tu, `/unread">`)
+	w.CSRFField(pg)
+	w.Raw(`<button type="submit" class="link">`)
+	w.T("Mark as unread")
+	w.Raw("</button></form></div>\n")
 	_, canAssign := d.Steps[portal.StepAssign]
 	switch {
 	case !canAssign:
