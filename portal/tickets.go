@@ -73,6 +73,7 @@ type Ticket struct {
 	Participants    []Person `json:"participants,omitempty"`
 	Tags            []Tag    `json:"tags"`
 	MergedInto      int64    `json:"merged_into,omitempty"` // the ticket this one was merged into
+	Form            *FormRef `json:"form,omitempty"`        // the front door it came through
 	tagIDs          string   // as the row carries them, until read as Tags
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
@@ -163,6 +164,9 @@ type NewTicket struct {
 	// Source is "email" for a ticket made from a mail: the questionnaire's
 	// required fields other than subject and description may stay empty.
 	Source string
+	// Form is the front door it came through (a form's id or slug; "" the
+	// whole questionnaire): its fields, group and priority apply.
+	Form string
 }
 
 // Where tickets come from.
@@ -177,7 +181,18 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
-	fields, err := p.Fields(ctx, false)
+	var form *Form
+	if in.Form != "" {
+		f, err := p.FindForm(ctx, in.Form)
+		if err != nil {
+			return nil, &FieldErrors{Fields: map[string]string{"form": "Unknown form."}}
+		}
+		form = f
+		if in.Priority == "" {
+			in.Priority = f.Priority
+		}
+	}
+	fields, err := p.FormFields(ctx, form)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +287,16 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		// it elsewhere), then a member of the group it ended in, where that
 		// group assigns by itself — all before anyone is told, so that who
 		// hears of it follows where it went.
-		if g, _ := strconv.ParseInt(tp.Setting(ctx, "default_group", "0"), 10, 64); g != 0 {
+		g, _ := strconv.ParseInt(tp.Setting(ctx, "default_group", "0"), 10, 64)
+		if form != nil {
+			if _, err := tp.q.Exec(ctx, "UPDATE tickets SET form_id = ? WHERE id = ?", form.ID, number); err != nil {
+				return err
+			}
+			if form.Group != 0 {
+				g = form.Group // the form's group before the portal's
+			}
+		}
+		if g != 0 {
 			if _, err := tp.q.Exec(ctx, "UPDATE tickets SET group_id = ? WHERE id = ? AND EXISTS (SELECT 1 FROM groups WHERE id = ?)", g, number, g); err != nil {
 				return err
 			}
@@ -320,7 +344,8 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	a.id, COALESCE(a.name || CASE WHEN a.surname <> '' THEN ' ' || a.surname ELSE '' END, ''), t.source,
 	COALESCE(t.group_id, 0), COALESCE(g.name, ''),
 	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0, COALESCE(t.next_response_due, 0),
-	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0)`
+	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0),
+	COALESCE(t.form_id, 0), COALESCE((SELECT name FROM forms WHERE id = t.form_id), '')`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
 // copy of it, so that a ticket nobody is copied on (most) costs no more.
@@ -333,13 +358,14 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	var prio int
 	var aID sql.NullInt64
 	var aName, gName string
-	var gID int64
+	var gID, formID int64
+	var formName string
 	var sla TicketSLA
 	dest := []any{&t.Number, &t.Subject, &t.Description, &prio, &t.CreatedAt, &t.UpdatedAt, &t.ClosedAt, &t.LastActivityAt,
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
 		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName,
-		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto}
+		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto, &formID, &formName}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -352,6 +378,9 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 	}
 	if gID != 0 {
 		t.Group = &GroupRef{ID: gID, Name: gName}
+	}
+	if formID != 0 {
+		t.Form = &FormRef{ID: formID, Name: formName}
 	}
 	if sla.Policy != 0 {
 		sla.Paused = sla.Paused && sla.ResolutionDue == 0 && !t.Status.Closed
@@ -423,6 +452,7 @@ type TicketFilter struct {
 	Client   int64
 	Group    string // staff: a group's id or name, or "none"
 	Tag      string // staff: a tag's name
+	Form     int64  // staff: the form tickets came through
 	// Action filters by a workflow action performed (its id), ActionBy by
 	// who performed it, ActionField by what it asked for ("name=value").
 	Action      int64
@@ -531,6 +561,9 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 			cond, a = append(cond, "json_extract(ar.fields, '$.' || ?) = ? COLLATE NOCASE"), append(a, strings.TrimSpace(name), strings.TrimSpace(value))
 		}
 		where, args = append(where, "t.id IN (SELECT ar.ticket_id FROM action_runs ar WHERE "+strings.Join(cond, " AND ")+")"), append(args, a...)
+	}
+	if f.Form != 0 && actor.IsStaff() {
+		where, args = append(where, "t.form_id = ?"), append(args, f.Form)
 	}
 	if f.Following && actor.IsStaff() {
 		where, args = append(where, "t.id IN (SELECT ticket_id FROM followers WHERE user_id = ?)"), append(args, actor.ID)

@@ -102,7 +102,8 @@ func FilterFromQuery(q url.Values) TicketFilter {
 	client, _ := strconv.ParseInt(q.Get("client"), 10, 64)
 	action, _ := strconv.ParseInt(q.Get("action"), 10, 64)
 	actionBy, _ := strconv.ParseInt(q.Get("action_by"), 10, 64)
-	return TicketFilter{Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"),
+	form, _ := strconv.ParseInt(q.Get("form"), 10, 64)
+	return TicketFilter{Form: form, Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"),
 		Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Tag: q.Get("tag"), Priority: q.Get("priority"),
 		Query: q.Get("q"), Unread: q.Get("unread") == "1", Following: q.Get("following") == "1", SLA: q.Get("sla"),
 		Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}

@@ -220,7 +220,7 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Req
 	for k, v := range in.Fields {
 		vals[k] = stringify(v)
 	}
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client, Form: in.Form})
 	if err != nil {
 		return err
 	}

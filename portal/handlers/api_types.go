@@ -46,6 +46,7 @@ type NewTicketInput struct {
 	Fields   map[string]any `json:"fields"`
 	Priority string         `json:"priority"`
 	Client   int64          `json:"client"`
+	Form     string         `json:"form,omitempty"` // a form's id or slug: its fields, group and priority
 }
 
 // TicketPatch changes a ticket (staff): a status id or name, a priority,
@@ -372,4 +373,9 @@ type ViewJSON struct {
 type HideViewInput struct {
 	Builtin string `json:"builtin"`
 	Hidden  bool   `json:"hidden"`
+}
+
+// FormList is the portal's forms.
+type FormList struct {
+	Forms []portal.Form `json:"forms"`
 }

@@ -262,15 +262,32 @@ type NewTicketData struct {
 	Fields       []*portal.Field
 	Limits       portal.Limits
 	Clients      []*portal.User
+	Forms        []portal.Form // the portal's front doors, to choose from
+	Form         *portal.Form  // the one chosen
 }
 
 func (s *Server) newTicketData(r *http.Request, rq *Request) (*NewTicketData, error) {
-	fields, err := rq.P.Fields(r.Context(), false)
-	if err != nil {
+	ctx := r.Context()
+	d := &NewTicketData{Preamble: rq.P.Setting(ctx, "preamble", ""), Limits: rq.P.FileLimits(ctx),
+		PhoneExample: portal.PhoneExample(rq.P.Setting(ctx, "lang", "en"))}
+	var err error
+	if d.Forms, err = rq.P.Forms(ctx, false); err != nil {
 		return nil, err
 	}
-	d := &NewTicketData{Preamble: rq.P.Setting(r.Context(), "preamble", ""), Fields: fields, Limits: rq.P.FileLimits(r.Context()),
-		PhoneExample: portal.PhoneExample(rq.P.Setting(r.Context(), "lang", "en"))}
+	// The form chosen (?form= on the page and in the address it posts to —
+	// never read from a body before its limits are set): its fields and its
+	// preamble; an unknown one is the whole questionnaire.
+	if ref := r.URL.Query().Get("form"); ref != "" {
+		if f, err := rq.P.FindForm(ctx, ref); err == nil {
+			d.Form = f
+			if f.Preamble != "" {
+				d.Preamble = f.Preamble
+			}
+		}
+	}
+	if d.Fields, err = rq.P.FormFields(ctx, d.Form); err != nil {
+		return nil, err
+	}
 	if rq.User.IsStaff() {
 		if d.Clients, err = rq.P.Users(r.Context(), portal.RoleClient); err != nil {
 			return nil, err
@@ -352,7 +369,7 @@ func (s *Server) newTicketSubmit(w http.ResponseWriter, r *http.Request, rq *Req
 		vals[f.Name] = r.PostForm.Get(f.Name)
 	}
 	client, _ := strconv.ParseInt(r.PostForm.Get("client"), 10, 64)
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client, Files: files})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: r.PostForm.Get("priority"), ClientID: client, Files: files, Form: r.URL.Query().Get("form")})
 	if err != nil {
 		return s.formFail(w, pg, "ticket_new", r.PostForm, err)
 	}

@@ -120,6 +120,7 @@ func (s *Server) routes() {
 	s.kbRoutes(m, api)
 	s.cannedRoutes(m, api)
 	s.viewRoutes(m, api)
+	s.formRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 }
