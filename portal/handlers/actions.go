@@ -25,7 +25,7 @@ func (s *Server) actionRoutes(m, api *mux.Router) {
 	api.Handle("/actions", s.user(s.apiActions, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/actions", s.user(s.apiSaveAction, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/actions/{id:[0-9]+}", s.user(s.apiSaveAction, portal.RoleAdmin)).Methods("PATCH")
-	api.Handle("/actions/{id:[0-9]+}", s.user(s.apiDeleteAction, portal.RoleAdmin)).Methods("DELETE")
+	api.Handle("/actions/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteAction), portal.RoleAdmin)).Methods("DELETE")
 	api.Handle("/tickets/{n:[0-9]+}/actions", s.user(s.apiTicketActions)).Methods("GET")
 	api.Handle("/tickets/{n:[0-9]+}/actions/{id:[0-9]+}", s.user(s.apiPerform)).Methods("POST")
 }
@@ -229,14 +229,6 @@ func (s *Server) apiSaveAction(w http.ResponseWriter, r *http.Request, rq *Reque
 		return err
 	}
 	writeSaved(w, r, saved)
-	return nil
-}
-
-func (s *Server) apiDeleteAction(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteAction(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -20,9 +20,9 @@ func (s *Server) cannedRoutes(m, api *mux.Router) {
 	m.Handle("/canned/{id:[0-9]+}", s.user(s.cannedSubmit, staff...)).Methods("POST")
 	m.Handle("/canned/{id:[0-9]+}/delete", s.user(s.cannedDeleteSubmit, staff...)).Methods("POST")
 	api.Handle("/canned-replies", s.user(s.apiCanned, staff...)).Methods("GET")
-	api.Handle("/canned-replies", s.user(s.apiSaveCanned, staff...)).Methods("POST")
-	api.Handle("/canned-replies/{id:[0-9]+}", s.user(s.apiSaveCanned, staff...)).Methods("PATCH")
-	api.Handle("/canned-replies/{id:[0-9]+}", s.user(s.apiDeleteCanned, staff...)).Methods("DELETE")
+	api.Handle("/canned-replies", s.user(apiSave((*portal.Portal).SaveCanned), staff...)).Methods("POST")
+	api.Handle("/canned-replies/{id:[0-9]+}", s.user(apiSave((*portal.Portal).SaveCanned), staff...)).Methods("PATCH")
+	api.Handle("/canned-replies/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteCanned), staff...)).Methods("DELETE")
 	api.Handle("/canned-replies/{id:[0-9]+}/use", s.user(s.apiUseCanned, staff...)).Methods("POST")
 	// The reply box's picker, with the page's session.
 	m.Handle("/canned/search", s.user(s.apiCanned, staff...)).Methods("GET")
@@ -79,27 +79,6 @@ func (s *Server) apiCanned(w http.ResponseWriter, r *http.Request, rq *Request) 
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, CannedList{Replies: list})
-	return nil
-}
-
-func (s *Server) apiSaveCanned(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.CannedInput
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	c, err := rq.P.SaveCanned(r.Context(), rq.User, pathID(r), in)
-	if err != nil {
-		return err
-	}
-	writeSaved(w, r, c)
-	return nil
-}
-
-func (s *Server) apiDeleteCanned(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteCanned(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

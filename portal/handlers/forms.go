@@ -17,8 +17,8 @@ func (s *Server) formRoutes(m, api *mux.Router) {
 	m.Handle("/admin/forms", s.user(s.frontDoorSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/forms/{id:[0-9]+}", s.user(s.frontDoorSubmit, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/forms", s.user(s.apiForms)).Methods("GET")
-	api.Handle("/forms", s.user(s.apiSaveFrontDoor, portal.RoleAdmin)).Methods("POST")
-	api.Handle("/forms/{id:[0-9]+}", s.user(s.apiSaveFrontDoor, portal.RoleAdmin)).Methods("PATCH")
+	api.Handle("/forms", s.user(apiSave((*portal.Portal).SaveFrontDoor), portal.RoleAdmin)).Methods("POST")
+	api.Handle("/forms/{id:[0-9]+}", s.user(apiSave((*portal.Portal).SaveFrontDoor), portal.RoleAdmin)).Methods("PATCH")
 }
 
 // FormsData is the admin's Forms page.
@@ -93,18 +93,5 @@ func (s *Server) apiForms(w http.ResponseWriter, r *http.Request, rq *Request) e
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, FormList{Forms: forms})
-	return nil
-}
-
-func (s *Server) apiSaveFrontDoor(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.FormInput
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	f, err := rq.P.SaveFrontDoor(r.Context(), rq.User, pathID(r), in)
-	if err != nil {
-		return err
-	}
-	writeSaved(w, r, f)
 	return nil
 }

@@ -23,9 +23,9 @@ func (s *Server) groupRoutes(m, api *mux.Router) {
 	m.Handle("/admin/access/{id:[0-9]+}", s.user(s.accessSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/presence", s.user(s.presenceSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/groups", s.user(s.apiGroups, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
-	api.Handle("/groups", s.user(s.apiSaveGroup, portal.RoleAdmin)).Methods("POST")
-	api.Handle("/groups/{id:[0-9]+}", s.user(s.apiSaveGroup, portal.RoleAdmin)).Methods("PATCH")
-	api.Handle("/groups/{id:[0-9]+}", s.user(s.apiDeleteGroup, portal.RoleAdmin)).Methods("DELETE")
+	api.Handle("/groups", s.user(apiSave((*portal.Portal).SaveGroup), portal.RoleAdmin)).Methods("POST")
+	api.Handle("/groups/{id:[0-9]+}", s.user(apiSave((*portal.Portal).SaveGroup), portal.RoleAdmin)).Methods("PATCH")
+	api.Handle("/groups/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteGroup), portal.RoleAdmin)).Methods("DELETE")
 	api.Handle("/users/{id:[0-9]+}/access", s.user(s.apiSetAccess, portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/users/{id:[0-9]+}/presence", s.user(s.apiSetPresence, portal.RoleAdmin, portal.RoleOperator)).Methods("PUT")
 }
@@ -189,31 +189,6 @@ func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request, rq *Request) 
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, GroupList{Groups: gs})
-	return nil
-}
-
-func (s *Server) apiSaveGroup(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.GroupChange
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	g, err := rq.P.SaveGroup(r.Context(), rq.User, pathID(r), in)
-	if err != nil {
-		return err
-	}
-	code := http.StatusOK
-	if pathID(r) == 0 {
-		code = http.StatusCreated
-	}
-	web.WriteJSON(w, code, g)
-	return nil
-}
-
-func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteGroup(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

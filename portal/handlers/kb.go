@@ -33,9 +33,9 @@ func (s *Server) kbRoutes(m, api *mux.Router) {
 	m.Handle("/kb/settings", s.user(s.kbSettingsSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/messages/{id:[0-9]+}/article", s.user(s.articleFromMessage, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/kb/articles", s.h(s.apiArticles)).Methods("GET")
-	api.Handle("/kb/articles", s.user(s.apiSaveArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
-	api.Handle("/kb/articles/{id:[0-9]+}", s.user(s.apiSaveArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("PATCH")
-	api.Handle("/kb/articles/{id:[0-9]+}", s.user(s.apiDeleteArticle, portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
+	api.Handle("/kb/articles", s.user(apiSave((*portal.Portal).SaveArticle), portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/kb/articles/{id:[0-9]+}", s.user(apiSave((*portal.Portal).SaveArticle), portal.RoleAdmin, portal.RoleOperator)).Methods("PATCH")
+	api.Handle("/kb/articles/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteArticle), portal.RoleAdmin, portal.RoleOperator)).Methods("DELETE")
 	api.Handle("/kb/articles/{id:[0-9]+}/rate", s.h(s.apiRateArticle)).Methods("POST")
 	api.Handle("/kb/search", s.h(s.apiSearchArticles)).Methods("GET")
 	api.Handle("/kb/categories", s.h(s.apiCategories)).Methods("GET")
@@ -299,27 +299,6 @@ func (s *Server) apiArticles(w http.ResponseWriter, r *http.Request, rq *Request
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, ArticleList{Articles: list})
-	return nil
-}
-
-func (s *Server) apiSaveArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.ArticleInput
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	a, err := rq.P.SaveArticle(r.Context(), rq.User, pathID(r), in)
-	if err != nil {
-		return err
-	}
-	writeSaved(w, r, a)
-	return nil
-}
-
-func (s *Server) apiDeleteArticle(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteArticle(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ func (s *Server) triggerRoutes(m, api *mux.Router) {
 	api.Handle("/tags", s.user(s.apiTags, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/tags", s.user(s.apiSaveTag, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/tags/{id:[0-9]+}", s.user(s.apiSaveTag, portal.RoleAdmin)).Methods("PATCH")
-	api.Handle("/tags/{id:[0-9]+}", s.user(s.apiDeleteTag, portal.RoleAdmin)).Methods("DELETE")
+	api.Handle("/tags/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteTag), portal.RoleAdmin)).Methods("DELETE")
 	api.Handle("/triggers", s.user(s.apiTriggers, portal.RoleAdmin)).Methods("GET")
 	api.Handle("/triggers", s.user(s.apiSaveTrigger, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/triggers/test", s.user(s.apiTestTrigger, portal.RoleAdmin)).Methods("POST")
@@ -186,14 +187,6 @@ func writeSaved(w http.ResponseWriter, r *http.Request, v any) {
 	web.WriteJSON(w, code, v)
 }
 
-func (s *Server) apiDeleteTag(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteTag(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 func (s *Server) apiTriggers(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	ts, err := rq.P.Triggers(r.Context())
 	if err != nil {
@@ -241,4 +234,32 @@ func (s *Server) apiDeleteTrigger(w http.ResponseWriter, r *http.Request, rq *Re
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// apiSave answers a POST that makes (201) or a PATCH that changes (200)
+// the resource at {id} with what save returns, the body decoded as In.
+func apiSave[In, Out any](save func(*portal.Portal, context.Context, *portal.User, int64, In) (Out, error)) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		var in In
+		if err := web.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+		out, err := save(rq.P, r.Context(), rq.User, pathID(r), in)
+		if err != nil {
+			return err
+		}
+		writeSaved(w, r, out)
+		return nil
+	}
+}
+
+// apiDelete answers a DELETE of the resource at {id}: 204 once del did.
+func apiDelete(del func(*portal.Portal, context.Context, *portal.User, int64) error) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		if err := del(rq.P, r.Context(), rq.User, pathID(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 }

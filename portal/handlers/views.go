@@ -24,7 +24,7 @@ func (s *Server) viewRoutes(m, api *mux.Router) {
 	api.Handle("/views", s.user(s.apiViews, staff...)).Methods("GET")
 	api.Handle("/views", s.user(s.apiSaveView, staff...)).Methods("POST")
 	api.Handle("/views/{id:[0-9]+}", s.user(s.apiSaveView, staff...)).Methods("PATCH")
-	api.Handle("/views/{id:[0-9]+}", s.user(s.apiDeleteView, staff...)).Methods("DELETE")
+	api.Handle("/views/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteView), staff...)).Methods("DELETE")
 	api.Handle("/views/hidden", s.user(s.apiHideView, staff...)).Methods("PUT")
 }
 
@@ -133,13 +133,5 @@ func (s *Server) apiSaveView(w http.ResponseWriter, r *http.Request, rq *Request
 		return err
 	}
 	writeSaved(w, r, v)
-	return nil
-}
-
-func (s *Server) apiDeleteView(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteView(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
