@@ -108,6 +108,18 @@ func TestKnowledgeBase(t *testing.T) {
 		t.Error("the draft from the reply is missing")
 	}
 
+	// The reply box's "#": only what anyone may follow, with its address and text.
+	oleg := e.SignIn(t, "alpha", "op@alpha.test")
+	if ins := pdtest.Do(t, oleg, "GET", e.URL+"/alpha/kb/insert?q=toner", nil).Body; strings.Contains(ins, "Toner secrets") || strings.Contains(ins, "Club toner") {
+		t.Errorf("a draft or clients-only article offered for a reply: %s", ins)
+	}
+	if ins := pdtest.Do(t, oleg, "GET", e.URL+"/alpha/kb/insert?q=jam", nil).Body; !strings.Contains(ins, "/alpha/help/paper-jams") || !strings.Contains(ins, "Clear a jam") {
+		t.Errorf("the article to insert: %s", ins)
+	}
+	if r := pdtest.Do(t, carol, "GET", e.URL+"/alpha/kb/insert?q=jam", nil); r.Status != 403 {
+		t.Errorf("a client searched the reply box's articles: %d", r.Status)
+	}
+
 	// Closed to all but signed-in clients.
 	if r := pdtest.Do(t, e.SignIn(t, "alpha", "admin@alpha.test"), "POST", e.URL+"/alpha/kb/settings", url.Values{"visibility": {"clients"}}); r.Status != 303 {
 		t.Fatalf("closing the help: %d %s", r.Status, r.Body)

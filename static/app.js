@@ -155,13 +155,45 @@
   if (canned && replyBox && window.fetch) {
     var token = document.querySelector("#reply input[name=_csrf]"), cwait;
     var typed = function () {
-      var before = replyBox.value.slice(0, replyBox.selectionStart), m = /(^|\s)\/([^\s\/]*)$/.exec(before);
-      return m ? { q: m[2], from: before.length - m[2].length - 1 } : null;
+      var before = replyBox.value.slice(0, replyBox.selectionStart), m = /(^|\s)([\/#])([^\s\/#]*)$/.exec(before);
+      return m ? { q: m[3], kind: m[2], from: before.length - m[3].length - 1 } : null;
+    };
+    var put = function (at, text) {
+      var from = at ? at.from : replyBox.selectionStart, to = replyBox.selectionStart;
+      replyBox.value = replyBox.value.slice(0, from) + text + replyBox.value.slice(to);
+      replyBox.focus();
+      canned.hidden = true;
+      replyBox.dispatchEvent(new Event("input"));
+    };
+    var articles = function (t) {
+      fetch(canned.getAttribute("data-articles") + "?q=" + encodeURIComponent(t.q), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { articles: [] }; }).then(function (d) {
+        canned.textContent = "";
+        (d.articles || []).forEach(function (a) {
+          var li = document.createElement("li"), name = document.createElement("span");
+          name.textContent = a.title + " — ";
+          li.appendChild(name);
+          [["data-link", a.title + ": " + a.url], ["data-text", a.text]].forEach(function (c, i) {
+            var b = document.createElement("button");
+            b.type = "button";
+            b.className = "link";
+            b.textContent = canned.getAttribute(c[0]);
+            b.addEventListener("click", function () { put(typed(), c[1]); });
+            if (i) li.appendChild(document.createTextNode(" · "));
+            li.appendChild(b);
+          });
+          canned.appendChild(li);
+        });
+        canned.hidden = !canned.children.length;
+      }).catch(function () {});
     };
     replyBox.addEventListener("input", function () {
       clearTimeout(cwait);
       var t = typed();
       if (!t) { canned.hidden = true; return; }
+      if (t.kind === "#") {
+        cwait = setTimeout(function () { if (t.q.length > 1) articles(t); }, 150);
+        return;
+      }
       cwait = setTimeout(function () {
         fetch(canned.getAttribute("data-search") + "?q=" + encodeURIComponent(t.q), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { replies: [] }; }).then(function (d) {
           canned.textContent = "";
@@ -174,12 +206,7 @@
               var at = typed();
               fetch(canned.getAttribute("data-use").replace("/ID/", "/" + c.id + "/"), { method: "POST", credentials: "same-origin", body: new URLSearchParams({ _csrf: token.value }) })
                 .then(function (r) { return r.ok ? r.json() : null; }).then(function (f) {
-                  if (!f) return;
-                  var from = at ? at.from : replyBox.selectionStart, to = replyBox.selectionStart;
-                  replyBox.value = replyBox.value.slice(0, from) + f.text + replyBox.value.slice(to);
-                  replyBox.focus();
-                  canned.hidden = true;
-                  replyBox.dispatchEvent(new Event("input"));
+                  if (f) put(at, f.text);
                 });
             });
             li.appendChild(b);

@@ -379,3 +379,15 @@ type HideViewInput struct {
 type FormList struct {
 	Forms []portal.Form `json:"forms"`
 }
+
+// InsertArticle is a published article as the reply box inserts it.
+type InsertArticle struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+	Text  string `json:"text"` // Markdown, as written
+}
+
+// InsertList is the articles the reply box offers.
+type InsertList struct {
+	Articles []InsertArticle `json:"articles"`
+}

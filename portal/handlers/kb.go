@@ -31,6 +31,8 @@ func (s *Server) kbRoutes(m, api *mux.Router) {
 	m.Handle("/kb/{id:[0-9]+}/delete", s.user(s.kbDeleteSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/kb/categories", s.user(s.kbCategorySubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/kb/settings", s.user(s.kbSettingsSubmit, portal.RoleAdmin)).Methods("POST")
+	// The reply box's "#": published articles to insert as a link or as text.
+	m.Handle("/kb/insert", s.user(s.kbInsertSearch, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/messages/{id:[0-9]+}/article", s.user(s.articleFromMessage, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/kb/articles", s.h(s.apiArticles)).Methods("GET")
 	api.Handle("/kb/articles", s.user(apiSave((*portal.Portal).SaveArticle), portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
@@ -346,5 +348,25 @@ func (s *Server) apiSaveCategory(w http.ResponseWriter, r *http.Request, rq *Req
 		return err
 	}
 	web.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// kbInsertSearch finds published articles for the reply box: each with
+// its public address and its text, to insert as a link or as text.
+func (s *Server) kbInsertSearch(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	ctx := r.Context()
+	found, err := rq.P.SearchArticles(ctx, rq.User, r.URL.Query().Get("q"), 8)
+	if err != nil {
+		return err
+	}
+	out := InsertList{Articles: []InsertArticle{}}
+	for _, f := range found {
+		a, err := rq.P.ArticleBySlug(ctx, nil, f.Slug, false) // what a client may follow
+		if err != nil {
+			continue // a draft, or for signed-in clients only: not to be sent as a link to anyone
+		}
+		out.Articles = append(out.Articles, InsertArticle{Title: a.Title, URL: rq.P.URL() + "help/" + a.Slug, Text: a.Body})
+	}
+	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

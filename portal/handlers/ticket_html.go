@@ -622,7 +622,13 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	if staff {
 		// Canned replies: "/" and a few letters in the box lists them here.
 		w.Raw(`<ul id="canned" class="canned plain" hidden data-search="`, templates.Escape(d.base), `/canned/search" data-use="`,
-			templates.Escape(d.base), `/canned/ID/use?ticket=`, digits(d.T.Number), `"></ul>`, "\n")
+			templates.Escape(d.base), `/canned/ID/use?ticket=`, digits(d.T.Number), `" data-articles="`, templates.Escape(d.base), `/kb/insert" data-link="`)
+		w.Esc(i18n.Msg(w.Lang, "as a link"))
+		w.Raw(`" data-text="`)
+		w.Esc(i18n.Msg(w.Lang, "as text"))
+		w.Raw(`"></ul>`, "\n", `<p class="help">`)
+		w.T("Type / for a canned reply, # for an article of the knowledge base.")
+		w.Raw("</p>\n")
 	}
 	w.fieldError(pg, "body", ` role="alert"`)
 	w.Raw("\n</div>\n")
