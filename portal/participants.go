@@ -104,17 +104,18 @@ func (p *Portal) addParticipant(ctx context.Context, number, userID int64) error
 }
 
 // AddParticipant puts a client of the portal, by address, in copy of a
-// ticket. Staff only; the address must be an active client's.
+// ticket: staff do, and the ticket's own client adds colleagues. The
+// address must be an active client's.
 func (p *Portal) AddParticipant(ctx context.Context, actor *User, number int64, email string) (*Person, error) {
-	if !actor.IsStaff() {
-		return nil, ErrForbidden
-	}
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
 	t, err := p.Ticket(ctx, actor, number)
 	if err != nil {
 		return nil, err
+	}
+	if !actor.IsStaff() && actor.ID != t.Client.ID {
+		return nil, ErrForbidden // someone in copy does not invite more
 	}
 	field := func(msg string) error { return &FieldErrors{Fields: map[string]string{"email": msg}} }
 	email = strings.TrimSpace(email)

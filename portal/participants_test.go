@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
@@ -137,9 +138,20 @@ And the toner, please.
 	if r := w.api(t, w.cb, "POST", path+"/participants", map[string]any{"email": "ca@alpha.test"}); r.Status != 403 {
 		t.Errorf("someone in copy added another: %d", r.Status)
 	}
-	r := w.api(t, w.op, "POST", path+"/participants", map[string]any{"email": "ca@alpha.test"})
+	// Dora, the ticket's client, adds a colleague herself.
+	var dora string
+	e.Portal(t, "alpha", func(p *portal.Portal) {
+		u, err := p.UserByEmail(t.Context(), "dora@mail.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dora, err = p.IssueToken(t.Context(), u.ID, portal.TokenLogin, "test", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := w.api(t, dora, "POST", path+"/participants", map[string]any{"email": "ca@alpha.test"})
 	if r.Status != 201 {
-		t.Fatalf("put Carol in copy: %d %s", r.Status, r.Body)
+		t.Fatalf("Dora puts Carol in copy: %d %s", r.Status, r.Body)
 	}
 	carol := int64(r.JSON(t)["id"].(float64))
 	if r := w.api(t, w.ca, "GET", path, nil); r.Status != 200 {
@@ -155,7 +167,7 @@ And the toner, please.
 	if r := w.api(t, w.ca, "GET", path, nil); r.Status != 404 {
 		t.Errorf("after leaving Carol reads the ticket: %d", r.Status)
 	}
-	if c := conversation(t, w, n); !strings.Contains(c, "put Carol") || !strings.Contains(c, "left the copy") {
+	if c := conversation(t, w, n); !strings.Contains(c, "Dora Smith put Carol") || !strings.Contains(c, "left the copy") {
 		t.Errorf("the history lacks the copy's changes: %s", c)
 	}
 	// The other portal never hears of it.

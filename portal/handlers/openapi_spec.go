@@ -91,7 +91,7 @@ var apiOps = []apiOp{
 		Status: 200, Resp: portal.TicketWork{}, Errors: []int{401, 404}},
 	{Method: "POST", Path: "/tickets/{n}/work", Tag: "Labour", Summary: "Log labour against the price list.", Who: staff,
 		Body: WorkInput{}, Status: 201, Resp: portal.WorkEntry{}, Errors: []int{400, 401, 403, 404, 422}},
-	{Method: "POST", Path: "/tickets/{n}/participants", Tag: "Tickets", Summary: "Put a client of the portal in copy: they see the ticket and its replies as its client does.", Who: staff,
+	{Method: "POST", Path: "/tickets/{n}/participants", Tag: "Tickets", Summary: "Put a client of the portal in copy (staff, or the ticket's client adding a colleague): they see the ticket and its replies.", Who: signedIn,
 		Body: ParticipantInput{}, Status: 201, Resp: portal.Person{}, Errors: []int{400, 401, 403, 404, 422}},
 	{Method: "DELETE", Path: "/tickets/{n}/participants/{id}", Tag: "Tickets", Summary: "Take someone out of copy (staff), or leave the copy (the participant).", Who: signedIn,
 		Status: 204, Errors: []int{401, 403, 404}},

@@ -6,16 +6,15 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"portaldesk/portal"
 	"portaldesk/portal/web"
 )
 
 // The clients in copy of a ticket (portal/participants.go): staff add and
 // remove them, someone in copy may leave.
 func (s *Server) participantRoutes(m, api *mux.Router) {
-	m.Handle("/tickets/{n:[0-9]+}/participants", s.user(s.participantSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/tickets/{n:[0-9]+}/participants", s.user(s.participantSubmit)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/participants/{id:[0-9]+}/remove", s.user(s.participantRemoveSubmit)).Methods("POST")
-	api.Handle("/tickets/{n:[0-9]+}/participants", s.user(s.apiAddParticipant, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	api.Handle("/tickets/{n:[0-9]+}/participants", s.user(s.apiAddParticipant)).Methods("POST")
 	api.Handle("/tickets/{n:[0-9]+}/participants/{id:[0-9]+}", s.user(s.apiRemoveParticipant)).Methods("DELETE")
 }
 

@@ -513,7 +513,8 @@ func (d *TicketData) slaHTML(w *htmlw, lang string) {
 // someone in copy can leave.
 func (d *TicketData) copyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	staff := pg.User.IsStaff()
-	if len(d.T.Participants) == 0 && !staff {
+	own := pg.User.ID == d.T.Client.ID // the client adds colleagues
+	if len(d.T.Participants) == 0 && !staff && !own {
 		return
 	}
 	csrf := `<input type="hidden" name="_csrf" value="` + templates.Escape(pg.CSRF) + `">`
@@ -543,11 +544,11 @@ func (d *TicketData) copyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 		}
 		w.Raw("</ul>\n")
 	}
-	if staff {
+	if staff || own {
 		w.Raw(`<form method="post" action="`, tu, `/participants" novalidate>`, csrf, "\n")
 		w.fieldClass(pg, "email")
 		w.Raw(`<label for="copy-email">`)
-		w.T("Put a client in copy")
+		w.Pick(staff, "Put a client in copy", "Add a colleague (their address here)")
 		w.Raw(`</label><input id="copy-email" name="email" type="email" autocomplete="off" value="`)
 		w.Esc(pg.Value("email"))
 		w.Raw(`">`)
