@@ -21,6 +21,7 @@ const (
 	MailRegisteredByMail = "registered_by_mail"
 	MailTicketReceived   = "ticket_received"
 	MailRegisterFirst    = "register_first"
+	MailAddedToCopy      = "added_to_copy"
 	MailNewTicket        = NotifyNewTicket
 	MailMessage          = NotifyMessage
 	MailStatus           = NotifyStatus
@@ -85,6 +86,10 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"Re: {{.Subject}}", "Hello!\n\nThank you for writing to {{.Portal}}. We take requests from registered clients only, so your mail did not become a request.\n\nRegister here (it takes a minute), then write again from the same address: {{.Link}}\n"},
 		"ru": {"Re: {{.Subject}}", "Здравствуйте!\n\nСпасибо, что написали в {{.Portal}}. Мы принимаем обращения только от зарегистрированных клиентов, поэтому ваше письмо не стало заявкой.\n\nЗарегистрируйтесь здесь (это займёт минуту) и напишите снова с того же адреса: {{.Link}}\n"},
 	},
+	MailAddedToCopy: {
+		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\n{{.Author}} put you in copy of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}}: you will get its replies by mail, and answering them adds to the ticket.\n\nOpen it: {{.Link}}\n\nIf you have no password yet, the link lets you set one (it works for 7 days).\n"},
+		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\n{{.Author}} добавил(а) вас в копию заявки №{{.Number}} ({{.Subject}}) в {{.Portal}}: ответы по ней будут приходить вам на почту, а ваш ответ на письмо добавится к заявке.\n\nОткрыть: {{.Link}}\n\nЕсли пароля у вас ещё нет, по ссылке его можно задать (она действует 7 дней).\n"},
+	},
 	MailSLABreach: {
 		"en": {"[#{{.Number}}] {{.Subject}}: the {{.Status}} target passed", "The {{.Status}} target of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}} has passed.\n\nOpen it: {{.Link}}\n"},
 		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа на сообщение клиента{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
@@ -126,6 +131,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailRegisteredByMail, "A new client's first mail received: a link to set a password"},
 	{MailTicketReceived, "A client's mail received as a ticket: its number"},
 	{MailRegisterFirst, "Mail from an unknown address when new clients by mail are off: how to register"},
+	{MailAddedToCopy, "Put in copy of a ticket (with a link to set a password for someone new)"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

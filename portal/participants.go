@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Participants: clients of the portal a ticket's conversation includes
@@ -120,23 +121,56 @@ func (p *Portal) AddParticipant(ctx context.Context, actor *User, number int64, 
 	field := func(msg string) error { return &FieldErrors{Fields: map[string]string{"email": msg}} }
 	email = strings.TrimSpace(email)
 	if email == "" {
-		return nil, field("Enter the address of a client of the portal.")
+		return nil, field("Enter the address of the person to put in copy.")
 	}
 	u, err := p.UserByEmail(ctx, email)
+	fresh := errors.Is(err, ErrNotFound) // nobody's yet: they are invited
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, field("No client of the portal has this address.")
+	case fresh:
+		local, _, _ := strings.Cut(email, "@")
+		if r := []rune(local); len(r) > 100 {
+			local = string(r[:100])
+		}
+		in := NewPerson{Name: Line(local), Email: email, Role: RoleClient}
+		if errs := in.validate(); errs["email"] != "" {
+			return nil, field(errs["email"])
+		}
+		var n int
+		hourAgo := p.Now().Add(-time.Hour).Unix()
+		if err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE role = 'client' AND password_hash = '!' AND created_at > ?", hourAgo).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n >= MaxNewSendersPerHour {
+			return nil, field("Too many new people this hour: try again later.")
+		}
+		u = &User{Email: in.Email, Name: in.Name, Role: RoleClient, Active: true}
 	case err != nil:
 		return nil, err
+	case u.ID == t.Client.ID:
+		return nil, field("This is the ticket's own client.")
+	case !actor.IsStaff() && (u.Role != RoleClient || !u.Active):
+		return nil, field("This address cannot be put in copy.") // a client learns nothing of who else is here
 	case u.Role != RoleClient:
 		return nil, field("Only clients are put in copy: staff see every ticket.")
 	case !u.Active:
 		return nil, field("This client's account is deactivated.")
-	case u.ID == t.Client.ID:
-		return nil, field("This is the ticket's own client.")
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
+		link := tp.ticketLink(number)
+		if fresh {
+			if err := tp.InsertUser(ctx, u, "!"); err != nil { // "!" matches no password: they set one with the link
+				return err
+			}
+			var err error
+			if link, err = tp.resetLink(ctx, u.ID, RegisteredByMailTTL); err != nil {
+				return err
+			}
+		}
 		if err := tp.addParticipant(ctx, number, u.ID); err != nil {
+			return err
+		}
+		v := MailVars{Author: actor.FullName(), Number: number, Subject: t.Subject, Link: link}
+		if err := tp.mailTo(ctx, MailAddedToCopy, u, v, number); err != nil {
 			return err
 		}
 		return tp.addEvent(ctx, number, actor.ID, fmt.Sprintf("%s put %s in copy", actor.FullName(), u.FullName()))

@@ -128,7 +128,7 @@ And the toner, please.
 
 	// Staff put people in copy by address, with errors at the field.
 	for _, c := range []struct{ email, want string }{
-		{"", "Enter the address"}, {"nobody@else.test", "No client"}, {"op@alpha.test", "Only clients"}, {"dora@mail.test", "own client"},
+		{"", "Enter the address"}, {"not an address", "email"}, {"op@alpha.test", "Only clients"}, {"dora@mail.test", "own client"},
 	} {
 		r := w.api(t, w.op, "POST", path+"/participants", map[string]any{"email": c.email})
 		if r.Status != 422 || !strings.Contains(r.Body, `"email"`) || !strings.Contains(r.Body, c.want) {
@@ -154,6 +154,34 @@ And the toner, please.
 		t.Fatalf("Dora puts Carol in copy: %d %s", r.Status, r.Body)
 	}
 	carol := int64(r.JSON(t)["id"].(float64))
+	// A colleague with no account yet is invited: in copy at once, mailed a
+	// link that sets their password; a client may not put staff in copy,
+	// and is not told who they are.
+	if r := w.api(t, dora, "POST", path+"/participants", map[string]any{"email": "op@alpha.test"}); r.Status != 422 || !strings.Contains(r.Body, "cannot be put in copy") {
+		t.Errorf("Dora puts the operator in copy: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, dora, "POST", path+"/participants", map[string]any{"email": "Eve.New@colleague.test"}); r.Status != 201 {
+		t.Fatalf("Dora invites a colleague: %d %s", r.Status, r.Body)
+	}
+	var link []string
+	eventually(t, "the invitation to the copy", func() bool {
+		for _, m := range e.Mails(t, "alpha") {
+			if strings.Contains(m, "Eve.New@colleague.test") && strings.Contains(m, "put you in copy") {
+				link = regexp.MustCompile(`reset\?token=(\S+)`).FindStringSubmatch(pdtest.Parse(t, m).Text)
+				return true
+			}
+		}
+		return false
+	})
+	if link == nil {
+		t.Fatal("the invitation has no link to set a password")
+	}
+	if r := w.api(t, "", "POST", "/password/reset", map[string]string{"token": link[1], "password": pdtest.Password}); r.Status != 204 {
+		t.Fatalf("the colleague sets a password: %d %s", r.Status, r.Body)
+	}
+	if r := w.api(t, e.Login(t, "alpha", "Eve.New@colleague.test"), "GET", path, nil); r.Status != 200 {
+		t.Errorf("the invited colleague reads the ticket: %d", r.Status)
+	}
 	if r := w.api(t, w.ca, "GET", path, nil); r.Status != 200 {
 		t.Fatalf("Carol in copy reads the ticket: %d", r.Status)
 	}
