@@ -587,6 +587,8 @@ func TestEveryPageRenders(t *testing.T) {
 	w.api(t, w.admin, "POST", "/forms", map[string]any{"name": "Warranty claim"})
 	get(admin, "/alpha/admin/forms", "admin_forms")
 	get(admin, "/alpha/tickets/new?form=warranty-claim", "ticket_new")
+	w.api(t, w.admin, "PUT", "/widget/settings", map[string]any{"enabled": true})
+	get(admin, "/alpha/admin/widget", "admin_widget")
 	get(admin, fmt.Sprintf("/alpha/tickets/%d", w.ticket), "ticket")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,12 +168,16 @@ type NewTicket struct {
 	// Form is the front door it came through (a form's id or slug; "" the
 	// whole questionnaire): its fields, group and priority apply.
 	Form string
+	// Also are errors of the request's other fields (the widget's name and
+	// address), answered together with the questionnaire's.
+	Also map[string]string
 }
 
 // Where tickets come from.
 const (
-	SourceWeb   = "web"
-	SourceEmail = "email"
+	SourceWeb    = "web"
+	SourceEmail  = "email"
+	SourceWidget = "widget" // the panel a business embeds in its website
 )
 
 // CreateTicket validates the answers against the questionnaire and stores the ticket.
@@ -196,7 +201,10 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 	if err != nil {
 		return nil, err
 	}
-	errs := map[string]string{}
+	errs := maps.Clone(in.Also)
+	if errs == nil {
+		errs = map[string]string{}
+	}
 	var values []Value
 	var subject, description string
 	for _, f := range fields {

@@ -262,8 +262,8 @@ func (p *Portal) checkConditions(ctx context.Context, conds []Condition) map[str
 			errs[key] = "Use in or out."
 		case field == "author" && c.Value != "client" && c.Value != "staff":
 			errs[key] = "Use client or staff."
-		case field == "source" && c.Value != SourceWeb && c.Value != SourceEmail:
-			errs[key] = "Use web or email."
+		case field == "source" && c.Value != SourceWeb && c.Value != SourceEmail && c.Value != SourceWidget:
+			errs[key] = "Use web, email or widget."
 		}
 	}
 	return errs

@@ -40,9 +40,14 @@ func NewApp(svc *Service) (*App, error) {
 	}
 	a := &App{Svc: svc, Assets: assets, Tpl: tpl}
 	a.Site = NewSite(svc, tpl, assets)
-	a.Portals = handlers.New(handlers.Config{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc, Domains: svc, Mailboxes: svc, Clocks: svc, MinFill: svc.cfg.FormMinFill})
+	a.Portals = handlers.New(handlers.Config{PublicURL: svc.cfg.PublicURL, Templates: tpl, Mailer: svc.mailer, Billing: svc, Domains: svc, Mailboxes: svc, Clocks: svc, MinFill: svc.cfg.FormMinFill, Assets: assets})
 	a.Router = NewRouter(svc, a.Site, a.Portals)
 	cop := http.NewCrossOriginProtection()
+	// The widget sends requests from the business's own website; it carries
+	// no cookie of ours and its handler checks the site itself.
+	for _, p := range []string{"POST /{portal}/api/v1/widget/tickets", "POST /api/v1/widget/tickets"} {
+		cop.AddInsecureBypassPattern(p)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.Site.RenderError(w, r, web.Errorf(http.StatusForbidden, "cross_origin", "This form was sent from another site and was refused. Please reload the page and try again."))
 	}))

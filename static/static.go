@@ -91,3 +91,26 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Write(f.body)
 }
+
+// ServeFile serves a logical file under a name that does not change (a
+// script other sites include, such as the widget), cached for an hour.
+func (a *Assets) ServeFile(w http.ResponseWriter, r *http.Request, name string) {
+	u, ok := a.urls[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	f := a.byPath[strings.TrimPrefix(u, "/static/")]
+	h := w.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Vary", "Accept-Encoding")
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		w.Write(f.gz)
+		return
+	}
+	w.Write(f.body)
+}

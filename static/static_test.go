@@ -34,3 +34,21 @@ func TestWeight(t *testing.T) {
 		t.Errorf("CSS + JS weigh %d bytes compressed, over 100 KB", total)
 	}
 }
+
+// TestWidgetWeight keeps the website widget's script small for the sites
+// that include it (under 20 KB compressed) and served under its fixed
+// name, readable by other origins.
+func TestWidgetWeight(t *testing.T) {
+	a := static.New()
+	req := httptest.NewRequest("GET", "/alpha/widget.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	a.ServeFile(w, req, "widget.js")
+	if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "gzip" || w.Header().Get("Cross-Origin-Resource-Policy") != "cross-origin" {
+		t.Fatalf("widget.js: %d %v", w.Code, w.Header())
+	}
+	t.Logf("widget.js: %d bytes compressed", w.Body.Len())
+	if w.Body.Len() > 20<<10 {
+		t.Errorf("widget.js weighs %d bytes compressed, over 20 KB", w.Body.Len())
+	}
+}

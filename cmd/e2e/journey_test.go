@@ -197,23 +197,28 @@ func mailedLink(t *testing.T, e *pdtest.Env, slug, pattern string) string {
 	return ""
 }
 
+// newBrowser starts a Chromium of its own (its own profile and cookies),
+// closed when the test ends.
+func newBrowser(t *testing.T, exe, base, dir, name string) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx, base: base, dir: dir, name: name}
+}
+
 func TestJourneyInChromium(t *testing.T) {
 	exe := chromium(t)
 	e := pdtest.New(t, provisioner.Config{MailDomain: "support.test"})
 	dir := artefacts(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900))
 	// Each person has a browser of their own: their own cookies, as in life.
-	person := func(name string) *browser {
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, chromedp.UserDataDir(t.TempDir()))...)
-		ctx, cancel := chromedp.NewContext(alloc)
-		t.Cleanup(func() { cancel(); cancelAlloc() })
-		if err := chromedp.Run(ctx); err != nil {
-			t.Fatalf("starting Chromium: %v", err)
-		}
-		return &browser{t: t, ctx: ctx, base: e.URL, dir: dir, name: name}
-	}
+	person := func(name string) *browser { return newBrowser(t, exe, e.URL, dir, name) }
 	admin, oper, client := person("admin"), person("operator"), person("client")
 
 	// 1. A business signs up and lands in its portal, signed in.

@@ -13,6 +13,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/web"
+	"portaldesk/static"
 	"portaldesk/templates"
 	"portaldesk/templates/i18n"
 )
@@ -59,6 +60,8 @@ type Config struct {
 	// MinFill is the least time a person takes to fill in the
 	// registration form (web.Humans; 0: its default).
 	MinFill time.Duration
+	// Assets serve the widget's script (nil: no widget script).
+	Assets *static.Assets
 }
 
 // Server serves every portal's pages and API; the portal itself comes with
@@ -123,6 +126,7 @@ func (s *Server) routes() {
 	s.formRoutes(m, api)
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
+	s.widgetRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
