@@ -230,6 +230,26 @@ func BenchmarkTicketPage(b *testing.B) {
 	serve(b, e.App, func(int) *http.Request { return get(fmt.Sprintf("/%s/tickets/%d", slug, n), ck) }, 200)
 }
 
+// BenchmarkTicketPageSplit is the same page for an operator who sees the
+// open tickets' list beside it (the split view): the list is the table's
+// query, once more.
+func BenchmarkTicketPageSplit(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	e.API(b, tok, "PUT", slug, "/me/list-mode", map[string]any{"mode": "split"})
+	n := 777
+	msgs := e.API(b, tok, "GET", slug, fmt.Sprintf("/tickets/%d/messages", n), nil).JSON(b)["messages"].([]any)
+	for i := len(msgs); i < 30; i++ {
+		e.API(b, tok, "POST", slug, fmt.Sprintf("/tickets/%d/messages", n), map[string]any{"body": "Padding the ticket to thirty messages for the benchmark."})
+	}
+	serve(b, e.App, func(int) *http.Request {
+		r := get(fmt.Sprintf("/%s/tickets/%d", slug, n), ck)
+		r.AddCookie(&http.Cookie{Name: "pd_list", Value: "status%3Dopen"})
+		return r
+	}, 200)
+}
+
 // BenchmarkPostMessage is an operator's reply through the API.
 func BenchmarkPostMessage(b *testing.B) {
 	e, slug := benchPortal(b)

@@ -52,7 +52,10 @@ type User struct {
 	// never see. Admins see everything. See groups.go.
 	AccessGroups   []int64 `json:"access_groups,omitempty"`
 	HiddenStatuses []int64 `json:"hidden_statuses,omitempty"`
-	passwordHash   string
+	// ListMode is how the person sees the tickets list: ListTable,
+	// ListCompact or ListSplit.
+	ListMode     string `json:"list_mode"`
+	passwordHash string
 }
 
 // FullName is the name and surname together.
@@ -81,14 +84,14 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses, list_mode"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
 	var last, bounced sql.NullInt64
 	var groups, hidden string
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce,
-		&u.Present, &groups, &hidden)
+		&u.Present, &groups, &hidden, &u.ListMode)
 	u.LastLoginAt, u.BouncedAt = last.Int64, bounced.Int64
 	u.AccessGroups, u.HiddenStatuses = parseIDs(groups), parseIDs(hidden)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -369,6 +372,25 @@ func (p *Portal) SetSettings(ctx context.Context, vals map[string]string) error 
 		}
 		return nil
 	})
+}
+
+// How the tickets list is shown.
+const (
+	ListTable   = "table"
+	ListCompact = "compact"
+	ListSplit   = "split" // the list beside the open ticket
+)
+
+// SetListMode remembers how u likes the tickets list.
+func (p *Portal) SetListMode(ctx context.Context, u *User, mode string) error {
+	if mode != ListTable && mode != ListCompact && mode != ListSplit {
+		return &FieldErrors{Fields: map[string]string{"mode": "Choose table, compact or split."}}
+	}
+	if _, err := p.q.Exec(ctx, "UPDATE users SET list_mode = ? WHERE id = ?", mode, u.ID); err != nil {
+		return fmt.Errorf("store: list mode: %w", err)
+	}
+	u.ListMode = mode
+	return nil
 }
 
 // DismissTour remembers that u pressed "Don't show again" on the

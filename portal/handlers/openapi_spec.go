@@ -56,6 +56,8 @@ var apiOps = []apiOp{
 		Body: LoginInput{}, Status: 200, Resp: LoginResult{}, Errors: []int{400, 401, 429}},
 	{Method: "POST", Path: "/logout", Tag: "Sign-in", Summary: "End the token the request carries.", Who: signedIn, Status: 204, Errors: []int{401}},
 	{Method: "GET", Path: "/me", Tag: "Sign-in", Summary: "The person the token belongs to.", Who: signedIn, Status: 200, Resp: portal.User{}, Errors: []int{401}},
+	{Method: "PUT", Path: "/me/list-mode", Tag: "Sign-in", Summary: "Remember how the caller sees the tickets list: table, compact or split (the list beside the open ticket).", Who: signedIn,
+		Body: ListModeInput{}, Status: 200, Resp: portal.User{}, Errors: []int{400, 401, 422}},
 	{Method: "POST", Path: "/register", Tag: "Sign-in", Summary: "Register as a client: the password is mailed. The answer is the same whether or not the address has an account.", Who: anyone,
 		Body: portal.NewPerson{}, Status: 202, Resp: RegisterResult{}, Errors: []int{400, 422, 429}},
 	{Method: "POST", Path: "/password/forgot", Tag: "Sign-in", Summary: "Mail a link to set a new password (the same answer for any address).", Who: anyone,

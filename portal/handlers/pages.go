@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -42,6 +44,7 @@ func (s *Server) pageRoutes(m *mux.Router) {
 	m.Handle("/admin/qr.{ext:png|svg}", s.user(s.qrCode, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/tickets/{n:[0-9]+}/messages", s.user(s.replySubmit)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/update", s.user(s.ticketUpdateSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
+	m.Handle("/tickets/mode", s.user(s.listModeSubmit)).Methods("POST")
 	m.Handle("/tickets/bulk", s.user(s.ticketsBulkSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/delete", s.user(s.ticketDeleteSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/attachments/{id:[0-9]+}", s.user(s.download)).Methods("GET")
@@ -179,12 +182,54 @@ type TicketsData struct {
 	Present  bool           // staff: at work (groups give them tickets)
 	picked   map[int64]bool // ticked for a bulk change that failed
 	now      int64          // for the rows' SLA due times
+	Mode     string         // the person's list mode: table, compact or split
 }
+
+// listModeSubmit switches the tickets list between the table, the compact
+// list and the split view, and goes back to the same filters.
+func (s *Server) listModeSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if err := rq.P.SetListMode(r.Context(), rq.User, r.PostForm.Get("mode")); err != nil {
+		return err
+	}
+	back := rq.Base + "/tickets"
+	if q, err := url.ParseQuery(r.PostForm.Get("back")); err == nil && len(q) > 0 {
+		back += "?" + q.Encode()
+	}
+	return redirect(w, r, back)
+}
+
+// apiListMode sets the caller's list mode: {"mode": "table"|"compact"|"split"}.
+func (s *Server) apiListMode(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in ListModeInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := rq.P.SetListMode(r.Context(), rq.User, in.Mode); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, rq.User)
+	return nil
+}
+
+// ListModeInput chooses how the tickets list is shown.
+type ListModeInput struct {
+	Mode string `json:"mode"` // table, compact or split
+}
+
+// listCookie keeps the filters of the list last shown, for the list beside
+// a ticket in the split view.
+const listCookie = "pd_list"
 
 func (s *Server) ticketsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	pg, err := s.ticketsData(r, rq, r.URL.Query())
 	if err != nil {
 		return err
+	}
+	if d := pg.Data.(*TicketsData); d.Mode == portal.ListSplit {
+		http.SetCookie(w, &http.Cookie{Name: listCookie, Value: url.QueryEscape(d.Current), Path: rq.Base + "/tickets", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: web.Info(r).Secure})
 	}
 	return s.tpl.Render(w, http.StatusOK, "tickets", s.withFlash(r, rq, pg))
 }
@@ -220,15 +265,15 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 		if d.Views, err = rq.P.Views(ctx, rq.User, false); err != nil {
 			return nil, err
 		}
-		cur := url.Values{}
-		for k, v := range q {
-			if k != "page" && k != "done" && k != "ds" && len(v) > 0 && v[0] != "" {
-				cur[k] = v
-			}
-		}
-		d.Current = cur.Encode()
 		d.Present = rq.User.Present
 	}
+	cur := url.Values{}
+	for k, v := range q {
+		if k != "page" && k != "done" && k != "ds" && len(v) > 0 && v[0] != "" {
+			cur[k] = v
+		}
+	}
+	d.Current, d.Mode = cur.Encode(), cmp.Or(rq.User.ListMode, portal.ListTable)
 	pageURL := func(n int) string {
 		v := url.Values{}
 		for k, vs := range q {
@@ -400,7 +445,8 @@ type TicketData struct {
 	Today       string
 	base        string
 	viewer      int64
-	now         int64 // for the SLA due times
+	now         int64         // for the SLA due times
+	Split       template.HTML // the list beside the ticket, in the split view
 }
 
 func (s *Server) ticketData(r *http.Request, rq *Request, n int64) (*TicketData, error) {
@@ -446,6 +492,22 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, rq *Request)
 	d, err := s.ticketData(r, rq, number(r))
 	if err != nil {
 		return err
+	}
+	if rq.User.ListMode == portal.ListSplit {
+		// The list beside the ticket: the filters the table last showed.
+		var q url.Values
+		if c, err := r.Cookie(listCookie); err == nil {
+			raw, _ := url.QueryUnescape(c.Value)
+			q, _ = url.ParseQuery(raw)
+		}
+		list, err := rq.P.ListTickets(r.Context(), rq.User, filterOf(i18n.CleanValues(q)))
+		if err != nil {
+			list, err = rq.P.ListTickets(r.Context(), rq.User, portal.TicketFilter{})
+		}
+		if err != nil {
+			return err
+		}
+		d.Split = splitRows(list.Tickets, rq.Base, d.T.Number, s.lang(r, rq))
 	}
 	pg := s.withFlash(r, rq, s.page(r, rq, fmt.Sprintf("#%d %s", d.T.Number, d.T.Subject), d))
 	pg.Nav = "tickets"

@@ -83,6 +83,40 @@ func ticketRows(list []*portal.Ticket, base string, staff bool, lang, csrf strin
 	return template.HTML(w.String())
 }
 
+// splitRows is the list beside the open ticket in the split view: a line
+// or two a ticket, the open one marked.
+func splitRows(list []*portal.Ticket, base string, current int64, lang string) template.HTML {
+	w := templates.NewWriter(lang, 300+len(list)*300)
+	b := templates.Escape(base)
+	w.Raw(`<nav class="split-list" aria-label="`, templates.Escape(i18n.Msg(lang, "Tickets")), `"><ul>`, "\n")
+	for _, t := range list {
+		num := digits(t.Number)
+		w.Raw(`<li`)
+		if t.Unread {
+			w.Raw(` class="unread"`)
+		}
+		w.Raw(`><a href="`, b, `/tickets/`, num, `"`)
+		if t.Number == current {
+			w.Raw(` aria-current="page"`)
+		}
+		w.Raw(`><span class="muted">#`, num, `</span> `)
+		w.Esc(t.Subject)
+		w.Raw(`<br>`, statusPill(t.Status, lang), ` <small class="muted">`)
+		w.Esc(t.Client.Name)
+		w.Raw("</small></a></li>\n")
+	}
+	if len(list) == 0 {
+		w.Raw(`<li class="muted">`, templates.Escape(i18n.Msg(lang, "No tickets match these filters.")), `</li>`)
+	}
+	w.Raw(`</ul><p><a href="`, b, `/tickets">`, templates.Escape(i18n.Msg(lang, "The whole list")), "</a></p></nav>\n")
+	return template.HTML(w.String())
+}
+
+// SplitRows is the list of the tickets page in the split view.
+func (d *TicketsData) SplitRows() template.HTML {
+	return splitRows(d.List.Tickets, d.base, 0, d.lang)
+}
+
 // Rows is the table body of the tickets page.
 func (d *TicketsData) Rows() template.HTML {
 	return ticketRows(d.List.Tickets, d.base, d.staff, d.lang, d.csrf, d.picked, d.now)

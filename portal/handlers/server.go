@@ -108,6 +108,7 @@ func (s *Server) routes() {
 	api.Handle("/login", s.h(s.apiLogin)).Methods("POST")
 	api.Handle("/logout", s.user(s.apiLogout)).Methods("POST")
 	api.Handle("/me", s.user(s.apiMe)).Methods("GET")
+	api.Handle("/me/list-mode", s.user(s.apiListMode)).Methods("PUT")
 	s.apiRoutes(api)
 	s.pageRoutes(m)
 	s.mailRoutes(m, api)

@@ -59,6 +59,10 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	num := digits(t.Number)
 	tu := b + "/tickets/" + num
 
+	if d.Split != "" {
+		w.Raw("\n", `<div class="split">`, d.Split, `<div class="split-main">`)
+		defer w.Raw("</div></div>\n")
+	}
 	if t.MergedInto != 0 {
 		w.Raw("\n", `<p class="banner warn" role="status">`)
 		w.T("This ticket was merged into")
