@@ -209,6 +209,33 @@ func BenchmarkKnowledgeBase(b *testing.B) {
 	})
 }
 
+// BenchmarkCannedSearch is the reply box's "/" picker as one types: a few
+// letters over 500 canned replies (shared ones and the operator's own, in
+// two languages), narrowed to the ticket's client's language.
+func BenchmarkCannedSearch(b *testing.B) {
+	e, slug := benchPortal(b)
+	ck := cookie(b, e, slug, "seed-operator-0@example.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	admin := e.Login(b, slug, "admin@"+slug+".test")
+	words := []string{"printer", "invoice", "delivery", "password", "warranty", "router", "scanner", "refund"}
+	made := len(e.API(b, tok, "GET", slug, "/canned-replies?q=answer+499", nil).JSON(b)["replies"].([]any)) > 0 // a kept portal has them
+	for i := 0; i < 500 && !made; i++ {
+		who, shared := tok, false
+		if i%2 == 0 {
+			who, shared = admin, true
+		}
+		lang := []string{"", "en", "ru"}[i%3]
+		r := e.API(b, who, "POST", slug, "/canned-replies", map[string]any{"title": fmt.Sprintf("%s answer %d", words[i%len(words)], i), "folder": words[(i+3)%len(words)],
+			"body": fmt.Sprintf("Hello, {client.first_name}! About your %s: please check the %s and tell us.", words[i%len(words)], words[(i+5)%len(words)]), "shared": shared, "lang": lang})
+		if r.Status != 201 {
+			b.Fatalf("canned reply: %d %s", r.Status, r.Body)
+		}
+	}
+	serve(b, e.App, func(i int) *http.Request {
+		return get(fmt.Sprintf("/%s/canned/search?ticket=777&q=%s", slug, words[i%len(words)][:3]), ck)
+	}, 200)
+}
+
 // BenchmarkSearch is full-text search over subjects, descriptions and messages.
 func BenchmarkSearch(b *testing.B) {
 	e, slug := benchPortal(b)

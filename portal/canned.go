@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,6 +20,7 @@ type CannedReply struct {
 	Body   string `json:"body"`
 	Folder string `json:"folder"`
 	Shared bool   `json:"shared"`
+	Lang   string `json:"lang"` // "" every language, en or ru
 	Uses   int    `json:"uses"`
 }
 
@@ -28,16 +30,22 @@ type CannedInput struct {
 	Body   *string `json:"body"`
 	Folder *string `json:"folder"`
 	Shared *bool   `json:"shared"` // admins only make shared ones
+	Lang   *string `json:"lang"`   // "" every language, en or ru
 }
 
 // CannedReplies lists the replies actor may use (shared and their own),
-// the most used first; q narrows by title, folder and text.
-func (p *Portal) CannedReplies(ctx context.Context, actor *User, q string) ([]CannedReply, error) {
+// the most used first; q narrows by title, folder and text, lang (when
+// given) to the replies for every language and those in lang.
+func (p *Portal) CannedReplies(ctx context.Context, actor *User, q, lang string) ([]CannedReply, error) {
 	if !actor.IsStaff() {
 		return nil, ErrForbidden
 	}
-	query := "SELECT id, title, body, folder, owner_id IS NULL, uses FROM canned_replies WHERE (owner_id IS NULL OR owner_id = ?)"
+	query := "SELECT id, title, body, folder, owner_id IS NULL, uses, lang FROM canned_replies WHERE (owner_id IS NULL OR owner_id = ?)"
 	args := []any{actor.ID}
+	if lang != "" {
+		query += " AND lang IN ('', ?)"
+		args = append(args, lang)
+	}
 	for _, word := range strings.Fields(strings.ToLower(q)) {
 		query += " AND (lower(title) LIKE ? ESCAPE '\\' OR lower(folder) LIKE ? ESCAPE '\\' OR lower(body) LIKE ? ESCAPE '\\')"
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(word) + "%"
@@ -51,7 +59,7 @@ func (p *Portal) CannedReplies(ctx context.Context, actor *User, q string) ([]Ca
 	out := []CannedReply{}
 	for rows.Next() {
 		var c CannedReply
-		if err := rows.Scan(&c.ID, &c.Title, &c.Body, &c.Folder, &c.Shared, &c.Uses); err != nil {
+		if err := rows.Scan(&c.ID, &c.Title, &c.Body, &c.Folder, &c.Shared, &c.Uses, &c.Lang); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -63,8 +71,8 @@ func (p *Portal) CannedReplies(ctx context.Context, actor *User, q string) ([]Ca
 func (p *Portal) cannedOf(ctx context.Context, actor *User, id int64) (*CannedReply, bool, error) {
 	var c CannedReply
 	var owner int64
-	err := p.q.QueryRow(ctx, "SELECT id, title, body, folder, owner_id IS NULL, uses, COALESCE(owner_id, 0) FROM canned_replies WHERE id = ? AND (owner_id IS NULL OR owner_id = ?)",
-		id, actor.ID).Scan(&c.ID, &c.Title, &c.Body, &c.Folder, &c.Shared, &c.Uses, &owner)
+	err := p.q.QueryRow(ctx, "SELECT id, title, body, folder, owner_id IS NULL, uses, lang, COALESCE(owner_id, 0) FROM canned_replies WHERE id = ? AND (owner_id IS NULL OR owner_id = ?)",
+		id, actor.ID).Scan(&c.ID, &c.Title, &c.Body, &c.Folder, &c.Shared, &c.Uses, &c.Lang, &owner)
 	if err != nil {
 		return nil, false, ErrNotFound
 	}
@@ -104,6 +112,12 @@ func (p *Portal) SaveCanned(ctx context.Context, actor *User, id int64, in Canne
 	if in.Folder != nil {
 		c.Folder = Line(*in.Folder)
 	}
+	if in.Lang != nil {
+		c.Lang = strings.TrimSpace(*in.Lang)
+		if c.Lang != "" && !slices.Contains(Languages, c.Lang) {
+			errs["lang"] = "Choose en, ru or none (every language)."
+		}
+	}
 	if in.Shared != nil && id == 0 {
 		c.Shared = *in.Shared
 	}
@@ -119,14 +133,14 @@ func (p *Portal) SaveCanned(ctx context.Context, actor *User, id int64, in Canne
 		owner = nil
 	}
 	if id == 0 {
-		res, err := p.q.Exec(ctx, "INSERT INTO canned_replies (title, body, folder, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)", c.Title, c.Body, c.Folder, owner, now, now)
+		res, err := p.q.Exec(ctx, "INSERT INTO canned_replies (title, body, folder, lang, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", c.Title, c.Body, c.Folder, c.Lang, owner, now, now)
 		if err != nil {
 			return nil, err
 		}
 		c.ID, _ = res.LastInsertId()
 		return c, nil
 	}
-	_, err := p.q.Exec(ctx, "UPDATE canned_replies SET title = ?, body = ?, folder = ?, updated_at = ? WHERE id = ?", c.Title, c.Body, c.Folder, now, id)
+	_, err := p.q.Exec(ctx, "UPDATE canned_replies SET title = ?, body = ?, folder = ?, lang = ?, updated_at = ? WHERE id = ?", c.Title, c.Body, c.Folder, c.Lang, now, id)
 	return c, err
 }
 
@@ -144,6 +158,23 @@ func (p *Portal) DeleteCanned(ctx context.Context, actor *User, id int64) error 
 	}
 	_, err = p.q.Exec(ctx, "DELETE FROM canned_replies WHERE id = ?", id)
 	return err
+}
+
+// TicketLang is the language a ticket's client reads (theirs, else the
+// portal's), for staff choosing what to write them.
+func (p *Portal) TicketLang(ctx context.Context, actor *User, number int64) (string, error) {
+	t, err := p.Ticket(ctx, actor, number)
+	if err != nil {
+		return "", err
+	}
+	var lang string
+	if err := p.q.QueryRow(ctx, "SELECT lang FROM users WHERE id = ?", t.Client.ID).Scan(&lang); err != nil {
+		return "", err
+	}
+	if lang == "" {
+		lang = p.Setting(ctx, "lang", "en")
+	}
+	return lang, nil
 }
 
 // UseCanned is a canned reply's text for ticket number, its placeholders

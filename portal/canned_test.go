@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"portaldesk/portal"
 )
 
 // TestCannedReplies: shared replies are the admin's, personal ones their
@@ -31,6 +33,30 @@ func TestCannedReplies(t *testing.T) {
 	}
 	if r := w.api(t, w.ca, "GET", "/canned-replies", nil); r.Status != 403 {
 		t.Errorf("a client lists canned replies: %d", r.Status)
+	}
+	// Replies per language: a ticket's reply box offers its client's.
+	if r := w.api(t, w.op, "POST", "/canned-replies", map[string]any{"title": "Bad", "body": "x", "lang": "de"}); r.Status != 422 || !strings.Contains(r.Body, `"lang"`) {
+		t.Errorf("a reply in an unknown language: %d %s", r.Status, r.Body)
+	}
+	w.api(t, w.op, "POST", "/canned-replies", map[string]any{"title": "Приветствие", "body": "Здравствуйте, {client.first_name}!", "lang": "ru"})
+	w.api(t, w.op, "POST", "/canned-replies", map[string]any{"title": "Welcome", "body": "Hello, {client.first_name}!", "lang": "en"})
+	forTicket := func() string {
+		return w.api(t, w.op, "GET", fmt.Sprintf("/canned-replies?ticket=%d", w.ticket), nil).Body
+	}
+	if l := forTicket(); !strings.Contains(l, "Welcome") || strings.Contains(l, "Приветствие") || !strings.Contains(l, "Restart") {
+		t.Errorf("for an English-reading client: %s", l)
+	}
+	w.e.Portal(t, "alpha", func(p *portal.Portal) {
+		u, _ := p.UserByEmail(t.Context(), "ca@alpha.test")
+		if err := p.SetLang(t.Context(), u, "ru"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if l := forTicket(); strings.Contains(l, "Welcome") || !strings.Contains(l, "Приветствие") || !strings.Contains(l, "Restart") {
+		t.Errorf("for a Russian-reading client: %s", l)
+	}
+	if r := w.api(t, w.cb, "GET", fmt.Sprintf("/canned-replies?ticket=%d", w.ticket), nil); r.Status != 403 {
+		t.Errorf("a client asks for canned replies: %d", r.Status)
 	}
 	// Carol's name, made hostile, arrives as text.
 	w.api(t, w.admin, "PATCH", fmt.Sprintf("/users/%d", userID(t, w, "ca@alpha.test")), map[string]any{"name": "<b>Carol</b>"})

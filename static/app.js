@@ -195,7 +195,7 @@
         return;
       }
       cwait = setTimeout(function () {
-        fetch(canned.getAttribute("data-search") + "?q=" + encodeURIComponent(t.q), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { replies: [] }; }).then(function (d) {
+        fetch(canned.getAttribute("data-search") + "&q=" + encodeURIComponent(t.q), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : { replies: [] }; }).then(function (d) {
           canned.textContent = "";
           (d.replies || []).slice(0, 8).forEach(function (c) {
             var li = document.createElement("li"), b = document.createElement("button");

@@ -85,11 +85,14 @@ func (b *browser) shot(name string) {
 	}
 }
 
-// newPage waits until the page that was marked is replaced by a loaded one.
+// newPage waits until the page that was marked is replaced by one whose
+// DOMContentLoaded has run (its deferred scripts with it). It does not wait
+// for the load event: a slow image or icon under a loaded machine held
+// readyState short of "complete" past a step's deadline.
 var newPage = chromedp.ActionFunc(func(ctx context.Context) error {
 	for {
 		var done bool
-		err := chromedp.Evaluate(`!window.__pdOld && document.readyState === "complete"`, &done).Do(ctx)
+		err := chromedp.Evaluate(`(() => { if (window.__pdOld) return false; const n = performance.getEntriesByType("navigation")[0]; return n ? n.domContentLoadedEventEnd > 0 : document.readyState === "complete" })()`, &done).Do(ctx)
 		if err == nil && done {
 			return nil
 		}

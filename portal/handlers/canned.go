@@ -36,7 +36,7 @@ type CannedData struct {
 }
 
 func (s *Server) renderCanned(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
-	list, err := rq.P.CannedReplies(r.Context(), rq.User, "")
+	list, err := rq.P.CannedReplies(r.Context(), rq.User, "", "")
 	if err != nil {
 		return err
 	}
@@ -56,10 +56,10 @@ func (s *Server) cannedSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	title, body, folder := r.PostForm.Get("title"), r.PostForm.Get("body"), r.PostForm.Get("folder")
+	title, body, folder, lang := r.PostForm.Get("title"), r.PostForm.Get("body"), r.PostForm.Get("folder"), r.PostForm.Get("lang")
 	shared := r.PostForm.Get("shared") != ""
 	id := pathID(r)
-	if _, err := rq.P.SaveCanned(r.Context(), rq.User, id, portal.CannedInput{Title: &title, Body: &body, Folder: &folder, Shared: &shared}); err != nil {
+	if _, err := rq.P.SaveCanned(r.Context(), rq.User, id, portal.CannedInput{Title: &title, Body: &body, Folder: &folder, Shared: &shared, Lang: &lang}); err != nil {
 		return formFailOn(err, r, func(st int, fix func(*templates.Page)) error { return s.renderCanned(w, r, rq, st, fix) },
 			func(pg *templates.Page) { pg.Data.(*CannedData).EditID = id })
 	}
@@ -73,8 +73,17 @@ func (s *Server) cannedDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *
 	return redirect(w, r, flashURL(rq, rq.Base+"/canned", "The reply is deleted."))
 }
 
+// apiCanned lists canned replies; for a ticket (?ticket=N), those for
+// every language and its client's.
 func (s *Server) apiCanned(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	list, err := rq.P.CannedReplies(r.Context(), rq.User, r.URL.Query().Get("q"))
+	lang := r.URL.Query().Get("lang")
+	if n, _ := strconv.ParseInt(r.URL.Query().Get("ticket"), 10, 64); n != 0 {
+		var err error
+		if lang, err = rq.P.TicketLang(r.Context(), rq.User, n); err != nil {
+			return err
+		}
+	}
+	list, err := rq.P.CannedReplies(r.Context(), rq.User, r.URL.Query().Get("q"), lang)
 	if err != nil {
 		return err
 	}

@@ -626,7 +626,7 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	w.Raw("</textarea>\n")
 	if staff {
 		// Canned replies: "/" and a few letters in the box lists them here.
-		w.Raw(`<ul id="canned" class="canned plain" hidden data-search="`, templates.Escape(d.base), `/canned/search" data-use="`,
+		w.Raw(`<ul id="canned" class="canned plain" hidden data-search="`, templates.Escape(d.base), `/canned/search?ticket=`, digits(d.T.Number), `" data-use="`,
 			templates.Escape(d.base), `/canned/ID/use?ticket=`, digits(d.T.Number), `" data-articles="`, templates.Escape(d.base), `/kb/insert" data-link="`)
 		w.Esc(i18n.Msg(w.Lang, "as a link"))
 		w.Raw(`" data-text="`)
