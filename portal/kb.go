@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -476,4 +477,84 @@ func (p *Portal) ArticleFromMessage(ctx context.Context, actor *User, number, me
 	}
 	published := false
 	return p.SaveArticle(ctx, actor, 0, ArticleInput{Title: &t.Subject, Body: &body, Published: &published})
+}
+
+// HelpDesign is how the public help looks: its title and introduction,
+// who may read it, its own colour, and the categories its front page
+// lists (none chosen: every one).
+type HelpDesign struct {
+	Title      string  `json:"title"`
+	Intro      string  `json:"intro"`
+	Visibility string  `json:"visibility"` // public, or clients (signed in)
+	Colour     string  `json:"colour"`     // #rrggbb; "" the portal's own
+	Categories []int64 `json:"categories"`
+}
+
+// HelpDesignInput changes the help's design; nil leaves a part.
+type HelpDesignInput struct {
+	Title      *string  `json:"title"`
+	Intro      *string  `json:"intro"`
+	Visibility *string  `json:"visibility"`
+	Colour     *string  `json:"colour"`
+	Categories *[]int64 `json:"categories"`
+}
+
+// HelpDesign reads the help's design.
+func (p *Portal) HelpDesign(ctx context.Context) HelpDesign {
+	return HelpDesign{Title: p.Setting(ctx, "kb_title", ""), Intro: p.Setting(ctx, "kb_intro", ""),
+		Visibility: p.Setting(ctx, "kb_visibility", "public"), Colour: p.Setting(ctx, "kb_colour", ""),
+		Categories: nonNilIDs(parseIDs(p.Setting(ctx, "kb_categories", "")))}
+}
+
+// SaveHelpDesign checks every part of a change, then stores it whole. Admins only.
+func (p *Portal) SaveHelpDesign(ctx context.Context, actor *User, in HelpDesignInput) (*HelpDesign, error) {
+	if actor.Role != RoleAdmin {
+		return nil, ErrForbidden
+	}
+	d := p.HelpDesign(ctx)
+	errs := map[string]string{}
+	if in.Title != nil {
+		if d.Title = strings.TrimSpace(Line(*in.Title)); utf8.RuneCountInString(d.Title) > 120 {
+			errs["title"] = "At most 120 characters."
+		}
+	}
+	if in.Intro != nil {
+		if d.Intro = strings.TrimSpace(Text(*in.Intro)); utf8.RuneCountInString(d.Intro) > 1000 {
+			errs["intro"] = "At most 1000 characters."
+		}
+	}
+	if in.Visibility != nil {
+		if d.Visibility = *in.Visibility; d.Visibility != "public" && d.Visibility != "clients" {
+			errs["visibility"] = "Choose public or clients."
+		}
+	}
+	if in.Colour != nil {
+		if d.Colour = strings.ToLower(strings.TrimSpace(*in.Colour)); d.Colour != "" && !colourRE.MatchString(d.Colour) {
+			errs["colour"] = "Choose a colour like #2855d8, or none for the portal's own."
+		}
+	}
+	if in.Categories != nil {
+		cats, err := p.Categories(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.Categories = []int64{}
+		for _, id := range *in.Categories {
+			if !slices.ContainsFunc(cats, func(c Category) bool { return c.ID == id }) {
+				errs["categories"] = "Choose among the knowledge base's categories."
+				break
+			}
+			if !slices.Contains(d.Categories, id) {
+				d.Categories = append(d.Categories, id)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &FieldErrors{Fields: errs}
+	}
+	if err := p.SetSettings(ctx, map[string]string{"kb_title": d.Title, "kb_intro": d.Intro, "kb_visibility": d.Visibility,
+		"kb_colour": d.Colour, "kb_categories": formatIDs(d.Categories)}); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }

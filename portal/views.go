@@ -1,9 +1,11 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -85,6 +87,8 @@ type View struct {
 	Group   int64  `json:"group,omitempty"` // shared with this group only
 	Builtin string `json:"builtin,omitempty"`
 	Count   int    `json:"count"`
+	// Key names the view in one's order: the built-in name, or the id.
+	Key string `json:"key"`
 }
 
 // builtinViews are everyone's, before their own.
@@ -141,6 +145,22 @@ func (p *Portal) Views(ctx context.Context, actor *User, counts bool) ([]View, e
 		out = append(out, v)
 	}
 	rows.Close()
+	for i := range out {
+		out[i].Key = cmp.Or(out[i].Builtin, strconv.FormatInt(out[i].ID, 10))
+	}
+	// One's own order first (dragged into place), the rest after, as they come.
+	if order := strings.Split(p.Setting(ctx, "views_order_"+strconv.FormatInt(actor.ID, 10), ""), ","); len(order) > 0 {
+		slices.SortStableFunc(out, func(a, b View) int {
+			ia, ib := slices.Index(order, a.Key), slices.Index(order, b.Key)
+			if ia < 0 {
+				ia = len(order)
+			}
+			if ib < 0 {
+				ib = len(order)
+			}
+			return ia - ib
+		})
+	}
 	if counts {
 		for i := range out {
 			q, _ := url.ParseQuery(out[i].Filters)
@@ -252,6 +272,29 @@ func (p *Portal) DeleteView(ctx context.Context, actor *User, id int64) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// OrderViews puts actor's views in the order of keys (built-in names and
+// ids, as View.Key): those named first, the rest after as they come.
+func (p *Portal) OrderViews(ctx context.Context, actor *User, keys []string) ([]View, error) {
+	views, err := p.Views(ctx, actor, false)
+	if err != nil {
+		return nil, err
+	}
+	var order []string
+	for _, k := range keys {
+		k = strings.TrimSpace(k)
+		if !slices.ContainsFunc(views, func(v View) bool { return v.Key == k }) {
+			return nil, &FieldErrors{Fields: map[string]string{"order": fmt.Sprintf("No view %q here.", Line(k))}}
+		}
+		if !slices.Contains(order, k) {
+			order = append(order, k)
+		}
+	}
+	if err := p.SetSetting(ctx, "views_order_"+strconv.FormatInt(actor.ID, 10), strings.Join(order, ",")); err != nil {
+		return nil, err
+	}
+	return p.Views(ctx, actor, false)
 }
 
 // HideView hides (or shows again) a built-in view for actor.

@@ -85,3 +85,35 @@ func TestViewsAndFollowing(t *testing.T) {
 		t.Errorf("unread %v → %v", before, after)
 	}
 }
+
+// TestViewOrder: each person puts their views in an order of their own; a
+// key that is not one of theirs changes nothing; views not named follow.
+func TestViewOrder(t *testing.T) {
+	w := newWorld(t)
+	mine := w.api(t, w.op, "POST", "/views", map[string]any{"name": "Urgent", "filters": "priority=urgent"}).JSON(t)["id"]
+	keys := func(tok string) []string {
+		var out []string
+		for _, v := range w.api(t, tok, "GET", "/views", nil).JSON(t)["views"].([]any) {
+			out = append(out, v.(map[string]any)["key"].(string))
+		}
+		return out
+	}
+	before := keys(w.op)
+	if r := w.api(t, w.op, "PUT", "/views/order", map[string]any{"order": []string{fmt.Sprint(mine), "nope"}}); r.Status != 422 || !strings.Contains(r.Body, `"order"`) {
+		t.Errorf("an unknown key: %d %s", r.Status, r.Body)
+	}
+	if got := keys(w.op); strings.Join(got, ",") != strings.Join(before, ",") {
+		t.Errorf("a refused order was kept: %v", got)
+	}
+	r := w.api(t, w.op, "PUT", "/views/order", map[string]any{"order": []string{fmt.Sprint(mine), "unread"}})
+	if r.Status != 200 {
+		t.Fatalf("order: %d %s", r.Status, r.Body)
+	}
+	got := keys(w.op)
+	if len(got) != len(before) || got[0] != fmt.Sprint(mine) || got[1] != "unread" || got[2] != before[0] {
+		t.Errorf("the order: %v (before %v)", got, before)
+	}
+	if a := keys(w.admin); a[0] != "mine" {
+		t.Errorf("the admin's order changed with the operator's: %v", a)
+	}
+}

@@ -148,6 +148,30 @@
     }).catch(function () {});
   }
 
+  // Views are put in order by dragging; the order is kept for the person.
+  var orderForm = document.getElementById("views-order");
+  if (views && orderForm && window.fetch) {
+    var dragged = null;
+    views.addEventListener("dragstart", function (e) {
+      dragged = e.target.closest("a[data-key]");
+      if (dragged) { e.dataTransfer.effectAllowed = "move"; dragged.classList.add("dragging"); }
+    });
+    views.addEventListener("dragover", function (e) {
+      var over = e.target.closest("a[data-key]");
+      if (!dragged || !over || over === dragged) return;
+      e.preventDefault();
+      var r = over.getBoundingClientRect();
+      views.insertBefore(dragged, e.clientX > r.left + r.width / 2 ? over.nextSibling : over);
+    });
+    views.addEventListener("dragend", function () {
+      if (!dragged) return;
+      dragged.classList.remove("dragging");
+      dragged = null;
+      orderForm.order.value = Array.prototype.map.call(views.querySelectorAll("a[data-key]"), function (a) { return a.getAttribute("data-key"); }).join(",");
+      fetch(orderForm.action, { method: "POST", credentials: "same-origin", body: new URLSearchParams(new FormData(orderForm)) }).catch(function () {});
+    });
+  }
+
   // Canned replies: "/" and a few letters in the reply box list the
   // matching ones; choosing one puts its text, filled for the ticket, in
   // place of what was typed.

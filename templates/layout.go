@@ -58,6 +58,10 @@ func (c chrome) top(w *cw, pg *Page) {
 		}
 		w.Raw("</style>\n")
 	}
+	if ValidColor(pg.Accent) {
+		h := template.HTML(pg.Accent) // checked: # and six hex digits
+		w.Raw(`<style nonce="`, nonce, `">:root{--brand:`, h, `;--brand-d:`, h, `}</style>`, "\n")
+	}
 	w.Raw("</head>\n<body>\n", `<header class="top">`, "\n")
 	if pg.Portal == nil {
 		w.Raw("\n  ", `<a class="brand" href="/"><img src="`, Escape(c.static("logo.svg")), `" alt="">`)

@@ -24,7 +24,10 @@ type Page struct {
 	// Nonce lets the page's own script and style run under its
 	// Content-Security-Policy; Render makes a new one for every response.
 	Nonce string
-	Data  any
+	// Accent is a colour of the page's own ("#rrggbb"; the public help's),
+	// in place of the brand colour; "" keeps it.
+	Accent string
+	Data   any
 }
 
 // PortalView is the portal as its pages show it.

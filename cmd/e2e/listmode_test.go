@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -41,6 +42,30 @@ func TestSplitViewInChromium(t *testing.T) {
 		t.Error("the list and the ticket are not side by side at 1280 px")
 	}
 	b.shot("split-view")
+	// The views above the list are put in order by dragging, and it is kept.
+	var moved bool
+	b.run("drag a view", chromedp.EmulateViewport(1280, 900), visit(e.URL+"/alpha/tickets"), chromedp.WaitVisible(`nav.views a[data-key="unread"]`),
+		chromedp.Evaluate(`(() => {
+			const nav = document.querySelector("nav.views"), from = nav.querySelector('a[data-key="unread"]'), to = nav.querySelector('a[data-key="mine"]');
+			const dt = new DataTransfer(), r = to.getBoundingClientRect(), at = {bubbles: true, cancelable: true, dataTransfer: dt, clientX: r.left + 1, clientY: r.top + 1};
+			from.dispatchEvent(new DragEvent("dragstart", at));
+			to.dispatchEvent(new DragEvent("dragover", at));
+			from.dispatchEvent(new DragEvent("dragend", at));
+			return nav.querySelector("a[data-key]").getAttribute("data-key") === "unread";
+		})()`, &moved))
+	if !moved {
+		t.Error("the dragged view did not move")
+	}
+	op := e.Login(t, "alpha", "op@alpha.test")
+	var first any
+	for i := 0; i < 100 && first != "unread"; i++ {
+		time.Sleep(20 * time.Millisecond)
+		first = e.API(t, op, "GET", "alpha", "/views", nil).JSON(t)["views"].([]any)[0].(map[string]any)["key"]
+	}
+	if first != "unread" {
+		t.Errorf("the order after the drag is not kept: first %v", first)
+	}
+
 	var hidden bool
 	b.run("a narrow screen", chromedp.EmulateViewport(800, 900), visit(fmt.Sprintf("%s/alpha/tickets/%.0f", e.URL, last)), chromedp.WaitVisible("h1"),
 		chromedp.Evaluate(`getComputedStyle(document.querySelector(".split-list")).display === "none"`, &hidden))

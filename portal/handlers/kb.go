@@ -1,12 +1,18 @@
 package handlers
 
 import (
+	"cmp"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -21,6 +27,7 @@ func (s *Server) kbRoutes(m, api *mux.Router) {
 	m.Handle("/help", s.h(s.helpIndex)).Methods("GET")
 	m.Handle("/help/search", s.h(s.helpSearch)).Methods("GET")
 	m.Handle("/help/suggest", s.h(s.helpSuggest)).Methods("GET")
+	m.Handle("/help/sitemap.xml", s.h(s.helpSitemap)).Methods("GET")
 	m.Handle("/help/{slug}", s.h(s.helpArticle)).Methods("GET")
 	m.Handle("/help/{slug}/rate", s.h(s.helpRate)).Methods("POST")
 	m.Handle("/kb", s.user(s.kbManage, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
@@ -41,11 +48,14 @@ func (s *Server) kbRoutes(m, api *mux.Router) {
 	api.Handle("/kb/articles/{id:[0-9]+}/rate", s.h(s.apiRateArticle)).Methods("POST")
 	api.Handle("/kb/search", s.h(s.apiSearchArticles)).Methods("GET")
 	api.Handle("/kb/categories", s.h(s.apiCategories)).Methods("GET")
+	api.Handle("/kb/design", s.user(s.apiHelpDesign, portal.RoleAdmin)).Methods("GET")
+	api.Handle("/kb/design", s.user(s.apiSaveHelpDesign, portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/kb/categories", s.user(s.apiSaveCategory, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 }
 
 // HelpData is a public help page: the index, search results or an article.
 type HelpData struct {
+	Colour      string // the help's own colour, "" the portal's
 	Title       string
 	Intro       string
 	Categories  []portal.Category
@@ -65,7 +75,8 @@ const helpListMax = 20
 
 func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
 	ctx := r.Context()
-	d := &HelpData{Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
+	design := rq.P.HelpDesign(ctx)
+	d := &HelpData{Title: design.Title, Intro: design.Intro, Colour: design.Colour}
 	all, err := rq.P.Articles(ctx, rq.User, "", false)
 	if err != nil {
 		return nil, err
@@ -101,7 +112,7 @@ func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
 		}
 	}
 	for _, c := range cats {
-		if len(c.Articles) > 0 {
+		if len(c.Articles) > 0 && (len(design.Categories) == 0 || slices.Contains(design.Categories, c.ID)) {
 			d.Categories = append(d.Categories, c)
 		}
 	}
@@ -111,6 +122,7 @@ func (s *Server) helpData(r *http.Request, rq *Request) (*HelpData, error) {
 func (s *Server) renderHelp(w http.ResponseWriter, r *http.Request, rq *Request, status int, title string, d *HelpData) error {
 	pg := s.withFlash(r, rq, s.page(r, rq, title, d))
 	pg.Nav = "help"
+	pg.Accent = d.Colour
 	return s.tpl.Render(w, status, "help", pg)
 }
 
@@ -161,7 +173,8 @@ func (s *Server) helpArticle(w http.ResponseWriter, r *http.Request, rq *Request
 	}
 	// An article's page needs no list of every article: the help's title
 	// and the article.
-	d := &HelpData{Title: rq.P.Setting(r.Context(), "kb_title", "")}
+	design := rq.P.HelpDesign(r.Context())
+	d := &HelpData{Title: design.Title, Colour: design.Colour}
 	d.Article, d.ArticleHTML = a, template.HTML(a.HTML) // sanitised when saved (bluemonday)
 	d.Rated = r.URL.Query().Get("rated") != ""
 	return s.renderHelp(w, r, rq, http.StatusOK, a.Title, d)
@@ -187,14 +200,19 @@ type KBData struct {
 	Articles   []portal.Article
 	Categories []portal.Category
 	Edit       *portal.Article
-	Visibility string
-	Title      string
-	Intro      string
+	Design     portal.HelpDesign
 }
 
+// Shows says whether the help's front page lists category id.
+func (d *KBData) Shows(id int64) bool { return slices.Contains(d.Design.Categories, id) }
+
 func (s *Server) kbManage(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	return s.renderKB(w, r, rq, http.StatusOK, nil)
+}
+
+func (s *Server) renderKB(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()
-	d := &KBData{Visibility: rq.P.Setting(ctx, "kb_visibility", "public"), Title: rq.P.Setting(ctx, "kb_title", ""), Intro: rq.P.Setting(ctx, "kb_intro", "")}
+	d := &KBData{Design: rq.P.HelpDesign(ctx)}
 	var err error
 	if d.Articles, err = rq.P.Articles(ctx, rq.User, "", false); err != nil {
 		return err
@@ -204,7 +222,15 @@ func (s *Server) kbManage(w http.ResponseWriter, r *http.Request, rq *Request) e
 	}
 	pg := s.withFlash(r, rq, s.page(r, rq, "Knowledge base", d))
 	pg.Nav = "kb"
-	return s.tpl.Render(w, http.StatusOK, "kb", pg)
+	des := d.Design
+	pg.Form = url.Values{"kb_title": {des.Title}, "kb_intro": {des.Intro}, "visibility": {des.Visibility}, "colour": {cmp.Or(des.Colour, "#2855d8")}}
+	if des.Colour != "" {
+		pg.Form.Set("own_colour", "1")
+	}
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, "kb", pg)
 }
 
 func (s *Server) renderKBEdit(w http.ResponseWriter, r *http.Request, rq *Request, status int, a *portal.Article, fix func(*templates.Page)) error {
@@ -276,15 +302,71 @@ func (s *Server) kbSettingsSubmit(w http.ResponseWriter, r *http.Request, rq *Re
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	vis := r.PostForm.Get("visibility")
-	if vis != "public" && vis != "clients" {
-		vis = "public"
+	f := r.PostForm
+	title, intro, vis, colour := f.Get("kb_title"), f.Get("kb_intro"), f.Get("visibility"), ""
+	if f.Get("own_colour") != "" {
+		colour = f.Get("colour")
 	}
-	if err := rq.P.SetSettings(r.Context(), map[string]string{"kb_visibility": vis, "kb_title": portal.Line(r.PostForm.Get("kb_title")),
-		"kb_intro": strings.TrimSpace(portal.Text(r.PostForm.Get("kb_intro")))}); err != nil {
-		return err
+	cats := []int64{}
+	for _, v := range f["categories"] {
+		id, _ := strconv.ParseInt(v, 10, 64)
+		cats = append(cats, id)
+	}
+	_, err := rq.P.SaveHelpDesign(r.Context(), rq.User, portal.HelpDesignInput{Title: &title, Intro: &intro, Visibility: &vis, Colour: &colour, Categories: &cats})
+	if err != nil {
+		return formFailOn(err, r, func(st int, fix func(*templates.Page)) error { return s.renderKB(w, r, rq, st, fix) },
+			func(pg *templates.Page) { pg.Data.(*KBData).Design.Categories = cats })
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/kb", "Saved."))
+}
+
+func (s *Server) apiHelpDesign(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	web.WriteJSON(w, http.StatusOK, rq.P.HelpDesign(r.Context()))
+	return nil
+}
+
+func (s *Server) apiSaveHelpDesign(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in portal.HelpDesignInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	d, err := rq.P.SaveHelpDesign(r.Context(), rq.User, in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// helpSitemap lists the help's public pages for search engines: what
+// someone not signed in may read, nothing else.
+func (s *Server) helpSitemap(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if rq.P.HelpDesign(r.Context()).Visibility == "clients" {
+		return web.ErrNotFound // closed to all but signed-in clients: nothing to index
+	}
+	list, err := rq.P.Articles(r.Context(), nil, "", false)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
+	loc := func(u string, at int64) {
+		b.WriteString("<url><loc>")
+		xml.EscapeText(&b, []byte(u))
+		b.WriteString("</loc>")
+		if at > 0 {
+			b.WriteString("<lastmod>" + time.Unix(at, 0).UTC().Format("2006-01-02") + "</lastmod>")
+		}
+		b.WriteString("</url>\n")
+	}
+	loc(rq.P.URL()+"help", 0)
+	for _, a := range list {
+		loc(rq.P.URL()+"help/"+url.PathEscape(a.Slug), a.UpdatedAt)
+	}
+	b.WriteString("</urlset>\n")
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 func (s *Server) articleFromMessage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -26,6 +27,39 @@ func (s *Server) viewRoutes(m, api *mux.Router) {
 	api.Handle("/views/{id:[0-9]+}", s.user(s.apiSaveView, staff...)).Methods("PATCH")
 	api.Handle("/views/{id:[0-9]+}", s.user(apiDelete((*portal.Portal).DeleteView), staff...)).Methods("DELETE")
 	api.Handle("/views/hidden", s.user(s.apiHideView, staff...)).Methods("PUT")
+	api.Handle("/views/order", s.user(s.apiOrderViews, staff...)).Methods("PUT")
+	m.Handle("/views/order", s.user(s.viewOrderSubmit, staff...)).Methods("POST") // the panel, after a drag
+}
+
+// ViewOrderInput is one's order of views: keys (View.Key), first to last.
+type ViewOrderInput struct {
+	Order []string `json:"order"`
+}
+
+func (s *Server) apiOrderViews(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	var in ViewOrderInput
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	list, err := rq.P.OrderViews(r.Context(), rq.User, in.Order)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, ViewList{Views: list})
+	return nil
+}
+
+// viewOrderSubmit keeps the order the views were dragged into (the
+// panel's script posts it; without script the form is never shown).
+func (s *Server) viewOrderSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	if err := r.ParseForm(); err != nil {
+		return web.BadRequest("Bad form.")
+	}
+	if _, err := rq.P.OrderViews(r.Context(), rq.User, strings.Split(r.PostForm.Get("order"), ",")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiHideView hides a built-in view for the caller, or shows it again.
