@@ -65,10 +65,15 @@ type ErrQuota struct {
 // Error is the message a person reads.
 func (e *ErrQuota) Error() string { return e.Message }
 
-// DiskUsage is the bytes of all attachments of the portal.
+// filesUsed is the portal's files that count against its disk quota:
+// attachments and the knowledge base's images.
+const filesUsed = "(SELECT COALESCE(SUM(size), 0) FROM attachments) + (SELECT COALESCE(SUM(size), 0) FROM kb_images)"
+
+// DiskUsage is the bytes of all files of the portal: attachments and the
+// knowledge base's images.
 func (p *Portal) DiskUsage(ctx context.Context) (int64, error) {
 	var n int64
-	err := p.q.QueryRow(ctx, "SELECT COALESCE(SUM(size), 0) FROM attachments").Scan(&n)
+	err := p.q.QueryRow(ctx, "SELECT "+filesUsed).Scan(&n)
 	return n, err
 }
 
@@ -232,7 +237,7 @@ func (f *Files) attach(ctx context.Context, tp *Portal, actor *User, number, mes
 	lim := f.lim
 	var count int
 	var used int64
-	if err := tp.q.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), (SELECT COALESCE(SUM(size), 0) FROM attachments)", number).Scan(&count, &used); err != nil {
+	if err := tp.q.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM attachments WHERE ticket_id = ?), "+filesUsed, number).Scan(&count, &used); err != nil {
 		return nil, err
 	}
 	if lim.MaxFiles > 0 && count+len(f.list) > lim.MaxFiles {

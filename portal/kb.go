@@ -319,7 +319,22 @@ func (p *Portal) DeleteArticle(ctx context.Context, actor *User, id int64) error
 	if !actor.IsStaff() {
 		return ErrForbidden
 	}
-	return p.Tx(ctx, func(tp *Portal) error {
+	var files []string
+	err := p.Tx(ctx, func(tp *Portal) error {
+		rows, err := tp.q.Query(ctx, "SELECT path FROM kb_images WHERE article_id = ?", id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err == nil {
+				files = append(files, f)
+			}
+		}
+		rows.Close()
+		if _, err := tp.q.Exec(ctx, "DELETE FROM kb_images WHERE article_id = ?", id); err != nil {
+			return err
+		}
 		res, err := tp.q.Exec(ctx, "DELETE FROM kb_articles WHERE id = ?", id)
 		if err != nil {
 			return err
@@ -330,6 +345,13 @@ func (p *Portal) DeleteArticle(ctx context.Context, actor *User, id int64) error
 		_, err = tp.q.Exec(ctx, "DELETE FROM kb_search WHERE rowid = ?", id)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, f := range files { // their rows are gone: the files follow
+		p.Fs.Remove(f)
+	}
+	return nil
 }
 
 // SearchArticles finds the articles reader may read that match q, best

@@ -200,6 +200,7 @@ type KBData struct {
 	Articles   []portal.Article
 	Categories []portal.Category
 	Edit       *portal.Article
+	Images     []portal.ArticleImage // the edited article's
 	Design     portal.HelpDesign
 }
 
@@ -238,7 +239,13 @@ func (s *Server) renderKBEdit(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err != nil {
 		return err
 	}
-	pg := s.page(r, rq, "Article", &KBData{Edit: a, Categories: cats})
+	d := &KBData{Edit: a, Categories: cats}
+	if a.ID != 0 {
+		if d.Images, err = rq.P.ArticleImages(r.Context(), rq.User, a.ID); err != nil {
+			return err
+		}
+	}
+	pg := s.withFlash(r, rq, s.page(r, rq, "Article", d))
 	pg.Nav = "kb"
 	if fix != nil {
 		fix(pg)

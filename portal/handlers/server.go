@@ -128,6 +128,7 @@ func (s *Server) routes() {
 	s.auditRoutes(m, api)
 	s.privacyRoutes(m, api)
 	s.widgetRoutes(m, api)
+	s.kbImageRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
