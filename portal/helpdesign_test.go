@@ -83,3 +83,47 @@ func TestHelpDesign(t *testing.T) {
 		t.Error("beta's sitemap lists alpha's article")
 	}
 }
+
+// TestInfoPagesInTheMenu: published info pages are linked from every
+// page's menu — for visitors and signed-in people, in their language, a
+// clients-only page for signed-in people only — and a draft never.
+func TestInfoPagesInTheMenu(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	for _, a := range []map[string]any{
+		{"title": "Delivery", "kind": "page", "body": "We deliver.", "published": true},
+		{"title": "Доставка по России", "kind": "page", "body": "Везём.", "published": true, "lang": "ru"},
+		{"title": "Club rules", "kind": "page", "body": "Members.", "published": true, "audience": "clients"},
+		{"title": "Unfinished terms", "kind": "page", "body": "Draft."},
+	} {
+		if r := w.api(t, w.op, "POST", "/kb/articles", a); r.Status != 201 {
+			t.Fatalf("page: %d %s", r.Status, r.Body)
+		}
+	}
+	visitor := pdtest.Do(t, nil, "GET", e.URL+"/alpha/login", nil).Body
+	if !strings.Contains(visitor, `href="/alpha/help/delivery"`) || strings.Contains(visitor, "Club rules") || strings.Contains(visitor, "Unfinished") || strings.Contains(visitor, "Доставка") {
+		t.Errorf("a visitor's menu: %s", visitor)
+	}
+	client := pdtest.Do(t, e.SignIn(t, "alpha", "ca@alpha.test"), "GET", e.URL+"/alpha/tickets", nil).Body
+	if !strings.Contains(client, "Club rules") || !strings.Contains(client, "Delivery") {
+		t.Error("a client's menu lacks the info pages")
+	}
+	ru := pdtest.Do(t, nil, "GET", e.URL+"/alpha/login?lang=ru", nil).Body
+	if !strings.Contains(ru, "Доставка по России") {
+		t.Error("the Russian page is not in the Russian menu")
+	}
+	if beta := pdtest.Do(t, nil, "GET", e.URL+"/beta/login", nil).Body; strings.Contains(beta, "Delivery") {
+		t.Error("beta's menu links alpha's page")
+	}
+	// Unpublished, it leaves the menu.
+	var id any
+	for _, a := range w.api(t, w.op, "GET", "/kb/articles", nil).JSON(t)["articles"].([]any) {
+		if a.(map[string]any)["title"] == "Delivery" {
+			id = a.(map[string]any)["id"]
+		}
+	}
+	w.api(t, w.op, "PATCH", fmt.Sprintf("/kb/articles/%v", id), map[string]any{"published": false})
+	if strings.Contains(pdtest.Do(t, nil, "GET", e.URL+"/alpha/login", nil).Body, "/alpha/help/delivery") {
+		t.Error("an unpublished page is still in the menu")
+	}
+}

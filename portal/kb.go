@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -301,8 +302,10 @@ func (p *Portal) SaveArticle(ctx context.Context, actor *User, id int64, in Arti
 		if _, err := tp.q.Exec(ctx, "DELETE FROM kb_search WHERE rowid = ?", a.ID); err != nil {
 			return err
 		}
-		_, err := tp.q.Exec(ctx, "INSERT INTO kb_search (rowid, title, body) VALUES (?, ?, ?)", a.ID, a.Title, a.Body)
-		return err
+		if _, err := tp.q.Exec(ctx, "INSERT INTO kb_search (rowid, title, body) VALUES (?, ?, ?)", a.ID, a.Title, a.Body); err != nil {
+			return err
+		}
+		return tp.keepInfoMenu(ctx)
 	})
 	if sqlitedb.IsUniqueViolation(err) {
 		return nil, &FieldErrors{Fields: map[string]string{"slug": "Another article has this address."}}
@@ -342,8 +345,10 @@ func (p *Portal) DeleteArticle(ctx context.Context, actor *User, id int64) error
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		_, err = tp.q.Exec(ctx, "DELETE FROM kb_search WHERE rowid = ?", id)
-		return err
+		if _, err = tp.q.Exec(ctx, "DELETE FROM kb_search WHERE rowid = ?", id); err != nil {
+			return err
+		}
+		return tp.keepInfoMenu(ctx)
 	})
 	if err != nil {
 		return err
@@ -579,4 +584,54 @@ func (p *Portal) SaveHelpDesign(ctx context.Context, actor *User, in HelpDesignI
 		return nil, err
 	}
 	return &d, nil
+}
+
+// InfoLink is an info page as the portal's menu links it.
+type InfoLink struct {
+	Title    string `json:"t"`
+	Slug     string `json:"s"`
+	Lang     string `json:"l,omitempty"`
+	Clients  bool   `json:"c,omitempty"` // for signed-in clients only
+	Position int    `json:"-"`
+}
+
+// keepInfoMenu writes the published info pages into a setting (inside the
+// transaction that changed an article), so that every page's menu links
+// them from memory, without a query.
+func (p *Portal) keepInfoMenu(ctx context.Context) error {
+	rows, err := p.q.Query(ctx, "SELECT title, slug, lang, audience = 'clients' FROM kb_articles WHERE kind = 'page' AND published = 1 ORDER BY position, title LIMIT 8")
+	if err != nil {
+		return err
+	}
+	list := []InfoLink{}
+	for rows.Next() {
+		var l InfoLink
+		if err := rows.Scan(&l.Title, &l.Slug, &l.Lang, &l.Clients); err != nil {
+			rows.Close()
+			return err
+		}
+		list = append(list, l)
+	}
+	rows.Close()
+	b, _ := json.Marshal(list)
+	return p.SetSetting(ctx, "kb_menu", string(b))
+}
+
+// InfoMenu is the info pages reader may open (nil: nobody signed in), in
+// lang, for the portal's menu.
+func (p *Portal) InfoMenu(ctx context.Context, reader *User, lang string) []InfoLink {
+	raw := p.Setting(ctx, "kb_menu", "")
+	if raw == "" || raw == "[]" || p.kbClosed(ctx, reader) {
+		return nil
+	}
+	var all, out []InfoLink
+	if json.Unmarshal([]byte(raw), &all) != nil {
+		return nil
+	}
+	for _, l := range all {
+		if (l.Lang == "" || l.Lang == lang) && (!l.Clients || reader != nil) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

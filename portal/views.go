@@ -95,6 +95,7 @@ type View struct {
 var builtinViews = []View{
 	{Builtin: "mine", Name: "My open", Filters: "status=open&assignee=me"},
 	{Builtin: "unassigned", Name: "Unassigned", Filters: "status=open&assignee=none"},
+	{Builtin: "waiting", Name: "Waiting for client"}, // the workflow's waiting status, when it has one
 	{Builtin: "unread", Name: "Unread", Filters: "unread=1"},
 	{Builtin: "following", Name: "Following", Filters: "following=1"},
 	{Builtin: "breaching", Name: "Breaching SLA", Filters: "status=open&sla=late"},
@@ -125,6 +126,13 @@ func (p *Portal) Views(ctx context.Context, actor *User, counts bool) ([]View, e
 	for _, v := range builtinViews {
 		if v.Builtin == "breaching" && !p.UsesSLA(ctx) {
 			continue
+		}
+		if v.Builtin == "waiting" {
+			w := p.Workflow(ctx).WaitingStatus
+			if w == 0 {
+				continue
+			}
+			v.Filters = "status=" + strconv.FormatInt(w, 10)
 		}
 		if !strings.Contains(","+hidden+",", ","+v.Builtin+",") {
 			out = append(out, v)
@@ -307,7 +315,7 @@ func (p *Portal) HideView(ctx context.Context, actor *User, builtin string, hide
 		known = known || v.Builtin == builtin
 	}
 	if !known {
-		return &FieldErrors{Fields: map[string]string{"builtin": "Use mine, unassigned, unread, following or breaching."}}
+		return &FieldErrors{Fields: map[string]string{"builtin": "Use mine, unassigned, waiting, unread, following or breaching."}}
 	}
 	key := "views_hidden_" + strconv.FormatInt(actor.ID, 10)
 	var list []string

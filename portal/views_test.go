@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,7 @@ func TestViewsAndFollowing(t *testing.T) {
 			t.Errorf("view %q counts %v, the table %v", v["name"], v["count"], table)
 		}
 	}
-	if got := strings.Join(names, ","); got != "My open,Unassigned,Unread,Following,Everything,Urgent open" {
+	if got := strings.Join(names, ","); got != "My open,Unassigned,Waiting for client,Unread,Following,Everything,Urgent open" {
 		t.Errorf("the operator's views: %s", got)
 	}
 	if admin := w.api(t, w.admin, "GET", "/views", nil).Body; strings.Contains(admin, "Urgent open") {
@@ -99,6 +100,9 @@ func TestViewOrder(t *testing.T) {
 		return out
 	}
 	before := keys(w.op)
+	if !slices.Contains(before, "waiting") {
+		t.Errorf("no built-in view of tickets waiting for the client: %v", before)
+	}
 	if r := w.api(t, w.op, "PUT", "/views/order", map[string]any{"order": []string{fmt.Sprint(mine), "nope"}}); r.Status != 422 || !strings.Contains(r.Body, `"order"`) {
 		t.Errorf("an unknown key: %d %s", r.Status, r.Body)
 	}

@@ -96,7 +96,13 @@ func (c chrome) top(w *cw, pg *Page) {
 		w.T("Help")
 		w.Raw(`</summary><div><a href="`, b, `/help">`)
 		w.T("Answers (knowledge base)")
-		w.Raw(`</a><a href="`, pathAttr(pg.Path), `?tour=1">`)
+		w.Raw(`</a>`)
+		for _, l := range pg.Portal.Pages {
+			w.Raw(`<a href="`, Escape(l.URL), `">`)
+			w.Esc(l.Title)
+			w.Raw(`</a>`)
+		}
+		w.Raw(`<a href="`, pathAttr(pg.Path), `?tour=1">`)
 		w.T("Show the tour")
 		w.Raw("</a>")
 		if pg.User.IsStaff() {
@@ -120,7 +126,13 @@ func (c chrome) top(w *cw, pg *Page) {
 	} else {
 		w.Raw(`<a href="`, b, `/help">`)
 		w.T("Answers")
-		w.Raw(`</a> <a href="`, b, `/login">`)
+		w.Raw(`</a> `)
+		for _, l := range pg.Portal.Pages {
+			w.Raw(`<a href="`, Escape(l.URL), `">`)
+			w.Esc(l.Title)
+			w.Raw(`</a> `)
+		}
+		w.Raw(`<a href="`, b, `/login">`)
 		w.T("Sign in")
 		w.Raw("</a>")
 	}

@@ -44,6 +44,13 @@ type PortalView struct {
 	// Colors are the portal's status colours ("#rrggbb", checked when a
 	// status is saved): the page's style gives each a pill class (PillClass).
 	Colors []string
+	// Pages are the business's info pages the reader may open, for the menu.
+	Pages []Link
+}
+
+// Link is a titled address.
+type Link struct {
+	Title, URL string
 }
 
 // PillClass is the class of a status pill in color; "" for a colour that

@@ -85,8 +85,11 @@ type Result struct {
 	Verified    string             `json:"verified"`
 	// TicketPage is the ticket page alone: every virtual user opening
 	// tickets on Zipf-chosen portals, after the mix.
-	TicketPage *OpResult            `json:"ticket_page_alone"`
-	Comparison map[string]*OpResult `json:"comparison"`
+	TicketPage *OpResult `json:"ticket_page_alone"`
+	// HelpArticle is a public help article read by someone not signed in,
+	// on Zipf-chosen portals, after the ticket page.
+	HelpArticle *OpResult            `json:"help_article_alone"`
+	Comparison  map[string]*OpResult `json:"comparison"`
 	// CompareStaff is how many staff each new ticket of the comparison
 	// notifies; CompareMessages how long the conversations of the
 	// comparison's ticket pages are.
@@ -105,6 +108,7 @@ type site struct {
 	op      user
 	clients []user
 	tickets []int64 // created during setup, owned by clients[i%len]
+	article string  // a published help article's address
 	mu      sync.Mutex
 	created []int64 // tickets created by the load
 	msgs    map[int64]int
@@ -228,6 +232,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	cold("ticket page alone", func() int { return res.TicketPage.Count }, func() {
 		profile("ticket-page", func() { res.TicketPage = r.ticketPageAlone(sites) })
 	})
+	cold("help article alone", func() int { return res.HelpArticle.Count }, func() { res.HelpArticle = r.helpArticleAlone(sites) })
 	res.RSSBytes, res.OpenPortals = r.serviceStats()
 	res.Verified = r.verify(sites)
 	cmp, err := r.compare(ctx, res)
@@ -236,7 +241,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Comparison = cmp
 	// Errors counts every phase: the mix, the ticket page alone, the comparison.
-	res.Errors += res.TicketPage.Errors
+	res.Errors += res.TicketPage.Errors + res.HelpArticle.Errors
 	for _, o := range cmp {
 		res.Errors += o.Errors
 	}
@@ -414,6 +419,12 @@ func (r *runner) provisionOne(i int) (*site, error) {
 
 // addTickets opens the portal's first tickets over HTTP, half of them answered.
 func (r *runner) addTickets(s *site) error {
+	m, err := r.json("POST", "/"+s.slug+"/api/v1/kb/articles", s.admin.tok, map[string]any{"title": "How to clear a paper jam", "published": true,
+		"body": "# Clear a paper jam\n\n1. Open **tray 2**.\n2. Pull the paper out gently.\n3. Close the tray and print again.\n\n" + strings.Repeat("If it jams again, write to us with the printer's model. ", 8)}, 201)
+	if err != nil {
+		return err
+	}
+	s.article = m["slug"].(string)
 	for t := 0; t < r.o.Tickets; t++ {
 		cl := s.clients[t%len(s.clients)]
 		m, err := r.json("POST", "/"+s.slug+"/api/v1/tickets", cl.tok, map[string]any{"fields": map[string]any{"subject": fmt.Sprintf("Printer %d jams", t),
@@ -624,6 +635,19 @@ func (r *runner) ticketPageAlone(sites []*site) *OpResult {
 		return func() bool {
 			s := sites[z.Uint64()]
 			c, _, _ := r.do("GET", fmt.Sprintf("/%s/tickets/%d", s.slug, s.tickets[rnd.Intn(len(s.tickets))]), s.op.tok, nil)
+			return c == 200
+		}
+	})
+}
+
+// helpArticleAlone is the public help: every virtual user reading an
+// article of a Zipf-chosen portal, signed in nowhere.
+func (r *runner) helpArticleAlone(sites []*site) *OpResult {
+	return hammer(r.o.Concurrency, max(r.o.Duration/4, time.Second), 200, func(rnd *rand.Rand) func() bool {
+		z := rand.NewZipf(rnd, 1.1, 1, uint64(len(sites)-1))
+		return func() bool {
+			s := sites[z.Uint64()]
+			c, _, _ := r.do("GET", "/"+s.slug+"/help/"+s.article, "", nil)
 			return c == 200
 		}
 	})

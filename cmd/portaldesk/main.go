@@ -739,8 +739,10 @@ func loadtestCmd(args []string) error {
 	}
 	fmt.Fprintf(tw, "all\t%d\t%.0f\t%.2f\t%.2f\t\n\n", res.Requests, res.RequestsPerSecond, res.MedianMS, res.P99MS)
 	tp := res.TicketPage
-	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
-	fmt.Fprintf(tw, "cold portal opens: %.1f %% of the mix, %.1f %% of the ticket page alone\n", res.ColdOpenPct["mix"], res.ColdOpenPct["ticket page alone"])
+	fmt.Fprintf(tw, "ticket page alone\t%d\t%.0f\t%.2f\t%.2f\t%d\n", tp.Count, tp.PerSec, tp.MedianMS, tp.P99MS, tp.Errors)
+	ha := res.HelpArticle
+	fmt.Fprintf(tw, "help article alone (not signed in)\t%d\t%.0f\t%.2f\t%.2f\t%d\n\n", ha.Count, ha.PerSec, ha.MedianMS, ha.P99MS, ha.Errors)
+	fmt.Fprintf(tw, "cold portal opens: %.1f %% of the mix, %.1f %% of the ticket page alone, %.1f %% of the help article alone\n", res.ColdOpenPct["mix"], res.ColdOpenPct["ticket page alone"], res.ColdOpenPct["help article alone"])
 	fmt.Fprintf(tw, "errors in all phases: %d; service RSS %s, %d portals open; %s\n\n", res.Errors, portal.HumanBytes(res.RSSBytes), res.OpenPortals, res.Verified)
 	fmt.Fprintf(tw, "ONE PORTAL, %d OPEN TICKETS, 4 CLIENTS, %d STAFF NOTIFIED, %d-MESSAGE CONVERSATIONS\tPER SECOND\tMEDIAN MS\tP99 MS\tERRORS\n", o.CompareTickets, res.CompareStaff, res.CompareMessages)
 	for _, n := range []string{"ticket creation", "ticket page", "operators' table"} {

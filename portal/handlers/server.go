@@ -317,6 +317,9 @@ func (s *Server) page(r *http.Request, rq *Request, title string, data any) *tem
 		},
 		Data: data,
 	}
+	for _, l := range rq.P.InfoMenu(r.Context(), rq.User, pg.Lang) {
+		pg.Portal.Pages = append(pg.Portal.Pages, templates.Link{Title: l.Title, URL: rq.Base + "/help/" + l.Slug})
+	}
 	if rq.User != nil {
 		pg.User = &templates.UserView{ID: rq.User.ID, Name: rq.User.FullName(), Email: rq.User.Email, Role: rq.User.Role,
 			Tour: !rq.User.TourDone || r.URL.Query().Get("tour") == "1"}
