@@ -79,9 +79,14 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	f.serve(w, r, "public, max-age=31536000, immutable")
+}
+
+// serve writes the asset, compressed when the client takes gzip.
+func (f *asset) serve(w http.ResponseWriter, r *http.Request, cache string) {
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", cache)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Vary", "Accept-Encoding")
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -100,17 +105,6 @@ func (a *Assets) ServeFile(w http.ResponseWriter, r *http.Request, name string) 
 		http.NotFound(w, r)
 		return
 	}
-	f := a.byPath[strings.TrimPrefix(u, "/static/")]
-	h := w.Header()
-	h.Set("Content-Type", f.contentType)
-	h.Set("Cache-Control", "public, max-age=3600")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	h.Set("Vary", "Accept-Encoding")
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		h.Set("Content-Encoding", "gzip")
-		w.Write(f.gz)
-		return
-	}
-	w.Write(f.body)
+	w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+	a.byPath[strings.TrimPrefix(u, "/static/")].serve(w, r, "public, max-age=3600")
 }

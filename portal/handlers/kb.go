@@ -49,7 +49,7 @@ func (s *Server) kbRoutes(m, api *mux.Router) {
 	api.Handle("/kb/search", s.h(s.apiSearchArticles)).Methods("GET")
 	api.Handle("/kb/categories", s.h(s.apiCategories)).Methods("GET")
 	api.Handle("/kb/design", s.user(s.apiHelpDesign, portal.RoleAdmin)).Methods("GET")
-	api.Handle("/kb/design", s.user(s.apiSaveHelpDesign, portal.RoleAdmin)).Methods("PUT")
+	api.Handle("/kb/design", s.user(apiPut((*portal.Portal).SaveHelpDesign), portal.RoleAdmin)).Methods("PUT")
 	api.Handle("/kb/categories", s.user(s.apiSaveCategory, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 }
 
@@ -329,19 +329,6 @@ func (s *Server) kbSettingsSubmit(w http.ResponseWriter, r *http.Request, rq *Re
 
 func (s *Server) apiHelpDesign(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	web.WriteJSON(w, http.StatusOK, rq.P.HelpDesign(r.Context()))
-	return nil
-}
-
-func (s *Server) apiSaveHelpDesign(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.HelpDesignInput
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	d, err := rq.P.SaveHelpDesign(r.Context(), rq.User, in)
-	if err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
 

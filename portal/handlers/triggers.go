@@ -253,6 +253,23 @@ func apiSave[In, Out any](save func(*portal.Portal, context.Context, *portal.Use
 	}
 }
 
+// apiPut answers a PUT of a single resource of the portal (its settings
+// of one kind): decoded, saved whole or refused, the saved value back.
+func apiPut[In, Out any](save func(*portal.Portal, context.Context, *portal.User, In) (Out, error)) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		var in In
+		if err := web.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+		out, err := save(rq.P, r.Context(), rq.User, in)
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
 // apiDelete answers a DELETE of the resource at {id}: 204 once del did.
 func apiDelete(del func(*portal.Portal, context.Context, *portal.User, int64) error) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -26,7 +26,7 @@ func (s *Server) widgetRoutes(m, api *mux.Router) {
 	api.Handle("/widget/search", s.h(s.widgetCORS(s.apiWidgetSearch))).Methods("GET")
 	api.Handle("/widget/tickets", s.h(s.widgetCORS(s.apiWidgetTicket))).Methods("POST")
 	api.Handle("/widget/settings", s.user(s.apiWidgetSettings, portal.RoleAdmin)).Methods("GET")
-	api.Handle("/widget/settings", s.user(s.apiSaveWidget, portal.RoleAdmin)).Methods("PUT")
+	api.Handle("/widget/settings", s.user(apiPut((*portal.Portal).SaveWidget), portal.RoleAdmin)).Methods("PUT")
 	m.Handle("/admin/widget", s.user(s.widgetPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/widget", s.user(s.widgetSubmit, portal.RoleAdmin)).Methods("POST")
 }
@@ -162,19 +162,6 @@ func (s *Server) apiWidgetTicket(w http.ResponseWriter, r *http.Request, rq *Req
 
 func (s *Server) apiWidgetSettings(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	web.WriteJSON(w, http.StatusOK, rq.P.Widget(r.Context()))
-	return nil
-}
-
-func (s *Server) apiSaveWidget(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	var in portal.WidgetInput
-	if err := web.DecodeJSON(r, &in); err != nil {
-		return err
-	}
-	saved, err := rq.P.SaveWidget(r.Context(), rq.User, in)
-	if err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusOK, saved)
 	return nil
 }
 
