@@ -3,8 +3,10 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -409,4 +411,66 @@ func BenchmarkCreateTicketTenStaff(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/created.Seconds(), "tickets/s")
 	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "tickets-delivered/s")
+}
+
+// BenchmarkWebhookQueue is an operator's reply with no webhook endpoint,
+// and with one that asks for messages: the difference is what queueing a
+// delivery adds to the write (its ticket read, its payload, its row). The
+// mailer is stopped, so nothing is sent anywhere.
+func BenchmarkWebhookQueue(b *testing.B) {
+	e, slug := benchPortal(b)
+	e.Svc.Mailer().Stop()
+	admin := e.Login(b, slug, "admin@bench.test")
+	tok := e.Login(b, slug, "seed-operator-0@example.test")
+	reply := func(b *testing.B) {
+		serve(b, e.App, func(i int) *http.Request {
+			r := httptest.NewRequest("POST", fmt.Sprintf("/%s/api/v1/tickets/%d/messages", slug, 100+i%5000), strings.NewReader(`{"body":"A reply an integration hears of."}`))
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, 201)
+	}
+	b.Run("endpoints=0", reply)
+	r := e.API(b, admin, "POST", slug, "/webhooks", map[string]any{"url": "https://crm.example.com/portaldesk", "events": []string{"message.created"}})
+	if r.Status != 201 {
+		b.Fatalf("endpoint: %d %s", r.Status, r.Body)
+	}
+	b.Cleanup(func() { e.API(b, admin, "DELETE", slug, fmt.Sprintf("/webhooks/%v", r.JSON(b)["id"]), nil) }) // its queued deliveries with it
+	b.Run("endpoints=1", reply)
+}
+
+// BenchmarkWebhookDelivery sends queued deliveries to a receiver on
+// loopback, as the service's worker does: signed, each its own POST, the
+// results written in one transaction a round.
+func BenchmarkWebhookDelivery(b *testing.B) {
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer rc.Close()
+	e := pdtest.New(b, provisioner.Config{WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e.Create(b, "hooks")
+	e.SetPlan(b, "hooks", "business", 5, 0, 0)
+	e.Svc.Mailer().Stop()
+	admin := e.Login(b, "hooks", "admin@hooks.test")
+	r := e.API(b, admin, "POST", "hooks", "/webhooks", map[string]any{"url": rc.URL + "/in", "events": []string{"ticket.created"}})
+	if r.Status != 201 {
+		b.Fatalf("endpoint: %d %s", r.Status, r.Body)
+	}
+	for i := 0; i < b.N; i++ {
+		if r := e.API(b, admin, "POST", "hooks", fmt.Sprintf("/webhooks/%v/test", r.JSON(b)["id"]), nil); r.Status != 202 {
+			b.Fatalf("queue: %d %s", r.Status, r.Body)
+		}
+	}
+	b.ResetTimer()
+	t0 := time.Now()
+	e.Portal(b, "hooks", func(p *portal.Portal) {
+		for {
+			next, err := p.DeliverWebhooks(context.Background(), e.Svc.Hooks())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if next.IsZero() {
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "deliveries/s")
 }

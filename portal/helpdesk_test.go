@@ -589,6 +589,7 @@ func TestEveryPageRenders(t *testing.T) {
 	get(admin, "/alpha/tickets/new?form=warranty-claim", "ticket_new")
 	w.api(t, w.admin, "PUT", "/widget/settings", map[string]any{"enabled": true})
 	get(admin, "/alpha/admin/widget", "admin_widget")
+	get(admin, "/alpha/admin/webhooks", "admin_webhooks")
 	get(admin, fmt.Sprintf("/alpha/tickets/%d", w.ticket), "ticket")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")

@@ -668,9 +668,22 @@ func (p *Portal) Rate(ctx context.Context, actor *User, number int64, score int,
 	if old != nil && !old.Editable {
 		return nil, &FieldErrors{Message: "The rating can be changed for 7 days only.", Fields: map[string]string{"score": "The rating can be changed for 7 days only."}}
 	}
-	if _, err := p.q.Exec(ctx, `INSERT INTO ratings (ticket_id, client_id, score, comment, first_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (ticket_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at`,
-		number, actor.ID, score, comment, now, now); err != nil {
+	err = p.Tx(ctx, func(tp *Portal) error {
+		if _, err := tp.q.Exec(ctx, `INSERT INTO ratings (ticket_id, client_id, score, comment, first_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (ticket_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at`,
+			number, actor.ID, score, comment, now, now); err != nil {
+			return err
+		}
+		return tp.emit(ctx, HookRating, func() (any, error) {
+			r, err := tp.TicketRating(ctx, actor, number)
+			if err != nil {
+				return nil, err
+			}
+			t, err := tp.Ticket(ctx, hookReader, number)
+			return &HookTicket{Ticket: t, Rating: r}, err
+		})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return p.TicketRating(ctx, actor, number)

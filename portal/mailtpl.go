@@ -22,6 +22,7 @@ const (
 	MailTicketReceived   = "ticket_received"
 	MailRegisterFirst    = "register_first"
 	MailAddedToCopy      = "added_to_copy"
+	MailWebhookPaused    = "webhook_paused"
 	MailNewTicket        = NotifyNewTicket
 	MailMessage          = NotifyMessage
 	MailStatus           = NotifyStatus
@@ -90,6 +91,10 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"[#{{.Number}}] {{.Subject}}", "Hello, {{.Name}}!\n\n{{.Author}} put you in copy of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}}: you will get its replies by mail, and answering them adds to the ticket.\n\nOpen it: {{.Link}}\n\nIf you have no password yet, the link lets you set one (it works for 7 days).\n"},
 		"ru": {"[#{{.Number}}] {{.Subject}}", "Здравствуйте, {{.Name}}!\n\n{{.Author}} добавил(а) вас в копию заявки №{{.Number}} ({{.Subject}}) в {{.Portal}}: ответы по ней будут приходить вам на почту, а ваш ответ на письмо добавится к заявке.\n\nОткрыть: {{.Link}}\n\nЕсли пароля у вас ещё нет, по ссылке его можно задать (она действует 7 дней).\n"},
 	},
+	MailWebhookPaused: {
+		"en": {"A webhook of {{.Portal}} is paused", "Hello, {{.Name}}!\n\nThe endpoint {{.Subject}} has not taken the portal's webhooks for a day, so they are paused. The last answer: {{.Message}}\n\nNew events wait for it; what failed all day can be sent again from its log. Fix the endpoint, then switch it on again: {{.Link}}\n"},
+		"ru": {"Вебхук {{.Portal}} приостановлен", "Здравствуйте, {{.Name}}!\n\nАдрес {{.Subject}} сутки не принимает вебхуки портала, поэтому их отправка приостановлена. Последний ответ: {{.Message}}\n\nНовые события ждут его; то, что не удалось доставить за сутки, можно отправить снова из журнала. Исправьте приёмник и включите его снова: {{.Link}}\n"},
+	},
 	MailSLABreach: {
 		"en": {"[#{{.Number}}] {{.Subject}}: the {{.Status}} target passed", "The {{.Status}} target of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}} has passed.\n\nOpen it: {{.Link}}\n"},
 		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа на сообщение клиента{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
@@ -132,6 +137,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailTicketReceived, "A client's mail received as a ticket: its number"},
 	{MailRegisterFirst, "Mail from an unknown address when new clients by mail are off: how to register"},
 	{MailAddedToCopy, "Put in copy of a ticket (with a link to set a password for someone new)"},
+	{MailWebhookPaused, "A webhook endpoint paused after a day of failures (to admins)"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -101,7 +102,11 @@ type core struct {
 	cookieKey []byte
 	codecs    []securecookie.Codec
 	deliverMu sync.Mutex
-	sealKey   []byte // encrypts secrets the portal stores (its SMTP password)
+	hookMu    sync.Mutex // one webhook round at a time
+	sealKey   []byte     // encrypts secrets the portal stores (its SMTP password)
+	// hookAllow are the non-public addresses webhooks may still reach (the
+	// ops configuration's list; tests use loopback).
+	hookAllow []netip.Prefix
 }
 
 // Tx runs fn in one write transaction with a Portal bound to it: every
@@ -191,6 +196,8 @@ type OpenOptions struct {
 	// MailDomain is where the service takes mail (portals' addresses are
 	// slug@MailDomain); "" when it takes none.
 	MailDomain string
+	// HookAllow are non-public addresses webhooks may reach all the same.
+	HookAllow []netip.Prefix
 }
 
 // Open opens the portal in dir, migrating its schema when it is behind.
@@ -236,6 +243,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		baseURL:    o.PublicURL + "/" + plan.Slug + "/",
 		scheme:     strings.SplitN(o.PublicURL, "://", 2)[0],
 		mailDomain: strings.ToLower(o.MailDomain),
+		hookAllow:  o.HookAllow,
 		guards:     o.Guards,
 	}}
 	p.q = db

@@ -330,6 +330,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if err := tp.slaUpdate(ctx, number); err != nil {
 			return err
 		}
+		if err := tp.emitTicket(ctx, HookTicketCreated, number, nil); err != nil {
+			return err
+		}
 		return tp.notifyNewTicket(ctx, number, subject, description, clientID, group, status)
 	})
 	if err != nil {

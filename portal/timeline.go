@@ -189,6 +189,15 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 				return err
 			}
 		}
+		event := HookMessage
+		if internal {
+			event = HookNote // only to endpoints that asked for notes
+		}
+		if err := tp.emitTicket(ctx, event, number, func(h *HookTicket) {
+			h.Message = &HookEntry{ID: e.ID, Body: body, Internal: internal, Author: e.Author, CreatedAt: now}
+		}); err != nil {
+			return err
+		}
 		return tp.notifyMessage(ctx, t, actor, e)
 	})
 	if err != nil {
@@ -423,6 +432,19 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 		}
 		if err := tp.notifyChange(ctx, t, actor, newStatus, newAssignee); err != nil {
 			return err
+		}
+		if err := tp.emitTicket(ctx, HookTicketUpdated, number, func(h *HookTicket) { h.Change = events }); err != nil {
+			return err
+		}
+		if newStatus != nil {
+			if err := tp.emitTicket(ctx, HookStatusChanged, number, func(h *HookTicket) { h.From = t.Status.Name }); err != nil {
+				return err
+			}
+		}
+		if newAssignee != nil {
+			if err := tp.emitTicket(ctx, HookAssigned, number, nil); err != nil {
+				return err
+			}
 		}
 		if err := tp.slaUpdate(ctx, number); err != nil { // a new status, priority or group moves the clocks
 			return err

@@ -117,6 +117,11 @@ func (p *Portal) InsertUser(ctx context.Context, u *User, hash string) error {
 	}
 	u.ID, _ = res.LastInsertId()
 	u.Active = true
+	if u.Role == RoleClient {
+		return p.emit(ctx, HookClient, func() (any, error) {
+			return map[string]any{"client": &Person{ID: u.ID, Name: u.FullName(), Email: u.Email}}, nil
+		})
+	}
 	u.CreatedAt = now.Unix()
 	u.passwordHash = hash
 	return nil

@@ -267,7 +267,13 @@ func (p *Portal) LogWork(ctx context.Context, actor *User, number int64, in NewW
 		if _, err := tp.q.Exec(ctx, "UPDATE tickets SET work = work + 1 WHERE id = ?", number); err != nil {
 			return err
 		}
-		return tp.workMonth(ctx, 1, "w.id = ?", id)
+		if err := tp.workMonth(ctx, 1, "w.id = ?", id); err != nil {
+			return err
+		}
+		return tp.emitTicket(ctx, HookWork, number, func(h *HookTicket) {
+			h.Work = &WorkEntry{ID: id, Ticket: number, Operator: Person{ID: actor.ID, Name: actor.FullName()}, WorkType: wt.Name, Unit: wt.Unit,
+				Quantity: FormatQuantity(qty), Price: wt.Price, Cost: cost, Date: day.Format(time.DateOnly), Comment: strings.TrimSpace(in.Comment), Visible: in.Visible, CreatedAt: p.Now().Unix()}
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -224,6 +224,15 @@ func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	d, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
 	m.svc.metrics.observeMail(slug, d.Sent, d.Failed, d.Pending)
 	next := d.Next
+	// Webhooks ride the same round: queued in the same transactions, woken
+	// by the same kick, retried on the same clock.
+	hookNext, herr := h.Portal.DeliverWebhooks(ctx, m.svc.hooks)
+	if herr != nil {
+		slog.Warn("webhooks", "portal", slug, "err", herr)
+	}
+	if !hookNext.IsZero() && (next.IsZero() || hookNext.Before(next)) {
+		next = hookNext
+	}
 	if !next.IsZero() {
 		m.mu.Lock()
 		if at, ok := m.retryAt[slug]; !ok || next.Before(at) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/webhook"
 	"portaldesk/provisioner/catalog"
 )
 
@@ -53,6 +54,10 @@ type Config struct {
 	// whose X-Forwarded-For / X-Forwarded-Proto and Forwarded headers are
 	// believed; nobody else's are.
 	TrustedProxies []netip.Prefix
+	// WebhookAllow are non-public addresses (CIDR prefixes) webhooks may
+	// still reach; none as a rule — loopback, private and link-local
+	// addresses are refused (SSRF).
+	WebhookAllow []netip.Prefix
 	// MailDomain is where the service takes mail: a portal's address is
 	// <slug>@MailDomain, replies come to signed addresses there ("" takes
 	// none). InboundLMTP speaks LMTP instead of SMTP (behind Postfix).
@@ -156,7 +161,8 @@ type Service struct {
 	provisioned atomic.Int64
 	hubs        *portal.Hubs
 	tickets     *ticketCounts
-	idle        *idlers  // mailboxes kept open in IDLE (idle.go)
+	idle        *idlers // mailboxes kept open in IDLE (idle.go)
+	hooks       *webhook.Client
 	fetching    sync.Map // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
@@ -177,7 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers()}
+	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0)}
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
 		cat.Close()
 		return nil, err
@@ -217,6 +223,9 @@ func (s *Service) Registry() *Registry { return s.registry }
 // Secret is the service secret, for keys derived from it.
 func (s *Service) Secret() []byte { return s.secret }
 
+// Hooks is the client webhook deliveries are sent with.
+func (s *Service) Hooks() *webhook.Client { return s.hooks }
+
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
 
@@ -227,7 +236,7 @@ func (s *Service) SetClock(now func() time.Time) {
 }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow}
 }
 
 // Mailer is the outbox deliverer.

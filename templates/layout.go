@@ -177,7 +177,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit":
+		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -196,6 +196,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/automation", "automation", "Automation")
 		w.Raw("\n")
 		link("/admin/mail", "mail", "Mail")
+		w.Raw("\n")
+		link("/admin/webhooks", "webhooks", "Webhooks")
 		w.Raw("\n")
 		link("/admin/subscription", "subscription", "Subscription")
 		w.Raw("\n")

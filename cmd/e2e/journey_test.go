@@ -92,7 +92,11 @@ func (b *browser) shot(name string) {
 var newPage = chromedp.ActionFunc(func(ctx context.Context) error {
 	for {
 		var done bool
-		err := chromedp.Evaluate(`(() => { if (window.__pdOld) return false; const n = performance.getEntriesByType("navigation")[0]; return n ? n.domContentLoadedEventEnd > 0 : document.readyState === "complete" })()`, &done).Do(ctx)
+		// Each look has a second of its own: an evaluation sent while the
+		// old document's context goes away can wait for it forever.
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := chromedp.Evaluate(`(() => { if (window.__pdOld) return false; const n = performance.getEntriesByType("navigation")[0]; return n ? n.domContentLoadedEventEnd > 0 : document.readyState === "complete" })()`, &done).Do(lctx)
+		cancel()
 		if err == nil && done {
 			return nil
 		}

@@ -135,6 +135,19 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 		c.TrustedProxies = p
 		return err
 	})
+	fs.Func("webhook-allow", "non-public addresses or CIDR prefixes webhooks may still be sent to; loopback, private and link-local ones are refused otherwise (PORTALDESK_WEBHOOK_ALLOW)", func(v string) error {
+		p, err := provisioner.ParsePrefixes(v)
+		c.WebhookAllow = p
+		return err
+	})
+	if v := os.Getenv("PORTALDESK_WEBHOOK_ALLOW"); v != "" {
+		if p, err := provisioner.ParsePrefixes(v); err == nil {
+			c.WebhookAllow = p
+		} else {
+			fmt.Fprintln(os.Stderr, "portaldesk: PORTALDESK_WEBHOOK_ALLOW:", err)
+			os.Exit(2)
+		}
+	}
 	if v := os.Getenv("PORTALDESK_TRUSTED_PROXIES"); v != "" {
 		if p, err := provisioner.ParsePrefixes(v); err == nil {
 			c.TrustedProxies = p

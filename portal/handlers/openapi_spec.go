@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,6 +179,18 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/kb/articles/{id}/images", Tag: "Knowledge base", Summary: "Upload an image into an article (multipart, field image: PNG, JPEG, GIF or WebP; counted against the disk quota); paste its markdown into the article.", Who: staff,
 		Body: "multipart", Status: 201, Resp: portal.ArticleImage{}, Errors: []int{400, 401, 403, 404, 413, 422, 507}},
 	{Method: "DELETE", Path: "/kb/images/{iid}", Tag: "Knowledge base", Summary: "Delete an article's image.", Who: staff, Status: 204, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/webhooks", Tag: "Webhooks", Summary: "The portal's webhook endpoints (never their secrets).", Who: admins, Status: 200, Resp: WebhookList{}, Errors: []int{401, 403}},
+	{Method: "POST", Path: "/webhooks", Tag: "Webhooks", Summary: "Add an endpoint: url (public http or https), events, active; the answer carries its secret, shown this once. Tariffs with the API.", Who: admins,
+		Body: portal.WebhookInput{}, Status: 201, Resp: portal.Webhook{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "PATCH", Path: "/webhooks/{id}", Tag: "Webhooks", Summary: "Change an endpoint; switching a paused one on retries what waits.", Who: admins,
+		Body: portal.WebhookInput{}, Status: 200, Resp: portal.Webhook{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "DELETE", Path: "/webhooks/{id}", Tag: "Webhooks", Summary: "Delete an endpoint with its log.", Who: admins, Status: 204, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/webhooks/{id}/deliveries", Tag: "Webhooks", Summary: "An endpoint's latest 50 deliveries: payload, state, attempts, the answer's status and first bytes, duration.", Who: admins,
+		Status: 200, Resp: DeliveryList{}, Errors: []int{401, 403, 404}},
+	{Method: "POST", Path: "/webhooks/{id}/deliveries/{did}/resend", Tag: "Webhooks", Summary: "Send a delivery again (the same event id).", Who: admins, Status: 202, Errors: []int{401, 403, 404, 422}},
+	{Method: "POST", Path: "/webhooks/{id}/test", Tag: "Webhooks", Summary: "Send a ping event to an endpoint.", Who: admins, Status: 202, Errors: []int{401, 403, 404, 422}},
+	{Method: "POST", Path: "/webhooks/{id}/rotate", Tag: "Webhooks", Summary: "Give an endpoint a new secret (in the answer); the old one still signs, beside it, for a day.", Who: admins,
+		Status: 200, Resp: portal.Webhook{}, Errors: []int{401, 403, 404, 422}},
 	{Method: "GET", Path: "/kb/design", Tag: "Knowledge base", Summary: "How the public help looks: title, intro, who may read it, its colour and the categories its front page lists.", Who: admins,
 		Status: 200, Resp: portal.HelpDesign{}, Errors: []int{401, 403}},
 	{Method: "PUT", Path: "/kb/design", Tag: "Knowledge base", Summary: "Change how the public help looks (colour \"\": the portal's; categories []: every one); all or nothing.", Who: admins,
@@ -399,8 +412,30 @@ func buildOpenAPI(ops []apiOp) map[string]any {
 	for code, what := range errorCodes {
 		responses["E"+strconv.Itoa(code)] = map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
 	}
+	// What the portal sends to webhook endpoints (portal/webhooks.go).
+	hooks := map[string]any{}
+	hookDoc := "Sent as POST with headers X-Portaldesk-Event, X-Portaldesk-Delivery (the event's idempotency id, the same on every retry) and " +
+		"X-Portaldesk-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\" with the endpoint's secret> (two v1 values for a day after the secret is rotated). Answer 2xx; anything else is tried again with back-off for a day."
+	for _, e := range append(slices.Clone(portal.HookEvents), struct{ ID, Label string }{portal.HookPing, "A test event"}) {
+		var data reflect.Type
+		switch e.ID {
+		case portal.HookClient:
+			data = reflect.TypeOf(HookClientData{})
+		case portal.HookPing:
+			data = reflect.TypeOf(HookPingData{})
+		default:
+			data = reflect.TypeOf(portal.HookTicket{})
+		}
+		env := map[string]any{"type": "object", "required": []string{"id", "event", "version", "created_at", "portal", "data"}, "properties": map[string]any{
+			"id": map[string]any{"type": "string"}, "event": map[string]any{"const": e.ID}, "version": map[string]any{"const": 1},
+			"created_at": map[string]any{"type": "integer"}, "portal": map[string]any{"type": "string"}, "data": sc.output(data)}}
+		hooks[e.ID] = map[string]any{"post": map[string]any{"summary": e.Label, "description": hookDoc, "operationId": "hook_" + strings.NewReplacer(".", "_").Replace(e.ID),
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": env}}},
+			"responses":   map[string]any{"200": map[string]any{"description": "Taken."}}}}
+	}
 	return map[string]any{
-		"openapi": "3.1.0",
+		"webhooks": hooks,
+		"openapi":  "3.1.0",
 		"info": map[string]any{"title": "Portaldesk portal API", "version": "1",
 			"description": "The JSON API of one portal, under /{slug}/api/v1 (or /api/v1 on the portal's own domain). Authenticate with Authorization: Bearer TOKEN, " +
 				"from POST /login or a personal token made in the profile. Errors are {\"error\": {\"code\", \"message\", \"fields\"}}: fields names each input that is wrong. " +

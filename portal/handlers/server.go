@@ -129,6 +129,7 @@ func (s *Server) routes() {
 	s.privacyRoutes(m, api)
 	s.widgetRoutes(m, api)
 	s.kbImageRoutes(m, api)
+	s.webhookRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer
