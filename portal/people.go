@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"portaldesk/portal/sqlitedb"
 	"portaldesk/portal/throttle"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -375,14 +377,19 @@ func (p *Portal) ChangePassword(ctx context.Context, u *User, current, next, coo
 
 // Token is a personal API token as the cabinet lists it (never the secret).
 type Token struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	CreatedAt int64  `json:"created_at"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Scope      string `json:"scope"` // read, write or admin
+	CreatedAt  int64  `json:"created_at"`
+	ExpiresAt  int64  `json:"expires_at,omitempty"`   // 0: never
+	LastUsedAt int64  `json:"last_used_at,omitempty"` // to within a few minutes; 0: never
+	LastIP     string `json:"last_ip,omitempty"`
 }
 
 // PersonalTokens lists the user's API tokens.
 func (p *Portal) PersonalTokens(ctx context.Context, u *User) ([]Token, error) {
-	rows, err := p.q.Query(ctx, "SELECT lower(hex(substr(hash, 1, 6))), name, created_at FROM tokens WHERE user_id = ? AND kind = 'personal' ORDER BY created_at", u.ID)
+	rows, err := p.q.Query(ctx, `SELECT lower(hex(substr(hash, 1, 6))), name, scope, created_at, COALESCE(expires_at, 0), last_used_at, last_ip
+		FROM tokens WHERE user_id = ? AND kind = 'personal' ORDER BY created_at`, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +397,7 @@ func (p *Portal) PersonalTokens(ctx context.Context, u *User) ([]Token, error) {
 	var out []Token
 	for rows.Next() {
 		var t Token
-		if err := rows.Scan(&t.ID, &t.Name, &t.CreatedAt); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.LastIP); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -401,16 +408,35 @@ func (p *Portal) PersonalTokens(ctx context.Context, u *User) ([]Token, error) {
 // ErrNoAPITokens is returned when the tariff does not include API tokens.
 var ErrNoAPITokens = errors.New("personal API tokens are not included in this portal's tariff")
 
+// NewTokenInput names a personal token, its scope (read, write or admin;
+// "" admin) and how many days it lives (0: until revoked; at most 366).
+type NewTokenInput struct {
+	Name          string `json:"name"`
+	Scope         string `json:"scope"`
+	ExpiresInDays int    `json:"expires_in_days"`
+}
+
 // CreatePersonalToken issues a named API token for integrations.
-func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, name string) (string, error) {
+func (p *Portal) CreatePersonalToken(ctx context.Context, u *User, in NewTokenInput) (string, error) {
 	if !p.Plan().APITokens {
 		return "", ErrNoAPITokens
 	}
-	name = Line(name)
+	errs := map[string]string{}
+	name := Line(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > 80 {
-		return "", &FieldErrors{Fields: map[string]string{"name": "Name the token (at most 80 characters)."}}
+		errs["name"] = "Name the token (at most 80 characters)."
 	}
-	return p.IssueToken(ctx, u.ID, TokenPersonal, name, 0)
+	scope := cmp.Or(in.Scope, ScopeAdmin)
+	if scope != ScopeRead && scope != ScopeWrite && scope != ScopeAdmin {
+		errs["scope"] = "Choose read, write or admin."
+	}
+	if in.ExpiresInDays < 0 || in.ExpiresInDays > 366 {
+		errs["expires_in_days"] = "Choose from 1 to 366 days, or 0 for a token that lives until it is revoked."
+	}
+	if len(errs) > 0 {
+		return "", &FieldErrors{Fields: errs}
+	}
+	return p.issueToken(ctx, u.ID, TokenPersonal, name, time.Duration(in.ExpiresInDays)*24*time.Hour, scope)
 }
 
 // RevokePersonalToken deletes one of the user's API tokens by its listed id.

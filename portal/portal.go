@@ -103,6 +103,7 @@ type core struct {
 	codecs    []securecookie.Codec
 	deliverMu sync.Mutex
 	hookMu    sync.Mutex // one webhook round at a time
+	tokenUses sync.Map   // token hash -> when its use was last written down
 	sealKey   []byte     // encrypts secrets the portal stores (its SMTP password)
 	// hookAllow are the non-public addresses webhooks may still reach (the
 	// ops configuration's list; tests use loopback).

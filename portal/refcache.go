@@ -120,6 +120,7 @@ type refCache struct {
 type tokenUser struct {
 	user    *User // nil: no such token
 	expires int64 // 0: never
+	scope   string
 }
 
 // copyUsers gives each caller its own Users, so that nothing a request

@@ -54,7 +54,10 @@ type User struct {
 	HiddenStatuses []int64 `json:"hidden_statuses,omitempty"`
 	// ListMode is how the person sees the tickets list: ListTable,
 	// ListCompact or ListSplit.
-	ListMode     string `json:"list_mode"`
+	ListMode string `json:"list_mode"`
+	// Scope is the scope of the bearer token this request came with ("":
+	// a browser's session).
+	Scope        string `json:"-"`
 	passwordHash string
 }
 
@@ -264,8 +267,13 @@ func tokenHash(tok string) []byte {
 	return s[:]
 }
 
-// IssueToken creates a bearer token for a user; only its hash is stored.
+// IssueToken creates a bearer token for a user, with everything its
+// person may do; only its hash is stored.
 func (p *Portal) IssueToken(ctx context.Context, userID int64, kind, name string, ttl time.Duration) (string, error) {
+	return p.issueToken(ctx, userID, kind, name, ttl, ScopeAdmin)
+}
+
+func (p *Portal) issueToken(ctx context.Context, userID int64, kind, name string, ttl time.Duration, scope string) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	tok := "pd_" + base64.RawURLEncoding.EncodeToString(b)
@@ -274,8 +282,8 @@ func (p *Portal) IssueToken(ctx context.Context, userID int64, kind, name string
 	if ttl > 0 {
 		exp = now.Add(ttl).Unix()
 	}
-	if _, err := p.q.Exec(ctx, "INSERT INTO tokens (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-		tokenHash(tok), userID, kind, name, now.Unix(), exp); err != nil {
+	if _, err := p.q.Exec(ctx, "INSERT INTO tokens (hash, user_id, kind, name, created_at, expires_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		tokenHash(tok), userID, kind, name, now.Unix(), exp, scope); err != nil {
 		return "", fmt.Errorf("store: issue token: %w", err)
 	}
 	return tok, nil
@@ -286,7 +294,7 @@ func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
 	hash := tokenHash(tok)
 	tu, err := p.ref.tokens.get(p.DB, string(hash), func() (tokenUser, error) {
 		var tu tokenUser
-		u, err := scanUser(tokenRow{p.q.QueryRow(ctx, tokenQuery, hash), &tu.expires})
+		u, err := scanUser(tokenRow{p.q.QueryRow(ctx, tokenQuery, hash), &tu.expires, &tu.scope})
 		tu.user = u
 		return tu, err
 	})
@@ -296,7 +304,35 @@ func (p *Portal) UserByToken(ctx context.Context, tok string) (*User, error) {
 	if err != nil || tu.expires != 0 && tu.expires <= p.Now().Unix() {
 		return nil, ErrNotFound
 	}
-	return copyUser(tu.user), nil
+	u := copyUser(tu.user)
+	u.Scope = tu.scope
+	return u, nil
+}
+
+// Token scopes: what a personal token may do of what its person may.
+const (
+	ScopeRead  = "read"  // read only
+	ScopeWrite = "write" // read and write tickets, but not the portal's set-up (admin-only routes)
+	ScopeAdmin = "admin" // everything its person may do (login tokens too)
+)
+
+// tokenUseEvery is how often a token's use is written down: its last use
+// is known to within this, and an API read stays a read in between.
+const tokenUseEvery = 5 * time.Minute
+
+// NoteTokenUse records when and from where a token was used, at most once
+// every few minutes per token.
+func (p *Portal) NoteTokenUse(ctx context.Context, tok, ip string) {
+	if p.writable() != nil {
+		return
+	}
+	hash := string(tokenHash(tok))
+	now := p.Now()
+	if last, ok := p.tokenUses.Load(hash); ok && now.Sub(last.(time.Time)) < tokenUseEvery {
+		return
+	}
+	p.tokenUses.Store(hash, now)
+	_, _ = p.q.Exec(ctx, "UPDATE tokens SET last_used_at = ?, last_ip = ? WHERE hash = ?", now.Unix(), ip, []byte(hash))
 }
 
 // TokenUser is the person a bearer token signs in, if they may use the
@@ -313,16 +349,17 @@ func (p *Portal) TokenUser(ctx context.Context, tok string) (*User, error) {
 }
 
 // tokenQuery reads a token's user and expiry ("u.id, u.email, …").
-var tokenQuery = "SELECT u." + strings.ReplaceAll(userCols, ", ", ", u.") + `, COALESCE(t.expires_at, 0)
+var tokenQuery = "SELECT u." + strings.ReplaceAll(userCols, ", ", ", u.") + `, COALESCE(t.expires_at, 0), t.scope
 	FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`
 
-// tokenRow scans a user and, after it, the token's expiry.
+// tokenRow scans a user and, after it, the token's expiry and scope.
 type tokenRow struct {
 	row     *sql.Row
 	expires *int64
+	scope   *string
 }
 
-func (r tokenRow) Scan(dest ...any) error { return r.row.Scan(append(dest, r.expires)...) }
+func (r tokenRow) Scan(dest ...any) error { return r.row.Scan(append(dest, r.expires, r.scope)...) }
 
 // RevokeToken deletes a bearer token.
 func (p *Portal) RevokeToken(ctx context.Context, tok string) error {

@@ -517,7 +517,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request, rq *Requ
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, in.Name)
+	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, in)
 	if err != nil {
 		return err
 	}

@@ -95,9 +95,7 @@ type PasswordInput struct {
 }
 
 // TokenInput names a new personal token.
-type TokenInput struct {
-	Name string `json:"name"`
-}
+type TokenInput = portal.NewTokenInput
 
 // NewToken is a personal token, shown once.
 type NewToken struct {

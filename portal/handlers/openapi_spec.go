@@ -264,7 +264,7 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/password", Tag: "Profile", Summary: "Change one's password; every other session and token ends.", Who: signedIn,
 		Body: PasswordInput{}, Status: 204, Errors: []int{400, 401, 422, 429}},
 	{Method: "GET", Path: "/tokens", Tag: "Profile", Summary: "One's personal API tokens (tariffs with API access).", Who: staff, Status: 200, Resp: TokenList{}, Errors: []int{401, 403}},
-	{Method: "POST", Path: "/tokens", Tag: "Profile", Summary: "Create a personal token; it is shown once.", Who: staff,
+	{Method: "POST", Path: "/tokens", Tag: "Profile", Summary: "Create a personal token (scope: read, write — not the portal's set-up — or admin, the default; expires_in_days: 0 until revoked, at most 366); it is shown once. Its last use (to within minutes) and address are listed.", Who: staff,
 		Body: TokenInput{}, Status: 201, Resp: NewToken{}, Errors: []int{400, 401, 403, 422}},
 	{Method: "DELETE", Path: "/tokens/{id}", Tag: "Profile", Summary: "Revoke a personal token.", Who: staff, Status: 204, Errors: []int{401, 403, 404}},
 

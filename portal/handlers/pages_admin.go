@@ -268,7 +268,8 @@ func (s *Server) tokenSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if err := r.ParseForm(); err != nil {
 		return web.BadRequest("Bad form.")
 	}
-	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, r.PostForm.Get("token_name"))
+	days, _ := strconv.Atoi(r.PostForm.Get("token_days"))
+	tok, err := rq.P.CreatePersonalToken(r.Context(), rq.User, portal.NewTokenInput{Name: r.PostForm.Get("token_name"), Scope: r.PostForm.Get("token_scope"), ExpiresInDays: days})
 	if err != nil {
 		return s.profileFail(w, r, rq, err)
 	}

@@ -164,6 +164,10 @@ func (s *Server) h(fn HandlerFunc) http.Handler {
 			s.renderError(w, r, rq, err)
 			return
 		}
+		if rq.ViaToken && rq.User.Scope == portal.ScopeRead && web.Unsafe(r) && !strings.HasSuffix(r.URL.Path, "/logout") {
+			s.renderError(w, r, rq, errTokenScope("This token may only read: it needs the write or admin scope."))
+			return
+		}
 		if err := fn(w, r, rq); err != nil {
 			s.renderError(w, r, rq, err)
 		}
@@ -187,6 +191,11 @@ func (s *Server) user(fn HandlerFunc, roles ...string) http.Handler {
 			}
 			if !ok {
 				return web.ErrForbidden
+			}
+			// The portal's set-up (the routes for admins alone) needs a
+			// token of the admin scope.
+			if rq.ViaToken && len(roles) == 1 && roles[0] == portal.RoleAdmin && rq.User.Scope != portal.ScopeAdmin {
+				return errTokenScope("This token may not change the portal's set-up: it needs the admin scope.")
 			}
 		}
 		if rq.P.NeedsTwoFactor(r.Context(), rq.User) && !strings.HasPrefix(r.URL.Path, "/profile") {
@@ -228,6 +237,7 @@ func (s *Server) identify(r *http.Request, rq *Request) error {
 			return err
 		}
 		rq.User, rq.ViaToken = u, true
+		rq.P.NoteTokenUse(ctx, strings.TrimSpace(tok), web.Info(r).IP)
 		return nil
 	}
 	c, err := r.Cookie(portal.SessionCookie)
@@ -434,4 +444,9 @@ func (s *Server) Routes() []Route {
 // and a cookie scoped to its path.
 func formGuard(rq *Request) web.CSRF {
 	return web.CSRF{Key: rq.P.CookieKey(), Cookie: "pd_form", Path: rq.Base + "/"}
+}
+
+// errTokenScope refuses what a token's scope does not cover.
+func errTokenScope(msg string) error {
+	return &web.Error{Status: http.StatusForbidden, Code: "token_scope", Message: msg}
 }
