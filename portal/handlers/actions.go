@@ -89,12 +89,7 @@ func (s *Server) renderActions(w http.ResponseWriter, r *http.Request, rq *Reque
 	if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Workflow actions", d))
-	pg.Nav = "actions"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_actions", pg)
+	return s.renderPage(w, r, rq, status, "admin_actions", "Workflow actions", "actions", d, fix)
 }
 
 func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -40,12 +40,7 @@ func (s *Server) renderCanned(w http.ResponseWriter, r *http.Request, rq *Reques
 	if err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Canned replies", &CannedData{Replies: list, EditID: -1}))
-	pg.Nav = "canned"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "canned", pg)
+	return s.renderPage(w, r, rq, status, "canned", "Canned replies", "canned", &CannedData{Replies: list, EditID: -1}, fix)
 }
 
 func (s *Server) cannedPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -58,12 +58,7 @@ func (s *Server) renderForms(w http.ResponseWriter, r *http.Request, rq *Request
 	if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Forms", d))
-	pg.Nav = "form"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_forms", pg)
+	return s.renderPage(w, r, rq, status, "admin_forms", "Forms", "form", d, fix)
 }
 
 func (s *Server) formsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -68,12 +68,7 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, rq *Reques
 		return err
 	}
 	d.Default, _ = strconv.ParseInt(rq.P.Setting(ctx, "default_group", "0"), 10, 64)
-	pg := s.withFlash(r, rq, s.page(r, rq, "Groups", d))
-	pg.Nav = "groups"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_groups", pg)
+	return s.renderPage(w, r, rq, status, "admin_groups", "Groups", "groups", d, fix)
 }
 
 func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -245,12 +245,7 @@ func (s *Server) renderKBEdit(w http.ResponseWriter, r *http.Request, rq *Reques
 			return err
 		}
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Article", d))
-	pg.Nav = "kb"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "kb_edit", pg)
+	return s.renderPage(w, r, rq, status, "kb_edit", "Article", "kb", d, fix)
 }
 
 func (s *Server) kbEdit(w http.ResponseWriter, r *http.Request, rq *Request) error {

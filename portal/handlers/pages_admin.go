@@ -439,12 +439,7 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, rq *Request,
 		return err
 	}
 	d := &FormData{Fields: fields, Types: portal.FieldTypes, Designer: rq.P.Plan().Designer, Preamble: rq.P.Setting(r.Context(), "preamble", "")}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Questionnaire", d))
-	pg.Nav = "form"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_form", pg)
+	return s.renderPage(w, r, rq, status, "admin_form", "Questionnaire", "form", d, fix)
 }
 
 func (s *Server) formPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -57,12 +57,7 @@ func (s *Server) renderWorkTypes(w http.ResponseWriter, r *http.Request, rq *Req
 	if err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Price list", &WorkTypesData{Types: types, Timing: rq.P.Plan().Timing, Money: s.money()}))
-	pg.Nav = "work"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_work_types", pg)
+	return s.renderPage(w, r, rq, status, "admin_work_types", "Price list", "work", &WorkTypesData{Types: types, Timing: rq.P.Plan().Timing, Money: s.money()}, fix)
 }
 
 func (s *Server) workTypesPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

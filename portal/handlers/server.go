@@ -450,3 +450,15 @@ func formGuard(rq *Request) web.CSRF {
 func errTokenScope(msg string) error {
 	return &web.Error{Status: http.StatusForbidden, Code: "token_scope", Message: msg}
 }
+
+// renderPage renders template tpl titled title with data, the flash the
+// address carries, its menu entry nav marked, and fix applied (a failed
+// form's values and errors).
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, rq *Request, status int, tpl, title, nav string, data any, fix func(*templates.Page)) error {
+	pg := s.withFlash(r, rq, s.page(r, rq, title, data))
+	pg.Nav = nav
+	if fix != nil {
+		fix(pg)
+	}
+	return s.tpl.Render(w, status, tpl, pg)
+}

@@ -105,12 +105,7 @@ func (s *Server) renderSLA(w http.ResponseWriter, r *http.Request, rq *Request, 
 	if d.Groups, err = rq.P.GroupNames(ctx); err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Service levels", d))
-	pg.Nav = "sla"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_sla", pg)
+	return s.renderPage(w, r, rq, status, "admin_sla", "Service levels", "sla", d, fix)
 }
 
 func (s *Server) slaPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -60,12 +60,7 @@ func (s *Server) renderAutomation(w http.ResponseWriter, r *http.Request, rq *Re
 	if d.Tags, err = rq.P.Tags(ctx); err != nil {
 		return err
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Automation", d))
-	pg.Nav = "automation"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_automation", pg)
+	return s.renderPage(w, r, rq, status, "admin_automation", "Automation", "automation", d, fix)
 }
 
 func (s *Server) automationPage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -133,12 +133,7 @@ func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, rq *Requ
 		}
 		d.Deliveries[h.ID] = list[:min(len(list), 10)]
 	}
-	pg := s.withFlash(r, rq, s.page(r, rq, "Webhooks", d))
-	pg.Nav = "webhooks"
-	if fix != nil {
-		fix(pg)
-	}
-	return s.tpl.Render(w, status, "admin_webhooks", pg)
+	return s.renderPage(w, r, rq, status, "admin_webhooks", "Webhooks", "webhooks", d, fix)
 }
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
