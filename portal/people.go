@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"portaldesk/portal/sqlitedb"
 	"portaldesk/portal/throttle"
 	"strings"
@@ -161,11 +162,32 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 
 // Users lists the portal's people, staff first; role filters when not empty.
 func (p *Portal) Users(ctx context.Context, role string) ([]*User, error) {
+	return p.FindUsers(ctx, UserFilter{Role: role})
+}
+
+// UserFilter narrows FindUsers; zero values filter nothing.
+type UserFilter struct {
+	Role       string
+	ExternalID string
+	Org        int64
+}
+
+// FindUsers lists the people f matches, staff first.
+func (p *Portal) FindUsers(ctx context.Context, f UserFilter) ([]*User, error) {
 	q := "SELECT " + userCols + " FROM users"
+	var where []string
 	var args []any
-	if role != "" {
-		q += " WHERE role = ?"
-		args = append(args, role)
+	if f.Role != "" {
+		where, args = append(where, "role = ?"), append(args, f.Role)
+	}
+	if f.ExternalID != "" {
+		where, args = append(where, "external_id = ?"), append(args, strings.TrimSpace(f.ExternalID))
+	}
+	if f.Org != 0 {
+		where, args = append(where, "org_id = ?"), append(args, f.Org)
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	rows, err := p.q.Query(ctx, q+" ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id", args...)
 	if err != nil {
@@ -193,20 +215,36 @@ type UserChange struct {
 	Name    *string `json:"name"`
 	Surname *string `json:"surname"`
 	Email   *string `json:"email"` // their sign-in: the old address is told
+	// The record staff keep (operators too, of clients): the client's
+	// organisation (its id or name; "" for none), an integration's id
+	// ("" clears it) and custom fields by name (only those named change).
+	Organization *string        `json:"organization"`
+	ExternalID   *string        `json:"external_id"`
+	Fields       map[string]any `json:"fields"`
 }
 
-// ChangeUser activates, deactivates or promotes a user (admins only).
+// recordOnly: the change touches only the record staff keep.
+func (ch *UserChange) recordOnly() bool {
+	return ch.Active == nil && ch.Role == nil && ch.Name == nil && ch.Surname == nil && ch.Email == nil
+}
+
+// ChangeUser activates, deactivates or promotes a user (admins only), or
+// changes the record kept about them (admins; operators of clients).
 func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserChange) (*User, error) {
-	if actor.Role != RoleAdmin {
+	if actor.Role != RoleAdmin && !(actor.IsStaff() && ch.recordOnly()) {
 		return nil, ErrForbidden
 	}
 	u, err := p.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if u.ID == actor.ID {
+	if actor.Role != RoleAdmin && u.Role != RoleClient {
+		return nil, ErrForbidden
+	}
+	if u.ID == actor.ID && !ch.recordOnly() {
 		return nil, &FieldErrors{Message: "You cannot change your own account here."}
 	}
+	rec, errs := p.userRecord(ctx, u, ch)
 	role, active := u.Role, u.Active
 	person := NewPerson{Name: u.Name, Surname: u.Surname, Email: u.Email}
 	if ch.Name != nil {
@@ -218,7 +256,8 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 	if ch.Email != nil {
 		person.Email = *ch.Email
 	}
-	if errs := person.validate(); len(errs) > 0 {
+	maps.Copy(errs, person.validate())
+	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
 	emailChanged := !strings.EqualFold(person.Email, u.Email)
@@ -238,8 +277,11 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		}
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
-		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, name = ?, surname = ?, email = ? WHERE id = ?",
-			role, active, person.Name, person.Surname, person.Email, id); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, name = ?, surname = ?, email = ?, org_id = ?, external_id = ?, fields = ? WHERE id = ?",
+			role, active, person.Name, person.Surname, person.Email, rec.org, rec.externalID, rec.fields, id); err != nil {
+			if sqlitedb.IsUniqueViolation(err) && strings.Contains(err.Error(), "external_id") {
+				return &FieldErrors{Fields: map[string]string{"external_id": "Another person has this external id."}}
+			}
 			if sqlitedb.IsUniqueViolation(err) {
 				return &FieldErrors{Fields: map[string]string{"email": "A user with this email already exists."}}
 			}
@@ -263,6 +305,61 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		p.kickOutbox()
 	}
 	return p.UserByID(ctx, id)
+}
+
+// userRecord is the record staff keep about u as ch leaves it, ready
+// for the row, with errors by field.
+type userRec struct {
+	org, externalID any
+	fields          string
+}
+
+func (p *Portal) userRecord(ctx context.Context, u *User, ch UserChange) (userRec, map[string]string) {
+	errs := map[string]string{}
+	var rec userRec
+	org := u.Org
+	if ch.Organization != nil {
+		id, err := p.findOrg(ctx, *ch.Organization)
+		switch {
+		case err != nil:
+			errs["organization"] = "No such organisation."
+		case id != 0 && u.Role != RoleClient:
+			errs["organization"] = "Only clients belong to organisations."
+		default:
+			org = id
+		}
+	}
+	if org != 0 {
+		rec.org = org
+	}
+	ext := u.ExternalID
+	if ch.ExternalID != nil {
+		v, msg := externalID(*ch.ExternalID)
+		switch {
+		case msg != "":
+			errs["external_id"] = msg
+		case v == nil:
+			ext = ""
+		default:
+			ext = *v
+		}
+	}
+	if ext != "" {
+		rec.externalID = ext
+	}
+	vals := u.FieldValues()
+	if len(ch.Fields) > 0 {
+		if u.Role != RoleClient {
+			errs["fields"] = "Only clients have these fields."
+		} else if defs, err := p.RecordFields(ctx, TargetClient, false); err != nil {
+			errs["fields"] = "The fields could not be read; try again."
+		} else {
+			applyRecordFields(defs, vals, ch.Fields, errs)
+		}
+	}
+	b, _ := json.Marshal(vals)
+	rec.fields = string(b)
+	return rec, errs
 }
 
 // ResendInvitation mails a person who has never signed in their

@@ -262,4 +262,4 @@ func (p *Portal) Close() error { return p.DB.Close() }
 
 // refTables are the tables whose rows the portal keeps in memory between
 // requests: settings, people (and their tokens), statuses and the price list.
-var refTables = []string{"settings", "users", "tokens", "statuses", "work_types", "mail_templates", "tags", "triggers", "actions"}
+var refTables = []string{"settings", "users", "tokens", "statuses", "work_types", "mail_templates", "tags", "triggers", "actions", "record_fields"}

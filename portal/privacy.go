@@ -163,7 +163,7 @@ func (p *Portal) ErasePerson(ctx context.Context, actor *User, id int64) error {
 			}
 		}
 		for _, q := range []string{
-			"UPDATE users SET name = '" + ErasedName + "', surname = '', email = 'deleted-' || id || '@deleted.invalid', password_hash = '!', active = 0, lang = '', notify = '{}', totp_secret = '', totp_step = 0, last_login_at = NULL WHERE id = ?",
+			"UPDATE users SET name = '" + ErasedName + "', surname = '', email = 'deleted-' || id || '@deleted.invalid', password_hash = '!', active = 0, lang = '', notify = '{}', totp_secret = '', totp_step = 0, last_login_at = NULL, fields = '{}', external_id = NULL, org_id = NULL WHERE id = ?",
 			"DELETE FROM sessions WHERE user_id = ?",
 			"DELETE FROM tokens WHERE user_id = ?",
 			"DELETE FROM recovery_codes WHERE user_id = ?",

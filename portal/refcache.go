@@ -95,18 +95,19 @@ func (c *cached[T]) get(d stamper, load func() (T, error)) (T, error) {
 
 // refCache is a portal's reference data in memory.
 type refCache struct {
-	settings  cached[map[string]string]
-	statuses  cached[[]Status]
-	staff     cached[[]*User]
-	workTypes cached[[]WorkType] // the active ones
-	tags      cached[[]Tag]
-	triggers  cached[[]Trigger] // the active ones, in order
-	actions   cached[[]Action]  // the workflow's actions, the built-in steps among them
-	users     keyed[int64, *User]
-	tokens    keyed[string, tokenUser]
-	ranks     keyed[[2]int64, int]           // (0 for an admin else 1, user id) -> staff before them
-	templates keyed[[2]string, MailTemplate] // (kind, lang) -> the wording mail is rendered from
-	notify    keyed[int64, string]           // user id -> their own notification choices, as stored (JSON)
+	settings     cached[map[string]string]
+	statuses     cached[[]Status]
+	staff        cached[[]*User]
+	workTypes    cached[[]WorkType] // the active ones
+	tags         cached[[]Tag]
+	triggers     cached[[]Trigger] // the active ones, in order
+	actions      cached[[]Action]  // the workflow's actions, the built-in steps among them
+	recordFields cached[[]*RecordField]
+	users        keyed[int64, *User]
+	tokens       keyed[string, tokenUser]
+	ranks        keyed[[2]int64, int]           // (0 for an admin else 1, user id) -> staff before them
+	templates    keyed[[2]string, MailTemplate] // (kind, lang) -> the wording mail is rendered from
+	notify       keyed[int64, string]           // user id -> their own notification choices, as stored (JSON)
 	// cookies keeps what session cookies stand for (sessions.go): a
 	// browser's cookie is verified (HMAC and age), decoded and looked up
 	// once per refTTL rather than on every request. Only cookies that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"portaldesk/portal/sqlitedb"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ type Ticket struct {
 	Tags            []Tag    `json:"tags"`
 	MergedInto      int64    `json:"merged_into,omitempty"` // the ticket this one was merged into
 	Form            *FormRef `json:"form,omitempty"`        // the front door it came through
+	ExternalID      string   `json:"external_id,omitempty"` // an integration's id for it (staff see it)
 	tagIDs          string   // as the row carries them, until read as Tags
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
@@ -171,6 +173,8 @@ type NewTicket struct {
 	// Also are errors of the request's other fields (the widget's name and
 	// address), answered together with the questionnaire's.
 	Also map[string]string
+	// ExternalID is an integration's id for the ticket (staff only).
+	ExternalID string
 }
 
 // Where tickets come from.
@@ -244,6 +248,12 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 			errs["priority"] = "Choose low, normal, high or urgent."
 		}
 	}
+	extID, msg := externalID(in.ExternalID)
+	if msg != "" {
+		errs["external_id"] = msg
+	} else if extID != nil && !actor.IsStaff() {
+		errs["external_id"] = "Only staff give tickets external ids."
+	}
 	clientID := actor.ID
 	if in.ClientID != 0 && in.ClientID != actor.ID {
 		if !actor.IsStaff() {
@@ -265,9 +275,12 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if source == "" {
 			source = SourceWeb
 		}
-		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at, source)
-			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?, ?)`,
-			subject, description, clientID, prio, now, now, now, source)
+		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at, source, external_id)
+			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?, ?, ?)`,
+			subject, description, clientID, prio, now, now, now, source, extID)
+		if sqlitedb.IsUniqueViolation(err) {
+			return &FieldErrors{Fields: map[string]string{"external_id": "Another ticket has this external id."}}
+		}
 		if err != nil {
 			return err
 		}
@@ -356,7 +369,7 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	COALESCE(t.group_id, 0), COALESCE(g.name, ''),
 	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0, COALESCE(t.next_response_due, 0),
 	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0),
-	COALESCE(t.form_id, 0), COALESCE((SELECT name FROM forms WHERE id = t.form_id), '')`
+	COALESCE(t.form_id, 0), COALESCE((SELECT name FROM forms WHERE id = t.form_id), ''), COALESCE(t.external_id, '')`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
 // copy of it, so that a ticket nobody is copied on (most) costs no more.
@@ -376,7 +389,7 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
 		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName,
-		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto, &formID, &formName}
+		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto, &formID, &formName, &t.ExternalID}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
@@ -435,6 +448,7 @@ func (p *Portal) ticket(ctx context.Context, actor *User, number int64, query st
 	t.Tags = p.tagsByIDs(ctx, t.tagIDs)
 	if !actor.IsStaff() {
 		t.SLA = p.slaForClients(ctx, t.SLA)
+		t.ExternalID = ""
 	}
 	if copied {
 		if t.Participants, err = p.participants(ctx, number); err != nil {
@@ -477,7 +491,9 @@ type TicketFilter struct {
 	Unread      bool   // staff: only tickets with something they have not seen
 	Sort        string // activity (default), created, number, priority
 	Asc         bool
-	Page        int // from 1
+	Page        int    // from 1
+	ExternalID  string // staff: the ticket an integration knows by this id
+	Org         int64  // staff: tickets of an organisation's clients
 }
 
 // TicketPageSize is the number of rows of the tickets table per page.
@@ -587,6 +603,12 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 	if f.Tag != "" && actor.IsStaff() {
 		cond, a := tagFilter(f.Tag)
 		where, args = append(where, cond), append(args, a...)
+	}
+	if f.Org != 0 && actor.IsStaff() {
+		where, args = append(where, "t.client_id IN (SELECT id FROM users WHERE org_id = ?)"), append(args, f.Org)
+	}
+	if f.ExternalID != "" && actor.IsStaff() {
+		where, args = append(where, "t.external_id = ?"), append(args, strings.TrimSpace(f.ExternalID))
 	}
 	if f.Client != 0 && actor.IsStaff() {
 		where = append(where, "t.client_id = ?")
@@ -706,6 +728,7 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		t.Tags = p.tagsByIDs(ctx, t.tagIDs) // once the rows are closed: the tags may be read
 		if !actor.IsStaff() {
 			t.SLA = p.slaForClients(ctx, t.SLA)
+			t.ExternalID = ""
 		}
 	}
 	if len(list.Tickets) > TicketPageSize {
@@ -758,4 +781,17 @@ func (p *Portal) TicketCount(ctx context.Context) (int64, error) {
 	var n int64
 	err := p.q.QueryRow(ctx, "SELECT COUNT(*) FROM tickets").Scan(&n)
 	return n, err
+}
+
+// externalID checks an integration's id: nil for "" (none), else at most
+// 100 characters on one line.
+func externalID(s string) (*string, string) {
+	s = strings.TrimSpace(Line(s))
+	switch {
+	case s == "":
+		return nil, ""
+	case utf8.RuneCountInString(s) > 100:
+		return nil, "At most 100 characters."
+	}
+	return &s, ""
 }

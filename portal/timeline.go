@@ -3,11 +3,14 @@ package portal
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"portaldesk/portal/sqlitedb"
 )
 
 // Entry kinds of a ticket's timeline.
@@ -277,6 +280,9 @@ type TicketChange struct {
 	Assignee *int64    // 0 unassigns
 	Group    *string   // a group's id or name; "" or "none" takes it out of its group
 	Tags     *[]string // the ticket's tags, all of them (new ones are made)
+	// ExternalID is an integration's id for the ticket ("" clears it); it
+	// changes no activity and tells nobody.
+	ExternalID *string
 }
 
 // UpdateTicket changes status, priority or assignee, recording each change
@@ -388,6 +394,17 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			}
 		}
 	}
+	var extID *string
+	extChanged := false
+	if ch.ExternalID != nil {
+		v, msg := externalID(*ch.ExternalID)
+		switch {
+		case msg != "":
+			errs["external_id"] = msg
+		case (v == nil && t.ExternalID != "") || (v != nil && *v != t.ExternalID):
+			extID, extChanged = v, true
+		}
+	}
 	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
@@ -402,11 +419,20 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			}
 		}
 	}
-	if len(sets) == 0 && ch.Tags == nil {
+	if len(sets) == 0 && ch.Tags == nil && !extChanged {
 		return t, nil
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
 		events := slices.Clone(events)
+		if extChanged {
+			_, err := tp.q.Exec(ctx, "UPDATE tickets SET external_id = ?, updated_at = ? WHERE id = ?", extID, now, number)
+			if sqlitedb.IsUniqueViolation(err) {
+				return &FieldErrors{Fields: map[string]string{"external_id": "Another ticket has this external id."}}
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if ch.Tags != nil {
 			tagEvents, err := tp.setTags(ctx, number, *ch.Tags, actor.FullName())
 			if err != nil {
@@ -415,6 +441,9 @@ func (p *Portal) UpdateTicket(ctx context.Context, actor *User, number int64, ch
 			events = append(events, tagEvents...)
 		}
 		if len(events) == 0 && len(sets) == 0 {
+			if extChanged {
+				return nil // only the integration's id: no activity, nobody told
+			}
 			return errNothingChanged
 		}
 		sets = append(sets, "updated_at = ?", "last_activity_at = ?")
@@ -602,6 +631,13 @@ type ClientCard struct {
 	Email   string    `json:"email"`
 	Tickets int       `json:"tickets"` // all of the client's tickets, this one included
 	Recent  []*Ticket `json:"recent"`  // up to five others, latest activity first: number, subject, status, activity
+	// What staff keep about the client and their organisation.
+	Organization *OrgRef            `json:"organization,omitempty"`
+	ExternalID   string             `json:"external_id,omitempty"`
+	Fields       []RecordFieldValue `json:"fields,omitempty"`
+	OrgFields    []RecordFieldValue `json:"organization_fields,omitempty"`
+	// FieldValues are the client's fields by name, for the form that edits them.
+	FieldValues map[string]string `json:"-"`
 }
 
 // clientCard reads the card of ticket t's client: two small reads of the
@@ -612,8 +648,27 @@ func (p *Portal) clientCard(ctx context.Context, actor *User, t *Ticket) (*Clien
 	if s := actor.scopeSQL(); s != "" {
 		scope = " AND " + s // a limited operator hears only of what they may see
 	}
-	if err := p.q.QueryRow(ctx, "SELECT email, (SELECT COUNT(*) FROM tickets t WHERE t.client_id = u.id"+scope+") FROM users u WHERE id = ?", t.Client.ID).Scan(&c.Email, &c.Tickets); err != nil {
+	var org OrgRef
+	var fields, orgFields string
+	if err := p.q.QueryRow(ctx, `SELECT u.email, (SELECT COUNT(*) FROM tickets t WHERE t.client_id = u.id`+scope+`),
+		COALESCE(u.org_id, 0), COALESCE(o.name, ''), u.fields, COALESCE(o.fields, '{}'), COALESCE(u.external_id, '')
+		FROM users u LEFT JOIN organizations o ON o.id = u.org_id WHERE u.id = ?`, t.Client.ID).Scan(&c.Email, &c.Tickets, &org.ID, &org.Name, &fields, &orgFields, &c.ExternalID); err != nil {
 		return nil, fmt.Errorf("store: client card: %w", err)
+	}
+	if org.ID != 0 {
+		c.Organization = &org
+	}
+	c.FieldValues = map[string]string{}
+	_ = json.Unmarshal([]byte(fields), &c.FieldValues)
+	if defs, err := p.RecordFields(ctx, TargetClient, false); err == nil {
+		c.Fields = recordValues(defs, c.FieldValues)
+	}
+	if org.ID != 0 && orgFields != "{}" {
+		vals := map[string]string{}
+		_ = json.Unmarshal([]byte(orgFields), &vals)
+		if defs, err := p.RecordFields(ctx, TargetOrg, false); err == nil {
+			c.OrgFields = recordValues(defs, vals)
+		}
 	}
 	if c.Tickets < 2 {
 		return c, nil

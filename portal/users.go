@@ -1,11 +1,13 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -52,6 +54,12 @@ type User struct {
 	// never see. Admins see everything. See groups.go.
 	AccessGroups   []int64 `json:"access_groups,omitempty"`
 	HiddenStatuses []int64 `json:"hidden_statuses,omitempty"`
+	// Org is the client's organisation (0: none); ExternalID an
+	// integration's id for them. Staff see both, and the client's fields.
+	Org        int64           `json:"organization,omitempty"`
+	ExternalID string          `json:"external_id,omitempty"`
+	Fields     json.RawMessage `json:"fields,omitempty"` // custom field name → value
+	fields     string          // as stored
 	// ListMode is how the person sees the tickets list: ListTable,
 	// ListCompact or ListSplit.
 	ListMode string `json:"list_mode"`
@@ -87,20 +95,42 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses, list_mode"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses, list_mode, org_id, external_id, fields"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	var last, bounced sql.NullInt64
+	var last, bounced, org sql.NullInt64
+	var ext sql.NullString
 	var groups, hidden string
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce,
-		&u.Present, &groups, &hidden, &u.ListMode)
+		&u.Present, &groups, &hidden, &u.ListMode, &org, &ext, &u.fields)
+	u.Org, u.ExternalID = org.Int64, ext.String
 	u.LastLoginAt, u.BouncedAt = last.Int64, bounced.Int64
+	if u.fields != "{}" && u.fields != "" {
+		u.Fields = json.RawMessage(u.fields)
+	}
 	u.AccessGroups, u.HiddenStatuses = parseIDs(groups), parseIDs(hidden)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	return u, err
+}
+
+// FieldValues are the client's custom fields by name, a map of their own.
+func (u *User) FieldValues() map[string]string {
+	m := map[string]string{}
+	_ = json.Unmarshal([]byte(cmp.Or(u.fields, "{}")), &m)
+	return m
+}
+
+// Self is the person as they see themselves: a client does not see the
+// record staff keep about them.
+func (u *User) Self() *User {
+	c := *u
+	if !c.IsStaff() {
+		c.ExternalID, c.Fields = "", nil
+	}
+	return &c
 }
 
 // ErrEmailTaken is returned when a user with that email already exists.
@@ -121,6 +151,15 @@ func (p *Portal) InsertUser(ctx context.Context, u *User, hash string) error {
 	u.ID, _ = res.LastInsertId()
 	u.Active = true
 	if u.Role == RoleClient {
+		// A client mailing from an organisation's domain joins it.
+		if _, err := p.q.Exec(ctx, "UPDATE users SET org_id = COALESCE(org_id, "+orgForEmail+") WHERE id = ?2", u.Email, u.ID); err != nil {
+			return fmt.Errorf("store: insert user: %w", err)
+		}
+		var org sql.NullInt64
+		if err := p.q.QueryRow(ctx, "SELECT org_id FROM users WHERE id = ?", u.ID).Scan(&org); err != nil {
+			return fmt.Errorf("store: insert user: %w", err)
+		}
+		u.Org = org.Int64
 		return p.emit(ctx, HookClient, func() (any, error) {
 			return map[string]any{"client": &Person{ID: u.ID, Name: u.FullName(), Email: u.Email}}, nil
 		})

@@ -108,10 +108,11 @@ func FilterFromQuery(q url.Values) TicketFilter {
 	action, _ := strconv.ParseInt(q.Get("action"), 10, 64)
 	actionBy, _ := strconv.ParseInt(q.Get("action_by"), 10, 64)
 	form, _ := strconv.ParseInt(q.Get("form"), 10, 64)
-	return TicketFilter{Form: form, Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"),
+	org, _ := strconv.ParseInt(q.Get("organization"), 10, 64)
+	return TicketFilter{Org: org, Form: form, Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"),
 		Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Tag: q.Get("tag"), Priority: q.Get("priority"),
 		Query: q.Get("q"), Unread: q.Get("unread") == "1", Following: q.Get("following") == "1", SLA: q.Get("sla"),
-		Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page}
+		Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page, ExternalID: q.Get("external_id")}
 }
 
 // Views are the views actor sees — the built-in ones they have not hidden,

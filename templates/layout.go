@@ -177,7 +177,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks":
+		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks", "record-fields":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -198,6 +198,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/mail", "mail", "Mail")
 		w.Raw("\n")
 		link("/admin/webhooks", "webhooks", "Webhooks")
+		w.Raw("\n")
+		link("/admin/record-fields", "record-fields", "Client fields")
 		w.Raw("\n")
 		link("/admin/subscription", "subscription", "Subscription")
 		w.Raw("\n")

@@ -20,7 +20,7 @@ func (s *Server) actionRoutes(m, api *mux.Router) {
 	m.Handle("/admin/actions", s.user(s.actionsPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/actions", s.user(s.actionSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/actions/{id:[0-9]+}", s.user(s.actionSubmit, portal.RoleAdmin)).Methods("POST")
-	m.Handle("/admin/actions/{id:[0-9]+}/delete", s.user(s.actionDeleteSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/actions/{id:[0-9]+}/delete", s.user(pageDelete((*portal.Portal).DeleteAction, "/admin/actions", "The action is deleted; what it did stays in the tickets' history."), portal.RoleAdmin)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/actions/{id:[0-9]+}", s.user(s.performSubmit)).Methods("POST")
 	api.Handle("/actions", s.user(s.apiActions, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/actions", s.user(s.apiSaveAction, portal.RoleAdmin)).Methods("POST")
@@ -161,13 +161,6 @@ func (s *Server) actionSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 			func(pg *templates.Page) { pg.Data.(*ActionsData).EditID = id })
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/actions", "The action is saved."))
-}
-
-func (s *Server) actionDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteAction(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/admin/actions", "The action is deleted; what it did stays in the tickets' history."))
 }
 
 // performSubmit performs an action from the ticket page.

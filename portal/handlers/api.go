@@ -23,7 +23,7 @@ func (s *Server) apiRoutes(api *mux.Router) {
 	api.Handle("/password/reset", s.h(s.apiReset)).Methods("POST")
 	api.Handle("/users", s.user(s.apiUsers, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/users", s.user(s.apiInvite, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
-	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, portal.RoleAdmin)).Methods("PATCH")
+	api.Handle("/users/{id:[0-9]+}", s.user(s.apiChangeUser, portal.RoleAdmin, portal.RoleOperator)).Methods("PATCH")
 	api.Handle("/users/{id:[0-9]+}/invite", s.user(s.apiInviteAgain, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
 	api.Handle("/form", s.user(s.apiForm)).Methods("GET")
 	api.Handle("/form", s.user(s.apiPutForm, portal.RoleAdmin)).Methods("PUT")
@@ -78,7 +78,9 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request
 }
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	users, err := rq.P.Users(r.Context(), r.URL.Query().Get("role"))
+	q := r.URL.Query()
+	org, _ := strconv.ParseInt(q.Get("organization"), 10, 64)
+	users, err := rq.P.FindUsers(r.Context(), portal.UserFilter{Role: q.Get("role"), ExternalID: q.Get("external_id"), Org: org})
 	if err != nil {
 		return err
 	}
@@ -189,26 +191,6 @@ func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request, rq *Request)
 	return nil
 }
 
-func stringify(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		if x {
-			return "yes"
-		}
-		return ""
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case json.Number:
-		return x.String()
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	var in NewTicketInput
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
@@ -218,9 +200,9 @@ func (s *Server) apiCreateTicket(w http.ResponseWriter, r *http.Request, rq *Req
 	}
 	vals := map[string]string{}
 	for k, v := range in.Fields {
-		vals[k] = stringify(v)
+		vals[k] = portal.AnswerString(v)
 	}
-	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client, Form: in.Form})
+	t, err := rq.P.CreateTicket(r.Context(), rq.User, portal.NewTicket{Values: vals, Priority: in.Priority, ClientID: in.Client, Form: in.Form, ExternalID: in.ExternalID})
 	if err != nil {
 		return err
 	}
@@ -263,7 +245,7 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
-		s := stringify(v)
+		s := portal.AnswerString(v)
 		return &s, nil
 	}
 	var err error
@@ -275,6 +257,9 @@ func (s *Server) apiPatchTicket(w http.ResponseWriter, r *http.Request, rq *Requ
 	}
 	if ch.Group, err = str("group"); err != nil { // an id, a name, or null for none
 		return web.BadRequest("group: %v", err)
+	}
+	if ch.ExternalID, err = str("external_id"); err != nil { // null or "" clears it
+		return web.BadRequest("external_id: %v", err)
 	}
 	if raw, ok := in["tags"]; ok {
 		var tags []string

@@ -47,6 +47,8 @@ type NewTicketInput struct {
 	Priority string         `json:"priority"`
 	Client   int64          `json:"client"`
 	Form     string         `json:"form,omitempty"` // a form's id or slug: its fields, group and priority
+	// ExternalID is an integration's id for the ticket (staff; unique).
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // TicketPatch changes a ticket (staff): a status id or name, a priority,
@@ -59,6 +61,8 @@ type TicketPatch struct {
 	Assignee any      `json:"assignee,omitempty"`
 	Group    any      `json:"group,omitempty"` // a group's id or name; null: no group
 	Tags     []string `json:"tags,omitempty"`  // all the ticket's tags; new names are made
+	// ExternalID: an integration's id for the ticket; "" clears it.
+	ExternalID *string `json:"external_id,omitempty"`
 }
 
 // BulkInput applies one change to several tickets, all or none.

@@ -174,6 +174,6 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request, rq *Request) 
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	web.WriteJSON(w, http.StatusOK, rq.User)
+	web.WriteJSON(w, http.StatusOK, rq.User.Self())
 	return nil
 }

@@ -18,7 +18,7 @@ func (s *Server) cannedRoutes(m, api *mux.Router) {
 	m.Handle("/canned", s.user(s.cannedPage, staff...)).Methods("GET")
 	m.Handle("/canned", s.user(s.cannedSubmit, staff...)).Methods("POST")
 	m.Handle("/canned/{id:[0-9]+}", s.user(s.cannedSubmit, staff...)).Methods("POST")
-	m.Handle("/canned/{id:[0-9]+}/delete", s.user(s.cannedDeleteSubmit, staff...)).Methods("POST")
+	m.Handle("/canned/{id:[0-9]+}/delete", s.user(pageDelete((*portal.Portal).DeleteCanned, "/canned", "The reply is deleted."), staff...)).Methods("POST")
 	api.Handle("/canned-replies", s.user(s.apiCanned, staff...)).Methods("GET")
 	api.Handle("/canned-replies", s.user(apiSave((*portal.Portal).SaveCanned), staff...)).Methods("POST")
 	api.Handle("/canned-replies/{id:[0-9]+}", s.user(apiSave((*portal.Portal).SaveCanned), staff...)).Methods("PATCH")
@@ -59,13 +59,6 @@ func (s *Server) cannedSubmit(w http.ResponseWriter, r *http.Request, rq *Reques
 			func(pg *templates.Page) { pg.Data.(*CannedData).EditID = id })
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/canned", "The reply is saved."))
-}
-
-func (s *Server) cannedDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteCanned(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/canned", "The reply is deleted."))
 }
 
 // apiCanned lists canned replies; for a ticket (?ticket=N), those for

@@ -18,7 +18,7 @@ func (s *Server) groupRoutes(m, api *mux.Router) {
 	m.Handle("/admin/groups", s.user(s.groupsPage, portal.RoleAdmin)).Methods("GET")
 	m.Handle("/admin/groups", s.user(s.groupSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/groups/{id:[0-9]+}", s.user(s.groupSubmit, portal.RoleAdmin)).Methods("POST")
-	m.Handle("/admin/groups/{id:[0-9]+}/delete", s.user(s.groupDeleteSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/groups/{id:[0-9]+}/delete", s.user(pageDelete((*portal.Portal).DeleteGroup, "/admin/groups", "The group is deleted; its tickets belong to no group now."), portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/groups/default", s.user(s.defaultGroupSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/access/{id:[0-9]+}", s.user(s.accessSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/presence", s.user(s.presenceSubmit, portal.RoleAdmin, portal.RoleOperator)).Methods("POST")
@@ -119,13 +119,6 @@ func (s *Server) groupSubmit(w http.ResponseWriter, r *http.Request, rq *Request
 			func(pg *templates.Page) { pg.Data.(*GroupsData).EditID = id })
 	}
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/groups", "The group is saved."))
-}
-
-func (s *Server) groupDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteGroup(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/admin/groups", "The group is deleted; its tickets belong to no group now."))
 }
 
 func (s *Server) defaultGroupSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {

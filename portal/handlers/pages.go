@@ -177,12 +177,13 @@ type TicketsData struct {
 	Spam     int    // staff: received mail held as spam
 	Groups   []portal.GroupRef
 	Tags     []portal.Tag
-	Views    []portal.View  // the saved and built-in views (counts come after, by script)
-	Current  string         // the table's filters now, as a query string (to save as a view)
-	Present  bool           // staff: at work (groups give them tickets)
-	picked   map[int64]bool // ticked for a bulk change that failed
-	now      int64          // for the rows' SLA due times
-	Mode     string         // the person's list mode: table, compact or split
+	Orgs     []portal.OrgRef // the organisations, to filter by (up to 500)
+	Views    []portal.View   // the saved and built-in views (counts come after, by script)
+	Current  string          // the table's filters now, as a query string (to save as a view)
+	Present  bool            // staff: at work (groups give them tickets)
+	picked   map[int64]bool  // ticked for a bulk change that failed
+	now      int64           // for the rows' SLA due times
+	Mode     string          // the person's list mode: table, compact or split
 }
 
 // listModeSubmit switches the tickets list between the table, the compact
@@ -210,7 +211,7 @@ func (s *Server) apiListMode(w http.ResponseWriter, r *http.Request, rq *Request
 	if err := rq.P.SetListMode(r.Context(), rq.User, in.Mode); err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, rq.User)
+	web.WriteJSON(w, http.StatusOK, rq.User.Self())
 	return nil
 }
 
@@ -260,6 +261,9 @@ func (s *Server) ticketsData(r *http.Request, rq *Request, query url.Values) (*t
 			return nil, err
 		}
 		if d.Tags, err = rq.P.Tags(ctx); err != nil {
+			return nil, err
+		}
+		if d.Orgs, err = rq.P.OrgNames(ctx); err != nil {
 			return nil, err
 		}
 		if d.Views, err = rq.P.Views(ctx, rq.User, false); err != nil {

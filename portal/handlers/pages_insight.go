@@ -424,7 +424,7 @@ func (s *Server) apiLogWork(w http.ResponseWriter, r *http.Request, rq *Request)
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	e, err := rq.P.LogWork(r.Context(), rq.User, number(r), portal.NewWork{WorkType: stringify(in.WorkType), Quantity: stringify(in.Quantity), Date: in.Date, Comment: in.Comment, Visible: in.Visible})
+	e, err := rq.P.LogWork(r.Context(), rq.User, number(r), portal.NewWork{WorkType: portal.AnswerString(in.WorkType), Quantity: portal.AnswerString(in.Quantity), Date: in.Date, Comment: in.Comment, Visible: in.Visible})
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.widgetRoutes(m, api)
 	s.kbImageRoutes(m, api)
 	s.webhookRoutes(m, api)
+	s.orgRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -862,6 +863,28 @@ func (d *TicketData) clientHTML(w *htmlw, pg *templates.Page) {
 		}
 	}
 	w.Raw("</p>\n")
+	if c.Organization != nil || len(c.Fields) > 0 || len(c.OrgFields) > 0 {
+		w.Raw(`<dl class="kv">`)
+		if o := c.Organization; o != nil {
+			w.Raw("<dt>")
+			w.T("Organisation")
+			w.Raw(`</dt><dd><a href="`, b, `/orgs/`, digits(o.ID), `">`)
+			w.Esc(o.Name)
+			w.Raw("</a></dd>")
+		}
+		for _, f := range append(slices.Clip(c.Fields), c.OrgFields...) {
+			w.Raw("<dt>")
+			w.Esc(f.Label)
+			w.Raw("</dt><dd>")
+			if f.Type == portal.FieldCheckbox {
+				w.T("yes")
+			} else {
+				w.Esc(f.Value)
+			}
+			w.Raw("</dd>")
+		}
+		w.Raw("</dl>\n")
+	}
 	if len(c.Recent) > 0 {
 		w.Raw(`<h3>`)
 		w.T("Other tickets")
@@ -875,5 +898,7 @@ func (d *TicketData) clientHTML(w *htmlw, pg *templates.Page) {
 	}
 	w.Raw(`<p><a href="`, b, `/tickets?client=`, digits(t.Client.ID), `">`)
 	w.Raw(templates.Escape(i18n.T(w.Lang, "All the client's tickets (%d)", c.Tickets)))
+	w.Raw(`</a><br><a href="`, b, `/people/`, digits(t.Client.ID), `">`)
+	w.T("The client's record")
 	w.Raw("</a></p>\n</div>\n")
 }

@@ -23,7 +23,7 @@ func (s *Server) triggerRoutes(m, api *mux.Router) {
 	m.Handle("/admin/automation/triggers/{id:[0-9]+}/delete", s.user(s.triggerDeleteSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/automation/tags", s.user(s.tagSubmit, portal.RoleAdmin)).Methods("POST")
 	m.Handle("/admin/automation/tags/{id:[0-9]+}", s.user(s.tagSubmit, portal.RoleAdmin)).Methods("POST")
-	m.Handle("/admin/automation/tags/{id:[0-9]+}/delete", s.user(s.tagDeleteSubmit, portal.RoleAdmin)).Methods("POST")
+	m.Handle("/admin/automation/tags/{id:[0-9]+}/delete", s.user(pageDelete((*portal.Portal).DeleteTag, "/admin/automation#tags", "The tag is deleted and taken off every ticket."), portal.RoleAdmin)).Methods("POST")
 	api.Handle("/tags", s.user(s.apiTags, portal.RoleAdmin, portal.RoleOperator)).Methods("GET")
 	api.Handle("/tags", s.user(s.apiSaveTag, portal.RoleAdmin)).Methods("POST")
 	api.Handle("/tags/{id:[0-9]+}", s.user(s.apiSaveTag, portal.RoleAdmin)).Methods("PATCH")
@@ -144,13 +144,6 @@ func (s *Server) tagSubmit(w http.ResponseWriter, r *http.Request, rq *Request) 
 	return redirect(w, r, flashURL(rq, rq.Base+"/admin/automation#tags", "The tag is saved."))
 }
 
-func (s *Server) tagDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteTag(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/admin/automation#tags", "The tag is deleted and taken off every ticket."))
-}
-
 func (s *Server) apiTags(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	tags, err := rq.P.Tags(r.Context())
 	if err != nil {
@@ -266,6 +259,17 @@ func apiPut[In, Out any](save func(*portal.Portal, context.Context, *portal.User
 }
 
 // apiDelete answers a DELETE of the resource at {id}: 204 once del did.
+// pageDelete answers a page's delete button: the thing deleted, then back
+// to the page at back with msg.
+func pageDelete(del func(*portal.Portal, context.Context, *portal.User, int64) error, back, msg string) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		if err := del(rq.P, r.Context(), rq.User, pathID(r)); err != nil {
+			return err
+		}
+		return redirect(w, r, flashURL(rq, rq.Base+back, msg))
+	}
+}
+
 func apiDelete(del func(*portal.Portal, context.Context, *portal.User, int64) error) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
 		if err := del(rq.P, r.Context(), rq.User, pathID(r)); err != nil {

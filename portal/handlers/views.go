@@ -18,7 +18,7 @@ func (s *Server) viewRoutes(m, api *mux.Router) {
 	m.Handle("/tickets/{n:[0-9]+}/follow", s.user(s.followSubmit, staff...)).Methods("POST")
 	m.Handle("/tickets/{n:[0-9]+}/unread", s.user(s.unreadSubmit, staff...)).Methods("POST")
 	m.Handle("/views", s.user(s.viewSubmit, staff...)).Methods("POST")
-	m.Handle("/views/{id:[0-9]+}/delete", s.user(s.viewDeleteSubmit, staff...)).Methods("POST")
+	m.Handle("/views/{id:[0-9]+}/delete", s.user(pageDelete((*portal.Portal).DeleteView, "/tickets", "The view is deleted."), staff...)).Methods("POST")
 	m.Handle("/views/counts", s.user(s.apiViews, staff...)).Methods("GET") // the table's panel fills its counts after it shows
 	api.Handle("/tickets/{n:[0-9]+}/follow", s.user(s.apiFollow, staff...)).Methods("POST", "DELETE")
 	api.Handle("/tickets/{n:[0-9]+}/unread", s.user(s.apiUnread, staff...)).Methods("POST")
@@ -118,13 +118,6 @@ func (s *Server) viewSubmit(w http.ResponseWriter, r *http.Request, rq *Request)
 func mustQuery(s string) url.Values {
 	q, _ := url.ParseQuery(s)
 	return q
-}
-
-func (s *Server) viewDeleteSubmit(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.DeleteView(r.Context(), rq.User, pathID(r)); err != nil {
-		return err
-	}
-	return redirect(w, r, flashURL(rq, rq.Base+"/tickets", "The view is deleted."))
 }
 
 func (s *Server) apiFollow(w http.ResponseWriter, r *http.Request, rq *Request) error {
