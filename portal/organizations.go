@@ -54,6 +54,7 @@ type OrgFilter struct {
 	Find       string // a part of the name, a tax id or a domain
 	ExternalID string
 	Page       int // from 1, OrgPageSize at a time
+	Sync       Sync
 }
 
 // OrgPageSize is how many organisations a page lists.
@@ -104,12 +105,23 @@ func (p *Portal) Organizations(ctx context.Context, actor *User, f OrgFilter) ([
 		args = append(args, like, find, "%,"+likeEscape(strings.ToLower(strings.TrimPrefix(find, "@")))+",%")
 	}
 	q := "SELECT " + orgCols + " FROM organizations o"
+	order := " ORDER BY o.name, o.id LIMIT ? OFFSET ?"
+	page, size := max(f.Page, 1), OrgPageSize
+	if f.Sync.On() {
+		cond, a, errs := f.Sync.where("o.updated_at", "o.id")
+		if errs != nil {
+			return nil, false, &FieldErrors{Fields: errs}
+		}
+		if cond != "" {
+			where, args = append(where, cond), append(args, a...)
+		}
+		order, page, size = " ORDER BY o.updated_at, o.id LIMIT ? OFFSET ?", 1, SyncPage
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	page := max(f.Page, 1)
-	q += " ORDER BY o.name, o.id LIMIT ? OFFSET ?"
-	rows, err := p.q.Query(ctx, q, append(args, OrgPageSize+1, (page-1)*OrgPageSize)...)
+	q += order
+	rows, err := p.q.Query(ctx, q, append(args, size+1, (page-1)*size)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: organizations: %w", err)
 	}
@@ -122,8 +134,8 @@ func (p *Portal) Organizations(ctx context.Context, actor *User, f OrgFilter) ([
 		}
 		out = append(out, o)
 	}
-	if len(out) > OrgPageSize {
-		return out[:OrgPageSize], true, rows.Err()
+	if len(out) > size {
+		return out[:size], true, rows.Err()
 	}
 	return out, false, rows.Err()
 }

@@ -162,7 +162,8 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 
 // Users lists the portal's people, staff first; role filters when not empty.
 func (p *Portal) Users(ctx context.Context, role string) ([]*User, error) {
-	return p.FindUsers(ctx, UserFilter{Role: role})
+	users, _, err := p.FindUsers(ctx, UserFilter{Role: role})
+	return users, err
 }
 
 // UserFilter narrows FindUsers; zero values filter nothing.
@@ -170,10 +171,13 @@ type UserFilter struct {
 	Role       string
 	ExternalID string
 	Org        int64
+	Sync       Sync
 }
 
-// FindUsers lists the people f matches, staff first.
-func (p *Portal) FindUsers(ctx context.Context, f UserFilter) ([]*User, error) {
+// FindUsers lists the people f matches, staff first — or, read
+// incrementally, SyncPage at a time in the order they changed, with
+// whether there are more.
+func (p *Portal) FindUsers(ctx context.Context, f UserFilter) ([]*User, bool, error) {
 	q := "SELECT " + userCols + " FROM users"
 	var where []string
 	var args []any
@@ -186,23 +190,37 @@ func (p *Portal) FindUsers(ctx context.Context, f UserFilter) ([]*User, error) {
 	if f.Org != 0 {
 		where, args = append(where, "org_id = ?"), append(args, f.Org)
 	}
+	order := " ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id"
+	if f.Sync.On() {
+		cond, a, errs := f.Sync.where("updated_at", "id")
+		if errs != nil {
+			return nil, false, &FieldErrors{Fields: errs}
+		}
+		if cond != "" {
+			where, args = append(where, cond), append(args, a...)
+		}
+		order = fmt.Sprintf(" ORDER BY updated_at, id LIMIT %d", SyncPage+1)
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := p.q.Query(ctx, q+" ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, name, id", args...)
+	rows, err := p.q.Query(ctx, q+order, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: users: %w", err)
+		return nil, false, fmt.Errorf("store: users: %w", err)
 	}
 	defer rows.Close()
 	var out []*User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, u)
 	}
-	return out, rows.Err()
+	if f.Sync.On() && len(out) > SyncPage {
+		return out[:SyncPage], true, rows.Err()
+	}
+	return out, false, rows.Err()
 }
 
 // Staff lists active operators and admins, for assignment.
@@ -277,8 +295,8 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 		}
 	}
 	err = p.Tx(ctx, func(tp *Portal) error {
-		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, name = ?, surname = ?, email = ?, org_id = ?, external_id = ?, fields = ? WHERE id = ?",
-			role, active, person.Name, person.Surname, person.Email, rec.org, rec.externalID, rec.fields, id); err != nil {
+		if _, err := tp.q.Exec(ctx, "UPDATE users SET role = ?, active = ?, name = ?, surname = ?, email = ?, org_id = ?, external_id = ?, fields = ?, updated_at = max(updated_at, ?) WHERE id = ?",
+			role, active, person.Name, person.Surname, person.Email, rec.org, rec.externalID, rec.fields, p.Now().Unix(), id); err != nil {
 			if sqlitedb.IsUniqueViolation(err) && strings.Contains(err.Error(), "external_id") {
 				return &FieldErrors{Fields: map[string]string{"external_id": "Another person has this external id."}}
 			}

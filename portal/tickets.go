@@ -494,6 +494,9 @@ type TicketFilter struct {
 	Page        int    // from 1
 	ExternalID  string // staff: the ticket an integration knows by this id
 	Org         int64  // staff: tickets of an organisation's clients
+	// Sync reads the list in the order tickets changed, from a moment or
+	// a cursor, SyncPage at a time (Page and Sort are then ignored).
+	Sync Sync
 }
 
 // TicketPageSize is the number of rows of the tickets table per page.
@@ -507,6 +510,9 @@ type TicketList struct {
 	Total   int       `json:"total"` // rows matching the filter, all pages
 	// TotalCapped: a search matched more than Total; counting stopped there.
 	TotalCapped bool `json:"total_capped,omitempty"`
+	// NextCursor goes on from this page of an incremental read ("": the
+	// last page — keep the time of the read for the next updated_since).
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ListTickets is the operators' table (every ticket) or a client's list (their own).
@@ -622,6 +628,15 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		where = append(where, "t.priority = ?")
 		args = append(args, prio)
 	}
+	if f.Sync.On() {
+		cond, a, errs := f.Sync.where("t.updated_at", "t.id")
+		if errs != nil {
+			return nil, &FieldErrors{Fields: errs}
+		}
+		if cond != "" {
+			where, args = append(where, cond), append(args, a...)
+		}
+	}
 	// The total: filters on the ticket's own columns are counted exactly
 	// from tickets_filters alone; "unread" as all matching tickets less
 	// those the person has read since their last activity (a walk of their
@@ -651,7 +666,7 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		}
 		return list, nil
 	}
-	searchFirst := fts != "" && f.Sort == ""
+	searchFirst := fts != "" && f.Sort == "" && !f.Sync.On()
 	if fts != "" && !searchFirst {
 		cond := "t.id IN (SELECT rowid >> 1 FROM search WHERE search MATCH ?"
 		if !actor.IsStaff() {
@@ -670,6 +685,10 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 		order = "t.id" + dir
 	case "priority":
 		order = "t.priority" + dir + ", t.last_activity_at" + dir + ", t.id" + dir
+	}
+	pageSize := TicketPageSize
+	if f.Sync.On() {
+		order, f.Page, pageSize = "t.updated_at, t.id", 1, SyncPage
 	}
 	if f.Page < 1 {
 		f.Page = 1
@@ -702,15 +721,15 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 	} else {
 		inner += " ORDER BY " + order
 	}
-	offset := (f.Page - 1) * TicketPageSize
-	args = append(args, TicketPageSize+1, offset)
+	offset := (f.Page - 1) * pageSize
+	args = append(args, pageSize+1, offset)
 	q := ticketSelect + ", " + unread + ticketFrom + readJoin + " WHERE t.id IN (" + inner + " LIMIT ? OFFSET ?) ORDER BY " + order
 	rows, err := p.q.Query(ctx, q, append(outerArgs, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tickets: %w", err)
 	}
 	defer rows.Close()
-	list := &TicketList{Page: f.Page, Tickets: make([]*Ticket, 0, TicketPageSize)}
+	list := &TicketList{Page: f.Page, Tickets: make([]*Ticket, 0, pageSize)}
 	for rows.Next() {
 		var un bool
 		t, err := scanTicket(rows, &un)
@@ -731,8 +750,12 @@ func (p *Portal) ListTickets(ctx context.Context, actor *User, f TicketFilter) (
 			t.ExternalID = ""
 		}
 	}
-	if len(list.Tickets) > TicketPageSize {
-		list.Tickets, list.HasMore = list.Tickets[:TicketPageSize], true
+	if len(list.Tickets) > pageSize {
+		list.Tickets, list.HasMore = list.Tickets[:pageSize], true
+		if f.Sync.On() {
+			last := list.Tickets[pageSize-1]
+			list.NextCursor = Cursor(last.UpdatedAt, last.Number)
+		}
 	}
 	list.Total = offset + len(list.Tickets)
 	switch {

@@ -40,6 +40,7 @@ type User struct {
 	// TourDone is set when the person has dismissed the first-login tour.
 	TourDone  bool  `json:"-"`
 	CreatedAt int64 `json:"created_at"`
+	UpdatedAt int64 `json:"updated_at"` // what the API shows of them last changed
 	// TwoFactor says the person signs in with a one-time code too.
 	TwoFactor bool `json:"two_factor"`
 	// LastLoginAt is the last sign-in (0: never, the invitation unused).
@@ -95,7 +96,7 @@ func NewPassword() string {
 	return string(b)
 }
 
-const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses, list_mode, org_id, external_id, fields"
+const userCols = "id, email, name, surname, role, active, lang, created_at, password_hash, tour_done, totp_secret <> '', last_login_at, bounced_at, bounce, present, access_groups, hidden_statuses, list_mode, org_id, external_id, fields, updated_at"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
@@ -103,7 +104,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var ext sql.NullString
 	var groups, hidden string
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Surname, &u.Role, &u.Active, &u.Lang, &u.CreatedAt, &u.passwordHash, &u.TourDone, &u.TwoFactor, &last, &bounced, &u.Bounce,
-		&u.Present, &groups, &hidden, &u.ListMode, &org, &ext, &u.fields)
+		&u.Present, &groups, &hidden, &u.ListMode, &org, &ext, &u.fields, &u.UpdatedAt)
 	u.Org, u.ExternalID = org.Int64, ext.String
 	u.LastLoginAt, u.BouncedAt = last.Int64, bounced.Int64
 	if u.fields != "{}" && u.fields != "" {
@@ -140,8 +141,8 @@ var ErrEmailTaken = errors.New("a user with this email already exists")
 func (p *Portal) InsertUser(ctx context.Context, u *User, hash string) error {
 	now := p.Now()
 	res, err := p.q.Exec(ctx,
-		`INSERT INTO users (email, name, surname, role, password_hash, active, lang, tour_done, created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-		strings.TrimSpace(u.Email), u.Name, u.Surname, u.Role, hash, u.Lang, u.TourDone, now.Unix())
+		`INSERT INTO users (email, name, surname, role, password_hash, active, lang, tour_done, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+		strings.TrimSpace(u.Email), u.Name, u.Surname, u.Role, hash, u.Lang, u.TourDone, now.Unix(), now.Unix())
 	if err != nil {
 		if sqlitedb.IsUniqueViolation(err) {
 			return ErrEmailTaken

@@ -112,7 +112,8 @@ func FilterFromQuery(q url.Values) TicketFilter {
 	return TicketFilter{Org: org, Form: form, Action: action, ActionBy: actionBy, ActionField: q.Get("action_field"), Status: q.Get("status"),
 		Assignee: q.Get("assignee"), Client: client, Group: q.Get("group"), Tag: q.Get("tag"), Priority: q.Get("priority"),
 		Query: q.Get("q"), Unread: q.Get("unread") == "1", Following: q.Get("following") == "1", SLA: q.Get("sla"),
-		Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page, ExternalID: q.Get("external_id")}
+		Sort: q.Get("sort"), Asc: q.Get("order") == "asc", Page: page, ExternalID: q.Get("external_id"),
+		Sync: Sync{Since: q.Get("updated_since"), Cursor: q.Get("cursor")}}
 }
 
 // Views are the views actor sees — the built-in ones they have not hidden,

@@ -80,11 +80,17 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request, rq *Request
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rq *Request) error {
 	q := r.URL.Query()
 	org, _ := strconv.ParseInt(q.Get("organization"), 10, 64)
-	users, err := rq.P.FindUsers(r.Context(), portal.UserFilter{Role: q.Get("role"), ExternalID: q.Get("external_id"), Org: org})
+	f := portal.UserFilter{Role: q.Get("role"), ExternalID: q.Get("external_id"), Org: org, Sync: portal.Sync{Since: q.Get("updated_since"), Cursor: q.Get("cursor")}}
+	users, more, err := rq.P.FindUsers(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, UserList{nonNil(users)})
+	list := UserList{Users: nonNil(users)}
+	if more {
+		last := users[len(users)-1]
+		list.NextCursor = portal.Cursor(last.UpdatedAt, last.ID)
+	}
+	web.WriteJSON(w, http.StatusOK, list)
 	return nil
 }
 
@@ -226,7 +232,7 @@ func (s *Server) apiTicket(w http.ResponseWriter, r *http.Request, rq *Request) 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, TicketView{Ticket: t, Attachments: nonNil(atts)})
+	web.WriteTagged(w, r, TicketView{Ticket: t, Attachments: nonNil(atts)})
 	return nil
 }
 

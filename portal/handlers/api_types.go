@@ -181,6 +181,8 @@ type ProfileView struct {
 type (
 	UserList struct {
 		Users []*portal.User `json:"users"`
+		// NextCursor goes on from this page of an incremental read.
+		NextCursor string `json:"next_cursor,omitempty"`
 	}
 	StatusList struct {
 		Statuses []portal.Status `json:"statuses"`

@@ -46,7 +46,10 @@ type apiParam struct {
 }
 
 var (
-	pageParam   = apiParam{"page", "integer", "page number, from 1", nil}
+	pageParam = apiParam{"page", "integer", "page number, from 1", nil}
+	// syncParams read a list incrementally, in the order its rows changed.
+	syncParams = []apiParam{{"updated_since", "string", "rows changed at or after this moment (unix seconds or RFC 3339), oldest change first, 100 a page", nil},
+		{"cursor", "string", "next_cursor of the page before: the read goes on from there", nil}}
 	periodParam = []apiParam{{"from", "string", "first day, YYYY-MM-DD", nil}, {"to", "string", "last day, YYYY-MM-DD", nil},
 		{"by", "string", "grouping", []string{"day", "week", "month"}}, {"format", "string", "csv for a spreadsheet", []string{"json", "csv"}}}
 )
@@ -74,13 +77,13 @@ var apiOps = []apiOp{
 			{"following", "integer", "1: only tickets I follow (staff)", nil}, {"sla", "string", "late: a target passed or due now (staff)", nil}, {"priority", "string", "", []string{"low", "normal", "high", "urgent"}},
 			{"q", "string", "words to find in subjects, descriptions, answers and messages", nil}, {"unread", "integer", "1: only tickets with news for me (staff)", nil},
 			{"external_id", "string", "the ticket an integration knows by this id (staff)", nil}, {"organization", "integer", "tickets of an organisation's clients (staff)", nil},
-			{"sort", "string", "", []string{"activity", "created", "priority"}}, {"order", "string", "", []string{"asc", "desc"}}, pageParam},
+			{"sort", "string", "", []string{"activity", "created", "priority"}}, {"order", "string", "", []string{"asc", "desc"}}, pageParam, syncParams[0], syncParams[1]},
 		Status: 200, Resp: portal.TicketList{}, Errors: []int{401, 422}},
 	{Method: "POST", Path: "/tickets", Tag: "Tickets", Summary: "Open a ticket: the questionnaire's answers keyed by field name or id (f3).", Who: signedIn,
 		Body: NewTicketInput{}, Status: 201, Resp: portal.Ticket{}, Errors: []int{400, 401, 422, 507}},
 	{Method: "POST", Path: "/tickets/bulk", Tag: "Tickets", Summary: "Change up to 200 tickets at once (a status, a priority, an assignee): all of them or none.", Who: staff,
 		Body: BulkInput{}, Status: 200, Resp: BulkResult{}, Errors: []int{400, 401, 403, 422}},
-	{Method: "GET", Path: "/tickets/{n}", Tag: "Tickets", Summary: "A ticket with its answers and files.", Who: signedIn, Status: 200, Resp: TicketView{}, Errors: []int{401, 404}},
+	{Method: "GET", Path: "/tickets/{n}", Tag: "Tickets", Summary: "A ticket with its answers and files. Its ETag sent back as If-None-Match answers 304 while it is unchanged.", Who: signedIn, Status: 200, Resp: TicketView{}, Errors: []int{401, 404}},
 	{Method: "PATCH", Path: "/tickets/{n}", Tag: "Tickets", Summary: "Change the status, priority, assignee, group or tags; each change is an event in the timeline. A group that assigns by itself gives the ticket to a member at once.", Who: staff,
 		Body: TicketPatch{}, Status: 200, Resp: portal.Ticket{}, Errors: []int{400, 401, 403, 404, 422}},
 	{Method: "DELETE", Path: "/tickets/{n}", Tag: "Tickets", Summary: "Delete a ticket with its messages and files.", Who: admins, Status: 204, Errors: []int{401, 403, 404}},
@@ -228,7 +231,7 @@ var apiOps = []apiOp{
 		Body: portal.FormInput{}, Status: 200, Resp: portal.Form{}, Errors: []int{400, 401, 403, 404, 422}},
 	{Method: "GET", Path: "/users", Tag: "People", Summary: "People: everyone for admins, clients for operators.", Who: staff,
 		Params: []apiParam{{"role", "string", "", []string{"admin", "operator", "client"}}, {"external_id", "string", "the person an integration knows by this id", nil},
-			{"organization", "integer", "an organisation's people", nil}},
+			{"organization", "integer", "an organisation's people", nil}, syncParams[0], syncParams[1]},
 		Status: 200, Resp: UserList{}, Errors: []int{401, 403}},
 	{Method: "POST", Path: "/users", Tag: "People", Summary: "Invite a client (staff) or an operator (admins): the password is mailed.", Who: staff,
 		Body: portal.NewPerson{}, Status: 201, Resp: portal.User{}, Errors: []int{400, 401, 403, 409, 422}},
@@ -242,11 +245,11 @@ var apiOps = []apiOp{
 		Status: 204, Errors: []int{401, 403, 404, 422}},
 
 	{Method: "GET", Path: "/organizations", Tag: "Organisations", Summary: "Clients' companies by name, 50 a page.", Who: staff,
-		Params: []apiParam{{"find", "string", "a part of the name, an INN or a domain", nil}, {"external_id", "string", "the organisation an integration knows by this id", nil}, pageParam},
+		Params: []apiParam{{"find", "string", "a part of the name, an INN or a domain", nil}, {"external_id", "string", "the organisation an integration knows by this id", nil}, pageParam, syncParams[0], syncParams[1]},
 		Status: 200, Resp: OrgList{}, Errors: []int{401, 403}},
 	{Method: "POST", Path: "/organizations", Tag: "Organisations", Summary: "Add an organisation: name, tax_id (INN or VAT id), kpp, domains, notes, fields, external_id. Clients at its domains with no organisation join it (joined).", Who: staff,
 		Body: portal.OrgInput{}, Status: 201, Resp: portal.Organization{}, Errors: []int{400, 401, 403, 422}},
-	{Method: "GET", Path: "/organizations/{id}", Tag: "Organisations", Summary: "An organisation with its people.", Who: staff, Status: 200, Resp: OrgView{}, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/organizations/{id}", Tag: "Organisations", Summary: "An organisation with its people (an ETag, as a ticket's).", Who: staff, Status: 200, Resp: OrgView{}, Errors: []int{401, 403, 404}},
 	{Method: "PATCH", Path: "/organizations/{id}", Tag: "Organisations", Summary: "Change an organisation; fields not named stay.", Who: staff,
 		Body: portal.OrgInput{}, Status: 200, Resp: portal.Organization{}, Errors: []int{400, 401, 403, 404, 422}},
 	{Method: "DELETE", Path: "/organizations/{id}", Tag: "Organisations", Summary: "Delete an organisation; its people stay, in none.", Who: staff, Status: 204, Errors: []int{401, 403, 404}},

@@ -46,6 +46,7 @@ type OrgList struct {
 	Organizations []*portal.Organization `json:"organizations"`
 	Page          int                    `json:"page"`
 	HasMore       bool                   `json:"has_more"`
+	NextCursor    string                 `json:"next_cursor,omitempty"` // goes on from this page of an incremental read
 }
 
 // OrgView is one organisation with its clients.
@@ -61,7 +62,8 @@ type RecordFieldList struct {
 
 func orgFilter(q url.Values) portal.OrgFilter {
 	page, _ := strconv.Atoi(q.Get("page"))
-	return portal.OrgFilter{Find: q.Get("find"), ExternalID: q.Get("external_id"), Page: max(page, 1)}
+	return portal.OrgFilter{Find: q.Get("find"), ExternalID: q.Get("external_id"), Page: max(page, 1),
+		Sync: portal.Sync{Since: q.Get("updated_since"), Cursor: q.Get("cursor")}}
 }
 
 func (s *Server) apiOrgs(w http.ResponseWriter, r *http.Request, rq *Request) error {
@@ -70,7 +72,12 @@ func (s *Server) apiOrgs(w http.ResponseWriter, r *http.Request, rq *Request) er
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, OrgList{Organizations: list, Page: f.Page, HasMore: more})
+	out := OrgList{Organizations: list, Page: f.Page, HasMore: more}
+	if more && f.Sync.On() {
+		last := list[len(list)-1]
+		out.NextCursor, out.Page = portal.Cursor(last.UpdatedAt, last.ID), 1
+	}
+	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -83,7 +90,7 @@ func (s *Server) apiOrg(w http.ResponseWriter, r *http.Request, rq *Request) err
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, OrgView{Organization: o, Members: people})
+	web.WriteTagged(w, r, OrgView{Organization: o, Members: people})
 	return nil
 }
 
