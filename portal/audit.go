@@ -46,6 +46,7 @@ var AuditActions = []struct{ ID, Label string }{
 	{"subscription", "Subscription changed"},
 	{"ticket_deleted", "Ticket deleted"},
 	{"export", "Report exported"},
+	{"channel", "Messenger connected or disconnected"},
 }
 
 // Audit records an entry, now when At is 0, in the caller's transaction

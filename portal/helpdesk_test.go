@@ -599,6 +599,8 @@ func TestEveryPageRenders(t *testing.T) {
 	ca := w.api(t, w.admin, "GET", "/users?external_id=&role=client", nil).JSON(t)["users"].([]any)[0].(map[string]any)
 	w.api(t, w.admin, "PATCH", fmt.Sprintf("/users/%v", ca["id"]), map[string]any{"fields": map[string]any{"cf1": "Gold"}})
 	get(admin, fmt.Sprintf("/alpha/people/%v", ca["id"]), "person")
+	get(admin, "/alpha/admin/channels", "admin_channels")
+	get(nil, "/alpha/chat-link?t=1.2.3.x", "chat_link")
 	get(admin, fmt.Sprintf("/alpha/tickets/%d", w.ticket), "ticket")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")
 	opsUser := e.AddOpsUser(t, "ops@vendor.test", "ops-password")

@@ -23,6 +23,7 @@ const (
 	MailRegisterFirst    = "register_first"
 	MailAddedToCopy      = "added_to_copy"
 	MailWebhookPaused    = "webhook_paused"
+	MailChatLink         = "chat_link"
 	MailNewTicket        = NotifyNewTicket
 	MailMessage          = NotifyMessage
 	MailStatus           = NotifyStatus
@@ -95,6 +96,10 @@ var defaultMail = map[string]map[string]mailDefault{
 		"en": {"A webhook of {{.Portal}} is paused", "Hello, {{.Name}}!\n\nThe endpoint {{.Subject}} has not taken the portal's webhooks for a day, so they are paused. The last answer: {{.Message}}\n\nNew events wait for it; what failed all day can be sent again from its log. Fix the endpoint, then switch it on again: {{.Link}}\n"},
 		"ru": {"Вебхук {{.Portal}} приостановлен", "Здравствуйте, {{.Name}}!\n\nАдрес {{.Subject}} сутки не принимает вебхуки портала, поэтому их отправка приостановлена. Последний ответ: {{.Message}}\n\nНовые события ждут его; то, что не удалось доставить за сутки, можно отправить снова из журнала. Исправьте приёмник и включите его снова: {{.Link}}\n"},
 	},
+	MailChatLink: {
+		"en": {"Link your {{.Author}} chat to {{.Portal}}", "Hello, {{.Name}}!\n\nSomeone asked in {{.Author}} to link their chat with {{.Portal}} to your account. If it was you, open this link within a day: the chat's requests become yours, and our answers to them arrive in the chat.\n\n{{.Link}}\n\nIf it was not you, ignore this mail: nothing changes.\n"},
+		"ru": {"Привязка чата {{.Author}} к {{.Portal}}", "Здравствуйте, {{.Name}}!\n\nВ {{.Author}} попросили привязать чат с {{.Portal}} к вашей учётной записи. Если это были вы, откройте ссылку в течение суток: обращения из чата станут вашими, а ответы на них будут приходить в чат.\n\n{{.Link}}\n\nЕсли это были не вы, просто не обращайте внимания на это письмо: ничего не изменится.\n"},
+	},
 	MailSLABreach: {
 		"en": {"[#{{.Number}}] {{.Subject}}: the {{.Status}} target passed", "The {{.Status}} target of ticket #{{.Number}} ({{.Subject}}) at {{.Portal}} has passed.\n\nOpen it: {{.Link}}\n"},
 		"ru": {"[#{{.Number}}] {{.Subject}}: истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа{{else}}решения{{end}}", "По заявке №{{.Number}} ({{.Subject}}) в {{.Portal}} истёк срок {{if eq .Status \"first response\"}}первого ответа{{else if eq .Status \"next response\"}}ответа на сообщение клиента{{else}}решения{{end}}.\n\nОткрыть: {{.Link}}\n"},
@@ -138,6 +143,7 @@ var MailKinds = []struct{ ID, Label string }{
 	{MailRegisterFirst, "Mail from an unknown address when new clients by mail are off: how to register"},
 	{MailAddedToCopy, "Put in copy of a ticket (with a link to set a password for someone new)"},
 	{MailWebhookPaused, "A webhook endpoint paused after a day of failures (to admins)"},
+	{MailChatLink, "A link to link a Telegram or VK chat to a client's account"},
 	{MailNewTicket, "New ticket (to operators)"},
 	{MailMessage, "New message"},
 	{MailStatus, "Status change (to the client)"},

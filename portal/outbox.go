@@ -77,7 +77,12 @@ func (p *Portal) mailAbout(ctx context.Context, kind string, to *User, v MailVar
 }
 
 // enqueue writes a message into the outbox within the caller's transaction.
+// Addresses that cannot take mail (an account made for a messenger's
+// chat, an erased person's) get none.
 func (p *Portal) enqueue(ctx context.Context, kind string, to *User, subject, text string, ticket, entry int64) error {
+	if strings.HasSuffix(to.Email, ".invalid") {
+		return nil
+	}
 	now := p.Now()
 	due := now.Unix()
 	if owner, _ := p.mailHold(ctx); owner != 0 && owner != to.ID {
@@ -254,6 +259,18 @@ func (p *Portal) mailEach(ctx context.Context, followers, to []*User, t *Ticket,
 			continue
 		}
 		seen[u.ID] = true
+		if e.Channel != "" && author.IsStaff() && !e.Internal() {
+			kind, chat, err := p.chatOf(ctx, t, u)
+			if err != nil {
+				return err
+			}
+			if chat != "" { // the client wrote from a messenger: the answer goes there
+				if err := p.chatMessage(ctx, kind, chat, t, author, e); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		v := MailVars{Author: author.FullName(), Number: t.Number, Subject: t.Subject, Message: e.Body, Link: p.ticketLink(t.Number)}
 		if err := p.mailAbout(ctx, MailMessage, u, v, t.Number, e.ID); err != nil {
 			return err
@@ -270,6 +287,16 @@ func (p *Portal) notifyChange(ctx context.Context, t *Ticket, actor *User, st *S
 		}
 		for _, c := range side {
 			if c.ID == actor.ID || !p.wants(ctx, c, NotifyStatus) {
+				continue
+			}
+			kind, chat, err := p.chatOf(ctx, t, c)
+			if err != nil {
+				return err
+			}
+			if chat != "" {
+				if err := p.chatStatus(ctx, kind, chat, t, c, st); err != nil {
+					return err
+				}
 				continue
 			}
 			v := MailVars{Author: actor.FullName(), Number: t.Number, Subject: t.Subject, Status: st.Name, Link: p.ticketLink(t.Number)}

@@ -88,6 +88,11 @@ type core struct {
 	mailDomain string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
+	// OnChannels is called after a messenger was connected or
+	// disconnected (the service starts or stops asking Telegram).
+	OnChannels func()
+	// ChannelAPI speaks to the messengers (nil: the service connects none).
+	ChannelAPI ChannelClient
 	// OnTickets is told how the number of tickets changed (+1 created, -1
 	// deleted), after the commit, so the catalog can keep the count.
 	OnTickets func(delta int64)
@@ -102,6 +107,7 @@ type core struct {
 	cookieKey []byte
 	codecs    []securecookie.Codec
 	deliverMu sync.Mutex
+	chatMu    sync.Mutex // one round of the messengers' updates and chat messages at a time
 	hookMu    sync.Mutex // one webhook round at a time
 	tokenUses sync.Map   // token hash -> when its use was last written down
 	sealKey   []byte     // encrypts secrets the portal stores (its SMTP password)

@@ -72,12 +72,15 @@ type Ticket struct {
 	SLA            *TicketSLA `json:"sla"`    // its clocks, when an SLA policy applies (sla.go)
 	// Participants are the clients in copy: they see the ticket as its
 	// client does (see participants.go).
-	Participants    []Person `json:"participants,omitempty"`
-	Tags            []Tag    `json:"tags"`
-	MergedInto      int64    `json:"merged_into,omitempty"` // the ticket this one was merged into
-	Form            *FormRef `json:"form,omitempty"`        // the front door it came through
-	ExternalID      string   `json:"external_id,omitempty"` // an integration's id for it (staff see it)
-	tagIDs          string   // as the row carries them, until read as Tags
+	Participants []Person `json:"participants,omitempty"`
+	Tags         []Tag    `json:"tags"`
+	MergedInto   int64    `json:"merged_into,omitempty"` // the ticket this one was merged into
+	Form         *FormRef `json:"form,omitempty"`        // the front door it came through
+	ExternalID   string   `json:"external_id,omitempty"` // an integration's id for it (staff see it)
+	// Channel is where the client's side hears of it: "" by mail, else
+	// the messenger the client wrote from last (telegram, vk).
+	Channel         string `json:"channel,omitempty"`
+	tagIDs          string // as the row carries them, until read as Tags
 	firstResponseAt sql.NullInt64
 	fileBytes       int64
 	work            int // work entries logged on it
@@ -175,6 +178,7 @@ type NewTicket struct {
 	Also map[string]string
 	// ExternalID is an integration's id for the ticket (staff only).
 	ExternalID string
+	channel    string // the messenger it came from (channels.go)
 }
 
 // Where tickets come from.
@@ -182,6 +186,7 @@ const (
 	SourceWeb    = "web"
 	SourceEmail  = "email"
 	SourceWidget = "widget" // the panel a business embeds in its website
+	// Tickets from a messenger have its kind as their source (telegram, vk).
 )
 
 // CreateTicket validates the answers against the questionnaire and stores the ticket.
@@ -275,9 +280,9 @@ func (p *Portal) CreateTicket(ctx context.Context, actor *User, in NewTicket) (*
 		if source == "" {
 			source = SourceWeb
 		}
-		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at, source, external_id)
-			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?, ?, ?)`,
-			subject, description, clientID, prio, now, now, now, source, extID)
+		res, err := tp.q.Exec(ctx, `INSERT INTO tickets (subject, description, client_id, status_id, priority, created_at, updated_at, last_activity_at, source, external_id, channel)
+			VALUES (?, ?, ?, (SELECT id FROM statuses ORDER BY initial DESC, position LIMIT 1), ?, ?, ?, ?, ?, ?, ?)`,
+			subject, description, clientID, prio, now, now, now, source, extID, in.channel)
 		if sqlitedb.IsUniqueViolation(err) {
 			return &FieldErrors{Fields: map[string]string{"external_id": "Another ticket has this external id."}}
 		}
@@ -369,7 +374,7 @@ const ticketSelect = `SELECT t.id, t.subject, t.description, t.priority, t.creat
 	COALESCE(t.group_id, 0), COALESCE(g.name, ''),
 	COALESCE(t.sla_policy_id, 0), COALESCE(t.first_response_due, 0), COALESCE(t.resolution_due, 0), t.sla_breached <> '', t.resolution_spent > 0, COALESCE(t.next_response_due, 0),
 	COALESCE((SELECT group_concat(tag_id) FROM ticket_tags WHERE ticket_id = t.id), ''), COALESCE(t.merged_into, 0),
-	COALESCE(t.form_id, 0), COALESCE((SELECT name FROM forms WHERE id = t.form_id), ''), COALESCE(t.external_id, '')`
+	COALESCE(t.form_id, 0), COALESCE((SELECT name FROM forms WHERE id = t.form_id), ''), COALESCE(t.external_id, ''), t.channel`
 
 // ticketOne is ticketSelect for one ticket: with whether anyone is in
 // copy of it, so that a ticket nobody is copied on (most) costs no more.
@@ -389,7 +394,7 @@ func scanTicket(row interface{ Scan(...any) error }, extra ...any) (*Ticket, err
 		&t.Messages, &t.Files, &t.fileBytes, &t.firstResponseAt, &t.work,
 		&t.Status.ID, &t.Status.Name, &t.Status.Color, &t.Status.Position, &t.Status.Closed, &t.Status.Initial,
 		&t.Client.ID, &t.Client.Name, &aID, &aName, &t.Source, &gID, &gName,
-		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto, &formID, &formName, &t.ExternalID}
+		&sla.Policy, &sla.FirstResponseDue, &sla.ResolutionDue, &sla.Breached, &sla.Paused, &sla.NextResponseDue, &t.tagIDs, &t.MergedInto, &formID, &formName, &t.ExternalID, &t.Channel}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound

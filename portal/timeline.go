@@ -29,6 +29,9 @@ type Entry struct {
 	Body        string        `json:"body"`
 	CreatedAt   int64         `json:"created_at"`
 	Attachments []*Attachment `json:"attachments,omitempty"`
+	// Channel is the messenger a message came from or went to the client
+	// by (telegram, vk); "" for the portal and mail.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Internal reports whether the entry is an internal note.
@@ -59,7 +62,7 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 	// Authors are looked up in the people kept in memory (refcache.go)
 	// rather than joined: a long conversation has a handful of authors,
 	// and each joined row cost a lookup and three more columns.
-	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(m.author_id, 0) FROM messages m WHERE m.ticket_id = ?`
+	q := `SELECT m.id, m.kind, m.body, m.created_at, COALESCE(m.author_id, 0), m.channel FROM messages m WHERE m.ticket_id = ?`
 	if !actor.IsStaff() {
 		q += " AND m.kind <> 'note'"
 	}
@@ -80,7 +83,7 @@ func (p *Portal) timeline(ctx context.Context, actor *User, number int64, atts [
 	for rows.Next() {
 		e := &Entry{}
 		var aID int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID); err != nil {
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Body, &e.CreatedAt, &aID, &e.Channel); err != nil {
 			return nil, false, err
 		}
 		if aID != 0 {
@@ -129,6 +132,19 @@ func (p *Portal) PostMessage(ctx context.Context, actor *User, number int64, bod
 // PostMessageFiles is PostMessage with files: the message and all its
 // files are kept together, or nothing is. Its mail carries the files.
 func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64, body string, internal bool, files *Files) (*Entry, error) {
+	return p.PostMessageVia(ctx, actor, number, body, internal, files, "")
+}
+
+// ViaEmail is PostMessageVia's via for a staff reply that goes to the
+// client by mail, though they wrote from a messenger.
+const ViaEmail = "email"
+
+// PostMessageVia is PostMessageFiles with the way the message travels: for
+// a client's message, the messenger it came from ("" the portal or mail),
+// which is where the client's side hears of the ticket from now on; for a
+// staff reply, ViaEmail to mail it though the client wrote from a
+// messenger ("" follows the ticket's channel).
+func (p *Portal) PostMessageVia(ctx context.Context, actor *User, number int64, body string, internal bool, files *Files, via string) (*Entry, error) {
 	defer files.Discard()
 	if err := p.writable(); err != nil {
 		return nil, err
@@ -160,12 +176,25 @@ func (p *Portal) PostMessageFiles(ctx context.Context, actor *User, number int64
 	}
 	now := p.Now().Unix()
 	e := &Entry{Kind: kind, Body: body, CreatedAt: now, Author: &Person{ID: actor.ID, Name: actor.FullName()}, AuthorRole: actor.Role}
+	switch {
+	case internal:
+	case !actor.IsStaff():
+		e.Channel = via
+	case via != ViaEmail:
+		e.Channel = t.Channel
+	}
 	err = p.Tx(ctx, func(tp *Portal) error {
-		res, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)", number, actor.ID, kind, body, now)
+		res, err := tp.q.Exec(ctx, "INSERT INTO messages (ticket_id, author_id, kind, body, created_at, channel) VALUES (?, ?, ?, ?, ?, ?)", number, actor.ID, kind, body, now, e.Channel)
 		if err != nil {
 			return err
 		}
 		e.ID, _ = res.LastInsertId()
+		if !actor.IsStaff() && actor.ID == t.Client.ID && via != t.Channel {
+			// The client's side hears of the ticket where the client wrote last.
+			if _, err := tp.q.Exec(ctx, "UPDATE tickets SET channel = ? WHERE id = ?", via, number); err != nil {
+				return err
+			}
+		}
 		if err := tp.indexEntry(ctx, number, kind); err != nil {
 			return err
 		}

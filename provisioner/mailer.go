@@ -221,6 +221,11 @@ func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	if _, err := h.Portal.ProcessInbound(ctx); err != nil {
 		slog.Warn("inbound mail", "portal", slug, "err", err)
 	}
+	// And what the messengers sent: a ticket, a reply, a rating.
+	if _, err := h.Portal.ProcessChannels(ctx); err != nil {
+		slog.Warn("messenger updates", "portal", slug, "err", err)
+	}
+	m.svc.pollers.ensure(ctx, slug, h.Portal)
 	d, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
 	m.svc.metrics.observeMail(slug, d.Sent, d.Failed, d.Pending)
 	next := d.Next
@@ -232,6 +237,13 @@ func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	}
 	if !hookNext.IsZero() && (next.IsZero() || hookNext.Before(next)) {
 		next = hookNext
+	}
+	chats, cerr := h.Portal.DeliverChannels(ctx)
+	if cerr != nil {
+		slog.Warn("messenger delivery", "portal", slug, "err", cerr)
+	}
+	if !chats.Next.IsZero() && (next.IsZero() || chats.Next.Before(next)) {
+		next = chats.Next
 	}
 	if !next.IsZero() {
 		m.mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/channel"
 	"portaldesk/portal/webhook"
 	"portaldesk/provisioner/catalog"
 )
@@ -58,6 +59,11 @@ type Config struct {
 	// still reach; none as a rule — loopback, private and link-local
 	// addresses are refused (SSRF).
 	WebhookAllow []netip.Prefix
+	// TelegramAPI and VKAPI are the messengers' API addresses (default
+	// their public ones; tests and proxies point them elsewhere);
+	// TelegramPollWait is how long one long poll waits (default 25 s).
+	TelegramAPI, VKAPI string
+	TelegramPollWait   time.Duration
 	// MailDomain is where the service takes mail: a portal's address is
 	// <slug>@MailDomain, replies come to signed addresses there ("" takes
 	// none). InboundLMTP speaks LMTP instead of SMTP (behind Postfix).
@@ -103,6 +109,9 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 
 // Defaults fills what is unset.
 func (c *Config) Defaults() {
+	if c.TelegramPollWait <= 0 {
+		c.TelegramPollWait = 25 * time.Second
+	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -163,6 +172,8 @@ type Service struct {
 	tickets     *ticketCounts
 	idle        *idlers // mailboxes kept open in IDLE (idle.go)
 	hooks       *webhook.Client
+	channels    *channel.Client
+	pollers     *pollers
 	fetching    sync.Map // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
@@ -183,7 +194,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0)}
+	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0),
+		channels: channel.New(channel.Config{TelegramAPI: cfg.TelegramAPI, VKAPI: cfg.VKAPI})}
+	s.pollers = newPollers(s, cfg.TelegramPollWait)
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
 		cat.Close()
 		return nil, err
@@ -205,6 +218,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Close() error {
 	s.idle.close()
 	s.hubs.Shutdown()
+	s.pollers.close()
 	s.mailer.Stop()
 	s.registry.Close()
 	s.tickets.stop()
@@ -225,6 +239,12 @@ func (s *Service) Secret() []byte { return s.secret }
 
 // Hooks is the client webhook deliveries are sent with.
 func (s *Service) Hooks() *webhook.Client { return s.hooks }
+
+// PollTelegram asks Telegram once for slug's updates (waiting up to wait)
+// and keeps them; the service's pollers do it all the time.
+func (s *Service) PollTelegram(ctx context.Context, slug string, wait time.Duration) (int, error) {
+	return s.pollers.PollOnce(ctx, slug, wait)
+}
 
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
@@ -270,6 +290,8 @@ func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing boo
 func (s *Service) wire(p *portal.Portal) {
 	slug, id := p.Slug, p.Plan().ID
 	p.OnOutbox = func() { s.mailer.Queued(slug) }
+	p.OnChannels = func() { go s.pollers.recheck(slug) }
+	p.ChannelAPI = s.channels
 	p.OnTickets = func(delta int64) { s.tickets.add(id, delta) }
 	p.Events = s.hubs.For(slug)
 }

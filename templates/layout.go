@@ -177,7 +177,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks", "record-fields":
+		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks", "record-fields", "channels":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -200,6 +200,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/webhooks", "webhooks", "Webhooks")
 		w.Raw("\n")
 		link("/admin/record-fields", "record-fields", "Client fields")
+		w.Raw("\n")
+		link("/admin/channels", "channels", "Messengers")
 		w.Raw("\n")
 		link("/admin/subscription", "subscription", "Subscription")
 		w.Raw("\n")

@@ -129,6 +129,8 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Billing.Vendor.TaxID, "vendor-tax-id", env("PORTALDESK_VENDOR_TAX_ID", ""), "its tax id printed on invoices, e.g. ИНН/КПП (PORTALDESK_VENDOR_TAX_ID)")
 	fs.StringVar(&c.Billing.Vendor.Address, "vendor-address", env("PORTALDESK_VENDOR_ADDRESS", ""), "its legal address printed on invoices (PORTALDESK_VENDOR_ADDRESS)")
 	fs.StringVar(&c.Billing.Vendor.Bank, "vendor-bank", env("PORTALDESK_VENDOR_BANK", ""), "the bank details payments go to (PORTALDESK_VENDOR_BANK)")
+	fs.StringVar(&c.TelegramAPI, "telegram-api", env("PORTALDESK_TELEGRAM_API", ""), "the Telegram Bot API's address, default https://api.telegram.org (PORTALDESK_TELEGRAM_API; a local Bot API server or a proxy)")
+	fs.StringVar(&c.VKAPI, "vk-api", env("PORTALDESK_VK_API", ""), "the VK API's address, default https://api.vk.com (PORTALDESK_VK_API)")
 	fs.IntVar(&c.SignupBurst, "signup-burst", envInt("PORTALDESK_SIGNUP_BURST", 3), "portals one address may sign up for on the web before each further one waits a minute, doubling (PORTALDESK_SIGNUP_BURST)")
 	fs.Func("trusted-proxies", "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-*/Forwarded headers are believed (PORTALDESK_TRUSTED_PROXIES)", func(v string) error {
 		p, err := provisioner.ParsePrefixes(v)

@@ -365,7 +365,13 @@ func (s *Server) apiPostMessage(w http.ResponseWriter, r *http.Request, rq *Requ
 			return web.Errorf(http.StatusConflict, "newer_message", "A new message arrived while you were writing: read it, then send yours again.")
 		}
 	}
-	e, err := rq.P.PostMessage(r.Context(), rq.User, number(r), in.Body, in.Internal)
+	if in.Via != "" && in.Via != portal.ViaEmail {
+		return &portal.FieldErrors{Fields: map[string]string{"via": "Leave it out, or say email."}}
+	}
+	if !rq.User.IsStaff() {
+		in.Via = ""
+	}
+	e, err := rq.P.PostMessageVia(r.Context(), rq.User, number(r), in.Body, in.Internal, nil, in.Via)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,9 @@ type MessageInput struct {
 	// After, when set, is the newest message the writer has seen: if
 	// someone else wrote since, nothing is posted (409 newer_message).
 	After int64 `json:"after,omitempty"`
+	// Via "email" (staff) mails the reply to a client who wrote from a
+	// messenger; otherwise it goes where they wrote from last.
+	Via string `json:"via,omitempty"`
 }
 
 // ParticipantInput puts a client of the portal in copy of a ticket.

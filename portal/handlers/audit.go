@@ -40,6 +40,8 @@ var audited = map[string]string{
 	"PATCH /api/v1/subscription":        "subscription", "POST /api/v1/subscription/topup": "subscription",
 	"POST /tickets/{n:[0-9]+}/delete": "ticket_deleted", "DELETE /api/v1/tickets/{n:[0-9]+}": "ticket_deleted",
 	"POST /people/{id:[0-9]+}/erase": "person_erased", "POST /api/v1/users/{id:[0-9]+}/erase": "person_erased",
+	"POST /admin/channels/{kind:telegram|vk}": "channel", "PUT /api/v1/channels/{kind:telegram|vk}": "channel",
+	"POST /admin/channels/{kind:telegram|vk}/delete": "channel", "DELETE /api/v1/channels/{kind:telegram|vk}": "channel",
 	"GET /people/{id:[0-9]+}/export": "person_exported", "GET /api/v1/users/{id:[0-9]+}/export": "person_exported",
 }
 

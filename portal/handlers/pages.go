@@ -555,7 +555,11 @@ func (s *Server) replySubmit(w http.ResponseWriter, r *http.Request, rq *Request
 	if strings.TrimSpace(body) == "" && files.Len() > 0 {
 		body = "(files attached)"
 	}
-	e, err := rq.P.PostMessageFiles(r.Context(), rq.User, n, body, internal, files)
+	via := ""
+	if rq.User.IsStaff() && r.PostForm.Get("via") == portal.ViaEmail {
+		via = portal.ViaEmail
+	}
+	e, err := rq.P.PostMessageVia(r.Context(), rq.User, n, body, internal, files, via)
 	if err != nil {
 		return s.formFail(w, pg, "ticket", r.PostForm, err)
 	}

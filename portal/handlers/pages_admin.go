@@ -209,7 +209,14 @@ func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request, rq *Reque
 
 // confirmPage takes the link that confirms the admin's address.
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, rq *Request) error {
-	if err := rq.P.ConfirmEmail(r.Context(), r.URL.Query().Get("token")); err != nil {
+	err := rq.P.ConfirmEmail(r.Context(), r.URL.Query().Get("token"))
+	return s.linkOutcome(w, r, rq, err, "Your address is confirmed: the portal now mails your clients and operators.")
+}
+
+// linkOutcome answers a link that came by mail: a page saying why when it
+// failed, else the tickets (signed in) or the sign-in page, saying msg.
+func (s *Server) linkOutcome(w http.ResponseWriter, r *http.Request, rq *Request, err error, msg string) error {
+	if err != nil {
 		we, ok := webError(err).(*web.Error)
 		if !ok {
 			return err
@@ -220,7 +227,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, rq *Request
 	if rq.User != nil {
 		to = rq.Base + "/tickets"
 	}
-	return redirect(w, r, flashURL(rq, to, "Your address is confirmed: the portal now mails your clients and operators."))
+	return redirect(w, r, flashURL(rq, to, msg))
 }
 
 func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, rq *Request) error {

@@ -131,6 +131,7 @@ func (s *Server) routes() {
 	s.kbImageRoutes(m, api)
 	s.webhookRoutes(m, api)
 	s.orgRoutes(m, api)
+	s.channelRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer

@@ -110,6 +110,11 @@ func (d *TicketData) WriteHTML(out *templates.Writer, pg *templates.Page) {
 	w.T("Client")
 	w.Raw("</dt><dd>")
 	w.Esc(t.Client.Name)
+	if t.Channel != "" && staff {
+		w.Raw(` <span class="pill">`)
+		w.Raw(templates.Escape(i18n.T(w.Lang, "writes in %s", channelLabel(t.Channel))))
+		w.Raw(`</span>`)
+	}
 	w.Raw("</dd>\n<dt>")
 	w.T("Opened")
 	w.Raw("</dt><dd>", templates.Escape(i18n.DateTime(lang, t.CreatedAt)), "</dd>\n")
@@ -650,6 +655,21 @@ func (d *TicketData) replyHTML(w *htmlw, pg *templates.Page, tu template.HTML) {
 	w.Raw("</p>\n")
 	w.fieldError(pg, "file", ` role="alert"`)
 	w.Raw("\n</div>\n")
+	if staff && canReply && d.T.Channel != "" {
+		// The client wrote from a messenger: replies go there, unless
+		// the operator mails this one.
+		w.Raw(`<div><label for="via">`)
+		w.T("Reply by")
+		w.Raw(`</label><select id="via" name="via"><option value="">`)
+		w.Raw(templates.Escape(i18n.T(w.Lang, "%s chat", channelLabel(d.T.Channel))))
+		w.Raw(`</option><option value="email"`)
+		if pg.Value("via") == portal.ViaEmail {
+			w.Raw(" selected")
+		}
+		w.Raw(">")
+		w.T("Email")
+		w.Raw("</option></select></div>\n")
+	}
 	w.Raw("\n", `<div class="actions"><button type="submit">`)
 	w.T("Send")
 	w.Raw("</button>")
@@ -830,6 +850,14 @@ func (d *TicketData) asideHTML(w *htmlw, pg *templates.Page, tu, num template.HT
 		w.Raw("</button></div></form>")
 	}
 	w.Raw("\n</aside>\n")
+}
+
+// channelLabel names a messenger.
+func channelLabel(kind string) string {
+	if kind == portal.ChannelVK {
+		return "VK"
+	}
+	return "Telegram"
 }
 
 // clientHTML is the client's card in the side panel: how to reach them

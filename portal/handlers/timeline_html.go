@@ -52,6 +52,11 @@ func writeTimeline(w *templates.Writer, entries []*portal.Entry, base string, vi
 			w.Raw(`</span>`)
 		}
 		w.Raw(` · `, when)
+		if e.Channel != "" {
+			w.Raw(` · <span class="pill">`)
+			w.Esc(channelLabel(e.Channel))
+			w.Raw(`</span>`)
+		}
 		if split != "" && e.Kind == portal.KindMessage && e.AuthorRole == portal.RoleClient {
 			w.Raw(` · `, split, `<input type="hidden" name="message" value="`, id, `"><button class="link" type="submit">`)
 			w.T("Split into a new ticket")
