@@ -600,6 +600,9 @@ func TestEveryPageRenders(t *testing.T) {
 	w.api(t, w.admin, "PATCH", fmt.Sprintf("/users/%v", ca["id"]), map[string]any{"fields": map[string]any{"cf1": "Gold"}})
 	get(admin, fmt.Sprintf("/alpha/people/%v", ca["id"]), "person")
 	get(admin, "/alpha/admin/channels", "admin_channels")
+	imp := pdtest.Do(t, nil, "POST", w.e.URL+"/alpha/api/v1/imports", pdtest.Multipart{Fields: map[string]string{"kind": "clients"},
+		Files: map[string][]pdtest.File{"file": {{Name: "c.csv", Data: []byte("name,email\nAnn,ann@x.test\n")}}}}, "Authorization", "Bearer "+w.admin).JSON(t)
+	get(admin, fmt.Sprintf("/alpha/admin/data?import=%v", imp["job"].(map[string]any)["id"]), "admin_data")
 	get(nil, "/alpha/chat-link?t=1.2.3.x", "chat_link")
 	get(admin, fmt.Sprintf("/alpha/tickets/%d", w.ticket), "ticket")
 	get(admin, "/alpha/reports/labour?by=month", "report_labour")

@@ -412,16 +412,7 @@ func (p *Portal) OrgMembers(ctx context.Context, actor *User, id int64) ([]*User
 	if err != nil {
 		return nil, fmt.Errorf("store: organization %d people: %w", id, err)
 	}
-	defer rows.Close()
-	out := []*User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return collect(rows, scanUser)
 }
 
 // orgForEmail is the organisation whose domain an address is at, or nil.

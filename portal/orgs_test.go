@@ -137,6 +137,17 @@ func TestOrganizations(t *testing.T) {
 	}
 	fieldErr(t, "another ticket's external id", w.api(t, w.admin, "PATCH", fmt.Sprintf("/tickets/%d", w.ticket), map[string]any{"external_id": "crm-t-2"}), "external_id")
 
+	// Invited with their record: organisation and external id at once; a
+	// taken external id refuses the invitation whole.
+	inv := w.api(t, w.op, "POST", "/users", map[string]any{"name": "Ella", "surname": "E", "email": "ella@other.test", "role": "client", "organization": "Alpha Clients", "external_id": "crm-c-7"})
+	if inv.Status != 201 || inv.JSON(t)["organization"] != float64(orgID) || inv.JSON(t)["external_id"] != "crm-c-7" {
+		t.Fatalf("an invitation with a record: %d %s", inv.Status, inv.Body)
+	}
+	fieldErr(t, "an invitation with a taken external id", w.api(t, w.op, "POST", "/users", map[string]any{"name": "Fay", "email": "fay@other.test", "role": "client", "external_id": "crm-c-7"}), "external_id")
+	if strings.Contains(w.api(t, w.op, "GET", "/users?role=client", nil).Body, "fay@other.test") {
+		t.Fatal("a refused invitation kept the person")
+	}
+
 	// The organisation's tickets.
 	list := w.api(t, w.op, "GET", fmt.Sprintf("/tickets?organization=%d", orgID), nil).JSON(t)["tickets"].([]any)
 	if len(list) != 2 {

@@ -20,6 +20,10 @@ type NewPerson struct {
 	Surname string `json:"surname"`
 	Email   string `json:"email"`
 	Role    string `json:"role"`
+	// An invited client's organisation (its id or name) and an
+	// integration's id for them (staff only; ignored on registration).
+	Organization string `json:"organization,omitempty"`
+	ExternalID   string `json:"external_id,omitempty"`
 }
 
 func (in *NewPerson) validate() map[string]string {
@@ -104,7 +108,17 @@ func (p *Portal) Invite(ctx context.Context, actor *User, in NewPerson) (*User, 
 	default:
 		return nil, &FieldErrors{Fields: map[string]string{"role": "Choose operator or client."}}
 	}
-	if errs := in.validate(); len(errs) > 0 {
+	errs := in.validate()
+	var ch UserChange
+	if in.Organization != "" {
+		ch.Organization = &in.Organization
+	}
+	if in.ExternalID != "" {
+		ch.ExternalID = &in.ExternalID
+	}
+	rec, recErrs := p.userRecord(ctx, &User{Role: in.Role, fields: "{}"}, ch)
+	maps.Copy(errs, recErrs)
+	if len(errs) > 0 {
 		return nil, &FieldErrors{Fields: errs}
 	}
 	if in.Role != RoleClient {
@@ -112,7 +126,21 @@ func (p *Portal) Invite(ctx context.Context, actor *User, in NewPerson) (*User, 
 			return nil, err
 		}
 	}
-	return p.addPerson(ctx, actor, in, "invitation")
+	if rec.org == nil && rec.externalID == nil {
+		return p.addPerson(ctx, actor, in, "invitation")
+	}
+	u, err := p.addPersonWith(ctx, actor, in, "invitation", func(tp *Portal, u *User) error {
+		// The record kept about them, in the same transaction.
+		_, err := tp.q.Exec(ctx, "UPDATE users SET org_id = COALESCE(?, org_id), external_id = ? WHERE id = ?", rec.org, rec.externalID, u.ID)
+		if sqlitedb.IsUniqueViolation(err) {
+			return &FieldErrors{Fields: map[string]string{"external_id": "Another person has this external id."}}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.UserByID(ctx, u.ID)
 }
 
 func (p *Portal) roomForOperator(ctx context.Context) error {
@@ -131,6 +159,11 @@ func (p *Portal) roomForOperator(ctx context.Context) error {
 }
 
 func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind string) (*User, error) {
+	return p.addPersonWith(ctx, actor, in, kind, nil)
+}
+
+// addPersonWith is addPerson with more to do in its transaction.
+func (p *Portal) addPersonWith(ctx context.Context, actor *User, in NewPerson, kind string, also func(tp *Portal, u *User) error) (*User, error) {
 	password := NewPassword()
 	hash, err := HashPassword(password)
 	if err != nil {
@@ -140,6 +173,11 @@ func (p *Portal) addPerson(ctx context.Context, actor *User, in NewPerson, kind 
 	err = p.Tx(ctx, func(tp *Portal) error {
 		if err := tp.InsertUser(ctx, u, hash); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(tp, u); err != nil {
+				return err
+			}
 		}
 		v := MailVars{Password: password, Link: p.URL() + "login", Role: u.Role}
 		if actor != nil {

@@ -134,6 +134,20 @@ func (u *User) Self() *User {
 	return &c
 }
 
+// collect reads every row of rows with scan, and closes them.
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // ErrEmailTaken is returned when a user with that email already exists.
 var ErrEmailTaken = errors.New("a user with this email already exists")
 

@@ -199,6 +199,9 @@ func (m *Mailer) flush() {
 	wg.Wait()
 }
 
+// jobSlice is how long one round works on a portal's long jobs.
+const jobSlice = 2 * time.Second
+
 // flushWorkers is how many portals one round of the mail worker serves at
 // once.
 const flushWorkers = 4
@@ -226,6 +229,18 @@ func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 		slog.Warn("messenger updates", "portal", slug, "err", err)
 	}
 	m.svc.pollers.ensure(ctx, slug, h.Portal)
+	// Long jobs (imports, exports) a chunk at a time, for a few seconds a
+	// round: the rest waits for the next round, which comes at once.
+	jobsLeft := false
+	for start := time.Now(); time.Since(start) < jobSlice; {
+		more, err := h.Portal.RunJobs(ctx)
+		if err != nil {
+			slog.Warn("jobs", "portal", slug, "err", err)
+		}
+		if jobsLeft = more; !more || err != nil {
+			break
+		}
+	}
 	d, err := h.Portal.DeliverOutbox(ctx, m.senderFor(ctx, h.Portal))
 	m.svc.metrics.observeMail(slug, d.Sent, d.Failed, d.Pending)
 	next := d.Next
@@ -237,6 +252,11 @@ func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	}
 	if !hookNext.IsZero() && (next.IsZero() || hookNext.Before(next)) {
 		next = hookNext
+	}
+	if jobsLeft {
+		if now := m.svc.now(); next.IsZero() || now.Before(next) {
+			next = now
+		}
 	}
 	chats, cerr := h.Portal.DeliverChannels(ctx)
 	if cerr != nil {

@@ -177,7 +177,7 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		// line at 1,280 px in the longer Russian words too.
 		w.Raw(`<details class="nav-more"><summary`)
 		switch pg.Nav {
-		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks", "record-fields", "channels":
+		case "form", "groups", "actions", "sla", "automation", "subscription", "mail", "settings", "audit", "webhooks", "record-fields", "channels", "data":
 			w.Raw(` class="on"`)
 		}
 		w.Raw(`>`)
@@ -202,6 +202,8 @@ func (c chrome) nav(w *cw, pg *Page, b template.HTML) {
 		link("/admin/record-fields", "record-fields", "Client fields")
 		w.Raw("\n")
 		link("/admin/channels", "channels", "Messengers")
+		w.Raw("\n")
+		link("/admin/data", "data", "Import and export")
 		w.Raw("\n")
 		link("/admin/subscription", "subscription", "Subscription")
 		w.Raw("\n")

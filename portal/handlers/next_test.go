@@ -30,22 +30,3 @@ func TestSupportButton(t *testing.T) {
 		t.Fatalf("support button: %s", got)
 	}
 }
-
-func TestSafeCell(t *testing.T) {
-	for in, want := range map[string]string{
-		`=HYPERLINK("http://evil","x")`: `'=HYPERLINK("http://evil","x")`,
-		"+1+2":                          "'+1+2",
-		"-2+3+cmd|' /C calc'!A0":        "'-2+3+cmd|' /C calc'!A0",
-		"@SUM(A1)":                      "'@SUM(A1)",
-		"\tx":                           "'\tx",
-		"\rx":                           "'\rx",
-		"-12.50":                        "-12.50",
-		"12,5":                          "12,5",
-		"Ann":                           "Ann",
-		"":                              "",
-	} {
-		if got := safeCell(in); got != want {
-			t.Errorf("safeCell(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -276,6 +276,19 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/channels/vk/callback", Tag: "Messengers", Summary: "VK's Callback API: the confirmation string, or ok once an event signed with the secret key is kept.", Who: anyone,
 		Body: map[string]any{}, Status: 200, Resp: "text", Errors: []int{400, 401}},
 
+	{Method: "POST", Path: "/imports", Tag: "Imports and exports", Summary: "Import a table of clients or organisations (multipart: kind clients or organizations, file CSV or XLSX): kept and previewed with its columns' suggested fields; nothing is imported yet.", Who: admins,
+		Body: "multipart", Status: 201, Resp: portal.ImportPreview{}, Errors: []int{400, 401, 403, 413, 422}},
+	{Method: "GET", Path: "/imports/{id}", Tag: "Imports and exports", Summary: "An uploaded table: its columns, first ten rows, the fields they may fill and the suggested mapping.", Who: admins,
+		Status: 200, Resp: portal.ImportPreview{}, Errors: []int{401, 403, 404}},
+	{Method: "POST", Path: "/imports/{id}/start", Tag: "Imports and exports", Summary: "Start an import: mapping (each column's field, \"\" skips it), update_existing, invite (clients). Rows are applied in the background; refused ones are kept with why.", Who: admins,
+		Body: portal.JobParams{}, Status: 202, Resp: portal.Job{}, Errors: []int{400, 401, 403, 404, 422}},
+	{Method: "POST", Path: "/exports", Tag: "Imports and exports", Summary: "Export tickets with their messages and notes: format csv or json, status, since (YYYY-MM-DD). Written in the background.", Who: admins,
+		Body: portal.JobParams{}, Status: 202, Resp: portal.Job{}, Errors: []int{400, 401, 403, 422}},
+	{Method: "GET", Path: "/jobs", Tag: "Imports and exports", Summary: "The latest 50 imports and exports with their progress.", Who: admins, Status: 200, Resp: JobList{}, Errors: []int{401, 403}},
+	{Method: "GET", Path: "/jobs/{id}", Tag: "Imports and exports", Summary: "One import or export with its progress.", Who: admins, Status: 200, Resp: portal.Job{}, Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/jobs/{id}/file", Tag: "Imports and exports", Summary: "A finished export's file (CSV or JSON).", Who: admins, Status: 200, Resp: "file", Errors: []int{401, 403, 404}},
+	{Method: "GET", Path: "/jobs/{id}/rejected", Tag: "Imports and exports", Summary: "An import's refused rows as CSV: the row's number, why, and the row.", Who: admins, Status: 200, Resp: "csv", Errors: []int{401, 403, 404}},
+
 	{Method: "GET", Path: "/form", Tag: "Questionnaire", Summary: "The questionnaire clients fill in.", Who: signedIn, Status: 200, Resp: FormView{}, Errors: []int{401}},
 	{Method: "PUT", Path: "/form", Tag: "Questionnaire", Summary: "Replace the questionnaire, whole or not at all.", Who: admins,
 		Body: portal.FormEdit{}, Status: 200, Resp: FormView{}, Errors: []int{400, 401, 403, 422}},
@@ -418,7 +431,8 @@ func buildOpenAPI(ops []apiOp) map[string]any {
 		switch r := op.Resp.(type) {
 		case nil:
 		case string:
-			media := map[string]string{"binary": "application/octet-stream", "zip": "application/zip"}[r]
+			media := map[string]string{"binary": "application/octet-stream", "zip": "application/zip", "csv": "text/csv", "text": "text/plain",
+				"file": "application/octet-stream"}[r]
 			if r == "openapi" {
 				ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
 			} else {

@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"portaldesk/portal"
+	"portaldesk/portal/tabular"
 	"portaldesk/portal/web"
 	"portaldesk/templates"
 )
@@ -145,10 +145,10 @@ func writeCSV(w http.ResponseWriter, name, lang string, rows [][]string) error {
 	}
 	for _, row := range rows {
 		for i, cell := range row {
-			if ru && plainNumber.MatchString(cell) {
+			if ru && tabular.PlainNumber(cell) {
 				cell = strings.Replace(cell, ".", ",", 1)
 			}
-			row[i] = safeCell(cell)
+			row[i] = tabular.SafeCell(cell)
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -156,24 +156,6 @@ func writeCSV(w http.ResponseWriter, name, lang string, rows [][]string) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// plainNumber is a cell a spreadsheet reads as a plain number.
-var plainNumber = regexp.MustCompile(`^-?[0-9]+([.,][0-9]+)?$`)
-
-// safeCell keeps a spreadsheet from running what people typed: a cell
-// that starts as a formula would (= + - @, a tab or a carriage return) is
-// written with a leading apostrophe, which spreadsheets show as text. A
-// plain number is left as it is.
-func safeCell(s string) string {
-	if s == "" || plainNumber.MatchString(s) {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
-	}
-	return s
 }
 
 func minor(v int64) string {

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 	s.webhookRoutes(m, api)
 	s.orgRoutes(m, api)
 	s.channelRoutes(m, api)
+	s.jobRoutes(m, api)
 }
 
 // h adapts a HandlerFunc: it resolves the user (session cookie or bearer

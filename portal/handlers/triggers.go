@@ -259,6 +259,35 @@ func apiPut[In, Out any](save func(*portal.Portal, context.Context, *portal.User
 }
 
 // apiDelete answers a DELETE of the resource at {id}: 204 once del did.
+// apiByID answers a GET of one thing by the id in its path.
+func apiByID[Out any](get func(*portal.Portal, context.Context, *portal.User, int64) (Out, error)) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		out, err := get(rq.P, r.Context(), rq.User, pathID(r))
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// apiAccept answers a POST that starts work done later: decoded, started
+// (the id in its path, 0 when none), 202 with what was started.
+func apiAccept[In, Out any](start func(*portal.Portal, context.Context, *portal.User, int64, In) (Out, error)) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *Request) error {
+		var in In
+		if err := web.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+		out, err := start(rq.P, r.Context(), rq.User, pathID(r), in)
+		if err != nil {
+			return err
+		}
+		web.WriteJSON(w, http.StatusAccepted, out)
+		return nil
+	}
+}
+
 // pageDelete answers a page's delete button: the thing deleted, then back
 // to the page at back with msg.
 func pageDelete(del func(*portal.Portal, context.Context, *portal.User, int64) error, back, msg string) HandlerFunc {
