@@ -388,16 +388,47 @@ func (p *Portal) Attachments(ctx context.Context, actor *User, number int64) ([]
 	return out, rows.Err()
 }
 
-// OpenAttachment returns a file actor may see, with its bytes.
-func (p *Portal) OpenAttachment(ctx context.Context, actor *User, id int64) (*Attachment, io.ReadSeekCloser, error) {
+// attachmentFor is a file actor may see.
+func (p *Portal) attachmentFor(ctx context.Context, actor *User, id int64) (*Attachment, error) {
 	a, err := scanAttachment(p.q.QueryRow(ctx, "SELECT "+attCols+" FROM attachments WHERE id = ?", id))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if a.Internal && !actor.IsStaff() {
-		return nil, nil, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if _, err := p.Ticket(ctx, actor, a.TicketID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Presigner is files kept where a download can be sent straight to them
+// for a while (object storage's presigned addresses).
+type Presigner interface {
+	Presign(name, filename, ctype string, attachment bool) (url string, ok bool, err error)
+}
+
+// AttachmentLink is a short-lived address that downloads a file actor may
+// see straight from where it is kept; ok false when files are not kept
+// so (then OpenAttachment serves it). The same checks as OpenAttachment
+// come first.
+func (p *Portal) AttachmentLink(ctx context.Context, actor *User, id int64, inline bool) (string, bool, error) {
+	ps, ok := p.Fs.(Presigner)
+	if !ok {
+		return "", false, nil
+	}
+	a, err := p.attachmentFor(ctx, actor, id)
+	if err != nil {
+		return "", false, err
+	}
+	return ps.Presign(a.path, a.Name, a.ContentType, !(inline && a.IsImage()))
+}
+
+// OpenAttachment returns a file actor may see, with its bytes.
+func (p *Portal) OpenAttachment(ctx context.Context, actor *User, id int64) (*Attachment, io.ReadSeekCloser, error) {
+	a, err := p.attachmentFor(ctx, actor, id)
+	if err != nil {
 		return nil, nil, err
 	}
 	f, err := p.Fs.Open(a.path)

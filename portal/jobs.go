@@ -227,7 +227,7 @@ func (p *Portal) StartImport(ctx context.Context, actor *User, kind, name string
 		return nil, &FieldErrors{Fields: map[string]string{"file": "The table has no rows under its heading."}}
 	}
 	file := path.Join("jobs", newFilePath())
-	if err := p.Fs.MkdirAll(path.Dir(file), 0o750); err != nil {
+	if err := p.Scratch.MkdirAll(path.Dir(file), 0o750); err != nil {
 		return nil, err
 	}
 	if err := writeFile(p, file, data); err != nil {
@@ -237,7 +237,7 @@ func (p *Portal) StartImport(ctx context.Context, actor *User, kind, name string
 	res, err := p.q.Exec(ctx, "INSERT INTO jobs (kind, state, name, file, total, created_by, created_at) VALUES (?, 'preview', ?, ?, ?, ?, ?)",
 		jk, truncate(CleanName(name), 200), file, len(rows)-1, actor.ID, now)
 	if err != nil {
-		_ = p.Fs.Remove(file)
+		_ = p.Scratch.Remove(file)
 		return nil, fmt.Errorf("store: import: %w", err)
 	}
 	id, _ := res.LastInsertId()
@@ -245,7 +245,7 @@ func (p *Portal) StartImport(ctx context.Context, actor *User, kind, name string
 }
 
 func writeFile(p *Portal, name string, data []byte) error {
-	f, err := p.Fs.Create(name)
+	f, err := p.Scratch.Create(name)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func writeFile(p *Portal, name string, data []byte) error {
 
 // readJobTable reads an import's stored table.
 func (p *Portal) readJobTable(j *Job) ([][]string, error) {
-	f, err := p.Fs.Open(j.file)
+	f, err := p.Scratch.Open(j.file)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +391,7 @@ func (p *Portal) JobFile(ctx context.Context, actor *User, id int64) (*Job, io.R
 	if !j.Ready {
 		return nil, nil, ErrNotFound
 	}
-	f, err := p.Fs.Open(j.file)
+	f, err := p.Scratch.Open(j.file)
 	if err != nil {
 		return nil, nil, ErrNotFound
 	}
@@ -488,7 +488,7 @@ func (p *Portal) forgetOldJobs(ctx context.Context) {
 	}
 	rows.Close()
 	for i, id := range ids {
-		_ = p.Fs.Remove(files[i])
+		_ = p.Scratch.Remove(files[i])
 		_, _ = p.q.Exec(ctx, "UPDATE jobs SET file = '' WHERE id = ?", id)
 	}
 }
@@ -713,14 +713,14 @@ func (p *Portal) exportChunk(ctx context.Context, actor *User, j *Job) error {
 	o := j.Params
 	if j.file == "" {
 		j.file = path.Join("jobs", newFilePath())
-		if err := p.Fs.MkdirAll(path.Dir(j.file), 0o750); err != nil {
+		if err := p.Scratch.MkdirAll(path.Dir(j.file), 0o750); err != nil {
 			return err
 		}
 		if _, err := p.q.Exec(ctx, "UPDATE jobs SET file = ?, state = 'running' WHERE id = ?", j.file, j.ID); err != nil {
 			return err
 		}
 	}
-	f, err := p.Fs.OpenFile(j.file, os.O_CREATE|os.O_WRONLY, 0o640)
+	f, err := p.Scratch.OpenFile(j.file, os.O_CREATE|os.O_WRONLY, 0o640)
 	if err != nil {
 		return err
 	}

@@ -208,7 +208,7 @@ func TestExport(t *testing.T) {
 		}
 		var file string
 		_ = p.DB.Writer().QueryRowContext(context.Background(), "SELECT file FROM jobs WHERE id = ?", id).Scan(&file)
-		f, err := p.Fs.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+		f, err := p.Scratch.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,10 @@ type core struct {
 	Dir  string
 	DB   *sqlitedb.DB
 	Fs   afero.Fs // rooted at the portal's files/ directory
-	Now  func() time.Time
+	// Scratch is the portal's own disk for work files (an import's table,
+	// an export being written): local even when Fs is object storage.
+	Scratch afero.Fs
+	Now     func() time.Time
 
 	// baseURL is the portal's address under the service, e.g.
 	// http://host/acme/; scheme is the service's (http or https).
@@ -205,6 +208,9 @@ type OpenOptions struct {
 	MailDomain string
 	// HookAllow are non-public addresses webhooks may reach all the same.
 	HookAllow []netip.Prefix
+	// Files gives a portal's files another home than its directory
+	// (object storage); nil keeps them on disk.
+	Files func(slug string) afero.Fs
 }
 
 // Open opens the portal in dir, migrating its schema when it is behind.
@@ -246,6 +252,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		Dir:        dir,
 		DB:         db,
 		Fs:         afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, FilesDir)),
+		Scratch:    afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, "scratch")),
 		Now:        now,
 		baseURL:    o.PublicURL + "/" + plan.Slug + "/",
 		scheme:     strings.SplitN(o.PublicURL, "://", 2)[0],
@@ -254,6 +261,9 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 		guards:     o.Guards,
 	}}
 	p.q = db
+	if o.Files != nil {
+		p.Fs = o.Files(plan.Slug)
+	}
 	p.cookieKey = SessionKey(o.Secret, plan.Slug, plan.ID)
 	p.codecs = securecookie.CodecsFromPairs(p.cookieKey)
 	m := hmac.New(sha256.New, o.Secret)

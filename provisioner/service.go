@@ -22,8 +22,11 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/channel"
+	"portaldesk/portal/objstore"
 	"portaldesk/portal/webhook"
 	"portaldesk/provisioner/catalog"
+
+	"github.com/spf13/afero"
 )
 
 // Config is the service's configuration; every field has a default that
@@ -64,6 +67,10 @@ type Config struct {
 	// TelegramPollWait is how long one long poll waits (default 25 s).
 	TelegramAPI, VKAPI string
 	TelegramPollWait   time.Duration
+	// Storage keeps portals' files in S3-compatible object storage
+	// (s3://bucket/prefix?endpoint=host:port&region=…; objstore.Parse)
+	// instead of their directories; "" keeps them on disk.
+	Storage string
 	// MailDomain is where the service takes mail: a portal's address is
 	// <slug>@MailDomain, replies come to signed addresses there ("" takes
 	// none). InboundLMTP speaks LMTP instead of SMTP (behind Postfix).
@@ -174,7 +181,8 @@ type Service struct {
 	hooks       *webhook.Client
 	channels    *channel.Client
 	pollers     *pollers
-	fetching    sync.Map // portal slug → *sync.Mutex: one fetch of a mailbox at a time
+	files       *objstore.Store // nil: files on disk
+	fetching    sync.Map        // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
 // Open opens (creating when needed) the data directory: catalog, secret,
@@ -197,6 +205,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0),
 		channels: channel.New(channel.Config{TelegramAPI: cfg.TelegramAPI, VKAPI: cfg.VKAPI})}
 	s.pollers = newPollers(s, cfg.TelegramPollWait)
+	if cfg.Storage != "" {
+		sc, err := objstore.Parse(cfg.Storage)
+		if err == nil {
+			s.files, err = objstore.Open(ctx, sc)
+		}
+		if err != nil {
+			cat.Close()
+			return nil, err
+		}
+	}
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
 		cat.Close()
 		return nil, err
@@ -240,6 +258,18 @@ func (s *Service) Secret() []byte { return s.secret }
 // Hooks is the client webhook deliveries are sent with.
 func (s *Service) Hooks() *webhook.Client { return s.hooks }
 
+// filesFor is where portals keep their files: nil (their directories)
+// unless the service has object storage.
+func (s *Service) filesFor() func(string) afero.Fs {
+	if s.files == nil {
+		return nil
+	}
+	return func(slug string) afero.Fs { return s.files.Fs(slug) }
+}
+
+// Files is the service's object storage, nil when files are on disk.
+func (s *Service) Files() *objstore.Store { return s.files }
+
 // PollTelegram asks Telegram once for slug's updates (waiting up to wait)
 // and keeps them; the service's pollers do it all the time.
 func (s *Service) PollTelegram(ctx context.Context, slug string, wait time.Duration) (int, error) {
@@ -256,7 +286,7 @@ func (s *Service) SetClock(now func() time.Time) {
 }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow, Files: s.filesFor()}
 }
 
 // Mailer is the outbox deliverer.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
 )
 
@@ -63,16 +64,8 @@ func BackupDir(dataDir, slug string) string { return filepath.Join(dataDir, "bac
 // Progress reports a long job's advance: done and total items, bytes so far.
 type Progress func(done, total int, bytes int64)
 
-func sha256File(path string) (string, int64, error) {
-	f, err := os.Open(path) // a snapshot or attachment file, never a live database
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
-}
+// sha256File sums a snapshot or attachment file, never a live database.
+func sha256File(path string) (string, int64, error) { return provisioner.FileSHA256(path) }
 
 // Snapshots lists a portal's snapshot directories, oldest first.
 func Snapshots(dataDir, slug string) ([]string, error) {

@@ -25,6 +25,7 @@ import (
 	"portaldesk/cmd/loadtest"
 	"portaldesk/cmd/server"
 	"portaldesk/portal"
+	"portaldesk/portal/objstore"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
@@ -47,6 +48,7 @@ Usage:
   portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
+  portaldesk storage migrate --to s3://BUCKET/PREFIX?endpoint=HOST:PORT   copy every portal's files into object storage (resumable; run again after switching to --storage)
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
   portaldesk loadtest [--portals 1000 --duration 30s --concurrency 16 --json FILE --target URL --data DIR]
   portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10 --work 50000]
@@ -84,6 +86,8 @@ func main() {
 		err = jobs(args)
 	case "tariffs":
 		err = tariffs(args)
+	case "storage":
+		err = storage(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -129,6 +133,7 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Billing.Vendor.TaxID, "vendor-tax-id", env("PORTALDESK_VENDOR_TAX_ID", ""), "its tax id printed on invoices, e.g. ИНН/КПП (PORTALDESK_VENDOR_TAX_ID)")
 	fs.StringVar(&c.Billing.Vendor.Address, "vendor-address", env("PORTALDESK_VENDOR_ADDRESS", ""), "its legal address printed on invoices (PORTALDESK_VENDOR_ADDRESS)")
 	fs.StringVar(&c.Billing.Vendor.Bank, "vendor-bank", env("PORTALDESK_VENDOR_BANK", ""), "the bank details payments go to (PORTALDESK_VENDOR_BANK)")
+	fs.StringVar(&c.Storage, "storage", env("PORTALDESK_STORAGE", ""), "keep portals' files in S3-compatible object storage: s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R[&presign=10m] (PORTALDESK_STORAGE; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or &credentials=FILE)")
 	fs.StringVar(&c.TelegramAPI, "telegram-api", env("PORTALDESK_TELEGRAM_API", ""), "the Telegram Bot API's address, default https://api.telegram.org (PORTALDESK_TELEGRAM_API; a local Bot API server or a proxy)")
 	fs.StringVar(&c.VKAPI, "vk-api", env("PORTALDESK_VK_API", ""), "the VK API's address, default https://api.vk.com (PORTALDESK_VK_API)")
 	fs.IntVar(&c.SignupBurst, "signup-burst", envInt("PORTALDESK_SIGNUP_BURST", 3), "portals one address may sign up for on the web before each further one waits a minute, doubling (PORTALDESK_SIGNUP_BURST)")
@@ -607,6 +612,34 @@ func progressBar(done, total int, bytes int64) {
 	if done == total {
 		fmt.Fprintln(os.Stderr)
 	}
+}
+
+// storage moves portals' files into object storage.
+func storage(args []string) error {
+	if len(args) == 0 || args[0] != "migrate" {
+		return errors.New("storage: migrate --to s3://BUCKET/PREFIX?endpoint=HOST:PORT")
+	}
+	fs := flag.NewFlagSet("storage migrate", flag.ExitOnError)
+	cfg := configFlags(fs)
+	to := fs.String("to", "", "the object storage: s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	sc, err := objstore.Parse(*to)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	st, err := objstore.Open(ctx, sc)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	s, err := provisioner.MigrateStorage(ctx, cfg.DataDir, st, func(slug string, s provisioner.MigrateStats) {
+		fmt.Fprintf(os.Stderr, "\r%-30s %d files: %d copied (%s), %d there already", slug, s.Files, s.Copied, portal.HumanBytes(s.Bytes), s.Skipped)
+	})
+	fmt.Fprintf(os.Stderr, "\n%d portals, %d files: %d copied (%s), %d there already, in %s\n", s.Portals, s.Files, s.Copied, portal.HumanBytes(s.Bytes), s.Skipped, time.Since(start).Round(time.Millisecond))
+	return err
 }
 
 func backup(args []string) error {

@@ -432,13 +432,22 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request, rq *Request) 
 
 // download serves a file only to those who may see it, never as a page of the portal's origin.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, rq *Request) error {
+	inline := r.URL.Query().Get("inline") == "1"
+	if link, ok, err := rq.P.AttachmentLink(r.Context(), rq.User, pathID(r), inline); err != nil {
+		return err
+	} else if ok {
+		// Kept in object storage: fetched from there, after the same checks.
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, link, http.StatusFound)
+		return nil
+	}
 	a, f, err := rq.P.OpenAttachment(r.Context(), rq.User, pathID(r))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	disp := "attachment"
-	if a.IsImage() && r.URL.Query().Get("inline") == "1" {
+	if a.IsImage() && inline {
 		disp = "inline"
 	}
 	h := w.Header()
