@@ -91,6 +91,9 @@ type core struct {
 	mailDomain string
 	// OnOutbox is called after a transaction queued mail, to wake the deliverer.
 	OnOutbox func()
+	// OnClose is called once the portal's database is closed (replication
+	// syncs and lets it go).
+	OnClose func()
 	// OnChannels is called after a messenger was connected or
 	// disconnected (the service starts or stops asking Telegram).
 	OnChannels func()
@@ -208,6 +211,8 @@ type OpenOptions struct {
 	MailDomain string
 	// HookAllow are non-public addresses webhooks may reach all the same.
 	HookAllow []netip.Prefix
+	// Replicated: Litestream follows the database (sqlitedb.Options).
+	Replicated bool
 	// Files gives a portal's files another home than its directory
 	// (object storage); nil keeps them on disk.
 	Files func(slug string) afero.Fs
@@ -222,7 +227,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if plan.DBQuotaBytes > 0 {
 		maxPages = plan.DBQuotaBytes / sqlitedb.PageSize
 	}
-	db, err := sqlitedb.Open(filepath.Join(dir, DBFile), sqlitedb.Options{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive, Watch: refTables})
+	db, err := sqlitedb.Open(filepath.Join(dir, DBFile), sqlitedb.Options{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive, Watch: refTables, Replicated: o.Replicated})
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}
@@ -274,7 +279,13 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 }
 
 // Close closes the portal's database, checkpointing its WAL.
-func (p *Portal) Close() error { return p.DB.Close() }
+func (p *Portal) Close() error {
+	err := p.DB.Close()
+	if p.OnClose != nil {
+		p.OnClose() // after the service's connections: replication syncs the rest
+	}
+	return err
+}
 
 // refTables are the tables whose rows the portal keeps in memory between
 // requests: settings, people (and their tokens), statuses and the price list.

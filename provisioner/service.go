@@ -67,6 +67,16 @@ type Config struct {
 	// TelegramPollWait is how long one long poll waits (default 25 s).
 	TelegramAPI, VKAPI string
 	TelegramPollWait   time.Duration
+	// Replicate streams every open portal's database to object storage
+	// with Litestream (s3://bucket/prefix?endpoint=…, as Storage), synced
+	// every ReplicateSync (default 1 s) and kept ReplicateRetention
+	// (default 7 days) for restores to a moment; "" replicates nothing.
+	Replicate          string
+	ReplicateSync      time.Duration
+	ReplicateRetention time.Duration
+	// ReplicaReadOnly: restore from the replica but stream nothing (a
+	// command run beside the service, which streams).
+	ReplicaReadOnly bool
 	// Storage keeps portals' files in S3-compatible object storage
 	// (s3://bucket/prefix?endpoint=host:port&region=…; objstore.Parse)
 	// instead of their directories; "" keeps them on disk.
@@ -116,6 +126,12 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 
 // Defaults fills what is unset.
 func (c *Config) Defaults() {
+	if c.ReplicateSync <= 0 {
+		c.ReplicateSync = time.Second
+	}
+	if c.ReplicateRetention <= 0 {
+		c.ReplicateRetention = 7 * 24 * time.Hour
+	}
 	if c.TelegramPollWait <= 0 {
 		c.TelegramPollWait = 25 * time.Second
 	}
@@ -182,6 +198,7 @@ type Service struct {
 	channels    *channel.Client
 	pollers     *pollers
 	files       *objstore.Store // nil: files on disk
+	repl        *replicator     // nil: no replication
 	fetching    sync.Map        // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
@@ -205,6 +222,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0),
 		channels: channel.New(channel.Config{TelegramAPI: cfg.TelegramAPI, VKAPI: cfg.VKAPI})}
 	s.pollers = newPollers(s, cfg.TelegramPollWait)
+	if cfg.Replicate != "" {
+		if s.repl, err = newReplicator(ctx, cfg.Replicate, cfg.ReplicateSync, cfg.ReplicateRetention); err != nil {
+			cat.Close()
+			return nil, err
+		}
+	}
 	if cfg.Storage != "" {
 		sc, err := objstore.Parse(cfg.Storage)
 		if err == nil {
@@ -239,6 +262,11 @@ func (s *Service) Close() error {
 	s.pollers.close()
 	s.mailer.Stop()
 	s.registry.Close()
+	if s.repl != nil {
+		if err := s.repl.close(); err != nil {
+			slog.Warn("replication", "err", err)
+		}
+	}
 	s.tickets.stop()
 	return s.catalog.Close()
 }
@@ -307,10 +335,25 @@ func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, erro
 // Not for a request with a large body (see shortBody), which may take long.
 func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error) {
 	o := s.openOptions()
-	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil
+	// Replication reads the file beside the service: never exclusive then.
+	streams := s.repl != nil && !s.cfg.ReplicaReadOnly
+	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil && !streams
+	o.Replicated = streams
 	p, err := portal.Open(ctx, s.PortalDir(plan.Slug), plan, o)
 	if err != nil {
 		return nil, err
+	}
+	if s.repl != nil && !s.cfg.ReplicaReadOnly {
+		dbPath := filepath.Join(s.PortalDir(plan.Slug), portal.DBFile)
+		if err := s.repl.register(plan.Slug, dbPath); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("replicate %s: %w", plan.Slug, err)
+		}
+		p.OnClose = func() {
+			if err := s.repl.unregister(dbPath); err != nil {
+				slog.Warn("replication", "portal", plan.Slug, "err", err)
+			}
+		}
 	}
 	s.wire(p)
 	return p, nil

@@ -48,6 +48,7 @@ Usage:
   portaldesk ops add-user --email E --password P [--name N]
   portaldesk backup --portal SLUG | --all
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
+  portaldesk restore --portal SLUG --at 2026-12-01T10:15:00Z [--as NEWSLUG] --replicate s3://…   (a moment within the replication's retention)
   portaldesk storage migrate --to s3://BUCKET/PREFIX?endpoint=HOST:PORT   copy every portal's files into object storage (resumable; run again after switching to --storage)
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
   portaldesk loadtest [--portals 1000 --duration 30s --concurrency 16 --json FILE --target URL --data DIR]
@@ -134,6 +135,9 @@ func configFlags(fs *flag.FlagSet) *provisioner.Config {
 	fs.StringVar(&c.Billing.Vendor.Address, "vendor-address", env("PORTALDESK_VENDOR_ADDRESS", ""), "its legal address printed on invoices (PORTALDESK_VENDOR_ADDRESS)")
 	fs.StringVar(&c.Billing.Vendor.Bank, "vendor-bank", env("PORTALDESK_VENDOR_BANK", ""), "the bank details payments go to (PORTALDESK_VENDOR_BANK)")
 	fs.StringVar(&c.Storage, "storage", env("PORTALDESK_STORAGE", ""), "keep portals' files in S3-compatible object storage: s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R[&presign=10m] (PORTALDESK_STORAGE; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or &credentials=FILE)")
+	fs.StringVar(&c.Replicate, "replicate", env("PORTALDESK_REPLICATE", ""), "stream every open portal's database to object storage with Litestream: s3://BUCKET/PREFIX?endpoint=HOST:PORT (PORTALDESK_REPLICATE)")
+	fs.DurationVar(&c.ReplicateSync, "replicate-sync", time.Second, "how often replication pushes a portal's writes: the most a dead disk loses")
+	fs.DurationVar(&c.ReplicateRetention, "replicate-retention", 7*24*time.Hour, "how far back a portal can be restored to a moment")
 	fs.StringVar(&c.TelegramAPI, "telegram-api", env("PORTALDESK_TELEGRAM_API", ""), "the Telegram Bot API's address, default https://api.telegram.org (PORTALDESK_TELEGRAM_API; a local Bot API server or a proxy)")
 	fs.StringVar(&c.VKAPI, "vk-api", env("PORTALDESK_VK_API", ""), "the VK API's address, default https://api.vk.com (PORTALDESK_VK_API)")
 	fs.IntVar(&c.SignupBurst, "signup-burst", envInt("PORTALDESK_SIGNUP_BURST", 3), "portals one address may sign up for on the web before each further one waits a minute, doubling (PORTALDESK_SIGNUP_BURST)")
@@ -197,6 +201,7 @@ func openService(cfg *provisioner.Config) (*provisioner.Service, error) {
 func openServiceCreating(cfg *provisioner.Config) (*provisioner.Service, error) {
 	c := *cfg
 	c.NoSweep = true
+	c.ReplicaReadOnly = true // the running service streams; a command only reads the replica
 	return provisioner.Open(context.Background(), c)
 }
 
@@ -686,18 +691,34 @@ func restore(args []string) error {
 	cfg := configFlags(fs)
 	slug := fs.String("portal", "", "the portal the snapshot is of")
 	from := fs.String("from", "", "the snapshot directory (it holds manifest.json)")
+	at := fs.String("at", "", "with --replicate: the moment to restore the database to (RFC 3339, or \"latest\")")
 	as := fs.String("as", "", "restore as a new portal with this address")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *slug == "" || *from == "" {
-		return errors.New("restore --portal SLUG --from DIR [--as NEWSLUG]")
+	if *slug == "" || (*from == "") == (*at == "") {
+		return errors.New("restore --portal SLUG --from DIR | --at 2026-12-01T10:15:00Z [--as NEWSLUG]")
 	}
 	svc, err := openService(cfg)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	if *at != "" {
+		var when time.Time
+		if *at != "latest" {
+			if when, err = time.Parse(time.RFC3339, *at); err != nil {
+				return fmt.Errorf("restore: --at %q: give a moment like 2026-12-01T10:15:00Z", *at)
+			}
+		}
+		target, err := svc.RestoreAt(context.Background(), *slug, when, *as)
+		if err != nil {
+			return err
+		}
+		shellAudit(svc, fs, "restore", []string{target})
+		fmt.Printf("restored %s as it was at %s\n", target, *at)
+		return nil
+	}
 	target, err := quota.New(svc).Restore(context.Background(), *slug, *from, *as)
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ type Options struct {
 	// Watch names the tables whose row changes Stamp counts: the tables a
 	// caller keeps copies of in memory.
 	Watch []string
+	// Replicated: another reader (Litestream) follows the WAL and does the
+	// checkpoints; closing leaves the WAL to it.
+	Replicated bool
 }
 
 // PageSize is SQLite's default page size, used to turn a byte quota into MaxPageCount.
@@ -61,7 +64,8 @@ type Queryer interface {
 type DB struct {
 	w, r *sql.DB
 
-	path string
+	path       string
+	replicated bool // Litestream checkpoints: Close leaves the WAL to it
 
 	rstmts, wstmts sync.Map // query -> *sql.Stmt, prepared on its second use
 	seen           sync.Map // queries run once, unprepared
@@ -476,7 +480,7 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 func open(path string, o Options) (*DB, error) {
-	d := &DB{path: path, maxPages: o.MaxPageCount}
+	d := &DB{path: path, maxPages: o.MaxPageCount, replicated: o.Replicated}
 	var watch map[string]bool
 	if len(o.Watch) > 0 {
 		watch = make(map[string]bool, len(o.Watch))
@@ -568,7 +572,7 @@ func claimFile(path string, exclusive bool) (granted bool, release func()) {
 // and their WAL is still empty from the last close: skipping the checkpoint
 // then saves a statement and its file syscalls on every eviction.
 func (d *DB) Close() error {
-	if fi, err := os.Stat(d.path + "-wal"); d.w.Stats().OpenConnections > 0 && (err != nil || fi.Size() > 0) {
+	if fi, err := os.Stat(d.path + "-wal"); !d.replicated && d.w.Stats().OpenConnections > 0 && (err != nil || fi.Size() > 0) {
 		_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	}
 	for _, c := range []*sync.Map{&d.rstmts, &d.wstmts} {
