@@ -3,9 +3,11 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -27,6 +29,17 @@ type replicator struct {
 	store     *litestream.Store
 	interval  time.Duration
 	retention time.Duration
+	mu        sync.Mutex
+	dbs       map[string]*walSeen // database path → its WAL as last synced
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// walSeen is a database's WAL as the last sync saw it.
+type walSeen struct {
+	size    int64
+	mod     time.Time
+	syncing bool
 }
 
 func newReplicator(ctx context.Context, raw string, interval, retention time.Duration) (*replicator, error) {
@@ -38,7 +51,7 @@ func newReplicator(ctx context.Context, raw string, interval, retention time.Dur
 		// Litestream's S3 client fails on it (with its own HTTP client).
 		return nil, fmt.Errorf("replicate: unset AWS_CA_BUNDLE (add the authority to the system's store instead)")
 	}
-	levels := litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: 30 * time.Second}, {Level: 2, Interval: time.Hour}}
+	levels := litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: 5 * time.Minute}, {Level: 2, Interval: time.Hour}}
 	st := litestream.NewStore(nil, levels)
 	st.SnapshotInterval = 24 * time.Hour
 	st.SnapshotRetention = retention
@@ -48,7 +61,59 @@ func newReplicator(ctx context.Context, raw string, interval, retention time.Dur
 	if err := st.Open(ctx); err != nil {
 		return nil, fmt.Errorf("replicate: %w", err)
 	}
-	return &replicator{cfg: cfg, store: st, interval: interval, retention: retention}, nil
+	r := &replicator{cfg: cfg, store: st, interval: interval, retention: retention, dbs: map[string]*walSeen{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go r.watch()
+	return r, nil
+}
+
+// watch syncs, every interval, the databases whose WAL changed since
+// their last sync. Litestream's own monitor would sync every open
+// database every interval, written to or not; with hundreds of portals
+// open and most of them idle, a stat of each WAL is what that costs here.
+func (r *replicator) watch() {
+	defer close(r.done)
+	tick := time.NewTicker(r.interval)
+	defer tick.Stop()
+	sem := make(chan struct{}, 4)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		var due []string
+		for p, w := range r.dbs {
+			fi, err := os.Stat(p + "-wal")
+			if err != nil || w.syncing || (fi.Size() == w.size && fi.ModTime().Equal(w.mod)) {
+				continue
+			}
+			w.size, w.mod, w.syncing = fi.Size(), fi.ModTime(), true
+			due = append(due, p)
+		}
+		r.mu.Unlock()
+		for _, p := range due {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				if _, err := r.store.SyncDB(ctx, p, false); err != nil {
+					slog.Warn("replication", "db", p, "err", err)
+					r.mu.Lock()
+					if w := r.dbs[p]; w != nil {
+						w.size = -1 // try again next time
+					}
+					r.mu.Unlock()
+				}
+				cancel()
+				r.mu.Lock()
+				if w := r.dbs[p]; w != nil {
+					w.syncing = false
+				}
+				r.mu.Unlock()
+			}()
+		}
+	}
 }
 
 // client is where slug's database is replicated.
@@ -68,13 +133,22 @@ func (r *replicator) client(slug string) *lss3.ReplicaClient {
 // register starts replicating a portal's database file.
 func (r *replicator) register(slug, dbPath string) error {
 	db := litestream.NewDB(dbPath)
-	db.MonitorInterval = r.interval
+	db.MonitorInterval = 0 // watch() syncs it when its WAL changes
 	db.Replica = litestream.NewReplicaWithClient(db, r.client(slug))
-	return r.store.RegisterDB(db)
+	if err := r.store.RegisterDB(db); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.dbs[dbPath] = &walSeen{size: -1}
+	r.mu.Unlock()
+	return nil
 }
 
 // unregister syncs what is left and stops replicating dbPath.
 func (r *replicator) unregister(dbPath string) error {
+	r.mu.Lock()
+	delete(r.dbs, dbPath)
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return r.store.UnregisterDB(ctx, dbPath)
@@ -95,6 +169,8 @@ func (r *replicator) restore(ctx context.Context, slug string, at time.Time, out
 }
 
 func (r *replicator) close() error {
+	close(r.stop)
+	<-r.done
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return r.store.Close(ctx)

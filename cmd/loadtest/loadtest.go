@@ -53,6 +53,9 @@ type Options struct {
 	// default) or "ticket-page" (the ticket page alone).
 	Profile      io.Writer
 	ProfilePhase string
+	// Replicate and Storage are the in-process service's --replicate and
+	// --storage (what replication and object storage cost under load).
+	Replicate, Storage string
 }
 
 // OpResult is one operation's numbers.
@@ -265,7 +268,8 @@ func startService(ctx context.Context, o Options) (func(), string, string, *prov
 	base := "http://" + ln.Addr().String()
 	// Every signup of the load comes from this one address; in life they
 	// come from many, so the per-address limit is lifted.
-	srv, err := server.New(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true, SignupBurst: math.MaxInt32})
+	srv, err := server.New(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true, SignupBurst: math.MaxInt32,
+		Replicate: o.Replicate, Storage: o.Storage})
 	if err != nil {
 		return nil, "", "", nil, err
 	}

@@ -771,6 +771,8 @@ func loadtestCmd(args []string) error {
 	fs.DurationVar(&o.CompareDuration, "compare-duration", 5*time.Second, "how long each comparison operation runs")
 	fs.StringVar(&o.Target, "target", "", "a running service (loopback); empty starts one in this process")
 	fs.StringVar(&o.DataDir, "data", "", "the service's data directory (with --target: the target's, to read mailed passwords)")
+	fs.StringVar(&o.Replicate, "replicate", "", "the in-process service's --replicate (s3://…)")
+	fs.StringVar(&o.Storage, "storage", "", "the in-process service's --storage (s3://…)")
 	jsonOut := fs.String("json", "", "write the result as JSON here")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of one load phase (in-process service) here")
 	fs.StringVar(&o.ProfilePhase, "profile-phase", "mix", "the phase --cpuprofile covers: mix or ticket-page")
