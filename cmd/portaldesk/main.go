@@ -36,7 +36,7 @@ import (
 const usage = `Portaldesk — a helpdesk portal for every business.
 
 Usage:
-  portaldesk [serve] [--addr 127.0.0.1:8080] [--data ./data] [--mail-domain D --inbound-smtp ADDR]   run the service (default); with a mail domain it takes the portals' mail
+  portaldesk [serve] [--addr 127.0.0.1:8080] [--data ./data] [--mail-domain D --inbound-smtp ADDR] [--tls-addr :443]   run the service (default); with a mail domain it takes the portals' mail; with --tls-addr portals' own domains get certificates on demand
   portaldesk portals create --slug S --company C --admin-email E --admin-password P [--admin-name N]
   portaldesk portals list
   portaldesk portals suspend|resume|delete SLUG
@@ -209,6 +209,10 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	cfg := configFlags(fs)
 	inbound := fs.String("inbound-smtp", env("PORTALDESK_INBOUND_SMTP", ""), "take the portals' mail on this address, e.g. 127.0.0.1:2525 (PORTALDESK_INBOUND_SMTP; needs --mail-domain)")
+	tlsAddr := fs.String("tls-addr", env("PORTALDESK_TLS_ADDR", ""), "serve portals' own domains over https here, e.g. :443, with certificates obtained on demand (PORTALDESK_TLS_ADDR)")
+	var tlsCfg provisioner.TLSConfig
+	fs.StringVar(&tlsCfg.CA, "acme-ca", env("PORTALDESK_ACME_CA", ""), "the ACME directory certificates come from (PORTALDESK_ACME_CA; default Let's Encrypt)")
+	fs.StringVar(&tlsCfg.Email, "acme-email", env("PORTALDESK_ACME_EMAIL", ""), "the ACME account's contact (PORTALDESK_ACME_EMAIL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -230,6 +234,16 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
+	if *tlsAddr != "" { // before serving: the plain handler changes
+		tln, err := net.Listen("tcp", *tlsAddr)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg.HTTPChallenge = strings.HasSuffix(cfg.Addr, ":80")
+		srv.EnableTLS(tlsCfg)
+		go func() { errc <- srv.ServeTLS(tln) }()
+		slog.Info("serving portals' own domains over https", "addr", tln.Addr().String())
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	if *inbound != "" {
 		mln, err := net.Listen("tcp", *inbound)

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ type Server struct {
 	sched *quota.Scheduler
 	http  *http.Server
 	smtp  *smtp.Server // the portals' mail in; nil without a mail domain
+	https *http.Server // portals' own domains over TLS; nil unless EnableTLS
 	once  sync.Once
 	err   error
 }
@@ -62,6 +64,28 @@ func (s *Server) StartJobs() error {
 	return s.sched.Start()
 }
 
+// EnableTLS serves portals' own domains over https with certificates
+// obtained on demand (ServeTLS takes the listener); plain HTTP then
+// answers ACME's challenges and redirects a host with its certificate.
+func (s *Server) EnableTLS(o provisioner.TLSConfig) *provisioner.TLS {
+	t := s.Svc.NewTLS(o)
+	s.http.Handler = t.HTTP(s.App)
+	s.https = &http.Server{Handler: s.App, TLSConfig: t.Config(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.https.RegisterOnShutdown(s.Svc.Hubs().Shutdown)
+	return t
+}
+
+// ServeTLS answers https requests on ln until Shutdown (after EnableTLS).
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.https == nil {
+		return errors.New("TLS is not enabled")
+	}
+	if err := s.https.Serve(tls.NewListener(ln, s.https.TLSConfig)); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -84,6 +108,9 @@ func (s *Server) ServeInbound(ln net.Listener) error {
 // worker and every portal.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if s.https != nil {
+		err = errors.Join(err, s.https.Shutdown(ctx))
+	}
 	if s.smtp != nil {
 		err = errors.Join(err, s.smtp.Shutdown(ctx))
 	}

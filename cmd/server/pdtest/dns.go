@@ -16,6 +16,14 @@ import (
 // and nothing else.
 func DNS(t testing.TB, records map[string]string) *net.Resolver {
 	t.Helper()
+	_, r := DNSServer(t, records)
+	return r
+}
+
+// DNSServer is DNS with the server's address too (for a client that asks
+// a server of its own, like the ACME test server's validation).
+func DNSServer(t testing.TB, records map[string]string) (string, *net.Resolver) {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +51,13 @@ func DNS(t testing.TB, records map[string]string) *net.Resolver {
 	})}
 	go srv.ActivateAndServe()
 	t.Cleanup(func() { srv.Shutdown() })
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	// The same over TCP on the same port (some resolvers ask over TCP).
+	if tl, err := net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+		tsrv := &dns.Server{Listener: tl, Handler: srv.Handler}
+		go tsrv.ActivateAndServe()
+		t.Cleanup(func() { tsrv.Shutdown() })
+	}
+	return pc.LocalAddr().String(), &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
 	}}
