@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -154,6 +155,9 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 		return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
 	}
 	s.wire(p)
+	if err := s.replicateOpen(p, true); err != nil {
+		slog.Warn("replication", "portal", in.Slug, "err", err) // the portal works; its replica starts with its next open
+	}
 	h := s.registry.Adopt(p)
 	s.observeProvision(time.Since(start))
 	return &Provisioned{Record: rec, Admin: admin, Handle: h}, nil

@@ -15,6 +15,7 @@ import (
 
 	"portaldesk/portal"
 	"portaldesk/portal/objstore"
+	"portaldesk/provisioner/catalog"
 )
 
 // Continuous replication: with --replicate, every open portal's database
@@ -118,9 +119,17 @@ func (r *replicator) watch() {
 
 // client is where slug's database is replicated.
 func (r *replicator) client(slug string) *lss3.ReplicaClient {
+	return r.clientAt(path.Join("portals", slug, "db"))
+}
+
+// catalogReplica is where the catalog (control.db) is replicated.
+const catalogReplica = "catalog"
+
+// clientAt is a replica client for the database kept under sub.
+func (r *replicator) clientAt(sub string) *lss3.ReplicaClient {
 	c := lss3.NewReplicaClient()
 	c.Bucket, c.Region = r.cfg.Bucket, r.cfg.Region
-	c.Path = path.Join(r.cfg.Prefix, "portals", slug, "db")
+	c.Path = path.Join(r.cfg.Prefix, sub)
 	scheme := "https://"
 	if r.cfg.Insecure {
 		scheme = "http://"
@@ -132,9 +141,14 @@ func (r *replicator) client(slug string) *lss3.ReplicaClient {
 
 // register starts replicating a portal's database file.
 func (r *replicator) register(slug, dbPath string) error {
+	return r.registerAt(path.Join("portals", slug, "db"), dbPath)
+}
+
+// registerAt starts replicating dbPath under sub.
+func (r *replicator) registerAt(sub, dbPath string) error {
 	db := litestream.NewDB(dbPath)
 	db.MonitorInterval = 0 // watch() syncs it when its WAL changes
-	db.Replica = litestream.NewReplicaWithClient(db, r.client(slug))
+	db.Replica = litestream.NewReplicaWithClient(db, r.clientAt(sub))
 	if err := r.store.RegisterDB(db); err != nil {
 		return err
 	}
@@ -162,7 +176,11 @@ func (r *replicator) sync(ctx context.Context, dbPath string) error {
 
 // restore writes slug's database as it was at at (zero: the latest) to out.
 func (r *replicator) restore(ctx context.Context, slug string, at time.Time, out string) error {
-	rep := litestream.NewReplicaWithClient(nil, r.client(slug))
+	return r.restoreAt(ctx, path.Join("portals", slug, "db"), at, out)
+}
+
+func (r *replicator) restoreAt(ctx context.Context, sub string, at time.Time, out string) error {
+	rep := litestream.NewReplicaWithClient(nil, r.clientAt(sub))
 	opt := litestream.NewRestoreOptions()
 	opt.OutputPath, opt.Timestamp, opt.IntegrityCheck = out, at, litestream.IntegrityCheckQuick
 	return rep.Restore(ctx, opt)
@@ -177,12 +195,72 @@ func (r *replicator) close() error {
 }
 
 // SyncReplica pushes slug's latest writes to its replica now (tests, and
-// before a planned stop).
+// before a planned stop); slug "" is the catalog.
 func (s *Service) SyncReplica(ctx context.Context, slug string) error {
 	if s.repl == nil {
 		return fmt.Errorf("this service does not replicate")
 	}
+	if slug == "" {
+		return s.repl.sync(ctx, filepath.Join(s.cfg.DataDir, "control.db"))
+	}
+	h, err := s.registry.Acquire(ctx, slug) // registered while open
+	if err != nil {
+		return err
+	}
+	defer h.Release()
 	return s.repl.sync(ctx, filepath.Join(s.PortalDir(slug), portal.DBFile))
+}
+
+// RecoverStats is what Recover brought back.
+type RecoverStats struct {
+	Portals int
+	Failed  []string // portals whose database could not be restored, with why
+}
+
+// Recover rebuilds a lost machine's data directory from the replicas: the
+// catalog, then every portal's latest database. dataDir must hold no
+// catalog yet. The portals' files come back only from object storage
+// (--storage); the service secret (PORTALDESK_SECRET or DATA/secret) is
+// not replicated and must be brought along, or sessions, sealed passwords
+// and tokens are lost.
+func Recover(ctx context.Context, dataDir, replicate string) (RecoverStats, error) {
+	var st RecoverStats
+	catPath := filepath.Join(dataDir, "control.db")
+	if _, err := os.Stat(catPath); err == nil {
+		return st, fmt.Errorf("recover: %s has a catalog already", dataDir)
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "portals"), 0o750); err != nil {
+		return st, err
+	}
+	r, err := newReplicator(ctx, replicate, time.Hour, 7*24*time.Hour)
+	if err != nil {
+		return st, err
+	}
+	defer r.close()
+	if err := r.restoreAt(ctx, catalogReplica, time.Time{}, catPath); err != nil {
+		return st, fmt.Errorf("recover: the catalog: %w", err)
+	}
+	cat, err := catalog.Open(ctx, catPath)
+	if err != nil {
+		return st, err
+	}
+	list, err := cat.Portals(ctx)
+	cat.Close()
+	if err != nil {
+		return st, err
+	}
+	for _, p := range list {
+		dir := filepath.Join(dataDir, "portals", p.Slug)
+		if err := os.MkdirAll(filepath.Join(dir, portal.FilesDir), 0o750); err != nil {
+			return st, err
+		}
+		if err := r.restore(ctx, p.Slug, time.Time{}, filepath.Join(dir, portal.DBFile)); err != nil {
+			st.Failed = append(st.Failed, fmt.Sprintf("%s: %v", p.Slug, err))
+			continue
+		}
+		st.Portals++
+	}
+	return st, nil
 }
 
 // RestoreAt restores slug's database as it was at at from its replica —

@@ -215,7 +215,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(ctx, filepath.Join(cfg.DataDir, "control.db"))
+	cat, err := catalog.Open(ctx, filepath.Join(cfg.DataDir, "control.db"), cfg.Replicate != "" && !cfg.ReplicaReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +226,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		if s.repl, err = newReplicator(ctx, cfg.Replicate, cfg.ReplicateSync, cfg.ReplicateRetention); err != nil {
 			cat.Close()
 			return nil, err
+		}
+		if !cfg.ReplicaReadOnly { // the catalog streams too
+			if err := s.repl.registerAt(catalogReplica, filepath.Join(cfg.DataDir, "control.db")); err != nil {
+				cat.Close()
+				return nil, err
+			}
 		}
 	}
 	if cfg.Storage != "" {
@@ -314,7 +320,8 @@ func (s *Service) SetClock(now func() time.Time) {
 }
 
 func (s *Service) openOptions() portal.OpenOptions {
-	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow, Files: s.filesFor()}
+	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow, Files: s.filesFor(),
+		Replicated: s.repl != nil && !s.cfg.ReplicaReadOnly}
 }
 
 // Mailer is the outbox deliverer.
@@ -336,27 +343,46 @@ func (s *Service) loadPlan(ctx context.Context, slug string) (*portal.Plan, erro
 func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing bool) (*portal.Portal, error) {
 	o := s.openOptions()
 	// Replication reads the file beside the service: never exclusive then.
-	streams := s.repl != nil && !s.cfg.ReplicaReadOnly
-	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil && !streams
-	o.Replicated = streams
+	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil && !o.Replicated
 	p, err := portal.Open(ctx, s.PortalDir(plan.Slug), plan, o)
 	if err != nil {
 		return nil, err
 	}
-	if s.repl != nil && !s.cfg.ReplicaReadOnly {
-		dbPath := filepath.Join(s.PortalDir(plan.Slug), portal.DBFile)
-		if err := s.repl.register(plan.Slug, dbPath); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("replicate %s: %w", plan.Slug, err)
-		}
-		p.OnClose = func() {
-			if err := s.repl.unregister(dbPath); err != nil {
-				slog.Warn("replication", "portal", plan.Slug, "err", err)
-			}
-		}
+	if err := s.replicateOpen(p, false); err != nil {
+		p.Close()
+		return nil, err
 	}
 	s.wire(p)
 	return p, nil
+}
+
+// replicateOpen streams an open portal's database (when the service
+// replicates) until it closes; first syncs it at once (a new portal: its
+// replica exists from the start).
+func (s *Service) replicateOpen(p *portal.Portal, first bool) error {
+	if s.repl == nil || s.cfg.ReplicaReadOnly {
+		return nil
+	}
+	slug := p.Slug
+	dbPath := filepath.Join(s.PortalDir(slug), portal.DBFile)
+	if err := s.repl.register(slug, dbPath); err != nil {
+		return fmt.Errorf("replicate %s: %w", slug, err)
+	}
+	p.OnClose = func() {
+		if err := s.repl.unregister(dbPath); err != nil {
+			slog.Warn("replication", "portal", slug, "err", err)
+		}
+	}
+	if first {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.repl.sync(ctx, dbPath); err != nil {
+				slog.Warn("replication", "portal", slug, "err", err)
+			}
+		}()
+	}
+	return nil
 }
 
 // wire connects an open portal to the service's workers.

@@ -207,13 +207,26 @@ func mailedLink(t *testing.T, e *pdtest.Env, slug, pattern string) string {
 // newBrowser starts a Chromium of its own (its own profile and cookies),
 // closed when the test ends.
 func newBrowser(t *testing.T, exe, base, dir, name string) *browser {
+	// The profile is removed by hand, after the browser: its helper
+	// processes may still be writing there as it exits, which t.TempDir's
+	// own removal takes for a failure.
+	profile, err := os.MkdirTemp("", "portaldesk-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.UserDataDir(profile))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}

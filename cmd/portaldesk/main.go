@@ -50,6 +50,7 @@ Usage:
   portaldesk restore --portal SLUG --from SNAPSHOT_DIR [--as NEWSLUG]
   portaldesk restore --portal SLUG --at 2026-12-01T10:15:00Z [--as NEWSLUG] --replicate s3://…   (a moment within the replication's retention)
   portaldesk storage migrate --to s3://BUCKET/PREFIX?endpoint=HOST:PORT   copy every portal's files into object storage (resumable; run again after switching to --storage)
+  portaldesk recover --replicate s3://… --data NEWDIR   rebuild a lost machine's data from the replicas (bring the service secret along)
   portaldesk tariffs list | set ID [--name N --price MINOR --disk-mb N --db-mb N --designer=true …]
   portaldesk loadtest [--portals 1000 --duration 30s --concurrency 16 --json FILE --target URL --data DIR]
   portaldesk seed --portal SLUG [--tickets 10000 --messages 100000 --clients 500 --operators 10 --work 50000]
@@ -89,6 +90,8 @@ func main() {
 		err = tariffs(args)
 	case "storage":
 		err = storage(args)
+	case "recover":
+		err = recoverCmd(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -631,6 +634,31 @@ func progressBar(done, total int, bytes int64) {
 	if done == total {
 		fmt.Fprintln(os.Stderr)
 	}
+}
+
+// recoverCmd rebuilds a data directory from the replicas.
+func recoverCmd(args []string) error {
+	fs := flag.NewFlagSet("recover", flag.ExitOnError)
+	cfg := configFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.Replicate == "" {
+		return errors.New("recover --replicate s3://BUCKET/PREFIX?endpoint=HOST:PORT --data NEWDIR")
+	}
+	start := time.Now()
+	st, err := provisioner.Recover(context.Background(), cfg.DataDir, cfg.Replicate)
+	if err != nil {
+		return err
+	}
+	for _, f := range st.Failed {
+		fmt.Fprintln(os.Stderr, "not restored:", f)
+	}
+	fmt.Printf("recovered the catalog and %d portals into %s in %s\n", st.Portals, cfg.DataDir, time.Since(start).Round(time.Millisecond))
+	if len(st.Failed) > 0 {
+		return fmt.Errorf("%d portals could not be restored", len(st.Failed))
+	}
+	return nil
 }
 
 // storage moves portals' files into object storage.

@@ -33,9 +33,10 @@ type Catalog struct {
 	now func() time.Time
 }
 
-// Open opens (and migrates) the catalog at path.
-func Open(ctx context.Context, path string) (*Catalog, error) {
-	db, err := sqlitedb.Open(path, sqlitedb.Options{Readers: 4, CacheKiB: 4096})
+// Open opens (and migrates) the catalog at path; replicated: Litestream
+// follows it (sqlitedb.Options.Replicated).
+func Open(ctx context.Context, path string, replicated ...bool) (*Catalog, error) {
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Readers: 4, CacheKiB: 4096, Replicated: len(replicated) > 0 && replicated[0]})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
