@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,6 +23,24 @@ import (
 // it; a name the catalog does not map gets no certificate; plain HTTP for
 // the domain is redirected to https once the certificate exists.
 func TestOnDemandCertificates(t *testing.T) {
+	t.Run("on disk", func(t *testing.T) { onDemand(t, provisioner.Config{}) })
+	t.Run("in object storage", func(t *testing.T) {
+		// With object storage the certificates are kept there, for every
+		// node; certmagic's locks are leases in it.
+		s3 := pdtest.StartS3(t)
+		onDemand(t, provisioner.Config{Storage: s3.URL("tls")})
+		var found bool
+		_ = filepath.WalkDir(filepath.Join(s3.Dir, s3.Bucket, "tls", "certs"), func(p string, d os.DirEntry, err error) error {
+			found = found || err == nil && strings.HasSuffix(p, "help.shop.test.crt")
+			return nil
+		})
+		if !found {
+			t.Fatal("the certificate is not in object storage")
+		}
+	})
+}
+
+func onDemand(t *testing.T, cfg provisioner.Config) {
 	dnsAddr, _ := pdtest.DNSServer(t, map[string]string{"help.shop.test": "127.0.0.1", "evil.test": "127.0.0.1"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,7 +48,7 @@ func TestOnDemandCertificates(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	acme := pdtest.StartACME(t, dnsAddr, 0, port)
-	e := pdtest.New(t, provisioner.Config{})
+	e := pdtest.New(t, cfg)
 	e.Create(t, "alpha")
 	if err := e.Svc.AddDomain(context.Background(), "alpha", "help.shop.test", true); err != nil {
 		t.Fatal(err)

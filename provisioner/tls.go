@@ -45,8 +45,15 @@ func (s *Service) NewTLS(o TLSConfig) *TLS {
 	t := &TLS{svc: s}
 	var cfg *certmagic.Config
 	cache := certmagic.NewCache(certmagic.CacheOptions{GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil }, Logger: tlsLogger()})
+	var storage certmagic.Storage = &certmagic.FileStorage{Path: filepath.Join(s.cfg.DataDir, "certs")}
+	if s.files != nil {
+		// With object storage, certificates are kept there: every node
+		// serving the portals finds them, and locks are leases.
+		host, _ := os.Hostname()
+		storage = s.files.CertStorage(fmt.Sprintf("%s-%d", host, os.Getpid()))
+	}
 	cfg = certmagic.New(cache, certmagic.Config{
-		Storage:  &certmagic.FileStorage{Path: filepath.Join(s.cfg.DataDir, "certs")},
+		Storage:  storage,
 		OnDemand: &certmagic.OnDemandConfig{DecisionFunc: t.allowed},
 		Logger:   tlsLogger(),
 		OnEvent: func(_ context.Context, event string, data map[string]any) error {
