@@ -135,3 +135,44 @@ func TestRecoverFromReplica(t *testing.T) {
 		t.Fatalf("the client's tickets after recovery: %d", n)
 	}
 }
+
+// TestRestoreInPlace: a portal restored in place to a moment goes on from
+// there: what it writes next is replicated after that moment's history,
+// and the latest restore has it, without what the in-place restore undid.
+func TestRestoreInPlace(t *testing.T) {
+	s3 := pdtest.StartS3(t)
+	e := pdtest.New(t, provisioner.Config{Replicate: s3.URL("ip"), ReplicateSync: 100 * time.Millisecond})
+	w := worldOn(t, e)
+	ctx := context.Background()
+	subject := func(s string) map[string]any {
+		return map[string]any{"client": 0, "fields": map[string]any{"subject": s, "description": "x"}}
+	}
+	w.api(t, w.op, "POST", "/tickets", subject("Kept"))
+	if err := e.Svc.SyncReplica(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	w.api(t, w.op, "POST", "/tickets", subject("Undone"))
+	if err := e.Svc.SyncReplica(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Svc.RestoreAt(ctx, "alpha", at, ""); err != nil {
+		t.Fatal(err)
+	}
+	op := e.Login(t, "alpha", "op@alpha.test")
+	if r := e.API(t, op, "POST", "alpha", "/tickets", subject("Written after")); r.Status != 201 {
+		t.Fatalf("a write after the restore: %d", r.Status)
+	}
+	if err := e.Svc.SyncReplica(ctx, "alpha"); err != nil {
+		t.Fatalf("replication after an in-place restore: %v", err)
+	}
+	if _, err := e.Svc.RestoreAt(ctx, "alpha", time.Time{}, "alpha-latest"); err != nil {
+		t.Fatal(err)
+	}
+	got := e.API(t, e.Login(t, "alpha-latest", "op@alpha.test"), "GET", "alpha-latest", "/tickets", nil).Body
+	if !strings.Contains(got, "Kept") || !strings.Contains(got, "Written after") || strings.Contains(got, "Undone") {
+		t.Fatalf("the latest after an in-place restore: %s", got)
+	}
+}
