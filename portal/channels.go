@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -561,7 +562,7 @@ func parseTelegram(payload []byte) (chatUpdate, bool) {
 		c.files = append(c.files, chatFileRef{ref: best.FileID, name: "photo.jpg", size: best.FileSize})
 	}
 	if d := m.Document; d != nil {
-		c.files = append(c.files, chatFileRef{ref: d.FileID, name: cmpOr(d.FileName, "file"), size: d.FileSize})
+		c.files = append(c.files, chatFileRef{ref: d.FileID, name: cmp.Or(d.FileName, "file"), size: d.FileSize})
 	}
 	if ct := m.Contact; ct != nil && ct.UserID == m.From.ID {
 		c.phone = ct.Phone // their own number, which Telegram vouches for
@@ -623,17 +624,10 @@ func parseVK(payload []byte) (chatUpdate, bool) {
 			}
 			c.files = append(c.files, chatFileRef{ref: best.URL, name: "photo.jpg"})
 		case a.Type == "doc" && a.Doc != nil:
-			c.files = append(c.files, chatFileRef{ref: a.Doc.URL, name: cmpOr(a.Doc.Title, "file"), size: a.Doc.Size})
+			c.files = append(c.files, chatFileRef{ref: a.Doc.URL, name: cmp.Or(a.Doc.Title, "file"), size: a.Doc.Size})
 		}
 	}
 	return c, true
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // rateData reads a rating button's data: "rate:<ticket>:<score>".
@@ -662,8 +656,8 @@ func (p *Portal) ProcessChannels(ctx context.Context) (int, error) {
 	if p.Plan().State != StateActive {
 		return 0, nil // read-only or suspended: the updates wait
 	}
-	p.chatMu.Lock()
-	defer p.chatMu.Unlock()
+	p.workMu.Lock()
+	defer p.workMu.Unlock()
 	n := 0
 	for {
 		var id int64
@@ -803,7 +797,7 @@ func (p *Portal) chatContact(ctx context.Context, kind string, u chatUpdate) (*c
 	}
 	name := Line(strings.TrimSpace(u.first))
 	if name == "" {
-		name = cmpOr(Line(u.nick), channelName(kind)+" "+u.from)
+		name = cmp.Or(Line(u.nick), channelName(kind)+" "+u.from)
 	}
 	name = truncRunes(name, 100)
 	nu := &User{Email: fmt.Sprintf("%s-%s@%s.invalid", kind, u.from, kind), Name: name, Surname: truncRunes(Line(u.last), 100), Role: RoleClient, Lang: p.Setting(ctx, "lang", "en")}
@@ -962,7 +956,7 @@ func (p *Portal) chatMessage(ctx context.Context, kind, chat string, t *Ticket, 
 // chatStatus tells the client by chat that their ticket's status changed;
 // a closed ticket comes with the rating's five buttons.
 func (p *Portal) chatStatus(ctx context.Context, kind, chat string, t *Ticket, to *User, st *Status) error {
-	lang := cmpOr(to.Lang, p.Setting(ctx, "lang", "en"))
+	lang := cmp.Or(to.Lang, p.Setting(ctx, "lang", "en"))
 	text := i18n.T(lang, "Ticket #%d «%s»: %s.", t.Number, t.Subject, i18n.Msg(lang, st.Name))
 	var buttons []ChatButton
 	if st.Closed {
@@ -1093,7 +1087,7 @@ func (p *Portal) LinkChat(ctx context.Context, token string) (*User, error) {
 		if err := tp.moveContact(ctx, c, to); err != nil {
 			return err
 		}
-		return tp.queueChat(ctx, c.kind, c.chat, 0, 0, i18n.T(cmpOr(to.Lang, p.Setting(ctx, "lang", "en")), "This chat is linked to your account, %s.", to.FullName()), nil)
+		return tp.queueChat(ctx, c.kind, c.chat, 0, 0, i18n.T(cmp.Or(to.Lang, p.Setting(ctx, "lang", "en")), "This chat is linked to your account, %s.", to.FullName()), nil)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: link chat: %w", err)
@@ -1115,8 +1109,8 @@ func (p *Portal) DeliverChannels(ctx context.Context) (ChatDelivery, error) {
 	if p.ChannelAPI == nil {
 		return d, nil
 	}
-	p.chatMu.Lock()
-	defer p.chatMu.Unlock()
+	p.workMu.Lock()
+	defer p.workMu.Unlock()
 	now := p.Now()
 	rows, err := p.q.Query(ctx, `SELECT id, kind, chat_id, COALESCE(entry_id, 0), text, buttons, attempts, created_at FROM channel_outbox
 		WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 100`, now.Unix())

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	_ "github.com/emersion/go-message/charset" // KOI8-R, Windows-1251 and the rest
 	"github.com/emersion/go-message/mail"
@@ -345,9 +344,7 @@ func (p *Portal) applyParsed(ctx context.Context, rcpt string, m *parsedMail) ap
 	if subject == "" {
 		subject = i18n.T(lang, "(no subject)")
 	}
-	if utf8.RuneCountInString(subject) > 200 {
-		subject = string([]rune(subject)[:200])
-	}
+	subject = truncRunes(subject, 200)
 	if strings.TrimSpace(body) == "" {
 		body = i18n.T(lang, "(no text)")
 	}

@@ -441,9 +441,12 @@ func (p *Portal) RunJobs(ctx context.Context) (more bool, err error) {
 	if p.Plan().State != StateActive {
 		return false, nil
 	}
-	p.chatMu.Lock() // the worker's round is one at a time already; this keeps a test's round from racing it
-	defer p.chatMu.Unlock()
-	p.forgetOldJobs(ctx)
+	p.workMu.Lock() // the worker's round is one at a time already; this keeps a test's round from racing it
+	defer p.workMu.Unlock()
+	if now := p.Now(); now.Sub(p.jobsSwept) > time.Hour { // not a query every round
+		p.jobsSwept = now
+		p.forgetOldJobs(ctx)
+	}
 	j, err := scanJob(p.q.QueryRow(ctx, "SELECT "+jobCols+" FROM jobs WHERE state IN ('queued', 'running') ORDER BY id LIMIT 1"))
 	if errors.Is(err, ErrNotFound) {
 		return false, nil

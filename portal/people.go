@@ -363,13 +363,14 @@ func (p *Portal) ChangeUser(ctx context.Context, actor *User, id int64, ch UserC
 	return p.UserByID(ctx, id)
 }
 
-// userRecord is the record staff keep about u as ch leaves it, ready
-// for the row, with errors by field.
+// userRec is the record staff keep about a person, ready for the row.
 type userRec struct {
 	org, externalID any
 	fields          string
 }
 
+// userRecord is the record staff keep about u as ch leaves it, with
+// errors by field.
 func (p *Portal) userRecord(ctx context.Context, u *User, ch UserChange) (userRec, map[string]string) {
 	errs := map[string]string{}
 	var rec userRec

@@ -113,7 +113,8 @@ type core struct {
 	cookieKey []byte
 	codecs    []securecookie.Codec
 	deliverMu sync.Mutex
-	chatMu    sync.Mutex // one round of the messengers' updates and chat messages at a time
+	workMu    sync.Mutex // one round of the worker's chat updates, chat messages or jobs at a time
+	jobsSwept time.Time  // when old jobs' files were last removed (under workMu)
 	hookMu    sync.Mutex // one webhook round at a time
 	tokenUses sync.Map   // token hash -> when its use was last written down
 	sealKey   []byte     // encrypts secrets the portal stores (its SMTP password)

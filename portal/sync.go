@@ -31,9 +31,9 @@ type Sync struct {
 // On says whether the list is read incrementally.
 func (s Sync) On() bool { return s.Since != "" || s.Cursor != "" }
 
-// where is the condition on a table's (updated_at, id) columns, given by
-// col ("t.updated_at", "t.id"), with its arguments; errs names the
-// parameter that is wrong.
+// where is the condition on a table's change time and id columns (named
+// updated and id, like "t.updated_at", "t.id"), with its arguments; errs
+// names the parameter that is wrong.
 func (s Sync) where(updated, id string) (string, []any, map[string]string) {
 	var conds []string
 	var args []any

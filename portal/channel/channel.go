@@ -6,6 +6,7 @@ package channel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -281,7 +282,7 @@ func (c *Client) Send(ctx context.Context, kind string, cr portal.ChannelCreds, 
 			defer resp.Body.Close()
 			var a tgAnswer
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil || !a.OK {
-				return &Error{Code: a.ErrorCode, Description: cmp(a.Description, "Telegram refused the file"), permanent: a.ErrorCode == 400 || a.ErrorCode == 403}
+				return &Error{Code: a.ErrorCode, Description: cmp.Or(a.Description, "Telegram refused the file"), permanent: a.ErrorCode == 400 || a.ErrorCode == 403}
 			}
 			return nil
 		})
@@ -290,13 +291,6 @@ func (c *Client) Send(ctx context.Context, kind string, cr portal.ChannelCreds, 
 		}
 	}
 	return nil
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // upload POSTs f as a multipart form, streamed: the file is never whole
@@ -451,7 +445,7 @@ func (c *Client) vkUploadDoc(ctx context.Context, cr portal.ChannelCreds, peer s
 			Error string `json:"error"`
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&up); err != nil || up.File == "" {
-			return &Error{Description: cmp(up.Error, "VK refused the file")}
+			return &Error{Description: cmp.Or(up.Error, "VK refused the file")}
 		}
 		file = up.File
 		return nil

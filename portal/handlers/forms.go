@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -30,14 +31,7 @@ type FormsData struct {
 }
 
 // Asks reports whether form f asks field id.
-func (d *FormsData) Asks(f portal.Form, id int64) bool {
-	for _, x := range f.Fields {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
+func (d *FormsData) Asks(f portal.Form, id int64) bool { return slices.Contains(f.Fields, id) }
 
 func (s *Server) renderForms(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -110,14 +111,7 @@ type WebhooksData struct {
 }
 
 // Wants says whether endpoint h asks for event e.
-func (d *WebhooksData) Wants(h portal.Webhook, e string) bool {
-	for _, x := range h.Events {
-		if x == e {
-			return true
-		}
-	}
-	return false
-}
+func (d *WebhooksData) Wants(h portal.Webhook, e string) bool { return slices.Contains(h.Events, e) }
 
 func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, rq *Request, status int, fix func(*templates.Page)) error {
 	ctx := r.Context()

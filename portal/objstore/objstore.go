@@ -203,12 +203,11 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	return fileInfo{name: path.Base(name), size: info.Size, mod: info.LastModified}, nil
 }
 
-func (f *Fs) Name() string                                    { return "s3" }
-func (f *Fs) Chmod(string, os.FileMode) error                 { return nil }
-func (f *Fs) Chown(string, int, int) error                    { return nil }
-func (f *Fs) Chtimes(string, time.Time, time.Time) error      { return nil }
-func (f *Fs) String() string                                  { return "s3://" + f.s.cfg.Bucket + "/" + f.root }
-func (f *Fs) presignParams(filename, ctype string) url.Values { return presignParams(filename, ctype) }
+func (f *Fs) Name() string                               { return "s3" }
+func (f *Fs) Chmod(string, os.FileMode) error            { return nil }
+func (f *Fs) Chown(string, int, int) error               { return nil }
+func (f *Fs) Chtimes(string, time.Time, time.Time) error { return nil }
+func (f *Fs) String() string                             { return "s3://" + f.s.cfg.Bucket + "/" + f.root }
 
 // Presign is a short-lived address that downloads name as filename with
 // ctype; ok false when the store does not redirect downloads.
@@ -216,7 +215,7 @@ func (f *Fs) Presign(name, filename, ctype string, attachment bool) (string, boo
 	if f.s.cfg.Presign <= 0 {
 		return "", false, nil
 	}
-	q := f.presignParams(filename, ctype)
+	q := presignParams(filename, ctype)
 	if !attachment {
 		q.Set("response-content-disposition", "inline; filename*=UTF-8''"+url.PathEscape(filename))
 	}
