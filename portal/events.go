@@ -91,6 +91,23 @@ func (hs *Hubs) Shutdown() {
 	}
 }
 
+// Drop ends the open streams of one portal (it moved to another node;
+// its pages listen again there). New ones may start.
+func (hs *Hubs) Drop(slug string) {
+	hs.mu.Lock()
+	h := hs.hubs[slug]
+	hs.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for l := range h.subs {
+		close(l.ch)
+		delete(h.subs, l)
+	}
+}
+
 // Listeners is how many pages are listening, for tests and metrics.
 func (h *Hub) Listeners() int {
 	h.mu.Lock()

@@ -52,6 +52,11 @@ type Plan struct {
 	OwnSMTP        bool
 	UsageLevel     int    // 0, or 80 / 100 when usage passed that share of a quota
 	Domain         string // its own verified host name: links in mail use it
+	// Node is the cluster node that serves the portal ("" outside a
+	// cluster) and Epoch counts its placements: a node's copy of the
+	// database from another epoch is stale.
+	Node  string
+	Epoch int64
 }
 
 // States of a portal in the catalog.
@@ -217,6 +222,9 @@ type OpenOptions struct {
 	// Files gives a portal's files another home than its directory
 	// (object storage); nil keeps them on disk.
 	Files func(slug string) afero.Fs
+	// BeforeCommit refuses writes once it errs (a cluster node that lost
+	// the portal's lease; sqlitedb.Options.BeforeCommit).
+	BeforeCommit func() error
 }
 
 // Open opens the portal in dir, migrating its schema when it is behind.
@@ -228,7 +236,7 @@ func Open(ctx context.Context, dir string, plan *Plan, o OpenOptions) (*Portal, 
 	if plan.DBQuotaBytes > 0 {
 		maxPages = plan.DBQuotaBytes / sqlitedb.PageSize
 	}
-	db, err := sqlitedb.Open(filepath.Join(dir, DBFile), sqlitedb.Options{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive, Watch: refTables, Replicated: o.Replicated})
+	db, err := sqlitedb.Open(filepath.Join(dir, DBFile), sqlitedb.Options{MaxPageCount: maxPages, Readers: o.Readers, CacheKiB: o.CacheKiB, Exclusive: o.Exclusive, Watch: refTables, Replicated: o.Replicated, BeforeCommit: o.BeforeCommit})
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", plan.Slug, err)
 	}

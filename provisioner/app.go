@@ -60,6 +60,10 @@ func NewApp(svc *Service) (*App, error) {
 // then say. A request counts as secure when the public address is https.
 func (a *App) clientOf(r *http.Request) (ip string, secure bool) {
 	cfg := a.Svc.cfg
+	if c := a.Svc.cluster; c != nil && c.hop(r) > 0 {
+		// Passed on by another node, which saw the client.
+		return r.Header.Get(hdrClient), r.Header.Get(hdrSecure) == "1"
+	}
 	secure = r.TLS != nil || strings.HasPrefix(cfg.PublicURL, "https://")
 	ip = web.ClientIP(r)
 	trusted := func(s string) bool {
@@ -120,7 +124,16 @@ func (a *App) clientOf(r *http.Request) (ip string, secure bool) {
 }
 
 // ServeHTTP serves every request of the service.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := a.Svc.cluster
+	if c == nil {
+		a.handler.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	a.handler.ServeHTTP(w, r)
+	c.observe(min(time.Since(start), time.Second)) // a live page's hours are not its latency
+}
 
 type requestIDKey struct{}
 

@@ -148,7 +148,7 @@ func (m *Mailer) sweep() {
 			return
 		default:
 		}
-		if rec.State == portal.StateSuspended {
+		if rec.State == portal.StateSuspended || !m.svc.ServesHere(rec) {
 			continue
 		}
 		m.Kick(rec.Slug)

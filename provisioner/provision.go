@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"portaldesk/portal"
+	"portaldesk/portal/objstore"
 	"portaldesk/portal/web"
 	"portaldesk/provisioner/catalog"
 )
@@ -137,9 +138,19 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 	// exists until every file is in place and the admin is in the portal.
 	var p *portal.Portal
 	admin := &portal.User{Email: in.AdminEmail, Name: in.AdminName, Role: portal.RoleAdmin}
-	rec, err := s.catalog.CreatePortal(ctx, catalog.NewPortal{Slug: in.Slug, Company: in.Company, Tariff: tariff, Operators: 1, AdminEmail: in.AdminEmail},
+	var gate func() error
+	var lease *objstore.Lease
+	if s.cluster != nil {
+		// This node will write the new portal: it takes its lease first.
+		var err error
+		if lease, _, err = s.cluster.open(ctx, &portal.Plan{Slug: in.Slug, Node: s.cluster.cfg.Node}, true); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
+		}
+		gate = writeGate(lease)
+	}
+	rec, err := s.catalog.CreatePortal(ctx, catalog.NewPortal{Slug: in.Slug, Company: in.Company, Tariff: tariff, Operators: 1, AdminEmail: in.AdminEmail, Node: s.Node()},
 		func(rec *catalog.Portal) (err error) {
-			if p, err = s.buildPortal(ctx, rec, admin, hash, in.Confirmed); err != nil {
+			if p, err = s.buildPortal(ctx, rec, admin, hash, in.Confirmed, gate); err != nil {
 				return err
 			}
 			return s.step(stepCommit)
@@ -149,13 +160,16 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 			p.Close()
 			os.RemoveAll(s.PortalDir(in.Slug))
 		}
+		if s.cluster != nil {
+			s.cluster.closed(in.Slug, lease, nil)
+		}
 		if errors.Is(err, catalog.ErrSlugTaken) {
 			return nil, ErrSlugTaken
 		}
 		return nil, fmt.Errorf("provision %s: %w", in.Slug, err)
 	}
 	s.wire(p)
-	if err := s.replicateOpen(p, true); err != nil {
+	if err := s.replicateOpen(p, true, lease); err != nil {
 		slog.Warn("replication", "portal", in.Slug, "err", err) // the portal works; its replica starts with its next open
 	}
 	h := s.registry.Adopt(p)
@@ -167,7 +181,7 @@ func (s *Service) provisionHashed(ctx context.Context, in SignupInput, hash stri
 // template, in a staging directory renamed into place, opens it and adds
 // its admin. When it fails after opening the portal it returns it with
 // the error, for the caller to close and remove.
-func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *portal.User, hash string, confirmed bool) (*portal.Portal, error) {
+func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *portal.User, hash string, confirmed bool, gate func() error) (*portal.Portal, error) {
 	final := s.PortalDir(rec.Slug)
 	if _, err := os.Stat(final); err == nil {
 		// A directory without a catalog entry is a leftover of a crash: keep it, aside.
@@ -189,6 +203,11 @@ func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *p
 		if err := copyFileSync(s.templatePath, filepath.Join(staging, portal.DBFile)); err != nil {
 			return fmt.Errorf("database: %w", err)
 		}
+		if rec.Node != "" {
+			if err := writeEpoch(staging, rec.Epoch); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+		}
 		if err := s.step(stepRename); err != nil {
 			return err
 		}
@@ -199,7 +218,9 @@ func (s *Service) buildPortal(ctx context.Context, rec *catalog.Portal, admin *p
 		return nil, err
 	}
 	syncDir(filepath.Dir(final))
-	p, err := portal.Open(ctx, final, rec.Plan(), s.openOptions())
+	o := s.openOptions()
+	o.BeforeCommit = gate
+	p, err := portal.Open(ctx, final, rec.Plan(), o)
 	if err != nil {
 		os.RemoveAll(final)
 		return nil, err

@@ -63,6 +63,8 @@ type entry struct {
 	elem     *list.Element
 	planAt   atomic.Int64 // unix nanos of the last catalog read
 	checking atomic.Bool
+	closed   chan struct{} // closed once the portal has closed
+	once     sync.Once
 }
 
 // Handle is a portal lent to one request. Release it when the request ends.
@@ -137,7 +139,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 		r.refreshPlan(ctx, e)
 		return &Handle{Portal: e.p, r: r, e: e}, nil
 	}
-	e = &entry{slug: slug, ready: make(chan struct{}), refs: 1}
+	e = &entry{slug: slug, ready: make(chan struct{}), refs: 1, closed: make(chan struct{})}
 	r.entries[slug] = e
 	var victims []*entry
 	if r.admitLocked(f) {
@@ -177,7 +179,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 // Adopt puts an already open portal (just provisioned) into the registry and
 // returns a handle on it.
 func (r *Registry) Adopt(p *portal.Portal) *Handle {
-	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1}
+	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1, closed: make(chan struct{})}
 	close(e.ready)
 	r.live.Add(1)
 	e.planAt.Store(time.Now().UnixNano())
@@ -216,7 +218,7 @@ func (r *Registry) refreshPlan(ctx context.Context, e *entry) {
 	e.planAt.Store(time.Now().UnixNano())
 	old := e.p.Plan()
 	e.p.SetPlan(plan)
-	if old.DBQuotaBytes != plan.DBQuotaBytes || old.ID != plan.ID {
+	if old.DBQuotaBytes != plan.DBQuotaBytes || old.ID != plan.ID || old.Node != plan.Node || old.Epoch != plan.Epoch {
 		// max_page_count is per connection, and the session key depends on the id: reopen.
 		r.Invalidate(e.slug)
 	}
@@ -287,6 +289,7 @@ func (r *Registry) closeEntry(e *entry) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer e.once.Do(func() { close(e.closed) })
 		<-e.ready
 		if e.p != nil {
 			if err := e.p.Close(); err != nil {
@@ -299,7 +302,12 @@ func (r *Registry) closeEntry(e *entry) {
 
 // Invalidate drops slug from the registry; it is closed once released and
 // reopened, with fresh catalog information, by the next request.
-func (r *Registry) Invalidate(slug string) {
+func (r *Registry) Invalidate(slug string) { r.Evict(slug) }
+
+// Evict drops slug from the registry like Invalidate and returns a
+// channel closed once it has closed (after the requests holding it are
+// done); closed at once when it is not open.
+func (r *Registry) Evict(slug string) <-chan struct{} {
 	r.mu.Lock()
 	e := r.entries[slug]
 	var victim *entry
@@ -309,9 +317,15 @@ func (r *Registry) Invalidate(slug string) {
 		victim = r.evictEntryLocked(e)
 	}
 	r.mu.Unlock()
+	if e == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
 	if victim != nil {
 		r.closeEntry(victim)
 	}
+	return e.closed
 }
 
 // Open is the number of portals currently open.

@@ -2,7 +2,9 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	lss3 "github.com/benbjohnson/litestream/s3"
+	"github.com/superfly/ltx"
 
 	"portaldesk/portal"
 	"portaldesk/portal/objstore"
@@ -32,6 +35,7 @@ type replicator struct {
 	retention time.Duration
 	mu        sync.Mutex
 	dbs       map[string]*walSeen // database path → its WAL as last synced
+	fences    sync.Map            // database path → func() bool: may its replica be written now (a cluster's lease)
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -148,7 +152,12 @@ func (r *replicator) register(slug, dbPath string) error {
 func (r *replicator) registerAt(sub, dbPath string) error {
 	db := litestream.NewDB(dbPath)
 	db.MonitorInterval = 0 // watch() syncs it when its WAL changes
-	db.Replica = litestream.NewReplicaWithClient(db, r.clientAt(sub))
+	db.Replica = litestream.NewReplicaWithClient(db, &fencedClient{r.clientAt(sub), func() bool {
+		if f, ok := r.fences.Load(dbPath); ok {
+			return f.(func() bool)()
+		}
+		return true
+	}})
 	if err := r.store.RegisterDB(db); err != nil {
 		return err
 	}
@@ -158,11 +167,59 @@ func (r *replicator) registerAt(sub, dbPath string) error {
 	return nil
 }
 
+// fence makes dbPath's replica writable only while may says so (a
+// cluster node's lease on the database): a node that lost the lease must
+// not write one more file into the replica its successor writes.
+func (r *replicator) fence(dbPath string, may func() bool) { r.fences.Store(dbPath, may) }
+
+// fencedClient is a replica client whose writes a fence may refuse.
+type fencedClient struct {
+	litestream.ReplicaClient
+	may func() bool
+}
+
+// errFenced: the replica is another node's now.
+var errFenced = errors.New("replication: this node no longer holds the database's lease")
+
+func (c *fencedClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, rd io.Reader) (*ltx.FileInfo, error) {
+	if !c.may() {
+		return nil, errFenced
+	}
+	return c.ReplicaClient.WriteLTXFile(ctx, level, minTXID, maxTXID, rd)
+}
+
+func (c *fencedClient) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {
+	if !c.may() {
+		return errFenced
+	}
+	return c.ReplicaClient.DeleteLTXFiles(ctx, a)
+}
+
+func (c *fencedClient) DeleteAll(ctx context.Context) error {
+	if !c.may() {
+		return errFenced
+	}
+	return c.ReplicaClient.DeleteAll(ctx)
+}
+
+// Litestream's answers when a replica has nothing to restore yet.
+var (
+	litestreamNoSnapshots    = litestream.ErrNoSnapshots
+	litestreamTxNotAvailable = litestream.ErrTxNotAvailable
+)
+
 // unregister syncs what is left and stops replicating dbPath.
 func (r *replicator) unregister(dbPath string) error {
 	r.mu.Lock()
 	delete(r.dbs, dbPath)
 	r.mu.Unlock()
+	defer r.fences.Delete(dbPath)
+	if f, ok := r.fences.Load(dbPath); ok && !f.(func() bool)() {
+		// Fenced: the last sync is refused at once, not retried.
+		if db := r.store.FindDB(dbPath); db != nil {
+			db.ShutdownSyncTimeout = 0
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return r.store.UnregisterDB(ctx, dbPath)

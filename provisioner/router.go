@@ -77,6 +77,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.site.ServeHTTP(w, r)
 		return
 	}
+	if c := rt.svc.cluster; c != nil {
+		if strings.HasPrefix(path, ClusterPrefix) {
+			c.serveAPI(w, r)
+			return
+		}
+		if r.Method == "POST" && (path == "/signup" || path == "/api/v1/portals") && c.placeSignup(w, r) {
+			return
+		}
+	}
 	if slug, ok := rt.domainSlug(r.Context(), hostOnly(r.Host)); ok {
 		rt.servePortal(w, r, slug, "")
 		return
@@ -103,7 +112,25 @@ func (rt *Router) servePortal(w http.ResponseWriter, r *http.Request, slug, base
 	if !short(r) {
 		ctx = ordinaryOpen(ctx)
 	}
-	h, err := rt.svc.registry.Acquire(ctx, slug)
+	c := rt.svc.cluster
+	var h *Handle
+	var err error
+	for try := 0; ; try++ {
+		if c != nil && c.elsewhere(w, r, slug) {
+			return
+		}
+		h, err = rt.svc.registry.Acquire(ctx, slug)
+		// Placed elsewhere since this node last looked, or being moved
+		// away right now: look again (after the move).
+		if c != nil && try < 3 && (errors.Is(err, errElsewhere) || errors.Is(err, ErrPortalMoving) && c.gate(slug) != nil) {
+			c.forget(slug)
+			continue
+		}
+		if errors.Is(err, errElsewhere) {
+			err = ErrPortalMoving
+		}
+		break
+	}
 	if err != nil {
 		if errors.Is(err, portal.ErrNotFound) {
 			rt.siteError(w, r, &web.Error{Status: http.StatusNotFound, Code: "no_such_portal", Message: "There is no portal at this address."})

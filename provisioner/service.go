@@ -96,6 +96,8 @@ type Config struct {
 	// FormMinFill is the least time a person takes to fill in the signup
 	// and registration forms; sooner is taken for a script (default 3 s).
 	FormMinFill time.Duration
+	// Cluster joins a cluster of nodes (cluster.go); nil runs alone.
+	Cluster *ClusterConfig
 }
 
 // ParsePrefixes reads a comma-separated list of addresses and CIDR
@@ -199,6 +201,7 @@ type Service struct {
 	pollers     *pollers
 	files       *objstore.Store // nil: files on disk
 	repl        *replicator     // nil: no replication
+	cluster     *cluster        // nil: a single node
 	fetching    sync.Map        // portal slug → *sync.Mutex: one fetch of a mailbox at a time
 }
 
@@ -215,24 +218,15 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Open(ctx, filepath.Join(cfg.DataDir, "control.db"), cfg.Replicate != "" && !cfg.ReplicaReadOnly)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{cfg: cfg, secret: secret, catalog: cat, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0),
+	s := &Service{cfg: cfg, secret: secret, now: time.Now, hubs: portal.NewHubs(), idle: newIdlers(), hooks: webhook.New(cfg.WebhookAllow, 0),
 		channels: channel.New(channel.Config{TelegramAPI: cfg.TelegramAPI, VKAPI: cfg.VKAPI})}
 	s.pollers = newPollers(s, cfg.TelegramPollWait)
-	if cfg.Replicate != "" {
-		if s.repl, err = newReplicator(ctx, cfg.Replicate, cfg.ReplicateSync, cfg.ReplicateRetention); err != nil {
-			cat.Close()
+	if cfg.Cluster != nil {
+		cfg.Cluster.Defaults()
+		if err := cfg.Cluster.Check(&cfg); err != nil {
 			return nil, err
 		}
-		if !cfg.ReplicaReadOnly { // the catalog streams too
-			if err := s.repl.registerAt(catalogReplica, filepath.Join(cfg.DataDir, "control.db")); err != nil {
-				cat.Close()
-				return nil, err
-			}
-		}
+		s.cfg.Cluster = cfg.Cluster
 	}
 	if cfg.Storage != "" {
 		sc, err := objstore.Parse(cfg.Storage)
@@ -240,8 +234,30 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			s.files, err = objstore.Open(ctx, sc)
 		}
 		if err != nil {
+			return nil, err
+		}
+	}
+	catPath := filepath.Join(cfg.DataDir, "control.db")
+	if cfg.Cluster != nil {
+		s.cluster = newCluster(s, *cfg.Cluster)
+		s.catalog, err = catalog.OpenCluster(catPath, s.cluster.route)
+	} else {
+		s.catalog, err = catalog.Open(ctx, catPath, cfg.Replicate != "" && !cfg.ReplicaReadOnly)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cat := s.catalog
+	if cfg.Replicate != "" {
+		if s.repl, err = newReplicator(ctx, cfg.Replicate, cfg.ReplicateSync, cfg.ReplicateRetention); err != nil {
 			cat.Close()
 			return nil, err
+		}
+		if !cfg.ReplicaReadOnly && s.cluster == nil { // the catalog streams too (a cluster's primary streams it)
+			if err := s.repl.registerAt(catalogReplica, catPath); err != nil {
+				cat.Close()
+				return nil, err
+			}
 		}
 	}
 	if s.templatePath, err = buildTemplate(ctx, cfg.DataDir); err != nil {
@@ -251,6 +267,15 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.registry = NewRegistry(cfg.OpenLimit, s.loadPlan, s.openPortal)
 	s.metrics = newMetrics(s)
 	s.guards = portal.NewGuards()
+	if s.cluster != nil {
+		if err := s.cluster.start(ctx); err != nil {
+			if s.repl != nil {
+				s.repl.close()
+			}
+			cat.Close()
+			return nil, err
+		}
+	}
 	if s.mailer, err = NewMailer(s); err != nil {
 		cat.Close()
 		return nil, err
@@ -268,6 +293,9 @@ func (s *Service) Close() error {
 	s.pollers.close()
 	s.mailer.Stop()
 	s.registry.Close()
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 	if s.repl != nil {
 		if err := s.repl.close(); err != nil {
 			slog.Warn("replication", "err", err)
@@ -344,33 +372,58 @@ func (s *Service) openPortal(ctx context.Context, plan *portal.Plan, passing boo
 	o := s.openOptions()
 	// Replication reads the file beside the service: never exclusive then.
 	o.Exclusive = passing && ctx.Value(ordinaryKey{}) == nil && !o.Replicated
+	var lease *objstore.Lease
+	restored := false
+	if s.cluster != nil {
+		var err error
+		if lease, restored, err = s.cluster.open(ctx, plan, false); err != nil {
+			return nil, err
+		}
+		o.BeforeCommit = writeGate(lease)
+	}
 	p, err := portal.Open(ctx, s.PortalDir(plan.Slug), plan, o)
 	if err != nil {
+		if s.cluster != nil {
+			s.cluster.closed(plan.Slug, lease, nil)
+		}
 		return nil, err
 	}
-	if err := s.replicateOpen(p, false); err != nil {
+	if err := s.replicateOpen(p, false, lease); err != nil {
 		p.Close()
 		return nil, err
 	}
 	s.wire(p)
+	if restored {
+		// Arrived from another node: what its outbox holds is sent from here.
+		go s.mailer.Queued(plan.Slug)
+	}
 	return p, nil
 }
 
 // replicateOpen streams an open portal's database (when the service
 // replicates) until it closes; first syncs it at once (a new portal: its
-// replica exists from the start).
-func (s *Service) replicateOpen(p *portal.Portal, first bool) error {
+// replica exists from the start). In a cluster, lease is the portal's:
+// the replica is written only while it is held, and it is released once
+// the portal has closed.
+func (s *Service) replicateOpen(p *portal.Portal, first bool, lease *objstore.Lease) error {
 	if s.repl == nil || s.cfg.ReplicaReadOnly {
 		return nil
 	}
 	slug := p.Slug
 	dbPath := filepath.Join(s.PortalDir(slug), portal.DBFile)
+	if s.cluster != nil {
+		s.repl.fence(dbPath, lease.Held)
+	}
 	if err := s.repl.register(slug, dbPath); err != nil {
 		return fmt.Errorf("replicate %s: %w", slug, err)
 	}
 	p.OnClose = func() {
-		if err := s.repl.unregister(dbPath); err != nil {
+		err := s.repl.unregister(dbPath)
+		if err != nil {
 			slog.Warn("replication", "portal", slug, "err", err)
+		}
+		if s.cluster != nil {
+			s.cluster.closed(slug, lease, err)
 		}
 	}
 	if first {
@@ -393,6 +446,25 @@ func (s *Service) wire(p *portal.Portal) {
 	p.ChannelAPI = s.channels
 	p.OnTickets = func(delta int64) { s.tickets.add(id, delta) }
 	p.Events = s.hubs.For(slug)
+}
+
+// ServesHere says whether this node serves the portal (always, outside a
+// cluster): background work visits only the portals it serves.
+func (s *Service) ServesHere(rec *catalog.Portal) bool {
+	return s.cluster == nil || rec.Node == s.cluster.cfg.Node
+}
+
+// Leads says whether this node does the cluster's catalog-wide work
+// (billing, expiry, quotas' enforcement): the catalog's primary, or a
+// node alone.
+func (s *Service) Leads() bool { return s.cluster == nil || s.cluster.primary.Load() }
+
+// Node is this node's name in its cluster ("" outside one).
+func (s *Service) Node() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return s.cluster.cfg.Node
 }
 
 // Hubs are the live-update hubs of every portal.

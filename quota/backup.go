@@ -279,6 +279,9 @@ func (j *Jobs) BackupAll(ctx context.Context, now time.Time, progress Progress) 
 	var bytes int64
 	var errs []error
 	for i, rec := range list {
+		if !j.svc.ServesHere(rec) {
+			continue // its node backs it up
+		}
 		dir, m, err := j.Backup(ctx, rec.Slug, now)
 		if err != nil {
 			errs = append(errs, err)

@@ -96,6 +96,9 @@ func (j *Jobs) Usage(ctx context.Context, now time.Time) (Counts, error) {
 		if err := ctx.Err(); err != nil {
 			return c, err
 		}
+		if !j.svc.ServesHere(rec) {
+			continue // its node measures it
+		}
 		dbBytes, disk, branding := j.svc.MeasureDisk(rec.Slug)
 		var tickets *int64
 		if h := j.svc.Registry().Peek(rec.Slug); h != nil {
@@ -138,6 +141,9 @@ func Level(used, quota int64) int {
 // changed since it was read (ops suspended it meanwhile) is left as ops
 // left it: the state transitions are compare-and-set.
 func (j *Jobs) Enforce(ctx context.Context, now time.Time) (Counts, error) {
+	if !j.svc.Leads() {
+		return Counts{}, nil // the cluster's catalog primary does it, once
+	}
 	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
@@ -223,6 +229,9 @@ func (j *Jobs) notifyOnce(ctx context.Context, rec *catalog.Portal, key string, 
 // cannot pay a day, the subscription expires: the portal falls back to the
 // free tariff, and no data is touched.
 func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
+	if !j.svc.Leads() {
+		return Counts{}, nil // the cluster's catalog primary does it, once
+	}
 	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
@@ -255,6 +264,9 @@ func (j *Jobs) Billing(ctx context.Context, now time.Time) (Counts, error) {
 // Expiry reminds the admins of paid portals 7, 3 and 1 days before the
 // balance runs out, once each.
 func (j *Jobs) Expiry(ctx context.Context, now time.Time) (Counts, error) {
+	if !j.svc.Leads() {
+		return Counts{}, nil // the cluster's catalog primary does it, once
+	}
 	list, err := j.cat.Portals(ctx)
 	if err != nil {
 		return nil, err
@@ -303,7 +315,7 @@ func (j *Jobs) AutoClose(ctx context.Context, now time.Time) (Counts, error) {
 	c := Counts{}
 	var errs []error
 	for _, rec := range list {
-		if rec.State != portal.StateActive {
+		if rec.State != portal.StateActive || !j.svc.ServesHere(rec) {
 			continue
 		}
 		h, err := j.svc.Registry().Acquire(ctx, rec.Slug)

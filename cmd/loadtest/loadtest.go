@@ -40,11 +40,18 @@ type Options struct {
 	Portals     int
 	Duration    time.Duration
 	Concurrency int
-	Target      string // a running service; empty starts one in this process
-	DataDir     string // for the in-process service (a temporary directory when empty)
-	Tickets     int    // per portal
-	OpenLimit   int
-	Out         io.Writer
+	// Target is a running service, or several nodes of one (a comma-
+	// separated list, requests spread over them in turn); empty starts one
+	// in this process.
+	Target  string
+	DataDir string // for the in-process service (a temporary directory when empty); with Target, its data directories, comma-separated
+	// Nodes > 1 runs that many nodes of a cluster in this process (with
+	// Replicate and Storage), the portals placed on them in turn and the
+	// requests spread over them.
+	Nodes     int
+	Tickets   int // per portal
+	OpenLimit int
+	Out       io.Writer
 	// CompareTickets and CompareDuration size the comparison with the
 	// classic helpdesk (defaults 2,500 open tickets, 5 s per operation).
 	CompareTickets  int
@@ -118,12 +125,23 @@ type site struct {
 }
 
 type runner struct {
-	o       Options
-	svc     *provisioner.Service // the in-process service: setup without a password hash per person
-	hash    string
-	base    string
-	dataDir string // where the service writes mail: invited clients' passwords arrive there
-	client  *http.Client
+	o        Options
+	svc      *provisioner.Service   // the in-process service: setup without a password hash per person
+	svcs     []*provisioner.Service // with Nodes: every node's
+	hash     string
+	base     string   // the first node's address
+	bases    []string // every node's: requests go to each in turn
+	next     atomic.Int64
+	dataDirs []string // where the service writes mail: invited clients' passwords arrive there
+	client   *http.Client
+}
+
+// node is the address the next request goes to.
+func (r *runner) node() string {
+	if len(r.bases) < 2 {
+		return r.base
+	}
+	return r.bases[int(r.next.Add(1))%len(r.bases)]
 }
 
 func (r *runner) do(method, path, tok string, body any) (int, []byte, error) {
@@ -132,7 +150,7 @@ func (r *runner) do(method, path, tok string, body any) (int, []byte, error) {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, r.base+path, rd)
+	req, err := http.NewRequest(method, r.node()+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -189,19 +207,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.DataDir == "" {
 			return nil, errors.New("--target needs --data: the target's data directory, where its mail (with the invited clients' passwords) is written")
 		}
-		r.base, r.dataDir = strings.TrimRight(o.Target, "/"), o.DataDir
+		for _, t := range strings.Split(o.Target, ",") {
+			r.bases = append(r.bases, strings.TrimRight(strings.TrimSpace(t), "/"))
+		}
+		r.base, r.dataDirs = r.bases[0], strings.Split(o.DataDir, ",")
+	} else if o.Nodes > 1 {
+		stop, bases, dirs, svcs, err := startCluster(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		r.bases, r.base, r.dataDirs, r.svcs, r.svc = bases, bases[0], dirs, svcs, svcs[0]
+		if r.hash, err = portal.HashPassword(password); err != nil {
+			return nil, err
+		}
 	} else {
 		stop, base, dir, svc, err := startService(ctx, o)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
-		r.base, r.dataDir, r.svc = base, dir, svc
+		r.base, r.dataDirs, r.svc = base, []string{dir}, svc
 		if r.hash, err = portal.HashPassword(password); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(o.Out, "service at %s; provisioning %d portals…\n", r.base, o.Portals)
+	fmt.Fprintf(o.Out, "service at %s; provisioning %d portals…\n", strings.Join(append([]string{r.base}, r.bases[min(1, len(r.bases)):]...), ", "), o.Portals)
 	t0 := time.Now()
 	sites, err := r.provision(ctx)
 	if err != nil {
@@ -284,6 +315,59 @@ func startService(ctx context.Context, o Options) (func(), string, string, *prov
 	}, base, dir, srv.Svc, nil
 }
 
+// startCluster runs o.Nodes nodes of a cluster in this process, each on
+// its own loopback listener and data directory, sharing o.Storage and
+// o.Replicate.
+func startCluster(ctx context.Context, o Options) (func(), []string, []string, []*provisioner.Service, error) {
+	if o.Replicate == "" || o.Storage == "" {
+		return nil, nil, nil, nil, errors.New("--nodes needs --replicate and --storage: the nodes share object storage")
+	}
+	root := o.DataDir
+	if root == "" {
+		d, err := os.MkdirTemp("", "portaldesk-load-")
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		root = d
+	}
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		if o.DataDir == "" {
+			os.RemoveAll(root)
+		}
+	}
+	var bases, dirs []string
+	var svcs []*provisioner.Service
+	for i := 1; i <= o.Nodes; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return nil, nil, nil, nil, err
+		}
+		base := "http://" + ln.Addr().String()
+		dir := filepath.Join(root, fmt.Sprintf("node%d", i))
+		srv, err := server.New(ctx, provisioner.Config{DataDir: dir, PublicURL: base, OpenLimit: o.OpenLimit, NoSweep: true, SignupBurst: math.MaxInt32,
+			Replicate: o.Replicate, Storage: o.Storage, Secret: "loadtest-service-secret-0123456789abcdef",
+			Cluster: &provisioner.ClusterConfig{Node: fmt.Sprintf("node%d", i), URL: base, Secret: "loadtest-cluster-secret-0123456789"}})
+		if err != nil {
+			ln.Close()
+			stop()
+			return nil, nil, nil, nil, err
+		}
+		go srv.Serve(ln)
+		stops = append(stops, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		})
+		bases, dirs, svcs = append(bases, base), append(dirs, dir), append(svcs, srv.Svc)
+	}
+	return stop, bases, dirs, svcs, nil
+}
+
 func machine() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s, %d cores; the load generator shares the machine", host, runtime.NumCPU())
@@ -337,7 +421,11 @@ const password = "load-password"
 // through the service's own calls with one password hash for everyone.
 func (r *runner) provisionFast(s *site, i int) error {
 	ctx := context.Background()
-	res, err := r.svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: fmt.Sprintf("Load %d", i), Slug: s.slug, AdminName: "Admin", AdminEmail: "admin@" + s.slug + ".test", Confirmed: true}, r.hash)
+	svc := r.svc
+	if len(r.svcs) > 0 && i >= 0 {
+		svc = r.svcs[i%len(r.svcs)] // placed on each node in turn
+	}
+	res, err := svc.ProvisionHashed(ctx, provisioner.SignupInput{Company: fmt.Sprintf("Load %d", i), Slug: s.slug, AdminName: "Admin", AdminEmail: "admin@" + s.slug + ".test", Confirmed: true}, r.hash)
 	if err != nil {
 		return err
 	}
@@ -454,7 +542,11 @@ var passwordRe = regexp.MustCompile(`(?m)^Password: (\S+)`)
 func (r *runner) mailedPassword(slug, email string) (string, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		files, _ := filepath.Glob(filepath.Join(r.dataDir, "mail", slug, "*.eml"))
+		var files []string
+		for _, d := range r.dataDirs {
+			f, _ := filepath.Glob(filepath.Join(d, "mail", slug, "*.eml"))
+			files = append(files, f...)
+		}
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil || !bytes.Contains(b, []byte(email)) {
@@ -467,7 +559,7 @@ func (r *runner) mailedPassword(slug, email string) (string, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "", fmt.Errorf("no invitation mail for %s under %s (is the service writing mail to files?)", email, filepath.Join(r.dataDir, "mail", slug))
+	return "", fmt.Errorf("no invitation mail for %s under %s (is the service writing mail to files?)", email, strings.Join(r.dataDirs, ", "))
 }
 
 func randomSuffix() string { return strconv.FormatInt(rand.Int63n(1<<30), 36) }
@@ -708,9 +800,25 @@ func (r *runner) serviceStats() (int64, int) {
 // name (none when it cannot be read).
 func (r *runner) metrics() map[string]float64 {
 	m := map[string]float64{}
-	_, b, err := r.do("GET", "/metrics", "", nil)
+	bases := r.bases
+	if len(bases) == 0 {
+		bases = []string{r.base}
+	}
+	for _, base := range bases { // a cluster's nodes, summed
+		r.metricsOf(base, m)
+	}
+	return m
+}
+
+func (r *runner) metricsOf(base string, m map[string]float64) {
+	res, err := r.client.Get(base + "/metrics")
 	if err != nil {
-		return m
+		return
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		name, v, ok := strings.Cut(line, " ")
@@ -718,10 +826,9 @@ func (r *runner) metrics() map[string]float64 {
 			continue
 		}
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			m[name] = f
+			m[name] += f
 		}
 	}
-	return m
 }
 
 // verify checks that every ticket and message the load created is there.

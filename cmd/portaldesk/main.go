@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,6 +45,10 @@ Usage:
   portaldesk portals domain add|remove SLUG HOST [--force]
   portaldesk portals set-tariff SLUG TARIFF_ID [--operators N]
   portaldesk portals set-limits SLUG --db-mb N --disk-mb N
+  portaldesk serve --node NAME --cluster URL --cluster-secret S --storage s3://… --replicate s3://… --secret S   join a cluster of nodes (README: Running several nodes)
+  portaldesk portals move SLUG --to NODE --cluster URL --cluster-secret S   move a portal to another node; its requests wait, none fail
+  portaldesk portals where SLUG --cluster URL --cluster-secret S   the node serving a portal
+  portaldesk nodes list | drain NODE | undrain NODE | forget NODE --cluster URL --cluster-secret S
   portaldesk billing confirm INVOICE | adjust SLUG AMOUNT --note TEXT | promo CODE --percent P --from DATE --to DATE
   portaldesk jobs run usage|enforce|billing|expiry|autoclose|domains|mailboxes|backup [--now RFC3339]
   portaldesk ops add-user --email E --password P [--name N]
@@ -90,6 +96,8 @@ func main() {
 		err = tariffs(args)
 	case "storage":
 		err = storage(args)
+	case "nodes":
+		err = nodesCmd(args)
 	case "recover":
 		err = recoverCmd(args)
 	case "help", "-h", "--help":
@@ -216,14 +224,36 @@ func serve(args []string) error {
 	var tlsCfg provisioner.TLSConfig
 	fs.StringVar(&tlsCfg.CA, "acme-ca", env("PORTALDESK_ACME_CA", ""), "the ACME directory certificates come from (PORTALDESK_ACME_CA; default Let's Encrypt)")
 	fs.StringVar(&tlsCfg.Email, "acme-email", env("PORTALDESK_ACME_EMAIL", ""), "the ACME account's contact (PORTALDESK_ACME_EMAIL)")
+	node := fs.String("node", env("PORTALDESK_NODE", ""), "this node's name in a cluster (PORTALDESK_NODE; needs --cluster)")
+	clusterURL := fs.String("cluster", env("PORTALDESK_CLUSTER", ""), "join a cluster: the address the other nodes reach this one at, https (or http on loopback) (PORTALDESK_CLUSTER)")
+	clusterSecret := fs.String("cluster-secret", env("PORTALDESK_CLUSTER_SECRET", ""), "the secret every node of the cluster shares (PORTALDESK_CLUSTER_SECRET)")
+	leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "how long a node's leases last unrenewed: a stopped node's portals are served elsewhere after about this long")
+	clusterCA := fs.String("cluster-ca", env("PORTALDESK_CLUSTER_CA", ""), "PEM file of the authority the other nodes' certificates are signed by (PORTALDESK_CLUSTER_CA)")
+	tlsCert := fs.String("tls-cert", env("PORTALDESK_TLS_CERT", ""), "serve --addr over https with this certificate (PEM; with --tls-key) (PORTALDESK_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env("PORTALDESK_TLS_KEY", ""), "the certificate's key (PEM) (PORTALDESK_TLS_KEY)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *clusterURL != "" || *node != "" {
+		roots, err := loadCA(*clusterCA)
+		if err != nil {
+			return fmt.Errorf("--cluster-ca: %w", err)
+		}
+		cfg.Cluster = &provisioner.ClusterConfig{Node: *node, URL: *clusterURL, Secret: *clusterSecret, LeaseTTL: *leaseTTL, RootCAs: roots}
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	cfg.OpenLimit, _ = provisioner.FitOpenLimit(cfg.OpenLimit)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 	}
 	srv, err := server.New(context.Background(), *cfg)
 	if err != nil {
@@ -273,11 +303,147 @@ func serve(args []string) error {
 	return err
 }
 
-func portals(args []string) (err error) {
+// loadCA reads a PEM file of authorities ("" is none).
+func loadCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool, _ := x509.SystemCertPool()
+	if pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// clusterClient is the cluster's internal API at --cluster, for the
+// commands run beside its nodes.
+func clusterClient(fs *flag.FlagSet, args []string) (*provisioner.ClusterClient, []string, error) {
+	url := fs.String("cluster", env("PORTALDESK_CLUSTER", ""), "any node's address (PORTALDESK_CLUSTER)")
+	secret := fs.String("cluster-secret", env("PORTALDESK_CLUSTER_SECRET", ""), "the cluster's secret (PORTALDESK_CLUSTER_SECRET)")
+	ca := fs.String("cluster-ca", env("PORTALDESK_CLUSTER_CA", ""), "PEM file of the nodes' certificate authority (PORTALDESK_CLUSTER_CA)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if *url == "" || *secret == "" {
+		return nil, nil, errors.New("--cluster and --cluster-secret: which cluster (any node's address) and its secret")
+	}
+	roots, err := loadCA(*ca)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cluster-ca: %w", err)
+	}
+	host, _ := os.Hostname()
+	return provisioner.NewClusterClient(*url, "cli-"+nodeSafe(host), *secret, roots), pos, nil
+}
+
+func nodeSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// nodesCmd lists, drains and forgets a cluster's nodes.
+func nodesCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("portals: which action? create, list, suspend, resume, delete, domain")
+		return errors.New("nodes: which action? list, drain, undrain, forget")
 	}
 	action, args := args[0], args[1:]
+	fs := flag.NewFlagSet("nodes "+action, flag.ExitOnError)
+	cc, pos, err := clusterClient(fs, args)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	switch action {
+	case "list":
+		list, err := cc.Nodes(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tSTATE\tALIVE\tCATALOG\tPORTALS\tOPEN\tDISK FREE\tLATENCY\tLAST HEARTBEAT\tURL")
+		for _, n := range list {
+			cat := ""
+			if n.Primary {
+				cat = "primary"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", n.Name, n.State, n.Alive, cat, n.Portals, n.OpenPortals,
+				portal.HumanBytes(n.DiskFree), time.Duration(n.LatencyUS)*time.Microsecond, n.HeartbeatAt.Format(time.RFC3339), n.URL)
+		}
+		return tw.Flush()
+	case "drain", "undrain", "forget":
+		if len(pos) != 1 {
+			return fmt.Errorf("nodes %s: which node?", action)
+		}
+		out, err := cc.Node(ctx, pos[0], action)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(out)
+		fmt.Println(string(b))
+		return nil
+	}
+	return fmt.Errorf("nodes: unknown action %q", action)
+}
+
+// whereCmd says which node of a cluster serves a portal.
+func whereCmd(args []string) error {
+	fs := flag.NewFlagSet("portals where", flag.ExitOnError)
+	cc, pos, err := clusterClient(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("portals where SLUG")
+	}
+	node, err := cc.Where(context.Background(), pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Println(node)
+	return nil
+}
+
+// moveCmd moves a portal to another node of a cluster.
+func moveCmd(args []string) error {
+	fs := flag.NewFlagSet("portals move", flag.ExitOnError)
+	to := fs.String("to", "", "the node to move the portal to")
+	cc, pos, err := clusterClient(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *to == "" {
+		return errors.New("portals move SLUG --to NODE")
+	}
+	res, err := cc.Move(context.Background(), pos[0], *to)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("moved %s from %s to %s (epoch %d) in %s; its requests waited %s\n", res.Portal, res.From, res.To, res.Epoch, res.Took.Round(time.Millisecond), res.Paused.Round(time.Millisecond))
+	return nil
+}
+
+func portals(args []string) (err error) {
+	if len(args) == 0 {
+		return errors.New("portals: which action? create, list, suspend, resume, delete, domain, move")
+	}
+	action, args := args[0], args[1:]
+	switch action {
+	case "move":
+		return moveCmd(args)
+	case "where":
+		return whereCmd(args)
+	}
 	fs := flag.NewFlagSet("portals "+action, flag.ExitOnError)
 	cfg := configFlags(fs)
 	var in provisioner.SignupInput
@@ -811,8 +977,9 @@ func loadtestCmd(args []string) error {
 	fs.IntVar(&o.OpenLimit, "open-portals", 256, "the in-process service's LRU of open portals")
 	fs.IntVar(&o.CompareTickets, "compare-tickets", 2500, "open tickets on the comparison's one portal")
 	fs.DurationVar(&o.CompareDuration, "compare-duration", 5*time.Second, "how long each comparison operation runs")
-	fs.StringVar(&o.Target, "target", "", "a running service (loopback); empty starts one in this process")
-	fs.StringVar(&o.DataDir, "data", "", "the service's data directory (with --target: the target's, to read mailed passwords)")
+	fs.StringVar(&o.Target, "target", "", "a running service (loopback), or several nodes of one, comma-separated (requests go to each in turn); empty starts one in this process")
+	fs.StringVar(&o.DataDir, "data", "", "the service's data directory (with --target: the target's — each node's, comma-separated — to read mailed passwords)")
+	fs.IntVar(&o.Nodes, "nodes", 1, "run this many nodes of a cluster in this process (with --replicate and --storage), portals placed on each in turn")
 	fs.StringVar(&o.Replicate, "replicate", "", "the in-process service's --replicate (s3://…)")
 	fs.StringVar(&o.Storage, "storage", "", "the in-process service's --storage (s3://…)")
 	jsonOut := fs.String("json", "", "write the result as JSON here")
@@ -829,8 +996,10 @@ func loadtestCmd(args []string) error {
 		defer f.Close()
 		o.Profile = f
 	}
-	if u, err := url.Parse(o.Target); o.Target != "" && (err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1")) {
-		return errors.New("loadtest: --target must be a loopback address")
+	for _, t := range strings.Split(o.Target, ",") {
+		if u, err := url.Parse(strings.TrimSpace(t)); o.Target != "" && (err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1")) {
+			return errors.New("loadtest: --target must be loopback addresses")
+		}
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	o.Out = os.Stderr

@@ -57,13 +57,25 @@ func startBinary(t *testing.T, bin, data string) (*exec.Cmd, string) {
 }
 
 func post(base, path, tok string, body any) (int, map[string]any) {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
+	return send("POST", base, path, tok, body)
+}
+
+// send makes one JSON call; a node that does not answer (one stopped by a
+// test) is given up on after cclient's timeout.
+func send(method, base, path, tok string, body any) (int, map[string]any) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := cclient.Do(req)
 	if err != nil {
 		return 0, nil
 	}

@@ -32,10 +32,13 @@ var (
 
 // Lease is one holder's claim on a name.
 type Lease struct {
-	s       *Store
-	key     string
-	holder  string
-	ttl     time.Duration
+	s      *Store
+	key    string
+	holder string
+	ttl    time.Duration
+	// Info is kept with the lease for others to read (ReadLease): a
+	// cluster node's address.
+	Info    string
 	mu      sync.Mutex
 	etag    string
 	expires time.Time
@@ -44,6 +47,18 @@ type Lease struct {
 type leaseBody struct {
 	Holder  string    `json:"holder"`
 	Expires time.Time `json:"expires"`
+	Info    string    `json:"info,omitempty"`
+}
+
+// ReadLease is name's lease as stored: who holds it, what they keep with
+// it, and until when (a zero holder: nobody has ever held it).
+func (s *Store) ReadLease(ctx context.Context, name string) (holder, info string, expires time.Time, err error) {
+	l := &Lease{s: s, key: path.Join(s.cfg.Prefix, "leases", name)}
+	b, _, err := l.read(ctx)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", time.Time{}, nil
+	}
+	return b.Holder, b.Info, b.Expires, err
 }
 
 // Lease is holder's claim on name, good for ttl once acquired or renewed.
@@ -59,7 +74,7 @@ func isPrecondition(err error) bool {
 // write puts the lease object under a condition: ifNone (create only) or
 // ifMatch (an ETag it must still have).
 func (l *Lease) write(ctx context.Context, expires time.Time, ifNone bool, ifMatch string) (string, error) {
-	b, _ := json.Marshal(leaseBody{Holder: l.holder, Expires: expires})
+	b, _ := json.Marshal(leaseBody{Holder: l.holder, Expires: expires, Info: l.Info})
 	opts := minio.PutObjectOptions{ContentType: "application/json"}
 	if ifNone {
 		opts.SetMatchETagExcept("*")

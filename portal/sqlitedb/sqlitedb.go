@@ -46,6 +46,15 @@ type Options struct {
 	// Replicated: another reader (Litestream) follows the WAL and does the
 	// checkpoints; closing leaves the WAL to it.
 	Replicated bool
+	// Remote, when set, is asked for every new connection whether the
+	// database is served by another process now (a cluster's catalog, on
+	// its primary node): a connector it returns is connected to instead of
+	// the file. Reconnect drops the connections made before a change.
+	Remote func(writer bool) driver.Connector
+	// BeforeCommit is asked before every write is committed — a
+	// transaction's COMMIT, a single Exec — and an error rolls the write
+	// back (a cluster node that no longer holds the portal's lease).
+	BeforeCommit func() error
 }
 
 // PageSize is SQLite's default page size, used to turn a byte quota into MaxPageCount.
@@ -82,6 +91,19 @@ type DB struct {
 
 	exclusive bool
 	release   func() // ends the process's claim on the file (see claimFile)
+
+	readers      int          // the reader pool's size
+	beforeCommit func() error // Options.BeforeCommit
+}
+
+// Reconnect closes the connections not in use, so the next statements
+// connect again (after Options.Remote changed its answer); those in use
+// are closed when they are given back.
+func (d *DB) Reconnect() {
+	d.w.SetMaxIdleConns(0)
+	d.r.SetMaxIdleConns(0)
+	d.w.SetMaxIdleConns(1)
+	d.r.SetMaxIdleConns(d.readers)
 }
 
 // Queries is how many statements have been run on d (and its transactions).
@@ -217,6 +239,11 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 // a cached prepared statement.
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	d.queries.Add(1)
+	if d.beforeCommit != nil {
+		if err := d.beforeCommit(); err != nil {
+			return nil, err
+		}
+	}
 	s, err := stmt(ctx, &d.wstmts, &d.seen, d.w, query)
 	if err != nil {
 		return nil, d.mapError(err)
@@ -287,6 +314,12 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 		_ = tx.Rollback()
 		return d.mapError(err)
 	}
+	if d.beforeCommit != nil {
+		if err := d.beforeCommit(); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return d.mapError(err)
 	}
@@ -316,7 +349,7 @@ var ErrDiskFull = errors.New("disk full")
 // the cap is no guide, for a transaction that needed more pages than were
 // left fails with the count still well below it.
 func (d *DB) mapError(err error) error {
-	var se *sqlite.Error
+	var se interface{ Code() int }
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
 		if d.maxPages > 0 && !diskFull(filepath.Dir(d.path)) {
 			return fmt.Errorf("%w: %w", ErrQuotaExceeded, err)
@@ -338,13 +371,25 @@ func diskFull(dir string) bool {
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
 func IsUniqueViolation(err error) bool {
-	var se *sqlite.Error
+	var se interface{ Code() int } // *sqlite.Error, or a RemoteError
 	if errors.As(err, &se) {
 		c := se.Code()
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
 }
+
+// RemoteError is an SQLite error that happened in another process (see
+// Options.Remote), with its result code.
+type RemoteError struct {
+	Result  int
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Code is SQLite's extended result code.
+func (e *RemoteError) Code() int { return e.Result }
 
 // setup is the batch of pragmas a new connection runs before its first
 // use. The connector runs it as one statement list, in this order, instead
@@ -388,6 +433,8 @@ func setup(o Options, writer bool) string {
 // of an open that finds them.
 type connector struct {
 	driver.Connector
+	remote func(writer bool) driver.Connector
+	writer bool
 	setup  string
 	watch  map[string]bool
 	writes *atomic.Int64 // the writer's count of changes to watched tables; nil for readers
@@ -395,6 +442,11 @@ type connector struct {
 }
 
 func (p connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if p.remote != nil {
+		if rc := p.remote(p.writer); rc != nil {
+			return rc.Connect(ctx)
+		}
+	}
 	c, err := p.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -423,7 +475,7 @@ func (p connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return c, nil
 }
 
-func openPool(path, setup string, writer, exclusive bool, watch map[string]bool, writes *atomic.Int64, hooked *atomic.Bool) (*sql.DB, error) {
+func openPool(path, setup string, writer, exclusive bool, watch map[string]bool, writes *atomic.Int64, hooked *atomic.Bool, remote func(bool) driver.Connector) (*sql.DB, error) {
 	q := url.Values{}
 	if writer {
 		q.Set("_txlock", "immediate")
@@ -435,7 +487,7 @@ func openPool(path, setup string, writer, exclusive bool, watch map[string]bool,
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(connector{c, setup, watch, writes, hooked}), nil
+	return sql.OpenDB(connector{c, remote, writer, setup, watch, writes, hooked}), nil
 }
 
 // Open opens the file at path with the house pragmas on every connection.
@@ -480,7 +532,7 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 func open(path string, o Options) (*DB, error) {
-	d := &DB{path: path, maxPages: o.MaxPageCount, replicated: o.Replicated}
+	d := &DB{path: path, maxPages: o.MaxPageCount, replicated: o.Replicated, beforeCommit: o.BeforeCommit}
 	var watch map[string]bool
 	if len(o.Watch) > 0 {
 		watch = make(map[string]bool, len(o.Watch))
@@ -488,7 +540,7 @@ func open(path string, o Options) (*DB, error) {
 			watch[t] = true
 		}
 	}
-	w, err := openPool(path, setup(o, true), true, o.Exclusive, watch, &d.writes, &d.hooked)
+	w, err := openPool(path, setup(o, true), true, o.Exclusive, watch, &d.writes, &d.hooked, o.Remote)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -502,13 +554,14 @@ func open(path string, o Options) (*DB, error) {
 	if readers <= 0 {
 		readers = 2
 	}
-	r, err := openPool(path, setup(o, false), false, o.Exclusive, nil, nil, nil)
+	r, err := openPool(path, setup(o, false), false, o.Exclusive, nil, nil, nil, o.Remote)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
+	d.readers = readers
 	r.SetConnMaxIdleTime(time.Minute)
 	d.w, d.r = w, r
 	return d, nil

@@ -87,6 +87,8 @@ type Portal struct {
 	AdminDBMB      int64     `json:"admin_db_mb,omitempty"`
 	UsageLevel     int       `json:"usage_level"`
 	Domain         string    `json:"domain,omitempty"` // its own verified host name, if any
+	Node           string    `json:"node,omitempty"`   // the cluster node serving it
+	Epoch          int64     `json:"epoch,omitempty"`  // how many times it has been placed
 }
 
 // Tariff is a row of the catalog's tariffs.
@@ -108,7 +110,8 @@ const portalSelect = `SELECT p.id, p.slug, p.company, p.state, p.readonly_reason
 	COALESCE(p.db_mb, t.db_mb), COALESCE(p.disk_mb, t.disk_mb), COALESCE(p.admin_db_mb, 0),
 	COALESCE((SELECT level FROM usage WHERE portal_id = p.id), 0),
 	COALESCE((SELECT host FROM domains WHERE portal_id = p.id AND verified_at IS NOT NULL ORDER BY verified_at LIMIT 1), ''),
-	t.id, t.name, t.price_per_operator, t.max_operators, t.disk_mb, t.db_mb, t.designer, t.timing, t.api_tokens, t.custom_domain, t.own_smtp
+	t.id, t.name, t.price_per_operator, t.max_operators, t.disk_mb, t.db_mb, t.designer, t.timing, t.api_tokens, t.custom_domain, t.own_smtp,
+	p.node, p.epoch
 	FROM portals p JOIN tariffs t ON t.id = p.tariff_id`
 
 func scanPortal(row interface{ Scan(...any) error }) (*Portal, error) {
@@ -117,7 +120,8 @@ func scanPortal(row interface{ Scan(...any) error }) (*Portal, error) {
 	t := &r.Tariff
 	err := row.Scan(&r.ID, &r.Slug, &r.Company, &r.State, &r.ReadOnlyReason, &r.TariffID, &r.Operators, &r.AdminEmail, &created,
 		&r.DBMB, &r.DiskMB, &r.AdminDBMB, &r.UsageLevel, &r.Domain,
-		&t.ID, &t.Name, &t.PricePerOperator, &t.MaxOperators, &t.DiskMB, &t.DBMB, &t.Designer, &t.Timing, &t.APITokens, &t.CustomDomain, &t.OwnSMTP)
+		&t.ID, &t.Name, &t.PricePerOperator, &t.MaxOperators, &t.DiskMB, &t.DBMB, &t.Designer, &t.Timing, &t.APITokens, &t.CustomDomain, &t.OwnSMTP,
+		&r.Node, &r.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, portal.ErrNotFound
 	}
@@ -140,6 +144,7 @@ func (r *Portal) Plan() *portal.Plan {
 		DBQuotaBytes: min(r.DBMB, orMax(r.AdminDBMB)) << 20, DiskQuotaBytes: r.DiskMB << 20, UsageLevel: r.UsageLevel,
 		Designer: r.Tariff.Designer, Timing: r.Tariff.Timing, APITokens: r.Tariff.APITokens,
 		CustomDomain: r.Tariff.CustomDomain, OwnSMTP: r.Tariff.OwnSMTP, Domain: r.Domain,
+		Node: r.Node, Epoch: r.Epoch,
 	}
 }
 
@@ -182,6 +187,7 @@ func (c *Catalog) Portals(ctx context.Context) ([]*Portal, error) {
 type NewPortal struct {
 	Slug, Company, Tariff, AdminEmail string
 	Operators                         int
+	Node                              string // the cluster node it is placed on ("" outside a cluster)
 }
 
 // CreatePortal adds a portal's entry and, inside the same write
@@ -192,8 +198,12 @@ type NewPortal struct {
 func (c *Catalog) CreatePortal(ctx context.Context, in NewPortal, build func(*Portal) error) (*Portal, error) {
 	var rec *Portal
 	err := c.db.Tx(ctx, func(tx *sqlitedb.Tx) error {
-		res, err := tx.Exec(ctx, "INSERT INTO portals (slug, company, state, tariff_id, operators, admin_email, created_at) VALUES (?, ?, 'active', ?, ?, ?, ?)",
-			in.Slug, in.Company, in.Tariff, max(in.Operators, 1), in.AdminEmail, c.now().Unix())
+		epoch := 0
+		if in.Node != "" {
+			epoch = 1
+		}
+		res, err := tx.Exec(ctx, "INSERT INTO portals (slug, company, state, tariff_id, operators, admin_email, created_at, node, epoch) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?)",
+			in.Slug, in.Company, in.Tariff, max(in.Operators, 1), in.AdminEmail, c.now().Unix(), in.Node, epoch)
 		if sqlitedb.IsUniqueViolation(err) {
 			return ErrSlugTaken
 		}
@@ -514,7 +524,12 @@ func (c *Catalog) WatchClocks(ctx context.Context, id int64, on bool) error {
 
 // ClockPortals lists the live portals whose clocks the minute's job checks.
 func (c *Catalog) ClockPortals(ctx context.Context) ([]string, error) {
-	rows, err := c.db.Query(ctx, "SELECT p.slug FROM clocks k JOIN portals p ON p.id = k.portal_id WHERE p.state = 'active' ORDER BY p.id")
+	return c.strings(ctx, "SELECT p.slug FROM clocks k JOIN portals p ON p.id = k.portal_id WHERE p.state = 'active' ORDER BY p.id")
+}
+
+// strings runs a query of one text column.
+func (c *Catalog) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := c.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
