@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benbjohnson/litestream"
+
 	"portaldesk/portal"
 	"portaldesk/portal/objstore"
 	"portaldesk/portal/web"
@@ -107,6 +109,7 @@ type cluster struct {
 	leases  map[string]*objstore.Lease // the portals open here, to renew
 	closeEr map[string]error           // the last close's final sync, per portal
 	gates   map[string]chan struct{}   // portals being moved: their requests wait
+	follows map[string]*follower       // portals about to move here, restored ahead
 
 	places sync.Map                // slug → placed: placements of portals served elsewhere
 	nodes  atomic.Pointer[nodesAt] // the node list, read at most every heartbeat
@@ -190,7 +193,7 @@ func newCluster(s *Service, cfg ClusterConfig) *cluster {
 	tr.ResponseHeaderTimeout = time.Minute // a node that stopped answering
 	tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	c := &cluster{s: s, cfg: cfg, secret: []byte(cfg.Secret), client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, started: time.Now(),
-		leases: map[string]*objstore.Lease{}, closeEr: map[string]error{}, gates: map[string]chan struct{}{},
+		leases: map[string]*objstore.Lease{}, closeEr: map[string]error{}, gates: map[string]chan struct{}{}, follows: map[string]*follower{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	c.remote = &catalog.Remote{Primary: c.primaryURL, Lost: c.primaryLost, Client: &http.Client{Transport: tr, Timeout: time.Minute}, Sign: c.sign}
 	c.proxy = &httputil.ReverseProxy{
@@ -747,6 +750,107 @@ func exists(p string) bool {
 
 func path2(a, b string) string { return a + "/" + b }
 
+// follower is a portal about to move to this node, restored ahead of the
+// move and kept up to date with its replica (see replicator.follow).
+type follower struct {
+	out    string
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// prepare restores slug here ahead of its move, so that while its
+// requests wait only the last writes remain to be applied.
+func (c *cluster) prepare(ctx context.Context, slug string) error {
+	c.mu.Lock()
+	f := c.follows[slug]
+	c.mu.Unlock()
+	if f == nil {
+		dir := c.s.PortalDir(slug)
+		if err := os.MkdirAll(filepath.Join(dir, portal.FilesDir), 0o750); err != nil {
+			return err
+		}
+		f = &follower{out: filepath.Join(dir, portal.DBFile+".follow"), done: make(chan struct{})}
+		os.Remove(f.out)
+		os.Remove(litestream.TXIDPath(f.out))
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a move not done by then restores afresh
+		f.cancel = cancel
+		c.mu.Lock()
+		c.follows[slug] = f
+		c.mu.Unlock()
+		go func() {
+			f.err = c.s.repl.follow(fctx, slug, f.out)
+			close(f.done)
+			c.mu.Lock()
+			if c.follows[slug] == f {
+				delete(c.follows, slug)
+				os.Remove(f.out)
+				os.Remove(litestream.TXIDPath(f.out))
+			}
+			c.mu.Unlock()
+		}()
+	}
+	for {
+		if txid, _ := litestream.ReadTXIDFile(f.out); txid > 0 {
+			return nil
+		}
+		select {
+		case <-f.done:
+			return fmt.Errorf("restoring ahead: %w", f.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// caughtUp takes slug's follower, once it has applied everything its
+// replica holds, and leaves its database at db; false when there is none
+// (or it falls behind: the caller restores afresh).
+func (c *cluster) caughtUp(ctx context.Context, slug, db string) bool {
+	c.mu.Lock()
+	f := c.follows[slug]
+	delete(c.follows, slug)
+	c.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	defer func() {
+		f.cancel()
+		<-f.done
+		os.Remove(f.out)
+		os.Remove(litestream.TXIDPath(f.out))
+	}()
+	have, err := litestream.ReadTXIDFile(f.out)
+	if err != nil || have == 0 {
+		return false
+	}
+	want, err := c.s.repl.latestTXID(ctx, slug, have)
+	if err != nil {
+		return false
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for have < want {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-f.done:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+		if have, err = litestream.ReadTXIDFile(f.out); err != nil {
+			return false
+		}
+	}
+	f.cancel()
+	<-f.done
+	for _, suf := range []string{"", "-wal", "-shm"} {
+		os.Remove(db + suf)
+	}
+	return os.Rename(f.out, db) == nil
+}
+
 // restore replaces this node's copy of slug's database with the latest
 // of its replica, as of epoch. A portal that has never been opened with
 // this node's copy (an epoch 0 portal from before the cluster) keeps it.
@@ -758,21 +862,25 @@ func (c *cluster) restore(ctx context.Context, slug, dir string, epoch int64) er
 	if err := os.MkdirAll(filepath.Join(dir, portal.FilesDir), 0o750); err != nil {
 		return err
 	}
-	tmp := db + ".restore"
-	os.Remove(tmp)
 	start := time.Now()
-	if err := c.s.repl.restore(ctx, slug, time.Time{}, tmp); err != nil {
+	how := "restored ahead and caught up"
+	if !c.caughtUp(ctx, slug, db) {
+		how = "restored"
+		tmp := db + ".restore"
 		os.Remove(tmp)
-		return err
-	}
-	for _, suf := range []string{"", "-wal", "-shm"} {
-		os.Remove(db + suf)
+		if err := c.s.repl.restore(ctx, slug, time.Time{}, tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		for _, suf := range []string{"", "-wal", "-shm"} {
+			os.Remove(db + suf)
+		}
+		if err := os.Rename(tmp, db); err != nil {
+			return err
+		}
 	}
 	os.RemoveAll(filepath.Join(dir, "."+portal.DBFile+"-litestream"))
-	if err := os.Rename(tmp, db); err != nil {
-		return err
-	}
-	slog.Info("cluster: portal restored from its replica", "portal", slug, "epoch", epoch, "took", time.Since(start))
+	slog.Info("cluster: portal "+how+" from its replica", "portal", slug, "epoch", epoch, "took", time.Since(start))
 	return writeEpoch(dir, epoch)
 }
 
@@ -885,6 +993,10 @@ func (c *cluster) move(ctx context.Context, slug, to string) (MoveResult, error)
 	if !c.alive(*n) || n.State != catalog.NodeUp {
 		return res, fmt.Errorf("--to: node %s is %s", to, map[bool]string{true: n.State, false: "not answering"}[c.alive(*n)])
 	}
+	// The target restores it ahead, while it still serves here.
+	if err := c.call(ctx, n.URL, "POST", ClusterPrefix+"portals/"+slug+"/prepare", nil); err != nil {
+		slog.Warn("cluster: the target could not restore ahead; it will restore during the move", "portal", slug, "node", to, "err", err)
+	}
 	resume, err := c.hold(slug)
 	if err != nil {
 		return res, err
@@ -907,6 +1019,7 @@ func (c *cluster) move(ctx context.Context, slug, to string) (MoveResult, error)
 	case <-time.After(time.Minute):
 		return res, fmt.Errorf("%s: requests in flight did not finish", slug)
 	}
+	closedAt := time.Now()
 	c.s.hubs.Drop(slug)
 	c.mu.Lock()
 	syncErr := c.closeEr[slug]
@@ -919,6 +1032,7 @@ func (c *cluster) move(ctx context.Context, slug, to string) (MoveResult, error)
 		return res, err
 	}
 	res.Epoch = epoch
+	placedAt := time.Now()
 	c.places.Store(slug, placed{node: to, at: time.Now().UnixNano()})
 	// The target opens it now, so the requests let go find it ready.
 	if err := c.call(ctx, n.URL, "POST", "/_cluster/portals/"+slug+"/open", nil); err != nil {
@@ -926,7 +1040,8 @@ func (c *cluster) move(ctx context.Context, slug, to string) (MoveResult, error)
 	}
 	res.Paused = time.Since(paused)
 	res.Took = time.Since(start)
-	slog.Info("cluster: portal moved", "portal", slug, "to", to, "epoch", epoch, "paused", res.Paused)
+	slog.Info("cluster: portal moved", "portal", slug, "to", to, "epoch", epoch, "paused", res.Paused,
+		"closing", closedAt.Sub(paused), "placing", placedAt.Sub(closedAt), "opening_there", time.Since(placedAt))
 	return res, nil
 }
 

@@ -60,6 +60,8 @@ func (c *cluster) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 2 && parts[0] == "portals" && r.Method == "GET":
 		pl, err := c.s.catalog.PlacementOf(ctx, parts[1])
 		answer(w, map[string]any{"portal": parts[1], "node": pl.Node, "epoch": pl.Epoch}, err)
+	case len(parts) == 3 && parts[0] == "portals" && parts[2] == "prepare" && r.Method == "POST":
+		answer(w, map[string]string{"portal": parts[1]}, c.prepare(ctx, parts[1]))
 	case len(parts) == 3 && parts[0] == "portals" && parts[2] == "open" && r.Method == "POST":
 		h, err := c.s.registry.Acquire(ordinaryOpen(ctx), parts[1])
 		if err == nil {

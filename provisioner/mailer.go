@@ -219,6 +219,18 @@ func (m *Mailer) Deliver(ctx context.Context, slug string) error {
 func (m *Mailer) deliver(ctx context.Context, h *Handle) error {
 	defer h.Release()
 	slug := h.Portal.Slug
+	// A portal closing (moving to another node) is not held open by its
+	// mail: what is not sent stays queued for the next round, there.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gone := h.Evicted()
+	go func() {
+		select {
+		case <-gone:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// Mail received first: what it makes (a ticket, a reply) mails people,
 	// and that mail goes in the same round.
 	if _, err := h.Portal.ProcessInbound(ctx); err != nil {

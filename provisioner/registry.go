@@ -65,6 +65,8 @@ type entry struct {
 	checking atomic.Bool
 	closed   chan struct{} // closed once the portal has closed
 	once     sync.Once
+	gone     chan struct{} // closed once it is evicted: long work on it should stop
+	goneOnce sync.Once
 }
 
 // Handle is a portal lent to one request. Release it when the request ends.
@@ -139,7 +141,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 		r.refreshPlan(ctx, e)
 		return &Handle{Portal: e.p, r: r, e: e}, nil
 	}
-	e = &entry{slug: slug, ready: make(chan struct{}), refs: 1, closed: make(chan struct{})}
+	e = &entry{slug: slug, ready: make(chan struct{}), refs: 1, closed: make(chan struct{}), gone: make(chan struct{})}
 	r.entries[slug] = e
 	var victims []*entry
 	if r.admitLocked(f) {
@@ -179,7 +181,7 @@ func (r *Registry) Acquire(ctx context.Context, slug string) (*Handle, error) {
 // Adopt puts an already open portal (just provisioned) into the registry and
 // returns a handle on it.
 func (r *Registry) Adopt(p *portal.Portal) *Handle {
-	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1, closed: make(chan struct{})}
+	e := &entry{slug: p.Slug, p: p, ready: make(chan struct{}), refs: 1, closed: make(chan struct{}), gone: make(chan struct{})}
 	close(e.ready)
 	r.live.Add(1)
 	e.planAt.Store(time.Now().UnixNano())
@@ -223,6 +225,11 @@ func (r *Registry) refreshPlan(ctx context.Context, e *entry) {
 		r.Invalidate(e.slug)
 	}
 }
+
+// Evicted is closed once the portal is on its way out of the registry
+// (moved to another node, reopened with a new plan, pushed out): work that
+// holds it long — a mail round — stops early and leaves the rest for later.
+func (h *Handle) Evicted() <-chan struct{} { return h.e.gone }
 
 // Release gives the portal back; the last release of an evicted portal closes it.
 func (h *Handle) Release() {
@@ -273,6 +280,7 @@ func (r *Registry) unlinkLocked(e *entry) {
 
 func (r *Registry) evictEntryLocked(e *entry) *entry {
 	e.evicted = true
+	e.goneOnce.Do(func() { close(e.gone) })
 	if e.refs == 0 {
 		return e
 	}

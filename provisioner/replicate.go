@@ -243,6 +243,35 @@ func (r *replicator) restoreAt(ctx context.Context, sub string, at time.Time, ou
 	return rep.Restore(ctx, opt)
 }
 
+// follow restores slug's latest database into out and goes on applying
+// what its replica receives until ctx ends (Litestream's follow mode):
+// a move's target is ready but for the last writes before the move.
+func (r *replicator) follow(ctx context.Context, slug, out string) error {
+	rep := litestream.NewReplicaWithClient(nil, r.client(slug))
+	opt := litestream.NewRestoreOptions()
+	opt.OutputPath, opt.Follow, opt.FollowInterval, opt.IntegrityCheck = out, true, 25*time.Millisecond, litestream.IntegrityCheckQuick
+	return rep.Restore(ctx, opt)
+}
+
+// latestTXID is the last transaction in slug's replica, looking from after.
+func (r *replicator) latestTXID(ctx context.Context, slug string, after ltx.TXID) (ltx.TXID, error) {
+	c := r.client(slug)
+	last := after
+	for _, level := range []int{0, litestream.SnapshotLevel} {
+		itr, err := c.LTXFiles(ctx, level, after, false)
+		if err != nil {
+			return 0, err
+		}
+		for itr.Next() {
+			last = max(last, itr.Item().MaxTXID)
+		}
+		if err := itr.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return last, nil
+}
+
 func (r *replicator) close() error {
 	close(r.stop)
 	<-r.done

@@ -242,7 +242,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.cluster = newCluster(s, *cfg.Cluster)
 		s.catalog, err = catalog.OpenCluster(catPath, s.cluster.route)
 	} else {
-		s.catalog, err = catalog.Open(ctx, catPath, cfg.Replicate != "" && !cfg.ReplicaReadOnly)
+		// A command run beside the service (ReplicaReadOnly) never
+		// checkpoints the catalog on closing: were the service streaming it,
+		// Litestream's read transaction would make that checkpoint wait, and
+		// hold every writer meanwhile.
+		s.catalog, err = catalog.Open(ctx, catPath, cfg.Replicate != "" || cfg.ReplicaReadOnly)
 	}
 	if err != nil {
 		return nil, err
@@ -349,7 +353,7 @@ func (s *Service) SetClock(now func() time.Time) {
 
 func (s *Service) openOptions() portal.OpenOptions {
 	return portal.OpenOptions{Secret: s.secret, Readers: s.cfg.Readers, CacheKiB: s.cfg.CacheKiB, Now: s.now, PublicURL: s.cfg.PublicURL, Guards: s.guards, MailDomain: s.cfg.MailDomain, HookAllow: s.cfg.WebhookAllow, Files: s.filesFor(),
-		Replicated: s.repl != nil && !s.cfg.ReplicaReadOnly}
+		Replicated: s.repl != nil || s.cfg.ReplicaReadOnly} // a command beside the service: as for the catalog
 }
 
 // Mailer is the outbox deliverer.

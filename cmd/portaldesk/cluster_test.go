@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,14 +36,17 @@ type clusterNode struct {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	quiet bool // keep the log, do not echo it (benchmarks)
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	os.Stderr.Write(p)
+	if !s.quiet {
+		os.Stderr.Write(p)
+	}
 	return s.b.Write(p)
 }
 
@@ -54,7 +59,7 @@ func (s *syncBuffer) String() string {
 // cclient gives up on a node that does not answer (one stopped by a test).
 var cclient = &http.Client{Timeout: 10 * time.Second}
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +68,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startNode(t *testing.T, bin string, s3 *pdtest.S3Server, name string) *clusterNode {
+func startNode(t testing.TB, bin string, s3 *pdtest.S3Server, name string) *clusterNode {
 	t.Helper()
 	addr := freeAddr(t)
 	n := &clusterNode{name: name, base: "http://" + addr, data: filepath.Join(t.TempDir(), name), log: &syncBuffer{}}
@@ -92,7 +97,7 @@ func startNode(t *testing.T, bin string, s3 *pdtest.S3Server, name string) *clus
 	return nil
 }
 
-func cli(t *testing.T, bin string, args ...string) string {
+func cli(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
@@ -459,4 +464,59 @@ func countPlaced(t *testing.T, bin, base string, portals []portalAt, node string
 		}
 	}
 	return n
+}
+
+// BenchmarkProxiedRequest measures what passing a request on to the
+// portal's node adds: one small API read sent to the node serving the
+// portal, then to another node, which proxies it.
+//
+//	go test -run XXX -bench ProxiedRequest -benchtime 3000x ./cmd/portaldesk/
+func BenchmarkProxiedRequest(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "portaldesk")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	s3 := pdtest.StartS3(b)
+	n1, n2 := startNode(b, bin, s3, "n1"), startNode(b, bin, s3, "n2")
+	n1.log.quiet, n2.log.quiet = true, true
+	code, m := post(n1.base, "/api/v1/portals", "", map[string]string{"company": "Bench", "slug": "bench", "admin_name": "Admin", "admin_email": "admin@bench.test", "admin_password": "correct horse battery"})
+	if code != 201 {
+		b.Fatalf("signup: %d %v", code, m)
+	}
+	code, m = post(n1.base, "/bench/api/v1/login", "", map[string]string{"email": "admin@bench.test", "password": "correct horse battery"})
+	if code != 200 {
+		b.Fatalf("login: %d %v", code, m)
+	}
+	tok := m["token"].(string)
+	home := n1
+	if cli(b, bin, "portals", "where", "bench", "--cluster", n1.base, "--cluster-secret", clusterSecret) != "n1\n" {
+		home = n2
+	}
+	other := map[*clusterNode]*clusterNode{n1: n2, n2: n1}[home]
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	for _, c := range []struct {
+		name string
+		node *clusterNode
+	}{{"direct", home}, {"proxied", other}} {
+		b.Run(c.name, func(b *testing.B) {
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				req, _ := http.NewRequest("GET", c.node.base+"/bench/api/v1/me", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				start := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatalf("%s: %d", c.name, res.StatusCode)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "median-µs")
+		})
+	}
 }
