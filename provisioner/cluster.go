@@ -941,7 +941,7 @@ func (c *cluster) renewPortals(ctx context.Context) {
 				return
 			}
 			if errors.Is(err, objstore.ErrLeaseLost) {
-				c.loseLease(h.slug)
+				c.loseLease(h.slug, h.l)
 				return
 			}
 			slog.Warn("cluster: renewing a lease", "portal", h.slug, "err", err)
@@ -950,8 +950,16 @@ func (c *cluster) renewPortals(ctx context.Context) {
 	wg.Wait()
 }
 
-// loseLease closes slug at once: another node holds its lease.
-func (c *cluster) loseLease(slug string) {
+// loseLease closes slug at once: another node holds its lease. A lease
+// this node itself took over since (the portal reopened here while its
+// last instance was closing) is not a loss.
+func (c *cluster) loseLease(slug string, l *objstore.Lease) {
+	c.mu.Lock()
+	current := c.leases[slug] == l
+	c.mu.Unlock()
+	if !current {
+		return
+	}
 	slog.Error("cluster: another node took a portal's lease; closing it here", "portal", slug)
 	c.forget(slug)
 	c.s.registry.Invalidate(slug)

@@ -826,7 +826,11 @@ func (r *runner) metricsOf(base string, m map[string]float64) {
 			continue
 		}
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			m[name] += f
+			if strings.HasPrefix(name, "process_") {
+				m[name] = max(m[name], f) // nodes in one process report it alike
+			} else {
+				m[name] += f
+			}
 		}
 	}
 }

@@ -67,8 +67,16 @@ func (s *Store) Lease(name, holder string, ttl time.Duration) *Lease {
 }
 
 func isPrecondition(err error) bool {
-	var er minio.ErrorResponse
-	return errors.As(err, &er) && (er.StatusCode == 412 || er.Code == "PreconditionFailed" || er.StatusCode == 409 || er.Code == "ConditionalRequestConflict")
+	if err == nil {
+		return false
+	}
+	er := minio.ToErrorResponse(err)
+	var ep *minio.ErrorResponse
+	if errors.As(err, &ep) && ep != nil {
+		er = *ep
+	}
+	return er.StatusCode == 412 || er.Code == "PreconditionFailed" || er.StatusCode == 409 || er.Code == "ConditionalRequestConflict" ||
+		strings.Contains(err.Error(), "pre-conditions you specified did not hold")
 }
 
 // write puts the lease object under a condition: ifNone (create only) or
