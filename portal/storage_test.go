@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"portaldesk/cmd/server/pdtest"
 	"portaldesk/portal"
 	"portaldesk/portal/objstore"
 	"portaldesk/provisioner"
+	"portaldesk/quota"
 )
 
 func randomBytes(n int) []byte {
@@ -191,5 +193,86 @@ func TestStorageMigration(t *testing.T) {
 		if got.Status != 200 || got.Body != string(data) {
 			t.Fatalf("attachment %s after the switch: %d, %d bytes", id, got.Status, len(got.Body))
 		}
+	}
+}
+
+// TestBackupsInObjectStorage: with --storage, a snapshot copies the
+// portal's files inside the store (and keeps its database and manifest
+// there too); a file deleted since comes back with a restore; pruning a
+// snapshot removes its objects.
+func TestBackupsInObjectStorage(t *testing.T) {
+	s3 := pdtest.StartS3(t)
+	e := pdtest.New(t, provisioner.Config{Storage: s3.URL("bk")})
+	w := worldOn(t, e)
+	data := randomBytes(1<<20 + 5)
+	r := attach(t, w, w.ca, w.ticket, "scan.bin", data)
+	if r.Status != 201 {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"]
+	ctx := context.Background()
+	first, m, err := e.Jobs.Backup(ctx, "alpha", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Stored || len(m.Files) != 1 || m.Files[0].Size != int64(len(data)) {
+		t.Fatalf("the manifest: stored %v, files %+v", m.Stored, m.Files)
+	}
+	stored := func(stamp string, slug ...string) map[string]int64 {
+		out := map[string]int64{}
+		root := filepath.Join(s3.Dir, s3.Bucket, "bk", "backups", append(slug, "alpha")[0], stamp)
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				info, _ := d.Info()
+				rel, _ := filepath.Rel(root, p)
+				out[filepath.ToSlash(rel)] = info.Size()
+			}
+			return nil
+		})
+		return out
+	}
+	got := stored(filepath.Base(first))
+	if got["portal.db"] == 0 || got["manifest.json"] == 0 || len(got) != 3 {
+		t.Fatalf("the snapshot in the store: %v", got)
+	}
+	// The ticket goes, and its file with it; the snapshot still has it.
+	if r := w.api(t, w.admin, "DELETE", fmt.Sprintf("/tickets/%d", w.ticket), nil); r.Status != 204 {
+		t.Fatalf("delete: %d", r.Status)
+	}
+	if n := len(objects(t, s3, "bk")); n != 0 {
+		t.Fatalf("the deleted ticket's file stayed: %d", n)
+	}
+	if _, err := e.Jobs.Restore(ctx, "alpha", first, "alpha-back"); err != nil {
+		t.Fatal(err)
+	}
+	back := pdtest.Do(t, nil, "GET", w.e.URL+fmt.Sprintf("/alpha-back/api/v1/attachments/%v", id), nil, "Authorization", "Bearer "+w.ca)
+	if back.Status != 200 || back.Body != string(data) {
+		t.Fatalf("the restored portal's file: %d, %d bytes", back.Status, len(back.Body))
+	}
+	// A damaged copy in the store is found before anything is replaced.
+	second, _, err := e.Jobs.Backup(ctx, "alpha-back", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range stored(filepath.Base(first)) {
+		if strings.HasPrefix(name, "files/") {
+			os.WriteFile(filepath.Join(s3.Dir, s3.Bucket, "bk", "backups", "alpha", filepath.Base(first), filepath.FromSlash(name)), []byte("damaged"), 0o644)
+		}
+	}
+	if _, err := e.Jobs.Restore(ctx, "alpha", first, "alpha-2"); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("a restore from a damaged snapshot: %v", err)
+	}
+	// Pruning the older of two snapshots removes its objects.
+	if _, _, err := e.Jobs.Backup(ctx, "alpha", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Jobs.Prune("alpha", quota.Retention{Daily: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if left := stored(filepath.Base(first)); len(left) != 0 {
+		t.Fatalf("a pruned snapshot left %v in the store", left)
+	}
+	if len(stored(filepath.Base(second), "alpha-back")) == 0 {
+		t.Fatal("alpha-back's snapshot is gone")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"portaldesk/portal"
+	"portaldesk/portal/objstore"
 	"portaldesk/provisioner"
 	"portaldesk/provisioner/catalog"
 )
@@ -32,13 +33,17 @@ type Manifest struct {
 	Linked        int             `json:"linked"` // attachments hard-linked from the previous snapshot
 	Bytes         int64           `json:"bytes"`
 	Verified      bool            `json:"verified"`
+	// Stored: the files (and a copy of the whole snapshot) are in object
+	// storage, under backups/SLUG/STAMP/ (objstore.Store.BackupKey).
+	Stored bool `json:"stored,omitempty"`
 }
 
 // FileEntry is one file of a snapshot.
 type FileEntry struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	ETag   string `json:"etag,omitempty"` // a file in object storage: its copy's ETag
 	// Fingerprint is the live database's size and modification times when
 	// it was copied; an unchanged fingerprint lets the next snapshot link
 	// this copy instead of making another.
@@ -159,38 +164,47 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 			prevFiles[f.Path] = f
 		}
 	}
+	store := j.svc.Files()
+	stamp := filepath.Base(final)
+	if store != nil {
+		if err := backupStored(ctx, store, slug, stamp, m); err != nil {
+			return "", nil, fmt.Errorf("backup %s: files: %w", slug, err)
+		}
+	}
 	filesRoot := filepath.Join(live, portal.FilesDir)
-	err = filepath.WalkDir(filesRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(filesRoot, path)
-		if d.IsDir() {
-			if rel == "tmp" {
-				return filepath.SkipDir
+	if store == nil { // on disk (in object storage they were copied above)
+		err = filepath.WalkDir(filesRoot, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
 			}
-			return os.MkdirAll(filepath.Join(tmp, portal.FilesDir, rel), 0o750)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(tmp, portal.FilesDir, rel)
-		if pf, ok := prevFiles[rel]; ok && pf.Size == info.Size() {
-			if err := os.Link(filepath.Join(prevDir, portal.FilesDir, rel), dst); err == nil {
-				m.Files = append(m.Files, pf)
-				m.Linked++
-				return nil
+			rel, _ := filepath.Rel(filesRoot, path)
+			if d.IsDir() {
+				if rel == "tmp" {
+					return filepath.SkipDir
+				}
+				return os.MkdirAll(filepath.Join(tmp, portal.FilesDir, rel), 0o750)
 			}
-		}
-		sum, n, err := copyHashed(path, dst)
-		if err != nil {
-			return err
-		}
-		m.Files = append(m.Files, FileEntry{Path: rel, Size: n, SHA256: sum})
-		m.Bytes += n
-		return nil
-	})
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			dst := filepath.Join(tmp, portal.FilesDir, rel)
+			if pf, ok := prevFiles[rel]; ok && pf.Size == info.Size() {
+				if err := os.Link(filepath.Join(prevDir, portal.FilesDir, rel), dst); err == nil {
+					m.Files = append(m.Files, pf)
+					m.Linked++
+					return nil
+				}
+			}
+			sum, n, err := copyHashed(path, dst)
+			if err != nil {
+				return err
+			}
+			m.Files = append(m.Files, FileEntry{Path: rel, Size: n, SHA256: sum})
+			m.Bytes += n
+			return nil
+		})
+	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", nil, fmt.Errorf("backup %s: files: %w", slug, err)
 	}
@@ -202,6 +216,14 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o640); err != nil {
 		return "", nil, err
 	}
+	if store != nil {
+		// The whole snapshot in the store too: a lost disk loses no backup.
+		for _, name := range []string{portal.DBFile, "manifest.json"} {
+			if err := store.UploadFile(ctx, store.BackupKey(slug, stamp, name), filepath.Join(tmp, name)); err != nil {
+				return "", nil, fmt.Errorf("backup %s: %w", slug, err)
+			}
+		}
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", nil, err
 	}
@@ -210,6 +232,47 @@ func (j *Jobs) Backup(ctx context.Context, slug string, now time.Time) (string, 
 		return final, m, fmt.Errorf("backup %s: the snapshot is taken, but not recorded in the catalog: %w", slug, err)
 	}
 	return final, m, nil
+}
+
+// backupStored copies a portal's files in object storage into its
+// snapshot there (server-side copies), each checked against the
+// original's size, and lists them in the manifest.
+func backupStored(ctx context.Context, store *objstore.Store, slug, stamp string, m *Manifest) error {
+	m.Stored = true
+	files, err := store.PortalFiles(ctx, slug)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if strings.HasPrefix(f.Name, "tmp/") {
+			continue // uploads under way
+		}
+		cp, err := store.CopyKey(ctx, store.Key(slug, f.Name), store.BackupKey(slug, stamp, "files/"+f.Name))
+		if err != nil {
+			return err
+		}
+		if cp.Size != f.Size {
+			return fmt.Errorf("%s: the copy has %d bytes, the file %d", f.Name, cp.Size, f.Size)
+		}
+		m.Files = append(m.Files, FileEntry{Path: f.Name, Size: cp.Size, ETag: cp.ETag})
+		m.Bytes += cp.Size
+	}
+	return nil
+}
+
+// verifyStored checks that every file of a stored snapshot is in the
+// store with its size and ETag.
+func verifyStored(ctx context.Context, store *objstore.Store, slug, stamp string, m *Manifest) error {
+	for _, f := range m.Files {
+		o, err := store.StatKey(ctx, store.BackupKey(slug, stamp, "files/"+f.Path))
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if o.Size != f.Size || f.ETag != "" && o.ETag != f.ETag {
+			return fmt.Errorf("%s: size or ETag differs from the manifest", f.Path)
+		}
+	}
+	return nil
 }
 
 func copyHashed(src, dst string) (string, int64, error) {
@@ -249,6 +312,9 @@ func verify(dir string, m *Manifest, db, files bool) error {
 		return nil
 	}
 	for _, f := range m.Files {
+		if m.Stored {
+			break // in object storage: verifyStored
+		}
 		p := filepath.Join(dir, portal.FilesDir, f.Path)
 		if !files {
 			if fi, err := os.Stat(p); err != nil || fi.Size() != f.Size {
@@ -339,6 +405,13 @@ func (j *Jobs) Prune(slug string, r Retention) error {
 	}
 	for _, s := range snaps {
 		if !keep[s] && s < newestVerified {
+			if store := j.svc.Files(); store != nil {
+				if m, err := ReadManifest(s); err == nil && m.Stored {
+					if err := store.RemoveBackup(context.Background(), slug, filepath.Base(s)); err != nil {
+						return err
+					}
+				}
+			}
 			if err := os.RemoveAll(s); err != nil {
 				return err
 			}
@@ -356,8 +429,18 @@ func (j *Jobs) Restore(ctx context.Context, slug, from, as string) (string, erro
 	if err != nil {
 		return "", err
 	}
+	store := j.svc.Files()
+	stamp := filepath.Base(from)
+	if m.Stored && store == nil {
+		return "", fmt.Errorf("restore: the snapshot's files are in object storage: run the command with --storage")
+	}
 	if err := Verify(from, m); err != nil {
 		return "", fmt.Errorf("restore: the snapshot is damaged, nothing was changed: %w", err)
+	}
+	if m.Stored {
+		if err := verifyStored(ctx, store, m.Slug, stamp, m); err != nil {
+			return "", fmt.Errorf("restore: the snapshot's files in object storage are damaged, nothing was changed: %w", err)
+		}
 	}
 	if m.Slug != slug {
 		return "", fmt.Errorf("restore: the snapshot is of %q, not %q", m.Slug, slug)
@@ -372,6 +455,15 @@ func (j *Jobs) Restore(ctx context.Context, slug, from, as string) (string, erro
 		}
 		if _, _, err := copyHashed(filepath.Join(from, portal.DBFile), filepath.Join(dir, portal.DBFile)); err != nil {
 			return err
+		}
+		if m.Stored {
+			// Copied back by the store, under the restored portal's name.
+			for _, f := range m.Files {
+				if _, err := store.CopyKey(ctx, store.BackupKey(m.Slug, stamp, "files/"+f.Path), store.Key(target, f.Path)); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		for _, f := range m.Files {
 			dst := filepath.Join(dir, portal.FilesDir, f.Path)
