@@ -276,3 +276,48 @@ func TestBackupsInObjectStorage(t *testing.T) {
 		t.Fatal("alpha-back's snapshot is gone")
 	}
 }
+
+// TestRestoreAtWithStoredFiles: restoring a portal as of a moment, as a
+// new portal, with files in object storage: it gets the files the portal
+// has now, and one deleted since the moment from a snapshot taken after it.
+func TestRestoreAtWithStoredFiles(t *testing.T) {
+	s3 := pdtest.StartS3(t)
+	e := pdtest.New(t, provisioner.Config{Storage: s3.URL("f"), Replicate: s3.URL("r"), ReplicateSync: 100 * time.Millisecond})
+	w := worldOn(t, e)
+	ctx := context.Background()
+	kept, gone := randomBytes(70_001), randomBytes(90_003)
+	other := w.api(t, w.ca, "POST", "/tickets", map[string]any{"fields": map[string]any{"subject": "Another", "description": "x"}}).JSON(t)
+	otherNum := int64(other["number"].(float64))
+	rk := attach(t, w, w.ca, otherNum, "kept.bin", kept)
+	rg := attach(t, w, w.ca, w.ticket, "gone.bin", gone)
+	if rk.Status != 201 || rg.Status != 201 {
+		t.Fatalf("uploads: %d %d", rk.Status, rg.Status)
+	}
+	if err := e.Svc.SyncReplica(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	if _, _, err := e.Jobs.Backup(ctx, "alpha", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.api(t, w.admin, "DELETE", fmt.Sprintf("/tickets/%d", w.ticket), nil); r.Status != 204 {
+		t.Fatalf("delete: %d", r.Status)
+	}
+	if err := e.Svc.SyncReplica(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Svc.RestoreAt(ctx, "alpha", at, "alpha-then"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   any
+		data []byte
+	}{{rk.JSON(t)["id"], kept}, {rg.JSON(t)["id"], gone}} {
+		got := pdtest.Do(t, nil, "GET", w.e.URL+fmt.Sprintf("/alpha-then/api/v1/attachments/%v", c.id), nil, "Authorization", "Bearer "+w.ca)
+		if got.Status != 200 || got.Body != string(c.data) {
+			t.Fatalf("attachment %v on the portal restored as of the moment: %d, %d bytes", c.id, got.Status, len(got.Body))
+		}
+	}
+}

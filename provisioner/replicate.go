@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -351,8 +353,10 @@ func Recover(ctx context.Context, dataDir, replicate string) (RecoverStats, erro
 
 // RestoreAt restores slug's database as it was at at from its replica —
 // as slug itself (what it replaces goes to the trash) or as a new portal
-// as. Its files are the ones it has now: attachments are never changed in
-// place, so those of that moment are among them.
+// as. Its files are the ones it has now (attachments are never changed in
+// place, so those of that moment are among them) and, with object
+// storage, any it has lost since that a backup taken at or after the
+// moment still holds (see restoreStoredFiles).
 func (s *Service) RestoreAt(ctx context.Context, slug string, at time.Time, as string) (string, error) {
 	if s.repl == nil {
 		return "", fmt.Errorf("restore: the service replicates nothing (--replicate)")
@@ -373,9 +377,58 @@ func (s *Service) RestoreAt(ctx context.Context, slug string, at time.Time, as s
 		if err := s.repl.restore(ctx, slug, at, filepath.Join(dir, portal.DBFile)); err != nil {
 			return err
 		}
+		if s.files != nil {
+			return s.restoreStoredFiles(ctx, slug, target, at)
+		}
 		return copyTree(filepath.Join(src, portal.FilesDir), filepath.Join(dir, portal.FilesDir))
 	})
 	return target, err
+}
+
+// restoreStoredFiles gives target, restored from slug as of at, its files
+// in object storage: slug's as they are now (copied in the store when
+// target is another portal), then those it no longer has from the
+// snapshots taken at or after at, oldest first — a file deleted after the
+// moment was still there in a snapshot taken between the two.
+func (s *Service) restoreStoredFiles(ctx context.Context, slug, target string, at time.Time) error {
+	have := map[string]bool{}
+	now, err := s.files.PortalFiles(ctx, slug)
+	if err != nil {
+		return err
+	}
+	for _, f := range now {
+		if target != slug {
+			if _, err := s.files.CopyKey(ctx, s.files.Key(slug, f.Name), s.files.Key(target, f.Name)); err != nil {
+				return err
+			}
+		}
+		have[f.Name] = true
+	}
+	dirs, _ := filepath.Glob(filepath.Join(s.cfg.DataDir, "backups", slug, "*"))
+	sort.Strings(dirs) // their names are their times
+	for _, d := range dirs {
+		var m struct {
+			CreatedAt time.Time `json:"created_at"`
+			Stored    bool      `json:"stored"`
+			Files     []struct {
+				Path string `json:"path"`
+			} `json:"files"`
+		}
+		b, err := os.ReadFile(filepath.Join(d, "manifest.json"))
+		if err != nil || json.Unmarshal(b, &m) != nil || !m.Stored || (!at.IsZero() && m.CreatedAt.Before(at)) {
+			continue
+		}
+		for _, f := range m.Files {
+			if have[f.Path] {
+				continue
+			}
+			if _, err := s.files.CopyKey(ctx, s.files.BackupKey(slug, filepath.Base(d), "files/"+f.Path), s.files.Key(target, f.Path)); err != nil {
+				return err
+			}
+			have[f.Path] = true
+		}
+	}
+	return nil
 }
 
 // copyTree copies a directory's files (hard links where it can).
