@@ -201,6 +201,9 @@ func newCluster(s *Service, cfg ClusterConfig) *cluster {
 		FlushInterval: -1, // live pages (SSE) stream as they are written
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			slog.Warn("cluster: proxy", "to", r.URL.Host, "err", err)
+			if f, ok := r.Context().Value(fwdKey{}).(*fwd); ok && f.slug != "" {
+				c.forget(f.slug) // look its node up again next time
+			}
 			w.Header().Set("Retry-After", "2")
 			http.Error(w, "The portal's node did not answer. Please try again in a moment.", http.StatusServiceUnavailable)
 		},
@@ -574,6 +577,13 @@ func (c *cluster) drain() {
 // where is the node serving slug, trusted for placeTTL when it is not
 // this one (a portal served here is checked by the registry's plan).
 func (c *cluster) where(ctx context.Context, slug string) (string, error) {
+	if h := c.s.registry.Peek(slug); h != nil {
+		node := h.Portal.Plan().Node
+		h.Release()
+		if node == c.cfg.Node {
+			return node, nil // open here, under its lease
+		}
+	}
 	if v, ok := c.places.Load(slug); ok {
 		p := v.(placed)
 		if time.Now().UnixNano()-p.at < int64(placeTTL) {
@@ -1062,13 +1072,14 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request, nodeURL string
 		return
 	}
 	ri := web.Info(r)
-	f := &fwd{target: target, client: ri.IP, secure: ri.Secure, hop: hop}
+	f := &fwd{target: target, client: ri.IP, secure: ri.Secure, hop: hop, slug: web.Info(r).Portal}
 	c.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), fwdKey{}, f)))
 }
 
 type fwdKey struct{}
 
 type fwd struct {
+	slug   string // the portal asked for ("" for a signup)
 	target *url.URL
 	client string
 	secure bool
