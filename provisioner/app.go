@@ -166,8 +166,12 @@ func observe(m *Metrics, client func(*http.Request) (string, bool), next http.Ha
 		}
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.Status)).Inc()
 		m.latency.WithLabelValues(route).Observe(d.Seconds())
-		if slog.Default().Enabled(ctx, slog.LevelInfo) {
-			slog.LogAttrs(ctx, slog.LevelInfo, "request",
+		level := slog.LevelInfo
+		if route == "other" && strings.HasPrefix(r.URL.Path, ClusterPrefix+"catalog") {
+			level = slog.LevelDebug // another node's catalog statement: one per query, too many to log
+		}
+		if slog.Default().Enabled(ctx, level) {
+			slog.LogAttrs(ctx, level, "request",
 				slog.String("id", id), slog.String("method", r.Method), slog.String("portal", ri.Portal), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", sw.Status), slog.Duration("duration", d), slog.String("ip", ri.IP))
 		}

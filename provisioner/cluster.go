@@ -114,7 +114,6 @@ type cluster struct {
 	places sync.Map                // slug → placed: placements of portals served elsewhere
 	nodes  atomic.Pointer[nodesAt] // the node list, read at most every heartbeat
 	lat    atomic.Int64            // recent request time, microseconds (a moving average)
-	pauseR atomic.Bool             // tests: stop renewing leases
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -293,9 +292,6 @@ func (c *cluster) pingPrimary(ctx context.Context) error {
 // this node holds it); losing it makes this node a follower at once.
 func (c *cluster) tryPrimary(ctx context.Context) error {
 	if c.primary.Load() {
-		if c.pauseR.Load() {
-			return nil
-		}
 		err := c.catLease.Renew(ctx)
 		if errors.Is(err, objstore.ErrLeaseLost) || err != nil && !c.catLease.Held() {
 			slog.Error("cluster: lost the catalog", "err", err)
@@ -707,7 +703,7 @@ func (c *cluster) open(ctx context.Context, plan *portal.Plan, fresh bool) (l *o
 	if c.gate(slug) != nil && ctx.Value(movingKey{}) == nil {
 		return nil, false, ErrPortalMoving // background work waits for the move
 	}
-	l = c.s.files.Lease(path2("portals", slug), c.cfg.Node, c.cfg.LeaseTTL)
+	l = c.s.files.Lease("portals/"+slug, c.cfg.Node, c.cfg.LeaseTTL)
 	l.Info = c.cfg.URL
 	wait := time.Now().Add(c.cfg.LeaseTTL + 2*time.Second)
 	for {
@@ -757,8 +753,6 @@ func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
-
-func path2(a, b string) string { return a + "/" + b }
 
 // follower is a portal about to move to this node, restored ahead of the
 // move and kept up to date with its replica (see replicator.follow).
@@ -926,9 +920,6 @@ func (c *cluster) closed(slug string, l *objstore.Lease, syncErr error) {
 // renewPortals renews the leases of the portals open here; a portal whose
 // lease another node took is closed at once.
 func (c *cluster) renewPortals(ctx context.Context) {
-	if c.pauseR.Load() {
-		return
-	}
 	c.mu.Lock()
 	type held struct {
 		slug string

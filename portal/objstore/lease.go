@@ -131,8 +131,10 @@ func (l *Lease) Acquire(ctx context.Context) error {
 		return fmt.Errorf("lease %s: %w", l.key, err)
 	}
 	cur, curTag, err := l.read(ctx)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ErrLeaseHeld // released meanwhile: the next try takes it
+	if errors.Is(err, fs.ErrNotExist) || isPrecondition(err) {
+		// Released, or written again, while it was read (the reader's
+		// later requests carry the first one's ETag): the next try decides.
+		return ErrLeaseHeld
 	}
 	if err != nil {
 		return fmt.Errorf("lease %s: %w", l.key, err)

@@ -128,7 +128,6 @@ type Remote struct {
 	Lost    func(url string)
 	Client  *http.Client
 	Sign    func(*http.Request) // authenticates a call (the cluster secret)
-	gen     atomic.Int64
 }
 
 // RemotePath is where the primary answers catalog calls.
