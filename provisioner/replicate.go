@@ -105,11 +105,11 @@ func (r *replicator) watch() {
 				defer func() { <-sem }()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				if _, err := r.store.SyncDB(ctx, p, false); err != nil {
-					slog.Warn("replication", "db", p, "err", err)
 					r.mu.Lock()
 					if w := r.dbs[p]; w != nil {
 						w.size = -1 // try again next time
-					}
+						slog.Warn("replication", "db", p, "err", err)
+					} // else it closed meanwhile, its last sync done by its closing
 					r.mu.Unlock()
 				}
 				cancel()
