@@ -106,10 +106,10 @@ type cluster struct {
 	primaryAt atomic.Pointer[primaryURL] // where the catalog was last found
 
 	mu      sync.Mutex
-	leases  map[string]*objstore.Lease // the portals open here, to renew
-	closeEr map[string]error           // the last close's final sync, per portal
-	gates   map[string]chan struct{}   // portals being moved: their requests wait
-	follows map[string]*follower       // portals about to move here, restored ahead
+	leases  map[string]*heldLease    // the portals open here, to renew
+	closeEr map[string]error         // the last close's final sync, per portal
+	gates   map[string]chan struct{} // portals being moved: their requests wait
+	follows map[string]*follower     // portals about to move here, restored ahead
 
 	places sync.Map                // slug → placed: placements of portals served elsewhere
 	nodes  atomic.Pointer[nodesAt] // the node list, read at most every heartbeat
@@ -192,7 +192,7 @@ func newCluster(s *Service, cfg ClusterConfig) *cluster {
 	tr.ResponseHeaderTimeout = time.Minute // a node that stopped answering
 	tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	c := &cluster{s: s, cfg: cfg, secret: []byte(cfg.Secret), client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, started: time.Now(),
-		leases: map[string]*objstore.Lease{}, closeEr: map[string]error{}, gates: map[string]chan struct{}{}, follows: map[string]*follower{},
+		leases: map[string]*heldLease{}, closeEr: map[string]error{}, gates: map[string]chan struct{}{}, follows: map[string]*follower{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	c.remote = &catalog.Remote{Primary: c.primaryURL, Lost: c.primaryLost, Client: &http.Client{Transport: tr, Timeout: time.Minute}, Sign: c.sign}
 	c.proxy = &httputil.ReverseProxy{
@@ -392,7 +392,7 @@ func (c *cluster) loop() {
 	beat := time.NewTicker(heartbeatEvery)
 	defer renew.Stop()
 	defer beat.Stop()
-	draining := false
+	var draining atomic.Bool // a drain is under way (in its own goroutine)
 	for {
 		select {
 		case <-c.stop:
@@ -412,11 +412,10 @@ func (c *cluster) loop() {
 			if c.primary.Load() {
 				c.failover(ctx)
 			}
-			if me := c.self(ctx); me != nil && me.State == catalog.NodeDraining && !draining {
-				draining = true
+			if me := c.self(ctx); me != nil && me.State == catalog.NodeDraining && draining.CompareAndSwap(false, true) {
 				go func() {
 					c.drain()
-					draining = false
+					draining.Store(false)
 				}()
 			}
 			cancel()
@@ -703,6 +702,16 @@ func (c *cluster) open(ctx context.Context, plan *portal.Plan, fresh bool) (l *o
 	if c.gate(slug) != nil && ctx.Value(movingKey{}) == nil {
 		return nil, false, ErrPortalMoving // background work waits for the move
 	}
+	c.mu.Lock()
+	if hl := c.leases[slug]; hl != nil && hl.l.Held() {
+		// Open here already (an instance closing while this one opens):
+		// the same lease serves both, let go by the last to close; the
+		// file is of this epoch, and in use.
+		hl.refs++
+		c.mu.Unlock()
+		return hl.l, false, nil
+	}
+	c.mu.Unlock()
 	l = c.s.files.Lease("portals/"+slug, c.cfg.Node, c.cfg.LeaseTTL)
 	l.Info = c.cfg.URL
 	wait := time.Now().Add(c.cfg.LeaseTTL + 2*time.Second)
@@ -732,9 +741,16 @@ func (c *cluster) open(ctx context.Context, plan *portal.Plan, fresh bool) (l *o
 		restored = true
 	}
 	c.mu.Lock()
-	c.leases[slug] = l
+	c.leases[slug] = &heldLease{l: l, refs: 1}
 	c.mu.Unlock()
 	return l, restored, nil
+}
+
+// heldLease is a portal's lease on this node and how many instances of
+// the portal hold it.
+type heldLease struct {
+	l    *objstore.Lease
+	refs int
 }
 
 type movingKey struct{}
@@ -896,7 +912,11 @@ func writeEpoch(dir string, epoch int64) error {
 // replica synced, or that failing: syncErr): the lease goes.
 func (c *cluster) closed(slug string, l *objstore.Lease, syncErr error) {
 	c.mu.Lock()
-	if c.leases[slug] == l {
+	if hl := c.leases[slug]; hl != nil && hl.l == l {
+		if hl.refs--; hl.refs > 0 {
+			c.mu.Unlock()
+			return // another instance holds it still
+		}
 		delete(c.leases, slug)
 	}
 	c.closeEr[slug] = syncErr
@@ -926,8 +946,8 @@ func (c *cluster) renewPortals(ctx context.Context) {
 		l    *objstore.Lease
 	}
 	var all []held
-	for s, l := range c.leases {
-		all = append(all, held{s, l})
+	for s, hl := range c.leases {
+		all = append(all, held{s, hl.l})
 	}
 	c.mu.Unlock()
 	sem := make(chan struct{}, 8)
@@ -956,7 +976,7 @@ func (c *cluster) renewPortals(ctx context.Context) {
 // last instance was closing) is not a loss.
 func (c *cluster) loseLease(slug string, l *objstore.Lease) {
 	c.mu.Lock()
-	current := c.leases[slug] == l
+	current := c.leases[slug] != nil && c.leases[slug].l == l
 	c.mu.Unlock()
 	if !current {
 		return

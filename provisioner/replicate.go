@@ -37,6 +37,7 @@ type replicator struct {
 	retention time.Duration
 	mu        sync.Mutex
 	dbs       map[string]*walSeen // database path → its WAL as last synced
+	refs      map[string]int      // database path → its instances open (a portal reopened while its last one closes)
 	fences    sync.Map            // database path → func() bool: may its replica be written now (a cluster's lease)
 	stop      chan struct{}
 	done      chan struct{}
@@ -68,7 +69,7 @@ func newReplicator(ctx context.Context, raw string, interval, retention time.Dur
 	if err := st.Open(ctx); err != nil {
 		return nil, fmt.Errorf("replicate: %w", err)
 	}
-	r := &replicator{cfg: cfg, store: st, interval: interval, retention: retention, dbs: map[string]*walSeen{}, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &replicator{cfg: cfg, store: st, interval: interval, retention: retention, dbs: map[string]*walSeen{}, refs: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go r.watch()
 	return r, nil
 }
@@ -152,6 +153,15 @@ func (r *replicator) register(slug, dbPath string) error {
 
 // registerAt starts replicating dbPath under sub.
 func (r *replicator) registerAt(sub, dbPath string) error {
+	r.mu.Lock()
+	if r.refs[dbPath] > 0 {
+		// Open already (an instance closing, one opening): one stream,
+		// ended by the last to close.
+		r.refs[dbPath]++
+		r.mu.Unlock()
+		return nil
+	}
+	r.mu.Unlock()
 	db := litestream.NewDB(dbPath)
 	db.MonitorInterval = 0 // watch() syncs it when its WAL changes
 	db.Replica = litestream.NewReplicaWithClient(db, &fencedClient{r.clientAt(sub), func() bool {
@@ -164,7 +174,10 @@ func (r *replicator) registerAt(sub, dbPath string) error {
 		return err
 	}
 	r.mu.Lock()
-	r.dbs[dbPath] = &walSeen{size: -1}
+	r.refs[dbPath]++
+	if r.dbs[dbPath] == nil {
+		r.dbs[dbPath] = &walSeen{size: -1}
+	}
 	r.mu.Unlock()
 	return nil
 }
@@ -213,6 +226,11 @@ var (
 // unregister syncs what is left and stops replicating dbPath.
 func (r *replicator) unregister(dbPath string) error {
 	r.mu.Lock()
+	if r.refs[dbPath]--; r.refs[dbPath] > 0 {
+		r.mu.Unlock()
+		return nil // another instance of the database is open: it streams on
+	}
+	delete(r.refs, dbPath)
 	delete(r.dbs, dbPath)
 	r.mu.Unlock()
 	defer r.fences.Delete(dbPath)
