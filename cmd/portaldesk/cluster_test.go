@@ -78,12 +78,19 @@ func freeAddr(t testing.TB) string {
 }
 
 func startNode(t testing.TB, bin string, s3 *pdtest.S3Server, name string) *clusterNode {
+	return startNodeWith(t, bin, s3, name, "http", http.DefaultClient, "files", "db")
+}
+
+// startNodeWith starts a node whose address has scheme, asking for its
+// readiness with client, its files and replicas under the store's
+// prefixes files and db, with extra flags.
+func startNodeWith(t testing.TB, bin string, s3 *pdtest.S3Server, name, scheme string, client *http.Client, files, db string, extra ...string) *clusterNode {
 	t.Helper()
 	addr := freeAddr(t)
-	n := &clusterNode{name: name, base: "http://" + addr, data: filepath.Join(t.TempDir(), name), log: &syncBuffer{}}
-	n.cmd = exec.Command(bin, "serve", "--addr", addr, "--data", n.data, "--node", name, "--cluster", n.base,
+	n := &clusterNode{name: name, base: scheme + "://" + addr, data: filepath.Join(t.TempDir(), name), log: &syncBuffer{}}
+	n.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", n.data, "--node", name, "--cluster", n.base,
 		"--cluster-secret", clusterSecret, "--secret", serviceSecret, "--lease-ttl", "3s", "--signup-burst", "1000",
-		"--storage", s3.URL("files"), "--replicate", s3.URL("db"))
+		"--storage", s3.URL(files), "--replicate", s3.URL(db)}, extra...)...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,7 +101,7 @@ func startNode(t testing.TB, bin string, s3 *pdtest.S3Server, name string) *clus
 		_, _ = n.cmd.Process.Wait()
 	})
 	for i := 0; i < 600; i++ {
-		if r, err := http.Get(n.base + "/readyz"); err == nil {
+		if r, err := client.Get(n.base + "/readyz"); err == nil {
 			r.Body.Close()
 			if r.StatusCode == 200 {
 				return n
@@ -560,39 +567,14 @@ func TestNodesOverTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := func(name string) *clusterNode {
-		addr := freeAddr(t)
-		n := &clusterNode{name: name, base: "https://" + addr, data: filepath.Join(dir, name), log: &syncBuffer{}}
-		n.cmd = exec.Command(bin, "serve", "--addr", addr, "--data", n.data, "--node", name, "--cluster", n.base,
-			"--cluster-secret", clusterSecret, "--secret", serviceSecret, "--lease-ttl", "3s", "--signup-burst", "1000",
-			"--tls-cert", cert, "--tls-key", key, "--cluster-ca", ca,
-			"--storage", s3.URL("tlsfiles"), "--replicate", s3.URL("tlsdb"))
-		n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = n.cmd.Process.Kill(); _, _ = n.cmd.Process.Wait() })
-		return n
-	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	ready := func(n *clusterNode) {
-		for i := 0; i < 600; i++ {
-			if r, err := client.Get(n.base + "/readyz"); err == nil {
-				r.Body.Close()
-				if r.StatusCode == 200 {
-					return
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("node %s did not start:\n%s", n.name, n.log.String())
+	start := func(name string) *clusterNode {
+		return startNodeWith(t, bin, s3, name, "https", client, "tlsfiles", "tlsdb", "--tls-cert", cert, "--tls-key", key, "--cluster-ca", ca)
 	}
 	n1 := start("n1")
-	ready(n1)
 	n2 := start("n2")
-	ready(n2)
 	signup, _ := json.Marshal(map[string]string{"company": "Secure", "slug": "secure", "admin_name": "Admin", "admin_email": "admin@secure.test", "admin_password": "correct horse battery"})
 	r, err := client.Post(n1.base+"/api/v1/portals", "application/json", bytes.NewReader(signup))
 	if err != nil || r.StatusCode != 201 {
